@@ -1,0 +1,119 @@
+// Extensions API 2020-01-01 (LAMBDA-SPEC §2). RAPID answers every client error here with 403.
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { reject } from '../lifecycle/error-types.js'
+import type { ExtensionAgent } from '../lifecycle/extensions.js'
+import { readBody } from './body.js'
+import type { PlatformPort } from './port.js'
+import { sendAccepted, sendJson, sendMethodNotAllowed, sendNotFound, sendRejection } from './render.js'
+
+/** Register bodies are tiny JSON documents; anything bigger is not a registration. */
+const MAX_REGISTER_BYTES = 64 * 1024
+
+export interface ExtensionsOutcome {
+  status: number
+  errorType?: string
+  caller?: string
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+const ROUTES: Record<string, string> = {
+  '/extension/register': 'POST',
+  '/extension/event/next': 'GET',
+  '/extension/init/error': 'POST',
+  '/extension/exit/error': 'POST',
+}
+
+export async function handleExtensions(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  port: PlatformPort,
+): Promise<ExtensionsOutcome> {
+  const allowed = ROUTES[path]
+  if (allowed === undefined) {
+    sendNotFound(res)
+    return { status: 404 }
+  }
+  if (req.method !== allowed) {
+    sendMethodNotAllowed(res, allowed)
+    return { status: 405 }
+  }
+  const registry = port.extensions
+  const fail = (rejection: ReturnType<typeof reject>, caller?: string): ExtensionsOutcome => {
+    sendRejection(res, rejection)
+    return { status: rejection.status, errorType: rejection.errorType, caller }
+  }
+
+  if (path === '/extension/register') {
+    const name = header(req, 'lambda-extension-name')
+    const body = await readBody(req, MAX_REGISTER_BYTES)
+    if (body.kind !== 'complete') {
+      return fail(reject(403, 'InvalidRequestFormat', body.kind === 'tooLarge' ? 'request body too large' : 'unexpected EOF'), name)
+    }
+    const result = registry.register({ name, body: body.body, acceptFeatures: header(req, 'lambda-extension-accept-feature') })
+    if ('status' in result) {
+      return fail(result, name)
+    }
+    port.registered(result)
+    const info = port.functionInfo
+    const features = (header(req, 'lambda-extension-accept-feature') ?? '').split(',').map((f) => f.trim())
+    sendJson(
+      res,
+      200,
+      {
+        functionName: info.functionName,
+        functionVersion: info.functionVersion,
+        handler: info.handler,
+        ...(features.includes('accountId') ? { accountId: info.accountId } : {}),
+      },
+      { 'Lambda-Extension-Identifier': result.id },
+    )
+    return { status: 200, caller: result.name }
+  }
+
+  const isErrorReport = path !== '/extension/event/next'
+  const agent = registry.identify(header(req, 'lambda-extension-identifier'), isErrorReport ? 'Unknown Lambda-Extension-Identifier' : undefined)
+  if ('status' in agent) {
+    return fail(agent)
+  }
+  if (!isErrorReport) {
+    const next = agent.next()
+    if (!(next instanceof Promise)) {
+      return fail(next, agent.name)
+    }
+    const event = await next
+    port.delivered(agent.name, event)
+    sendJson(res, 200, event, { 'Lambda-Extension-Event-Identifier': randomUUID() })
+    return { status: 200, caller: agent.name }
+  }
+  return reportError(req, res, path === '/extension/init/error' ? 'initError' : 'exitError', agent, port, fail)
+}
+
+async function reportError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  call: 'initError' | 'exitError',
+  agent: ExtensionAgent,
+  port: PlatformPort,
+  fail: (rejection: ReturnType<typeof reject>, caller?: string) => ExtensionsOutcome,
+): Promise<ExtensionsOutcome> {
+  // RAPID ignores the body, but it must still be read off the connection.
+  await readBody(req, 0)
+  const errorType = header(req, 'lambda-extension-function-error-type')
+  if (errorType === undefined) {
+    return fail(reject(403, 'Extension.MissingHeader', 'Lambda-Extension-Function-Error-Type not found'), agent.name)
+  }
+  if (!agent.can(call)) {
+    return fail(agent.refusal(call), agent.name)
+  }
+  agent.apply(call)
+  agent.reportedError = errorType
+  port.extensionError(agent, call === 'initError' ? 'Extension.InitError' : 'Extension.ExitError', errorType)
+  sendAccepted(res)
+  return { status: 202, caller: agent.name }
+}

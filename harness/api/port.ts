@@ -1,0 +1,37 @@
+// What the routers need from the sandbox: the current generation's agents and somewhere to
+// report what happened. The sandbox implements it; the routers never see processes.
+import type { ExtensionAgent, ExtensionRegistry } from '../lifecycle/extensions.js'
+import type { ExtensionEvent, InvokeEvent } from '../lifecycle/events.js'
+import type { RuntimeAgent } from '../lifecycle/runtime.js'
+
+export interface ApiCall {
+  readonly surface: 'runtime' | 'extensions' | 'unknown'
+  /** `runtime`, an extension's name, or undefined when the caller could not be identified. */
+  readonly caller: string | undefined
+  readonly method: string
+  readonly path: string
+  /** 0 when the call was still unanswered as the server closed (a /next during Shutdown). */
+  readonly status: number
+  readonly errorType?: string
+  /** When the request arrived, on the sandbox clock. */
+  readonly atMs: number
+}
+
+export interface FunctionInfo {
+  readonly functionName: string
+  readonly functionVersion: string
+  readonly handler: string
+  readonly accountId: string
+}
+
+export interface PlatformPort {
+  readonly runtime: RuntimeAgent
+  readonly extensions: ExtensionRegistry
+  readonly functionInfo: FunctionInfo
+  now(): number
+  apiCall(call: ApiCall): void
+  /** An event was written to a caller's open /next. */
+  delivered(caller: string, event: InvokeEvent | ExtensionEvent): void
+  registered(agent: ExtensionAgent): void
+  extensionError(agent: ExtensionAgent, kind: 'Extension.InitError' | 'Extension.ExitError', reportedType: string): void
+}

@@ -1,0 +1,115 @@
+// One loopback HTTP server per sandbox, with a router per surface under its version prefix,
+// the way RAPID serves every API from one listener (rapi/server.go).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { HarnessError } from '../errors.js'
+import { handleExtensions } from './extensions-router.js'
+import type { PlatformPort } from './port.js'
+import { sendJson, sendNotFound } from './render.js'
+import { handleRuntime } from './runtime-router.js'
+
+export const RUNTIME_PREFIX = '/2018-06-01'
+export const EXTENSIONS_PREFIX = '/2020-01-01'
+
+interface InFlight {
+  readonly method: string
+  readonly path: string
+  readonly atMs: number
+}
+
+export class ApiServer {
+  readonly #server: Server
+  readonly #port: PlatformPort
+  readonly #inFlight = new Set<InFlight>()
+  #closing: Promise<void> | undefined
+
+  private constructor(server: Server, port: PlatformPort) {
+    this.#server = server
+    this.#port = port
+  }
+
+  /** Listens on 127.0.0.1 only, on a free port. */
+  static async start(port: PlatformPort): Promise<ApiServer> {
+    const server = createServer({
+      // /next is a long poll that may wait for minutes between invokes: no request timeout.
+      requestTimeout: 0,
+      keepAliveTimeout: 10 * 60_000,
+      noDelay: true,
+    })
+    server.headersTimeout = 0
+    server.timeout = 0
+    const api = new ApiServer(server, port)
+    server.on('request', (req, res) => api.#handle(req, res))
+    // A client that sends garbage gets Node's 400 and a closed socket, never a crash.
+    server.on('clientError', (_error, socket) => {
+      if (socket.writable) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+      } else {
+        socket.destroy()
+      }
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error) => reject(new HarnessError('ERR_SERVER', `could not listen on 127.0.0.1: ${error.message}`, { cause: error })))
+      server.listen(0, '127.0.0.1', () => resolve())
+    })
+    return api
+  }
+
+  /** host:port, as AWS_LAMBDA_RUNTIME_API has it (no scheme). */
+  get address(): string {
+    const { address, port } = this.#server.address() as AddressInfo
+    return `${address}:${port}`
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/'
+    const query = url.indexOf('?')
+    const fullPath = query === -1 ? url : url.slice(0, query)
+    const entry: InFlight = { method: req.method ?? 'GET', path: fullPath, atMs: this.#port.now() }
+    this.#inFlight.add(entry)
+    void this.#route(req, res, fullPath).then(
+      (outcome) => {
+        this.#inFlight.delete(entry)
+        this.#port.apiCall({ ...entry, ...outcome })
+      },
+      (error: unknown) => {
+        // A bug of ours must not take the server down: the caller gets a 500 (RAPID's "container
+        // error": the runtime should exit) and the record keeps the evidence.
+        this.#inFlight.delete(entry)
+        sendJson(res, 500, { errorMessage: String((error as Error)?.message ?? error), errorType: 'Sandbox.Failure' })
+        this.#port.apiCall({ ...entry, surface: 'unknown', caller: undefined, status: 500, errorType: 'Sandbox.Failure' })
+      },
+    )
+  }
+
+  async #route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    fullPath: string,
+  ): Promise<{ surface: 'runtime' | 'extensions' | 'unknown'; caller: string | undefined; status: number; errorType?: string }> {
+    if (fullPath.startsWith(`${RUNTIME_PREFIX}/`)) {
+      const outcome = await handleRuntime(req, res, fullPath.slice(RUNTIME_PREFIX.length), this.#port)
+      return { surface: 'runtime', caller: 'runtime', ...outcome }
+    }
+    if (fullPath.startsWith(`${EXTENSIONS_PREFIX}/`)) {
+      const outcome = await handleExtensions(req, res, fullPath.slice(EXTENSIONS_PREFIX.length), this.#port)
+      return { surface: 'extensions', caller: outcome.caller, status: outcome.status, ...(outcome.errorType === undefined ? {} : { errorType: outcome.errorType }) }
+    }
+    req.resume()
+    sendNotFound(res)
+    return { surface: 'unknown', caller: undefined, status: 404 }
+  }
+
+  /** Stops listening and drops every connection, including /next calls that were never answered. */
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      for (const entry of this.#inFlight) {
+        this.#port.apiCall({ ...entry, surface: entry.path.startsWith(RUNTIME_PREFIX) ? 'runtime' : 'extensions', caller: undefined, status: 0 })
+      }
+      this.#inFlight.clear()
+      this.#server.close(() => resolve())
+      this.#server.closeAllConnections()
+    })
+    return this.#closing
+  }
+}

@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+// Flags → options → run. No logic of its own beyond reading the files the flags name.
+import { readFileSync, writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { invalid, SHUTDOWN_REASONS, type BootOptions, type ShutdownReason } from './config/options.js'
+import { RUNTIME_IDS, DEFAULT_RUNTIME } from './config/profiles.js'
+import { HarnessError, isHarnessError } from './errors.js'
+import { formatReport } from './record/report.js'
+import { runLifecycle } from './run.js'
+
+const HELP = `lambda-harness: run a Python Lambda function and its extensions locally, exactly as Lambda would,
+and prove they shut down gracefully.
+
+Usage:
+  lambda-harness run <function-dir> --handler <module.fn> [options]
+  lambda-harness --help
+
+run options:
+  --handler <module.fn>        the function's handler (required), e.g. app.handler
+  --layer <dir>                a layer, as Lambda's /opt (repeatable; later layers win)
+  --extensions <dir>           a folder of external extensions (a layer's extensions/ folder)
+  --event <file>               the event for every invoke (JSON); default {}
+  --event-json <json>          the event as inline JSON
+  --invokes <N>                how many invokes before Shutdown (default 1)
+  --runtime <id>               runtime profile: ${RUNTIME_IDS.join(', ')} (default ${DEFAULT_RUNTIME})
+  --python <interpreter>       the Python that runs the function (default python3)
+  --runtime-command <cmd>      run this runtime client instead of ours (split on spaces)
+  --timeout <s>                function timeout in seconds (default 3)
+  --memory <MB>                memory size (default 128)
+  --env KEY=VALUE              a function environment variable (repeatable); extensions get it too
+  --function-name <name>       the function's name (default harness-function)
+  --shutdown-reason <reason>   ${SHUTDOWN_REASONS.join(' | ')} (default spindown)
+  --runtime-shutdown-ms <ms>   the runtime's share of the shutdown window (default 300; 500 with internal extensions)
+  --init-timeout-ms <ms>       the Init limit (default 10000, as Lambda)
+  --freeze                     SIGSTOP the sandbox between invokes, as Lambda freezes it
+  --json <file|->              write the RunRecord as JSON (- for stdout)
+  --quiet                      no text report on stdout
+  --no-output                  leave the processes' output out of the text report
+
+Exit codes: 0 ran and clean; 1 ran and not clean; 2 bad usage or bad input (nothing started).
+`
+
+function fail(message: string): never {
+  throw new HarnessError('ERR_INVALID_OPTION', message)
+}
+
+function numberFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) {
+    return undefined
+  }
+  const parsed = Number(value)
+  if (value.trim() === '' || !Number.isFinite(parsed)) {
+    throw invalid(`--${name}`, 'a number', value)
+  }
+  return parsed
+}
+
+function parseEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) {
+      throw invalid('--env', 'KEY=VALUE', pair)
+    }
+    env[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return env
+}
+
+function readEvent(file: string | undefined, json: string | undefined): Buffer {
+  if (file !== undefined && json !== undefined) {
+    fail('options --event and --event-json: expected one of them, got both')
+  }
+  let text = json ?? '{}'
+  if (file !== undefined) {
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (error) {
+      throw new HarnessError('ERR_FILE_NOT_FOUND', `option --event: cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error })
+    }
+  }
+  try {
+    JSON.parse(text)
+  } catch (error) {
+    throw new HarnessError('ERR_BAD_INPUT', `option ${file === undefined ? '--event-json' : `--event ${file}`}: expected JSON, got ${(error as Error).message}`)
+  }
+  return Buffer.from(text, 'utf8')
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      handler: { type: 'string' },
+      layer: { type: 'string', multiple: true, default: [] },
+      extensions: { type: 'string' },
+      event: { type: 'string' },
+      'event-json': { type: 'string' },
+      invokes: { type: 'string' },
+      runtime: { type: 'string' },
+      python: { type: 'string' },
+      'runtime-command': { type: 'string' },
+      timeout: { type: 'string' },
+      memory: { type: 'string' },
+      env: { type: 'string', multiple: true, default: [] },
+      'function-name': { type: 'string' },
+      'shutdown-reason': { type: 'string' },
+      'runtime-shutdown-ms': { type: 'string' },
+      'init-timeout-ms': { type: 'string' },
+      freeze: { type: 'boolean' },
+      json: { type: 'string' },
+      quiet: { type: 'boolean' },
+      'no-output': { type: 'boolean' },
+    },
+  })
+  if (positionals.length !== 1) {
+    throw invalid('<function-dir>', 'exactly one function folder', positionals.length === 0 ? undefined : positionals.join(' '))
+  }
+  if (values.handler === undefined) {
+    throw invalid('--handler', 'module.function (e.g. app.handler)', undefined)
+  }
+  const invokes = numberFlag('invokes', values.invokes) ?? 1
+  if (!Number.isInteger(invokes) || invokes < 0 || invokes > 100_000) {
+    throw invalid('--invokes', 'a whole number from 0 to 100000', values.invokes)
+  }
+  const reason = (values['shutdown-reason'] ?? 'spindown') as ShutdownReason
+  if (!SHUTDOWN_REASONS.includes(reason)) {
+    throw invalid('--shutdown-reason', SHUTDOWN_REASONS.join(' | '), values['shutdown-reason'])
+  }
+  const boot: BootOptions = {
+    functionDir: positionals[0] ?? '',
+    handler: values.handler,
+    layers: values.layer,
+    ...(values.extensions === undefined ? {} : { extensionsDir: values.extensions }),
+    ...(values.runtime === undefined ? {} : { runtime: values.runtime }),
+    ...(values.python === undefined ? {} : { python: values.python }),
+    ...(values['runtime-command'] === undefined ? {} : { runtimeCommand: values['runtime-command'].split(' ').filter((p) => p !== '') }),
+    ...(values['function-name'] === undefined ? {} : { functionName: values['function-name'] }),
+    timeoutSec: numberFlag('timeout', values.timeout),
+    memoryMB: numberFlag('memory', values.memory),
+    runtimeShutdownMs: numberFlag('runtime-shutdown-ms', values['runtime-shutdown-ms']),
+    initTimeoutMs: numberFlag('init-timeout-ms', values['init-timeout-ms']),
+    env: parseEnv(values.env),
+    freeze: values.freeze ?? false,
+  }
+  const payload = readEvent(values.event, values['event-json'])
+  const record = await runLifecycle(
+    { boot, payload, invokes, shutdownReason: reason },
+    { warn: (message) => process.stderr.write(`lambda-harness: warning: ${message}\n`) },
+  )
+  if (values.json !== undefined) {
+    const json = `${JSON.stringify(record, null, 2)}\n`
+    if (values.json === '-') {
+      process.stdout.write(json)
+    } else {
+      writeFileSync(values.json, json)
+    }
+  }
+  if (values.quiet !== true && values.json !== '-') {
+    process.stdout.write(formatReport(record, { output: values['no-output'] !== true }))
+  }
+  return record.verdict.clean ? 0 : 1
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP)
+    return command === undefined ? 2 : 0
+  }
+  try {
+    if (command === 'run') {
+      return await run(rest)
+    }
+    throw invalid('<command>', 'run', command)
+  } catch (error) {
+    if (isHarnessError(error) && error.isUserError) {
+      process.stderr.write(`lambda-harness: ${error.message}\n`)
+      return 2
+    }
+    // parseArgs reports unknown or malformed flags with these codes.
+    const code = (error as NodeJS.ErrnoException).code
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`lambda-harness: ${(error as Error).message}\n`)
+      return 2
+    }
+    process.stderr.write(`lambda-harness: internal error: ${(error as Error).stack ?? String(error)}\n`)
+    return 3
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2))

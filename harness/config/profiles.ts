@@ -1,0 +1,76 @@
+// The Python runtimes Lambda offers (LAMBDA-SPEC §9). A profile decides the platform's behaviour;
+// the interpreter that runs the code is the user's choice and may differ (a warning says so).
+
+export type RuntimeId = 'python3.10' | 'python3.11' | 'python3.12' | 'python3.13' | 'python3.14'
+
+export interface RuntimeProfile {
+  readonly id: RuntimeId
+  /** `major.minor` of the Python Lambda runs for this id. */
+  readonly pythonVersion: string
+  readonly os: 'Amazon Linux 2' | 'Amazon Linux 2023'
+  /** ISO dates (UTC) from AWS's runtime table. */
+  readonly deprecation: string
+  readonly blockCreate: string
+  readonly blockUpdate: string
+  /** AWS_EXECUTION_ENV: awslambdaric switches Unicode and SIGTERM behaviour on this exact value. */
+  readonly executionEnv: string
+  /** From 3.12 responses carry Unicode raw; up to 3.11 it is escaped as \uXXXX. */
+  readonly rawUnicode: boolean
+  /** From 3.12 the RIC waits for /next in a worker thread, so a Python SIGTERM handler can run. */
+  readonly sigtermReachesPython: boolean
+}
+
+function profile(
+  id: RuntimeId,
+  os: RuntimeProfile['os'],
+  deprecation: string,
+  blockCreate: string,
+  blockUpdate: string,
+): RuntimeProfile {
+  const pythonVersion = id.slice('python'.length)
+  const modern = Number(pythonVersion.split('.')[1]) >= 12
+  return {
+    id,
+    pythonVersion,
+    os,
+    deprecation,
+    blockCreate,
+    blockUpdate,
+    executionEnv: `AWS_Lambda_${id}`,
+    rawUnicode: modern,
+    sigtermReachesPython: modern,
+  }
+}
+
+export const RUNTIME_PROFILES: Readonly<Record<RuntimeId, RuntimeProfile>> = {
+  'python3.14': profile('python3.14', 'Amazon Linux 2023', '2029-06-30', '2029-07-31', '2029-08-31'),
+  'python3.13': profile('python3.13', 'Amazon Linux 2023', '2029-06-30', '2029-07-31', '2029-08-31'),
+  'python3.12': profile('python3.12', 'Amazon Linux 2023', '2028-10-31', '2028-11-30', '2029-01-10'),
+  'python3.11': profile('python3.11', 'Amazon Linux 2', '2026-06-30', '2026-07-31', '2026-08-31'),
+  'python3.10': profile('python3.10', 'Amazon Linux 2', '2026-06-30', '2026-07-31', '2026-08-31'),
+}
+
+export const RUNTIME_IDS = Object.keys(RUNTIME_PROFILES) as RuntimeId[]
+export const DEFAULT_RUNTIME: RuntimeId = 'python3.12'
+
+export function isRuntimeId(value: string): value is RuntimeId {
+  return Object.hasOwn(RUNTIME_PROFILES, value)
+}
+
+/** What AWS's table says about this profile on `today`, as warnings a user should read. */
+export function lifecycleWarnings(p: RuntimeProfile, today: Date): string[] {
+  const day = today.toISOString().slice(0, 10)
+  if (day > p.blockUpdate) {
+    return [
+      `runtime ${p.id} was deprecated on ${p.deprecation}; since ${p.blockCreate} Lambda refuses to create ` +
+        `and since ${p.blockUpdate} to update functions on it`,
+    ]
+  }
+  if (day > p.blockCreate) {
+    return [`runtime ${p.id} was deprecated on ${p.deprecation}; since ${p.blockCreate} Lambda refuses to create functions on it, and from ${p.blockUpdate} to update them`]
+  }
+  if (day > p.deprecation) {
+    return [`runtime ${p.id} was deprecated on ${p.deprecation}; Lambda blocks creating functions on it from ${p.blockCreate}`]
+  }
+  return []
+}

@@ -1,0 +1,82 @@
+// Writes the RunRecord as a sandbox runs: one clock (ms since boot), the timeline, the problems.
+import { performance } from 'node:perf_hooks'
+import type { Problem, ProcessRecord, RunRecord, TimelineEntry } from './run-record.js'
+
+/** Output lines kept in the timeline; past this they are counted, not kept. */
+export const MAX_TIMELINE_OUTPUT_LINES = 20_000
+
+export class Recorder {
+  readonly record: RunRecord
+  readonly #origin = performance.now()
+  readonly #epochOrigin = Date.now()
+  #outputLines = 0
+
+  constructor(base: Pick<RunRecord, 'runtime' | 'function' | 'warnings'> & { version: string }) {
+    this.record = {
+      harness: { name: 'lambda-harness', version: base.version },
+      startedAt: new Date(this.#epochOrigin).toISOString(),
+      runtime: base.runtime,
+      function: base.function,
+      init: null,
+      invocations: [],
+      resets: [],
+      shutdown: null,
+      processes: [],
+      resources: {},
+      verdict: { clean: true, problems: [] },
+      warnings: [...base.warnings],
+      timeline: [],
+      droppedOutputLines: 0,
+    }
+  }
+
+  /** ms since boot, with microsecond precision as RAPID's durations. */
+  now(): number {
+    return Math.round((performance.now() - this.#origin) * 1000) / 1000
+  }
+
+  /** Epoch ms for a point on the sandbox clock (deadlines on the wire are epoch ms). */
+  epochAt(atMs: number): number {
+    return Math.round(this.#epochOrigin + atMs)
+  }
+
+  /** The sandbox-clock time of an epoch ms. */
+  atEpoch(epochMs: number): number {
+    return epochMs - this.#epochOrigin
+  }
+
+  add(kind: TimelineEntry['kind'], detail: string, process?: string, atMs = this.now()): void {
+    this.record.timeline.push(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail })
+  }
+
+  output(process: string, stream: 'stdout' | 'stderr', line: string): void {
+    if (this.#outputLines >= MAX_TIMELINE_OUTPUT_LINES) {
+      this.record.droppedOutputLines++
+      return
+    }
+    this.#outputLines++
+    this.add('output', stream === 'stderr' ? `[stderr] ${line}` : line, process)
+  }
+
+  problem(problem: Problem): void {
+    this.record.verdict.problems.push(problem)
+    this.record.verdict.clean = false
+    this.add('problem', problem.message, problem.process)
+  }
+
+  warn(message: string): void {
+    this.record.warnings.push(message)
+  }
+
+  process(entry: ProcessRecord): ProcessRecord {
+    this.record.processes.push(entry)
+    return entry
+  }
+
+  /** A copy a caller can keep and serialise, with the timeline in time order. */
+  snapshot(): RunRecord {
+    const copy = structuredClone(this.record)
+    copy.timeline.sort((a, b) => a.atMs - b.atMs)
+    return copy
+  }
+}

@@ -1,0 +1,128 @@
+// The RunRecord: one JSON document per run, the contract of DESIGN.md. Reports and checks are
+// views of it; nothing here knows about processes or HTTP.
+import type { ShutdownReason } from '../config/options.js'
+
+export type PhaseStatus = 'success' | 'error' | 'failure' | 'timeout'
+export type InvokeStatus = 'success' | 'error' | 'timeout' | 'failure'
+
+export interface SignalSent {
+  readonly signal: NodeJS.Signals
+  readonly atMs: number
+  /** Why the harness sent it, in words: "shutdown", "runtime share over", "deadline". */
+  readonly why: string
+}
+
+export interface EventReceived {
+  readonly eventType: 'INVOKE' | 'SHUTDOWN'
+  readonly atMs: number
+  readonly requestId?: string
+  readonly shutdownReason?: ShutdownReason
+  readonly deadlineMs?: number
+}
+
+export interface ProcessRecord {
+  readonly name: string
+  readonly kind: 'runtime' | 'extension'
+  /** Which Init started it: 0 for the first, 1 after the first reset, … */
+  readonly generation: number
+  pid: number | null
+  startedAtMs: number
+  /** Lambda's agent state for extensions (Exited, ShutdownFailed, …); the runtime's last API state. */
+  state: string
+  signals: SignalSent[]
+  events: EventReceived[]
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null
+  exitedAtMs: number | null
+  /** The harness had to SIGKILL it. */
+  killed: boolean
+  /** Registered events, for extensions. */
+  subscribed?: string[]
+  /** `Extension.InitError` / `Extension.ExitError` type an extension reported, if any. */
+  reportedError?: string
+  /** Whether it had a SIGTERM handler installed when SIGTERM was sent (from /proc). */
+  sigtermHandler?: boolean
+}
+
+export interface InitRecord {
+  status: PhaseStatus
+  phase: 'init' | 'invoke'
+  errorType?: string
+  durationMs: number
+  startedAtMs: number
+  /** The extension names that registered, internal ones included. */
+  extensions: { name: string; external: boolean; events: string[]; state: string }[]
+}
+
+export interface InvocationRecord {
+  readonly requestId: string
+  status: InvokeStatus
+  /** The platform's error type (cleaned as RAPID does), as REPORT and telemetry show it. */
+  errorType?: string
+  /** The body the caller received. */
+  response: string
+  contentType: string
+  /** Set when the caller would see X-Amz-Function-Error: Unhandled. */
+  functionError?: 'Unhandled'
+  durationMs: number
+  startedAtMs: number
+  /** A suppressed Init run inside this invoke, after a reset. */
+  init?: InitRecord
+  /** The reset this invoke caused. */
+  resetReason?: ShutdownReason
+}
+
+export interface ShutdownRecord {
+  readonly reason: ShutdownReason
+  /** true for the final Shutdown; false for a reset after a failure. */
+  readonly final: boolean
+  startedAtMs: number
+  durationMs: number
+  windowMs: number
+  runtimeShareMs: number
+  /** Epoch ms sent as deadlineMs in SHUTDOWN. */
+  deadlineEpochMs: number
+  /** The deadline on the sandbox clock. */
+  deadlineAtMs: number
+  runtime: ProcessRecord | null
+  extensions: ProcessRecord[]
+  /** Processes found alive in a sandbox process group after its leader had exited. */
+  orphans: { group: string; pids: number[] }[]
+}
+
+export interface Problem {
+  /** A stable code for checks: extension-killed-at-deadline, reset, runtime-overran-share, … */
+  readonly code: string
+  readonly process?: string
+  readonly message: string
+}
+
+export interface TimelineEntry {
+  readonly atMs: number
+  readonly kind: 'phase' | 'api' | 'event' | 'signal' | 'spawn' | 'exit' | 'output' | 'problem'
+  readonly process?: string
+  readonly detail: string
+}
+
+export interface RunRecord {
+  harness: { name: 'lambda-harness'; version: string }
+  startedAt: string
+  runtime: {
+    profile: string
+    executionEnv: string
+    os: string
+    command: string[]
+    python: { command: string; version: string | null; boto3: string | null; botocore: string | null } | null
+  }
+  function: { dir: string; handler: string; name: string; timeoutMs: number; memoryMB: number }
+  init: InitRecord | null
+  invocations: InvocationRecord[]
+  resets: ShutdownRecord[]
+  shutdown: ShutdownRecord | null
+  processes: ProcessRecord[]
+  resources: Record<string, unknown>
+  verdict: { clean: boolean; problems: Problem[] }
+  warnings: string[]
+  timeline: TimelineEntry[]
+  /** Timeline output lines left out past the cap, so a flood cannot exhaust memory. */
+  droppedOutputLines: number
+}

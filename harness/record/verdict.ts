@@ -1,0 +1,78 @@
+// What counts as a problem, in words a user understands. Lambda's own behaviour (an unsubscribed
+// extension killed at once, a 3.11 runtime killed at the end of its share) is reported, not blamed.
+import type { InitRecord, Problem, ShutdownRecord } from './run-record.js'
+
+export interface ShutdownVerdictInput {
+  readonly shutdown: ShutdownRecord
+  /** Whether the profile lets a Python SIGTERM handler run (3.12+). */
+  readonly sigtermReachesPython: boolean
+  /** Our own runtime client: we know what the profile means for it. */
+  readonly ownRuntimeClient: boolean
+}
+
+export function shutdownProblems({ shutdown, sigtermReachesPython, ownRuntimeClient }: ShutdownVerdictInput): Problem[] {
+  const problems: Problem[] = []
+  const what = shutdown.final ? 'Shutdown' : `the reset (reason ${shutdown.reason})`
+  const runtime = shutdown.runtime
+  if (runtime !== null && runtime.generation >= 0) {
+    const sigterm = runtime.signals.find((s) => s.signal === 'SIGTERM' && s.atMs >= shutdown.startedAtMs)
+    const killedAtShare = runtime.signals.some((s) => s.signal === 'SIGKILL' && s.atMs >= shutdown.startedAtMs && s.why.startsWith('runtime share'))
+    const handlerCouldRun = !ownRuntimeClient || sigtermReachesPython
+    if (sigterm !== undefined && killedAtShare && runtime.sigtermHandler === true && handlerCouldRun) {
+      problems.push({
+        code: 'runtime-overran-share',
+        process: 'runtime',
+        message: `the runtime has a SIGTERM handler but did not exit within its ${shutdown.runtimeShareMs} ms share of ${what} and was killed`,
+      })
+    }
+  }
+  for (const extension of shutdown.extensions) {
+    const name = `extension \`${extension.name}\``
+    const gotShutdown = extension.events.some((e) => e.eventType === 'SHUTDOWN' && e.atMs >= shutdown.startedAtMs)
+    const killedAtDeadline = extension.signals.some((s) => s.signal === 'SIGKILL' && s.why.startsWith('deadline'))
+    if (killedAtDeadline) {
+      problems.push({
+        code: 'extension-killed-at-deadline',
+        process: extension.name,
+        message: gotShutdown
+          ? `${name} received SHUTDOWN but did not exit before the ${shutdown.windowMs} ms deadline and was killed`
+          : `${name} did not exit before the ${shutdown.windowMs} ms deadline and was killed`,
+      })
+    } else if (gotShutdown && extension.exit !== null && (extension.exit.code !== 0 || extension.exit.signal !== null)) {
+      problems.push({
+        code: 'extension-shutdown-failed',
+        process: extension.name,
+        message: `${name} exited with ${extension.exit.signal ?? `code ${extension.exit.code}`} during ${what} (Lambda records ShutdownFailed)`,
+      })
+    }
+    if (extension.reportedError !== undefined) {
+      problems.push({
+        code: 'extension-reported-error',
+        process: extension.name,
+        message: `${name} reported an error: ${extension.reportedError}`,
+      })
+    }
+  }
+  for (const orphan of shutdown.orphans) {
+    problems.push({
+      code: 'orphan-processes',
+      process: orphan.group,
+      message: `${orphan.pids.length} process(es) started by \`${orphan.group}\` outlived it (pids ${orphan.pids.join(', ')}) and were killed`,
+    })
+  }
+  return problems
+}
+
+export function resetProblem(reset: ShutdownRecord, cause: string): Problem {
+  return { code: 'reset', message: `the sandbox was reset with reason ${reset.reason}: ${cause}` }
+}
+
+export function initProblem(init: InitRecord): Problem | undefined {
+  if (init.status === 'success') {
+    return undefined
+  }
+  return {
+    code: 'init-failed',
+    message: `Init (phase ${init.phase}) ended with status ${init.status}${init.errorType === undefined ? '' : ` (${init.errorType})`}`,
+  }
+}

@@ -1,0 +1,25 @@
+// One whole lifecycle as `lambda-harness run` does it: boot, N invokes, Shutdown, the record.
+import type { BootOptions, ShutdownReason } from './config/options.js'
+import type { RunRecord } from './record/run-record.js'
+import { Sandbox, type SandboxHooks } from './sandbox/sandbox.js'
+
+export interface RunPlan {
+  readonly boot: BootOptions
+  /** The event of every invoke, as bytes (JSON text unless a content type says otherwise). */
+  readonly payload: Buffer
+  readonly invokes: number
+  readonly shutdownReason: ShutdownReason
+}
+
+export async function runLifecycle(plan: RunPlan, hooks: SandboxHooks = {}): Promise<RunRecord> {
+  const sandbox = await Sandbox.boot(plan.boot, hooks)
+  try {
+    for (let i = 0; i < plan.invokes; i++) {
+      await sandbox.invoke(undefined, { payload: plan.payload })
+    }
+    await sandbox.shutdown({ reason: plan.shutdownReason })
+    return sandbox.record
+  } finally {
+    await sandbox.dispose()
+  }
+}

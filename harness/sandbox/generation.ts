@@ -1,0 +1,542 @@
+// One generation of a sandbox: the processes and agents from one Init to the Shutdown or reset
+// that ends them. After a reset the sandbox starts a new generation (a suppressed Init).
+import { readdirSync, readFileSync } from 'node:fs'
+import type { ShutdownReason } from '../config/options.js'
+import { describeExit, platformErrorBody, type FatalErrorType } from '../lifecycle/error-types.js'
+import { ExtensionRegistry, type ExtensionAgent } from '../lifecycle/extensions.js'
+import { extensionInvokeEvent, type InvokeEvent } from '../lifecycle/events.js'
+import { deferred } from '../lifecycle/deferred.js'
+import { RuntimeAgent, MAX_RESPONSE_BYTES, type RuntimeAnswer } from '../lifecycle/runtime.js'
+import { MAX_PROCESS_EXIT_WAIT_MS, planShutdown } from '../lifecycle/shutdown-plan.js'
+import type { Recorder } from '../record/recorder.js'
+import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
+import { SupervisedProcess, type SpawnSpec } from '../supervisor/supervisor.js'
+import { raceUntil } from './race.js'
+
+/** The first fatal error of a generation: it ends the current phase and causes a reset. */
+export interface Fatal {
+  readonly errorType: FatalErrorType | string
+  /** RAPID's wording after "Error: ", e.g. "Runtime exited with error: exit status 1". */
+  readonly message: string
+  readonly process: string
+  readonly resetReason: ShutdownReason
+  /** A runtime's /init/error body, passed to the caller as it was posted. */
+  readonly body?: Buffer
+}
+
+export interface ExtensionFile {
+  readonly name: string
+  readonly path: string
+}
+
+export interface GenerationSetup {
+  readonly index: number
+  readonly recorder: Recorder
+  readonly extensionFiles: readonly ExtensionFile[]
+  readonly extensionEnv: Readonly<Record<string, string>>
+  readonly extensionCwd: string
+  runtimeSpec(): SpawnSpec
+  readonly signal: AbortSignal
+  readonly runtimeShutdownMs: number | undefined
+}
+
+export interface InvokeOutcome {
+  readonly record: InvocationRecord
+  readonly reset: ShutdownReason | undefined
+}
+
+const PLATFORM_ERROR = 'application/json'
+
+export class Generation {
+  readonly runtime = new RuntimeAgent()
+  readonly extensions: ExtensionRegistry
+  readonly #setup: GenerationSetup
+  readonly #processes = new Map<string, { process: SupervisedProcess; record: ProcessRecord }>()
+  readonly #fatal = deferred<Fatal>()
+  #shuttingDown = false
+
+  constructor(setup: GenerationSetup) {
+    this.#setup = setup
+    this.extensions = new ExtensionRegistry(setup.extensionFiles.map((file) => file.name))
+  }
+
+  get fatal(): Promise<Fatal> {
+    return this.#fatal.promise
+  }
+
+  get fatalError(): Fatal | undefined {
+    return this.#fatal.settled ? this.#latestFatal : undefined
+  }
+
+  #latestFatal: Fatal | undefined
+
+  /** Records the first fatal error; later ones are consequences and only go to the timeline. */
+  raiseFatal(fatal: Fatal): void {
+    if (this.#shuttingDown) {
+      return
+    }
+    if (!this.#fatal.settled) {
+      this.#latestFatal = fatal
+      this.#fatal.resolve(fatal)
+    }
+    this.#setup.recorder.add('phase', `fatal: ${fatal.errorType} (${fatal.message})`, fatal.process)
+  }
+
+  processRecord(name: string): ProcessRecord | undefined {
+    return this.#processes.get(name)?.record
+  }
+
+  get liveProcesses(): SupervisedProcess[] {
+    return [...this.#processes.values()].map((p) => p.process).filter((p) => p.alive)
+  }
+
+  // ---- Init ------------------------------------------------------------------------------
+
+  /**
+   * Extension init → runtime init, as RAPID's initFlow: externals start in file-name order, the
+   * runtime starts once every external registered, Init ends when the runtime and every
+   * registered extension have called next.
+   */
+  async init(phase: 'init' | 'invoke', timeoutMs: number): Promise<InitRecord> {
+    const { recorder, signal } = this.#setup
+    const startedAtMs = recorder.now()
+    const deadlineAtMs = startedAtMs + timeoutMs
+    recorder.add('phase', `Init start (phase ${phase}, generation ${this.#setup.index})`)
+    const record: InitRecord = { status: 'success', phase, durationMs: 0, startedAtMs, extensions: [] }
+    const finish = (status: PhaseStatus, errorType?: string): InitRecord => {
+      record.status = status
+      if (errorType !== undefined) {
+        record.errorType = errorType
+      }
+      record.durationMs = recorder.now() - startedAtMs
+      record.extensions = this.extensions.registered.map((agent) => ({
+        name: agent.name,
+        external: agent.external,
+        events: [...agent.events],
+        state: agent.state,
+      }))
+      recorder.add('phase', `Init end: ${status}${errorType === undefined ? '' : ` (${errorType})`}`)
+      return record
+    }
+    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.fatal, deadlineAtMs - recorder.now(), signal)
+
+    for (const file of this.#setup.extensionFiles) {
+      const agent = this.extensions.external(file.name)
+      const started = await this.#spawn({
+        name: file.name,
+        kind: 'extension',
+        file: file.path,
+        args: [],
+        cwd: this.#setup.extensionCwd,
+        env: this.#setup.extensionEnv,
+      })
+      if (!started) {
+        agent?.apply('launchError')
+        return finish('error', 'Extension.LaunchError')
+      }
+    }
+    const registered = await wait(Promise.all(this.extensions.externals.map((agent) => this.#registeredGate(agent))))
+    if (registered.kind !== 'value') {
+      return this.#initFailed(registered, finish)
+    }
+
+    if (!(await this.#spawn(this.#setup.runtimeSpec()))) {
+      return finish('error', 'Runtime.InvalidEntrypoint')
+    }
+    const runtimeInit = await wait(this.runtime.initDone)
+    if (runtimeInit.kind !== 'value') {
+      return this.#initFailed(runtimeInit, finish)
+    }
+    if (runtimeInit.value !== undefined) {
+      const { errorType, payload } = runtimeInit.value
+      this.raiseFatal({ errorType, message: 'init error', process: 'runtime', resetReason: 'failure', body: payload })
+      return finish('error', errorType)
+    }
+    // The runtime's first /next closes registration: internal extensions are now fixed.
+    this.extensions.closeRegistration()
+    const ready = await wait(Promise.all(this.extensions.registered.map((agent) => agent.ready)))
+    if (ready.kind !== 'value') {
+      return this.#initFailed(ready, finish)
+    }
+    for (const agent of this.extensions.registered) {
+      recorder.add('phase', `EXTENSION Name: ${agent.name} State: ${agent.state} Events: [${[...agent.events].join(', ')}]`, agent.name)
+    }
+    return finish('success')
+  }
+
+  #initFailed(result: { kind: 'fatal'; fatal: Fatal } | { kind: 'deadline' }, finish: (status: PhaseStatus, errorType?: string) => InitRecord): InitRecord {
+    if (result.kind === 'fatal') {
+      return finish('error', result.fatal.errorType)
+    }
+    this.raiseFatal({ errorType: 'Sandbox.Timeout', message: 'Init timed out', process: 'platform', resetReason: 'timeout' })
+    return finish('timeout', 'Sandbox.Timeout')
+  }
+
+  /** Settles when an external agent has called /register. */
+  #registeredGate(agent: ExtensionAgent): Promise<void> {
+    const gate = deferred<void>()
+    if (agent.state !== 'Started') {
+      gate.resolve()
+    } else {
+      this.#registrationWaiters.set(agent.name, gate)
+    }
+    return gate.promise
+  }
+
+  readonly #registrationWaiters = new Map<string, { resolve(): void }>()
+
+  /** Called by the API port when an agent registered. */
+  registered(agent: ExtensionAgent): void {
+    const record = this.processRecord(agent.name)
+    if (record !== undefined && agent.external) {
+      record.subscribed = [...agent.events]
+      record.state = agent.state
+    }
+    this.#registrationWaiters.get(agent.name)?.resolve()
+    this.#registrationWaiters.delete(agent.name)
+  }
+
+  async #spawn(spec: SpawnSpec): Promise<boolean> {
+    const { recorder } = this.#setup
+    const record = recorder.process({
+      name: spec.name,
+      kind: spec.kind,
+      generation: this.#setup.index,
+      pid: null,
+      startedAtMs: recorder.now(),
+      state: 'Started',
+      signals: [],
+      events: [],
+      exit: null,
+      exitedAtMs: null,
+      killed: false,
+    })
+    const process = new SupervisedProcess(spec, {
+      now: () => recorder.now(),
+      onLine: (_p, stream, line) => recorder.output(spec.name, stream, line),
+      onExit: (_p, exit) => this.#exited(spec.name, exit.code, exit.signal, exit.atMs),
+    })
+    record.pid = process.pid ?? null
+    this.#processes.set(spec.name, { process, record })
+    const failure = await process.launched
+    if (failure !== undefined) {
+      record.state = 'LaunchError'
+      recorder.add('spawn', `could not start ${spec.file}: ${failure.code}`, spec.name)
+      const errorType = spec.kind === 'extension' ? 'Extension.LaunchError' : 'Runtime.InvalidEntrypoint'
+      const reason = failure.code === 'EACCES' ? 'PermissionDenied' : failure.code === 'ENOENT' ? 'NotFound' : 'UnknownError'
+      this.raiseFatal({ errorType, message: `${reason}: ${failure.message}`, process: spec.name, resetReason: 'failure' })
+      return false
+    }
+    recorder.add('spawn', `started ${spec.file} (pid ${process.pid})`, spec.name)
+    return true
+  }
+
+  #exited(name: string, code: number | null, signal: NodeJS.Signals | null, atMs: number): void {
+    const entry = this.#processes.get(name)
+    if (entry === undefined) {
+      return
+    }
+    const { record } = entry
+    record.exit = { code, signal }
+    record.exitedAtMs = atMs
+    this.#setup.recorder.add('exit', `exited (${describeExit(code, signal)})`, name, atMs)
+    if (record.kind === 'extension') {
+      const agent = this.extensions.external(name)
+      if (agent !== undefined && !agent.ended) {
+        // During Shutdown exit 0 is Exited and anything else ShutdownFailed; outside it, any exit is a crash.
+        agent.apply(this.#shuttingDown && code === 0 ? 'exit' : this.#shuttingDown ? 'shutdownFailed' : 'exit')
+      }
+      record.state = agent?.state ?? record.state
+    } else {
+      record.state = this.runtime.state
+    }
+    if (this.#shuttingDown || record.state === 'LaunchError') {
+      return
+    }
+    if (record.kind === 'runtime') {
+      const message = code === 0 && signal === null ? 'Runtime exited without providing a reason' : `Runtime exited with error: ${describeExit(code, signal)}`
+      this.raiseFatal({ errorType: 'Runtime.ExitError', message, process: name, resetReason: 'failure' })
+    } else {
+      this.raiseFatal({ errorType: 'Extension.Crash', message: describeExit(code, signal), process: name, resetReason: 'failure' })
+    }
+  }
+
+  // ---- Invoke ----------------------------------------------------------------------------
+
+  /**
+   * RAPID doInvoke: release the extensions, then the runtime; wait for the runtime's answer,
+   * then for its next /next and every INVOKE subscriber's next /event/next, all within the
+   * function timeout.
+   */
+  async invoke(event: InvokeEvent, record: InvocationRecord): Promise<InvokeOutcome> {
+    const { recorder, signal } = this.#setup
+    this.thaw()
+    const deadlineAtMs = recorder.atEpoch(event.deadlineMs)
+    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.fatal, deadlineAtMs - recorder.now(), signal)
+    const finish = (reset: ShutdownReason | undefined): InvokeOutcome => {
+      record.durationMs = recorder.now() - record.startedAtMs
+      recorder.add('phase', `END RequestId: ${event.requestId} (${record.status}${record.errorType === undefined ? '' : `, ${record.errorType}`})`)
+      if (reset !== undefined) {
+        record.resetReason = reset
+      }
+      return { record, reset }
+    }
+
+    const extensionEvent = extensionInvokeEvent(event)
+    const extensionsDone = this.extensions.registered
+      .filter((agent) => agent.subscribed('INVOKE') && !agent.ended)
+      .map((agent) => agent.deliver(extensionEvent))
+    const { answer, nextCalled } = this.runtime.deliver(event)
+
+    const answered = await wait(answer)
+    if (answered.kind !== 'value') {
+      this.#failInvoke(record, answered.kind === 'fatal' ? answered.fatal : undefined)
+      return finish(answered.kind === 'fatal' ? answered.fatal.resetReason : 'timeout')
+    }
+    this.#applyAnswer(record, answered.value)
+    const done = await wait(Promise.all([nextCalled, ...extensionsDone]))
+    if (done.kind !== 'value') {
+      // The caller already has its response; the invoke still ends in a timeout or a failure.
+      record.status = done.kind === 'deadline' ? 'timeout' : 'failure'
+      record.errorType = done.kind === 'deadline' ? 'Sandbox.Timeout' : done.fatal.errorType
+      return finish(done.kind === 'deadline' ? 'timeout' : done.fatal.resetReason)
+    }
+    return finish(undefined)
+  }
+
+  #applyAnswer(record: InvocationRecord, answer: RuntimeAnswer): void {
+    if (answer.kind === 'response') {
+      record.status = 'success'
+      record.response = answer.payload.toString('utf8')
+      record.contentType = answer.contentType
+      return
+    }
+    record.status = 'error'
+    record.functionError = 'Unhandled'
+    if (answer.kind === 'error') {
+      record.errorType = answer.errorType
+      record.response = answer.payload.toString('utf8')
+      record.contentType = answer.contentType
+      return
+    }
+    record.errorType = 'Function.ResponseSizeTooLarge'
+    record.contentType = PLATFORM_ERROR
+    record.response = JSON.stringify({
+      errorMessage: `Response payload size (${answer.size} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+      errorType: 'Function.ResponseSizeTooLarge',
+    })
+  }
+
+  #failInvoke(record: InvocationRecord, fatal: Fatal | undefined): void {
+    record.functionError = 'Unhandled'
+    record.contentType = PLATFORM_ERROR
+    if (fatal === undefined) {
+      record.status = 'timeout'
+      record.errorType = 'Sandbox.Timedout'
+      record.response = platformErrorBody(record.requestId, 'Sandbox.Timedout', `Task timed out after ${(this.#timeoutMs / 1000).toFixed(2)} seconds`)
+      return
+    }
+    record.status = fatal.errorType.startsWith('Sandbox.') ? 'failure' : 'error'
+    record.errorType = fatal.errorType
+    record.response = platformErrorBody(record.requestId, fatal.errorType, fatal.message)
+  }
+
+  #timeoutMs = 0
+
+  set functionTimeoutMs(value: number) {
+    this.#timeoutMs = value
+  }
+
+  // ---- Freeze ----------------------------------------------------------------------------
+
+  freeze(): void {
+    for (const process of this.liveProcesses) {
+      process.freeze()
+      this.#signalled(process.name, 'SIGSTOP', 'freeze between invokes')
+    }
+  }
+
+  thaw(): void {
+    for (const process of this.liveProcesses) {
+      if (process.frozen) {
+        process.thaw()
+        this.#signalled(process.name, 'SIGCONT', 'thaw')
+      }
+    }
+  }
+
+  #signalled(name: string, signal: NodeJS.Signals, why: string): void {
+    const { recorder } = this.#setup
+    const atMs = recorder.now()
+    this.processRecord(name)?.signals.push({ signal, atMs, why })
+    recorder.add('signal', `${signal} (${why})`, name, atMs)
+  }
+
+  #kill(name: string, why: string): void {
+    const entry = this.#processes.get(name)
+    if (entry !== undefined && entry.process.alive) {
+      entry.process.signal('SIGKILL')
+      entry.record.killed = true
+      this.#signalled(name, 'SIGKILL', why)
+    }
+  }
+
+  // ---- Shutdown --------------------------------------------------------------------------
+
+  /**
+   * RAPID rapid/shutdown.go: with no extension SIGKILL the runtime; otherwise SIGTERM it, wait
+   * for its exit up to its share, SIGKILL; only then SHUTDOWN to subscribed externals (the
+   * rest are SIGKILLed at once), wait for their exits until the deadline, SIGKILL stragglers.
+   */
+  async shutdown(reason: ShutdownReason, final: boolean): Promise<ShutdownRecord> {
+    const { recorder } = this.#setup
+    this.#shuttingDown = true
+    this.thaw()
+    this.runtime.close()
+    for (const waiter of this.#registrationWaiters.values()) {
+      waiter.resolve()
+    }
+    const startedAtMs = recorder.now()
+    const plan = planShutdown({
+      externals: this.#setup.extensionFiles.length,
+      internals: this.extensions.internals.length,
+      runtimeShutdownMs: this.#setup.runtimeShutdownMs,
+    })
+    const deadlineAtMs = startedAtMs + plan.windowMs
+    const record: ShutdownRecord = {
+      reason,
+      final,
+      startedAtMs,
+      durationMs: 0,
+      windowMs: plan.windowMs,
+      runtimeShareMs: plan.runtimeShareMs,
+      deadlineEpochMs: recorder.epochAt(deadlineAtMs),
+      deadlineAtMs,
+      runtime: this.processRecord('runtime') ?? null,
+      extensions: this.#setup.extensionFiles.map((f) => this.processRecord(f.name)).filter((r): r is ProcessRecord => r !== undefined),
+      orphans: [],
+    }
+    recorder.add('phase', `Shutdown start (reason ${reason}, window ${plan.windowMs} ms, runtime share ${plan.runtimeShareMs} ms)`)
+
+    const runtime = this.#processes.get('runtime')
+    if (runtime !== undefined && runtime.process.alive) {
+      if (plan.sigterm) {
+        runtime.record.sigtermHandler = catchesSigterm(runtime.process.pid)
+        runtime.process.signal('SIGTERM')
+        this.#signalled('runtime', 'SIGTERM', 'shutdown')
+        const exited = await this.#waitExit(runtime.process, startedAtMs + plan.runtimeShareMs - recorder.now())
+        if (!exited) {
+          this.#kill('runtime', `runtime share of ${plan.runtimeShareMs} ms over`)
+        }
+      } else {
+        this.#kill('runtime', 'shutdown without extensions')
+      }
+      await this.#waitExit(runtime.process, MAX_PROCESS_EXIT_WAIT_MS)
+    }
+
+    const shutdownEvent = { eventType: 'SHUTDOWN' as const, shutdownReason: reason, deadlineMs: record.deadlineEpochMs }
+    const awaiting: SupervisedProcess[] = []
+    for (const file of this.#setup.extensionFiles) {
+      const entry = this.#processes.get(file.name)
+      const agent = this.extensions.external(file.name)
+      if (entry === undefined || !entry.process.alive) {
+        continue
+      }
+      if (agent !== undefined && agent.subscribed('SHUTDOWN') && agent.state !== 'Started') {
+        void agent.deliver(shutdownEvent)
+        awaiting.push(entry.process)
+      } else {
+        this.#kill(file.name, 'not subscribed to SHUTDOWN')
+      }
+    }
+    await Promise.all(
+      awaiting.map(async (process) => {
+        if (!(await this.#waitExit(process, deadlineAtMs - recorder.now()))) {
+          this.#kill(process.name, `deadline (${plan.windowMs} ms) reached`)
+        }
+      }),
+    )
+    await Promise.all(this.liveProcesses.map((process) => this.#waitExit(process, MAX_PROCESS_EXIT_WAIT_MS)))
+    record.orphans = this.#reapGroups()
+    record.durationMs = recorder.now() - startedAtMs
+    recorder.add('phase', `Shutdown end (${record.durationMs.toFixed(1)} ms)`)
+    return record
+  }
+
+  async #waitExit(process: SupervisedProcess, waitMs: number): Promise<boolean> {
+    if (!process.alive) {
+      return true
+    }
+    const result = await raceUntil(process.exited, new Promise<never>(() => undefined), waitMs, this.#setup.signal)
+    return result.kind === 'value'
+  }
+
+  /** SIGKILLs whatever is left in each process group; anything that was left is an orphan. */
+  #reapGroups(): { group: string; pids: number[] }[] {
+    const orphans: { group: string; pids: number[] }[] = []
+    for (const { process } of this.#processes.values()) {
+      if (process.pid !== undefined && !process.alive) {
+        const pids = groupMembers(process.pid)
+        if (pids.length > 0) {
+          orphans.push({ group: process.name, pids })
+          this.#setup.recorder.add('signal', `SIGKILL to ${pids.length} leftover process(es) of its group: ${pids.join(', ')}`, process.name)
+        }
+      }
+      process.destroy()
+    }
+    return orphans
+  }
+
+  /** Dispose: no ceremony, every group SIGKILLed. */
+  destroy(): void {
+    this.#shuttingDown = true
+    this.runtime.close()
+    for (const { process } of this.#processes.values()) {
+      process.destroy()
+    }
+  }
+}
+
+/** Whether a process has a handler installed for SIGTERM (bit 15 of SigCgt in /proc). */
+function catchesSigterm(pid: number | undefined): boolean | undefined {
+  if (pid === undefined) {
+    return undefined
+  }
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const match = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)
+    return match === null ? undefined : (BigInt(`0x${match[1]}`) & (1n << 14n)) !== 0n
+  } catch {
+    return undefined
+  }
+}
+
+/** Live members of a process group, from /proc (Linux); empty elsewhere. */
+function groupMembers(pgid: number): number[] {
+  try {
+    process.kill(-pgid, 0)
+  } catch {
+    return []
+  }
+  const members: number[] = []
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) {
+        continue
+      }
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+        // Fields after the command, which is in parentheses and may itself contain spaces.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        if (Number(fields[2]) === pgid && fields[0] !== 'Z') {
+          members.push(Number(entry))
+        }
+      } catch {
+        // The process ended while we looked.
+      }
+    }
+  } catch {
+    return [pgid]
+  }
+  return members
+}

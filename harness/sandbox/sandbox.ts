@@ -1,0 +1,490 @@
+// The Sandbox: one execution environment. It owns the API server, the current generation of
+// processes and the record, serialises phases, and turns failures into resets as Lambda does.
+import { randomBytes, randomUUID } from 'node:crypto'
+import { readdirSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { ApiServer } from '../api/server.js'
+import type { ApiCall, FunctionInfo, PlatformPort } from '../api/port.js'
+import { validateOptions, type BootOptions, type ParsedOptions, type ShutdownReason, SHUTDOWN_REASONS, invalid } from '../config/options.js'
+import { extensionEnvironment, runtimeEnvironment } from '../config/environment.js'
+import { lifecycleWarnings } from '../config/profiles.js'
+import { HarnessError } from '../errors.js'
+import type { ExtensionAgent, ExtensionRegistry } from '../lifecycle/extensions.js'
+import { MAX_EXTENSIONS } from '../lifecycle/extensions.js'
+import type { ExtensionEvent, InvokeEvent } from '../lifecycle/events.js'
+import type { RuntimeAgent } from '../lifecycle/runtime.js'
+import { PYTHON_BOOTSTRAP, PYTHON_RUNTIME_DIR } from '../paths.js'
+import { Recorder } from '../record/recorder.js'
+import type { InvocationRecord, RunRecord, ShutdownRecord } from '../record/run-record.js'
+import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.js'
+import type { SpawnSpec } from '../supervisor/supervisor.js'
+import { Generation, type ExtensionFile, type Fatal } from './generation.js'
+import { pythonInfo, type PythonInfo } from './python-info.js'
+
+export const HARNESS_VERSION = '0.1.0'
+
+/** The Invoke API's synchronous request limit (6 MiB). */
+export const MAX_REQUEST_BYTES = 6291456
+
+export interface InvokeOptions {
+  /** Send these bytes as the event instead of JSON-encoding `event`. */
+  readonly payload?: Buffer | string
+  readonly contentType?: string
+  /** JSON text for Lambda-Runtime-Client-Context. */
+  readonly clientContext?: string
+  readonly cognitoIdentity?: string
+  readonly tenantId?: string
+}
+
+export interface ShutdownOptions {
+  readonly reason?: ShutdownReason
+}
+
+export interface SandboxHooks {
+  /** Where warnings go as they happen (the CLI prints them on stderr). Default: nowhere. */
+  readonly warn?: (message: string) => void
+}
+
+export class Sandbox implements AsyncDisposable, PlatformPort {
+  readonly #options: ParsedOptions
+  readonly #recorder: Recorder
+  readonly #controller = new AbortController()
+  readonly #extensionFiles: ExtensionFile[]
+  readonly #python: PythonInfo | undefined
+  #server!: ApiServer
+  #current!: Generation
+  #live = false
+  #generations = 0
+  #queue: Promise<unknown> = Promise.resolve()
+  #shutDown = false
+  #disposing: Promise<void> | undefined
+
+  private constructor(options: ParsedOptions, python: PythonInfo | undefined, extensionFiles: ExtensionFile[], recorder: Recorder) {
+    this.#options = options
+    this.#python = python
+    this.#extensionFiles = extensionFiles
+    this.#recorder = recorder
+  }
+
+  /** Validates, starts the API server, and runs Init. A failed Init is recorded, not thrown. */
+  static async boot(options: BootOptions, hooks: SandboxHooks = {}): Promise<Sandbox> {
+    const parsed = validateOptions(options)
+    const extensionFiles = listExtensions(parsed)
+    const python = parsed.runtimeCommand === undefined ? await pythonInfo(parsed.python) : undefined
+    const warnings = [...parsed.warnings, ...lifecycleWarnings(parsed.profile, new Date()), ...interpreterWarnings(parsed, python)]
+    for (const warning of warnings) {
+      hooks.warn?.(warning)
+    }
+    const recorder = new Recorder({
+      version: HARNESS_VERSION,
+      warnings,
+      runtime: {
+        profile: parsed.profile.id,
+        executionEnv: parsed.profile.executionEnv,
+        os: parsed.profile.os,
+        command: parsed.runtimeCommand === undefined ? [parsed.python, PYTHON_BOOTSTRAP, parsed.handler] : [...parsed.runtimeCommand],
+        python: python === undefined ? null : { command: python.command, version: python.version, boto3: python.boto3, botocore: python.botocore },
+      },
+      function: {
+        dir: parsed.functionDir,
+        handler: parsed.handler,
+        name: parsed.functionName,
+        timeoutMs: parsed.timeoutMs,
+        memoryMB: parsed.memoryMB,
+      },
+    })
+    const sandbox = new Sandbox(parsed, python, extensionFiles, recorder)
+    try {
+      sandbox.#server = await ApiServer.start(sandbox)
+      const init = await sandbox.#startGeneration('init', parsed.initTimeoutMs)
+      recorder.record.init = init
+    } catch (error) {
+      // A failed start cleans up before rethrowing the original error.
+      await sandbox.dispose().catch(() => undefined)
+      throw error
+    }
+    return sandbox
+  }
+
+  // ---- PlatformPort: what the API routers see ---------------------------------------------
+
+  get runtime(): RuntimeAgent {
+    return this.#current.runtime
+  }
+
+  get extensions(): ExtensionRegistry {
+    return this.#current.extensions
+  }
+
+  get functionInfo(): FunctionInfo {
+    return {
+      functionName: this.#options.functionName,
+      functionVersion: '$LATEST',
+      handler: this.#options.handler,
+      accountId: this.#options.accountId,
+    }
+  }
+
+  now(): number {
+    return this.#recorder.now()
+  }
+
+  apiCall(call: ApiCall): void {
+    const outcome = call.status === 0 ? 'never answered' : `${call.status}${call.errorType === undefined ? '' : ` ${call.errorType}`}`
+    this.#recorder.add('api', `${call.method} ${call.path} → ${outcome}`, call.caller, call.atMs)
+  }
+
+  delivered(caller: string, event: InvokeEvent | ExtensionEvent): void {
+    const atMs = this.#recorder.now()
+    const record = this.#current.processRecord(caller)
+    if ('eventType' in event) {
+      record?.events.push(
+        event.eventType === 'INVOKE'
+          ? { eventType: 'INVOKE', atMs, requestId: event.requestId, deadlineMs: event.deadlineMs }
+          : { eventType: 'SHUTDOWN', atMs, shutdownReason: event.shutdownReason, deadlineMs: event.deadlineMs },
+      )
+      this.#recorder.add('event', event.eventType === 'INVOKE' ? `INVOKE ${event.requestId}` : `SHUTDOWN (${event.shutdownReason})`, caller, atMs)
+    } else {
+      this.#recorder.add('event', `invoke ${event.requestId}`, caller, atMs)
+    }
+  }
+
+  registered(agent: ExtensionAgent): void {
+    this.#current.registered(agent)
+  }
+
+  extensionError(agent: ExtensionAgent, kind: 'Extension.InitError' | 'Extension.ExitError', reportedType: string): void {
+    const record = this.#current.processRecord(agent.name)
+    if (record !== undefined) {
+      record.reportedError = `${kind} (${reportedType})`
+    }
+    this.#current.raiseFatal({ errorType: kind, message: reportedType, process: agent.name, resetReason: 'failure' })
+  }
+
+  // ---- Public API -------------------------------------------------------------------------
+
+  /** A copy of the record so far. */
+  get record(): RunRecord {
+    return this.#recorder.snapshot()
+  }
+
+  /** Where the API server listens: the AWS_LAMBDA_RUNTIME_API value. */
+  get runtimeApi(): string {
+    this.#assertNotDisposed()
+    return this.#server.address
+  }
+
+  /**
+   * Invokes the function. Function errors, timeouts and crashes are results; a failure resets
+   * the sandbox and the next invoke runs a suppressed Init first, as Lambda does.
+   */
+  invoke(event: unknown = {}, options: InvokeOptions = {}): Promise<InvocationRecord> {
+    this.#assertNotDisposed()
+    if (this.#shutDown) {
+      return Promise.reject(new HarnessError('ERR_SHUT_DOWN', 'invoke() after shutdown(): boot a new sandbox'))
+    }
+    const payload =
+      options.payload !== undefined ? Buffer.from(options.payload) : Buffer.from(JSON.stringify(event === undefined ? {} : event), 'utf8')
+    if (payload.length > MAX_REQUEST_BYTES) {
+      return Promise.reject(
+        new HarnessError('ERR_BAD_INPUT', `Request must be smaller than ${MAX_REQUEST_BYTES} bytes for the InvokeFunction operation (got ${payload.length})`),
+      )
+    }
+    return this.#serialise(() => this.#invoke(payload, options))
+  }
+
+  /** Shuts the sandbox down with Lambda's algorithm; the sandbox takes no invokes afterwards. */
+  shutdown(options: ShutdownOptions = {}): Promise<ShutdownRecord> {
+    this.#assertNotDisposed()
+    const reason = options.reason ?? 'spindown'
+    if (!SHUTDOWN_REASONS.includes(reason)) {
+      return Promise.reject(invalid('reason', SHUTDOWN_REASONS.join(' | '), reason))
+    }
+    if (this.#shutDown) {
+      return Promise.reject(new HarnessError('ERR_SHUT_DOWN', 'shutdown() was already called'))
+    }
+    this.#shutDown = true
+    return this.#serialise(async () => {
+      const record = this.#live ? await this.#shutdownGeneration(reason, true) : this.#emptyShutdown(reason)
+      await this.#server.close()
+      return structuredClone(record)
+    })
+  }
+
+  /** Idempotent: kills every process group, closes the server. Throws the first error at the end. */
+  dispose(): Promise<void> {
+    this.#disposing ??= (async () => {
+      this.#controller.abort(new HarnessError('ERR_DISPOSED', 'the sandbox was disposed'))
+      const errors: unknown[] = []
+      try {
+        this.#current?.destroy()
+      } catch (error) {
+        errors.push(error)
+      }
+      try {
+        await this.#server?.close()
+      } catch (error) {
+        errors.push(error)
+      }
+      if (errors.length > 0) {
+        throw errors[0]
+      }
+    })()
+    return this.#disposing
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose()
+  }
+
+  // ---- Phases -----------------------------------------------------------------------------
+
+  #serialise<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(operation)
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  #assertNotDisposed(): void {
+    if (this.#disposing !== undefined) {
+      throw new HarnessError('ERR_DISPOSED', 'the sandbox was disposed')
+    }
+  }
+
+  async #startGeneration(phase: 'init' | 'invoke', timeoutMs: number) {
+    const generation = new Generation({
+      index: this.#generations++,
+      recorder: this.#recorder,
+      extensionFiles: this.#extensionFiles,
+      extensionEnv: extensionEnvironment(this.#runtimeEnv()),
+      extensionCwd: this.#options.functionDir,
+      runtimeSpec: () => this.#runtimeSpec(),
+      signal: this.#controller.signal,
+      runtimeShutdownMs: this.#options.runtimeShutdownMs,
+    })
+    generation.functionTimeoutMs = this.#options.timeoutMs
+    this.#current = generation
+    this.#live = true
+    const init =
+      this.#extensionFiles.length > MAX_EXTENSIONS ? this.#tooManyExtensions(generation) : await generation.init(phase, timeoutMs)
+    const problem = initProblem(init)
+    if (problem !== undefined) {
+      this.#recorder.problem(problem)
+      const fatal = generation.fatalError
+      await this.#reset(fatal?.resetReason ?? 'failure', describeFatal(fatal))
+    }
+    return init
+  }
+
+  #tooManyExtensions(generation: Generation) {
+    generation.raiseFatal({
+      errorType: 'Extension.LaunchError',
+      message: `TooManyExtensions: ${this.#extensionFiles.length} extension files, Lambda allows ${MAX_EXTENSIONS}`,
+      process: 'platform',
+      resetReason: 'failure',
+    })
+    return {
+      status: 'error' as const,
+      phase: 'init' as const,
+      errorType: 'Extension.LaunchError',
+      durationMs: 0,
+      startedAtMs: this.#recorder.now(),
+      extensions: [],
+    }
+  }
+
+  async #invoke(payload: Buffer, options: InvokeOptions): Promise<InvocationRecord> {
+    const recorder = this.#recorder
+    const requestId = randomUUID()
+    const startedAtMs = recorder.now()
+    const deadlineMs = Date.now() + this.#options.timeoutMs
+    const record: InvocationRecord = { requestId, status: 'success', response: '', contentType: 'application/json', durationMs: 0, startedAtMs }
+    this.#recorder.record.invocations.push(record)
+    recorder.add('phase', `START RequestId: ${requestId} Version: $LATEST`)
+    if (!this.#live) {
+      // A suppressed Init: the first invoke after a reset re-inits under the function timeout.
+      const init = await this.#startGeneration('invoke', deadlineMs - Date.now())
+      record.init = init
+      if (init.status !== 'success') {
+        const fatal = this.#current.fatalError
+        record.status = init.status === 'timeout' ? 'timeout' : 'error'
+        record.errorType = init.errorType ?? 'Runtime.Unknown'
+        record.functionError = 'Unhandled'
+        record.response = initErrorBody(fatal, init.errorType ?? 'Runtime.Unknown')
+        record.durationMs = recorder.now() - startedAtMs
+        recorder.add('phase', `END RequestId: ${requestId} (${record.status}, ${record.errorType})`)
+        return structuredClone(record)
+      }
+    }
+    const event: InvokeEvent = {
+      requestId,
+      deadlineMs,
+      invokedFunctionArn: `arn:aws:lambda:${this.#options.region}:${this.#options.accountId}:function:${this.#options.functionName}`,
+      traceId: traceId(),
+      clientContext: options.clientContext,
+      cognitoIdentity: options.cognitoIdentity,
+      tenantId: options.tenantId,
+      contentType: options.contentType ?? 'application/json',
+      payload,
+    }
+    const generation = this.#current
+    const outcome = await generation.invoke(event, record)
+    if (outcome.reset !== undefined) {
+      await this.#reset(outcome.reset, describeFatal(generation.fatalError) ?? `invoke ${requestId} ended with ${record.errorType ?? record.status}`)
+    } else if (this.#options.freeze) {
+      generation.freeze()
+    }
+    return structuredClone(record)
+  }
+
+  async #reset(reason: ShutdownReason, cause: string | undefined): Promise<void> {
+    const record = await this.#shutdownGeneration(reason, false)
+    this.#recorder.record.resets.push(record)
+    this.#recorder.problem(resetProblem(record, cause ?? 'a failure'))
+  }
+
+  async #shutdownGeneration(reason: ShutdownReason, final: boolean): Promise<ShutdownRecord> {
+    const record = await this.#current.shutdown(reason, final)
+    this.#live = false
+    if (final) {
+      this.#recorder.record.shutdown = record
+    }
+    for (const problem of shutdownProblems({
+      shutdown: record,
+      sigtermReachesPython: this.#options.profile.sigtermReachesPython,
+      ownRuntimeClient: this.#options.runtimeCommand === undefined,
+    })) {
+      this.#recorder.problem(problem)
+    }
+    return record
+  }
+
+  #emptyShutdown(reason: ShutdownReason): ShutdownRecord {
+    const atMs = this.#recorder.now()
+    const record: ShutdownRecord = {
+      reason,
+      final: true,
+      startedAtMs: atMs,
+      durationMs: 0,
+      windowMs: 0,
+      runtimeShareMs: 0,
+      deadlineEpochMs: this.#recorder.epochAt(atMs),
+      deadlineAtMs: atMs,
+      runtime: null,
+      extensions: [],
+      orphans: [],
+    }
+    this.#recorder.add('phase', `Shutdown (reason ${reason}): nothing was running after the last reset`)
+    this.#recorder.record.shutdown = record
+    return record
+  }
+
+  // ---- Processes --------------------------------------------------------------------------
+
+  #runtimeEnv(): Record<string, string> {
+    const options = this.#options
+    const layerPart = (part: string) =>
+      [...options.layers].reverse().map((layer) => (layer.extensionsDir === layer.root ? '' : path.join(layer.root, part)))
+    return runtimeEnvironment({
+      runtimeApi: this.#server.address,
+      handler: options.handler,
+      taskRoot: options.functionDir,
+      runtimeDir: PYTHON_RUNTIME_DIR,
+      profile: options.profile,
+      functionName: options.functionName,
+      memoryMB: options.memoryMB,
+      region: options.region,
+      customer: options.env,
+      platform: { ...options.platformEnv, ...jitEnv(this.#python) },
+      layerBinDirs: layerPart('bin'),
+      layerLibDirs: layerPart('lib'),
+      layerPythonDirs: layerPart('python'),
+      hostPath: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    })
+  }
+
+  #runtimeSpec(): SpawnSpec {
+    const options = this.#options
+    const env = this.#runtimeEnv()
+    if (options.runtimeCommand !== undefined) {
+      const [file = '', ...args] = options.runtimeCommand
+      return { name: 'runtime', kind: 'runtime', file, args, cwd: options.functionDir, env }
+    }
+    const gil = this.#python?.freeThreaded === true ? ['-X', 'gil=1'] : []
+    const file = this.#python?.executable || options.python
+    return { name: 'runtime', kind: 'runtime', file, args: [...gil, PYTHON_BOOTSTRAP, options.handler], cwd: options.functionDir, env }
+  }
+}
+
+/** Convenience: `await boot(options)`. */
+export function boot(options: BootOptions, hooks?: SandboxHooks): Promise<Sandbox> {
+  return Sandbox.boot(options, hooks)
+}
+
+/** The regular files of every layer's extensions/ folder; a later layer's file wins, as in /opt. */
+function listExtensions(options: ParsedOptions): ExtensionFile[] {
+  const byName = new Map<string, string>()
+  for (const layer of options.layers) {
+    let entries: string[]
+    try {
+      entries = readdirSync(layer.extensionsDir)
+    } catch {
+      continue
+    }
+    for (const name of entries) {
+      const file = path.join(layer.extensionsDir, name)
+      // Folders are skipped, as RAPID keeps only non-directory entries.
+      if (statSync(file, { throwIfNoEntry: false })?.isDirectory() === false) {
+        byName.set(name, file)
+      }
+    }
+  }
+  // Go's os.ReadDir order: byte-wise by name.
+  return [...byName.entries()]
+    .sort(([a], [b]) => (Buffer.compare(Buffer.from(a), Buffer.from(b))))
+    .map(([name, file]) => ({ name, path: file }))
+}
+
+function interpreterWarnings(options: ParsedOptions, python: PythonInfo | undefined): string[] {
+  if (python === undefined) {
+    return []
+  }
+  const minor = python.version.split('.').slice(0, 2).join('.')
+  if (minor === options.profile.pythonVersion) {
+    return []
+  }
+  return [
+    `profile ${options.profile.id} runs on ${python.command} (Python ${python.version}); Lambda would run Python ${options.profile.pythonVersion}. ` +
+      'The profile decides the platform behaviour (Unicode, SIGTERM, AWS_EXECUTION_ENV); the language is your interpreter\'s',
+  ]
+}
+
+/** Lambda's Python 3.13+ is built without the experimental JIT; keep it off on any interpreter. */
+function jitEnv(python: PythonInfo | undefined): Record<string, string> {
+  if (python === undefined) {
+    return {}
+  }
+  const [major = 0, minor = 0] = python.version.split('.').map(Number)
+  return major > 3 || (major === 3 && minor >= 13) ? { PYTHON_JIT: '0' } : {}
+}
+
+function traceId(): string {
+  const epoch = Math.floor(Date.now() / 1000).toString(16).padStart(8, '0')
+  return `Root=1-${epoch}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=0`
+}
+
+function describeFatal(fatal: Fatal | undefined): string | undefined {
+  if (fatal === undefined) {
+    return undefined
+  }
+  const who = fatal.process === 'runtime' ? 'the runtime' : fatal.process === 'platform' ? 'the platform' : `extension \`${fatal.process}\``
+  return `${who}: ${fatal.errorType} (${fatal.message})`
+}
+
+/** What the caller of the invoke that ran a failed suppressed Init receives. */
+function initErrorBody(fatal: Fatal | undefined, errorType: string): string {
+  if (fatal?.body !== undefined) {
+    return fatal.body.toString('utf8')
+  }
+  return JSON.stringify({ errorMessage: fatal?.message ?? 'Init failed', errorType })
+}

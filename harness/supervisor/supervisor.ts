@@ -1,0 +1,194 @@
+// Real processes, each the leader of its own process group (RIE local_supervisor.go: Setpgid,
+// signals to -pgid), with stdout/stderr turned into lines and exits turned into promises.
+import type { ChildProcess } from 'node:child_process'
+import { execa } from 'execa'
+import { HarnessError } from '../errors.js'
+import { trackGroup, untrackGroup } from './exit-hook.js'
+
+export type ProcessKind = 'runtime' | 'extension'
+export type OutputStream = 'stdout' | 'stderr'
+
+export interface SpawnSpec {
+  readonly name: string
+  readonly kind: ProcessKind
+  readonly file: string
+  readonly args: readonly string[]
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string>>
+}
+
+export interface ProcessExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  /** ms on the sandbox clock. */
+  readonly atMs: number
+}
+
+export interface LaunchFailure {
+  /** errno code such as EACCES or ENOENT. */
+  readonly code: string
+  readonly message: string
+  readonly cause: unknown
+}
+
+export interface SupervisorHooks {
+  now(): number
+  onLine(process: SupervisedProcess, stream: OutputStream, line: string): void
+  onExit(process: SupervisedProcess, exit: ProcessExit): void
+}
+
+/** One output line is cut here so a process writing without newlines cannot exhaust memory. */
+export const MAX_LINE_BYTES = 256 * 1024
+/** Output lines kept per process as evidence for errors (testcontainers keeps the last 50). */
+const TAIL_LINES = 50
+
+export class SupervisedProcess {
+  readonly name: string
+  readonly kind: ProcessKind
+  readonly pid: number | undefined
+  /** Settles once the process has started (undefined) or failed to start (the failure). */
+  readonly launched: Promise<LaunchFailure | undefined>
+  readonly exited: Promise<ProcessExit>
+  readonly tail: string[] = []
+  #exit: ProcessExit | undefined
+  #frozen = false
+
+  constructor(spec: SpawnSpec, hooks: SupervisorHooks) {
+    this.name = spec.name
+    this.kind = spec.kind
+    const child = execa(spec.file, [...spec.args], {
+      cwd: spec.cwd,
+      env: spec.env,
+      extendEnv: false,
+      // Own process group, so signals reach the process and everything it forked.
+      detached: true,
+      cleanup: false,
+      reject: false,
+      buffer: false,
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      stripFinalNewline: false,
+    }) as unknown as ChildProcess & Promise<unknown>
+    // execa's own promise settles when the pipes close, which a forked grandchild can delay; we
+    // watch the 'exit' event instead, and let this promise settle quietly whenever it does.
+    void child.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.pid = child.pid
+    this.launched = new Promise((resolve) => {
+      child.once('spawn', () => resolve(undefined))
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        resolve({ code: error.code ?? 'UNKNOWN', message: error.message, cause: error })
+      })
+    })
+    if (this.pid !== undefined) {
+      trackGroup(this.pid)
+    }
+    this.exited = new Promise((resolve) => {
+      const settle = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (this.#exit === undefined) {
+          this.#exit = { code, signal, atMs: hooks.now() }
+          hooks.onExit(this, this.#exit)
+          resolve(this.#exit)
+        }
+      }
+      child.once('exit', settle)
+      // A process that never started has no 'exit'; report it as exit 127 like a shell would.
+      child.once('error', () => settle(this.pid === undefined ? 127 : null, null))
+    })
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const readable = child[stream]
+      if (readable !== null) {
+        splitLines(readable, (line) => {
+          this.tail.push(line)
+          if (this.tail.length > TAIL_LINES) {
+            this.tail.shift()
+          }
+          hooks.onLine(this, stream, line)
+        })
+      }
+    }
+  }
+
+  get exit(): ProcessExit | undefined {
+    return this.#exit
+  }
+
+  get alive(): boolean {
+    return this.#exit === undefined && this.pid !== undefined
+  }
+
+  get frozen(): boolean {
+    return this.#frozen
+  }
+
+  /** Signals the whole process group; false when the group is already gone. */
+  signal(signal: NodeJS.Signals): boolean {
+    if (this.pid === undefined) {
+      return false
+    }
+    try {
+      process.kill(-this.pid, signal)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** SIGSTOP the group (Lambda freezes the sandbox between invokes). */
+  freeze(): void {
+    if (!this.#frozen && this.signal('SIGSTOP')) {
+      this.#frozen = true
+    }
+  }
+
+  thaw(): void {
+    if (this.#frozen) {
+      this.#frozen = false
+      this.signal('SIGCONT')
+    }
+  }
+
+  /** SIGKILLs whatever is left of the group and forgets it; the final step of dispose(). */
+  destroy(): void {
+    if (this.pid !== undefined) {
+      this.signal('SIGKILL')
+      untrackGroup(this.pid)
+    }
+  }
+
+  /** A process that failed to start, as a HarnessError with its evidence. */
+  static launchError(name: string, failure: LaunchFailure): HarnessError {
+    return new HarnessError('ERR_SPAWN_FAILED', `could not start ${name}: ${failure.message}`, { cause: failure.cause })
+  }
+}
+
+/** Calls `onLine` for every line (without its newline); a final unterminated line counts too. */
+function splitLines(readable: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let pending = ''
+  readable.setEncoding('utf8')
+  readable.on('data', (chunk: string) => {
+    let text = pending + chunk
+    let newline = text.indexOf('\n')
+    while (newline !== -1) {
+      onLine(text.slice(0, newline))
+      text = text.slice(newline + 1)
+      newline = text.indexOf('\n')
+    }
+    if (text.length > MAX_LINE_BYTES) {
+      onLine(text.slice(0, MAX_LINE_BYTES))
+      text = ''
+    }
+    pending = text
+  })
+  readable.on('end', () => {
+    if (pending !== '') {
+      onLine(pending)
+      pending = ''
+    }
+  })
+  // A process that dies mid-write can surface EPIPE-like errors on its pipes; they are not ours.
+  readable.on('error', () => undefined)
+}
