@@ -97,12 +97,13 @@ export class RuntimeAgent {
     if (refused !== undefined) {
       return refused
     }
+    this.#machine.apply('response')
     if ('tooLarge' in answer) {
-      // The runtime gets 413 and stays Running: it may still post /error or call /next.
+      // The runtime gets 413 and the caller Function.ResponseSizeTooLarge: the answer is given,
+      // so the runtime's next /next ends the invoke as after any response.
       this.#answer?.resolve({ kind: 'tooLarge', size: answer.tooLarge })
       return reject(413, 'RequestEntityTooLarge', `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`)
     }
-    this.#machine.apply('response')
     this.#answer?.resolve({ kind: 'response', ...answer })
     return undefined
   }

@@ -1,6 +1,5 @@
 // One generation of a sandbox: the processes and agents from one Init to the Shutdown or reset
 // that ends them. After a reset the sandbox starts a new generation (a suppressed Init).
-import { readdirSync, readFileSync } from 'node:fs'
 import type { ShutdownReason } from '../config/options.js'
 import { describeExit, platformErrorBody, type FatalErrorType } from '../lifecycle/error-types.js'
 import { ExtensionRegistry, type ExtensionAgent } from '../lifecycle/extensions.js'
@@ -10,7 +9,9 @@ import { RuntimeAgent, MAX_RESPONSE_BYTES, type RuntimeAnswer } from '../lifecyc
 import { MAX_PROCESS_EXIT_WAIT_MS, planShutdown } from '../lifecycle/shutdown-plan.js'
 import type { Recorder } from '../record/recorder.js'
 import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
+import { catchesSigterm, groupMembers } from '../supervisor/process-groups.js'
 import { SupervisedProcess, type SpawnSpec } from '../supervisor/supervisor.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { raceUntil } from './race.js'
 
 /** The first fatal error of a generation: it ends the current phase and causes a reset. */
@@ -487,56 +488,17 @@ export class Generation {
     return orphans
   }
 
-  /** Dispose: no ceremony, every group SIGKILLed. */
-  destroy(): void {
+  /** Dispose: no ceremony, every group SIGKILLed, then each process reaped (bounded). */
+  async destroy(): Promise<void> {
     this.#shuttingDown = true
     this.runtime.close()
-    for (const { process } of this.#processes.values()) {
+    const processes = [...this.#processes.values()].map((entry) => entry.process)
+    for (const process of processes) {
       process.destroy()
     }
+    const cap = new AbortController()
+    const timeout = sleep(MAX_PROCESS_EXIT_WAIT_MS, undefined, { signal: cap.signal }).catch(() => undefined)
+    await Promise.all(processes.map((process) => Promise.race([process.exited, timeout])))
+    cap.abort()
   }
-}
-
-/** Whether a process has a handler installed for SIGTERM (bit 15 of SigCgt in /proc). */
-function catchesSigterm(pid: number | undefined): boolean | undefined {
-  if (pid === undefined) {
-    return undefined
-  }
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const match = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)
-    return match === null ? undefined : (BigInt(`0x${match[1]}`) & (1n << 14n)) !== 0n
-  } catch {
-    return undefined
-  }
-}
-
-/** Live members of a process group, from /proc (Linux); empty elsewhere. */
-function groupMembers(pgid: number): number[] {
-  try {
-    process.kill(-pgid, 0)
-  } catch {
-    return []
-  }
-  const members: number[] = []
-  try {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) {
-        continue
-      }
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-        // Fields after the command, which is in parentheses and may itself contain spaces.
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-        if (Number(fields[2]) === pgid && fields[0] !== 'Z') {
-          members.push(Number(entry))
-        }
-      } catch {
-        // The process ended while we looked.
-      }
-    }
-  } catch {
-    return [pgid]
-  }
-  return members
 }

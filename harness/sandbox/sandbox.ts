@@ -43,6 +43,8 @@ export interface ShutdownOptions {
 export interface SandboxHooks {
   /** Where warnings go as they happen (the CLI prints them on stderr). Default: nowhere. */
   readonly warn?: (message: string) => void
+  /** Called with host:port as soon as the API server listens, before Init (e.g. to act as a process). */
+  readonly onApiListening?: (runtimeApi: string) => void
 }
 
 export class Sandbox implements AsyncDisposable, PlatformPort {
@@ -96,6 +98,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     const sandbox = new Sandbox(parsed, python, extensionFiles, recorder)
     try {
       sandbox.#server = await ApiServer.start(sandbox)
+      hooks.onApiListening?.(sandbox.#server.address)
       const init = await sandbox.#startGeneration('init', parsed.initTimeoutMs)
       recorder.record.init = init
     } catch (error) {
@@ -217,7 +220,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       this.#controller.abort(new HarnessError('ERR_DISPOSED', 'the sandbox was disposed'))
       const errors: unknown[] = []
       try {
-        this.#current?.destroy()
+        await this.#current?.destroy()
       } catch (error) {
         errors.push(error)
       }

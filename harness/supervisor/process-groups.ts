@@ -1,0 +1,48 @@
+// Process groups as /proc sees them (Linux). Elsewhere these answer from kill(-pgid, 0) alone.
+import { readdirSync, readFileSync } from 'node:fs'
+
+/** Live (non-zombie) members of the process group `pgid`. */
+export function groupMembers(pgid: number): number[] {
+  try {
+    process.kill(-pgid, 0)
+  } catch {
+    return []
+  }
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return [pgid]
+  }
+  const members: number[] = []
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) {
+      continue
+    }
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      // Fields after the command, which is in parentheses and may itself hold spaces.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') {
+        members.push(Number(entry))
+      }
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return members
+}
+
+/** Whether the process has a handler installed for SIGTERM (bit 15 of SigCgt). */
+export function catchesSigterm(pid: number | undefined): boolean | undefined {
+  if (pid === undefined) {
+    return undefined
+  }
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const match = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)
+    return match === null ? undefined : (BigInt(`0x${match[1]}`) & (1n << 14n)) !== 0n
+  } catch {
+    return undefined
+  }
+}
