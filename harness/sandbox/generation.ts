@@ -9,7 +9,8 @@ import { RuntimeAgent, MAX_RESPONSE_BYTES, type RuntimeAnswer } from '../lifecyc
 import { MAX_PROCESS_EXIT_WAIT_MS, planShutdown } from '../lifecycle/shutdown-plan.js'
 import type { Recorder } from '../record/recorder.js'
 import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
-import { catchesSigterm, groupMembers } from '../supervisor/process-groups.js'
+import { catchesSigterm, groupMembers, peakMemoryMB } from '../supervisor/process-groups.js'
+import type { TelemetrySink } from '../telemetry/sink.js'
 import { SupervisedProcess, type SpawnSpec } from '../supervisor/supervisor.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { raceUntil } from './race.js'
@@ -39,6 +40,9 @@ export interface GenerationSetup {
   runtimeSpec(): SpawnSpec
   readonly signal: AbortSignal
   readonly runtimeShutdownMs: number | undefined
+  readonly telemetry: TelemetrySink
+  readonly memoryMB: number
+  readonly functionName: string
 }
 
 export interface InvokeOutcome {
@@ -103,13 +107,33 @@ export class Generation {
     const startedAtMs = recorder.now()
     const deadlineAtMs = startedAtMs + timeoutMs
     recorder.add('phase', `Init start (phase ${phase}, generation ${this.#setup.index})`)
+    const { telemetry } = this.#setup
+    const initType = { initializationType: 'on-demand', phase }
+    telemetry.platform('platform.initStart', { ...initType, functionName: this.#setup.functionName, functionVersion: '$LATEST' })
     const record: InitRecord = { status: 'success', phase, durationMs: 0, startedAtMs, extensions: [] }
+    let runtimeDone = false
     const finish = (status: PhaseStatus, errorType?: string): InitRecord => {
       record.status = status
       if (errorType !== undefined) {
         record.errorType = errorType
       }
       record.durationMs = recorder.now() - startedAtMs
+      const error = errorType === undefined ? {} : { errorType }
+      if (!runtimeDone) {
+        telemetry.platform('platform.initRuntimeDone', { ...initType, status, ...error })
+      }
+      for (const agent of this.extensions.registered) {
+        telemetry.platform('platform.extension', {
+          name: agent.name,
+          state: agent.state,
+          events: [...agent.events],
+          ...(agent.reportedError === undefined ? {} : { errorType: agent.reportedError }),
+        })
+      }
+      telemetry.platform('platform.initReport', { ...initType, status, ...error, metrics: { durationMs: record.durationMs } })
+      if (status === 'success') {
+        telemetry.initDone()
+      }
       record.extensions = this.extensions.registered.map((agent) => ({
         name: agent.name,
         external: agent.external,
@@ -148,11 +172,14 @@ export class Generation {
     if (runtimeInit.kind !== 'value') {
       return this.#initFailed(runtimeInit, finish)
     }
+    runtimeDone = true
     if (runtimeInit.value !== undefined) {
       const { errorType, payload } = runtimeInit.value
+      telemetry.platform('platform.initRuntimeDone', { ...initType, status: 'error', errorType })
       this.raiseFatal({ errorType, message: 'init error', process: 'runtime', resetReason: 'failure', body: payload })
       return finish('error', errorType)
     }
+    telemetry.platform('platform.initRuntimeDone', { ...initType, status: 'success' })
     // The runtime's first /next closes registration: internal extensions are now fixed.
     this.extensions.closeRegistration()
     const ready = await wait(Promise.all(this.extensions.registered.map((agent) => agent.ready)))
@@ -214,7 +241,10 @@ export class Generation {
     })
     const process = new SupervisedProcess(spec, {
       now: () => recorder.now(),
-      onLine: (_p, stream, line) => recorder.output(spec.name, stream, line),
+      onLine: (_p, stream, line) => {
+        recorder.output(spec.name, stream, line)
+        this.#setup.telemetry.line(spec.kind === 'runtime' ? 'function' : 'extension', spec.name, line)
+      },
       onExit: (_p, exit) => this.#exited(spec.name, exit.code, exit.signal, exit.atMs),
     })
     record.pid = process.pid ?? null
@@ -269,13 +299,44 @@ export class Generation {
    * then for its next /next and every INVOKE subscriber's next /event/next, all within the
    * function timeout.
    */
-  async invoke(event: InvokeEvent, record: InvocationRecord): Promise<InvokeOutcome> {
-    const { recorder, signal } = this.#setup
+  async invoke(event: InvokeEvent, record: InvocationRecord, initDurationMs?: number): Promise<InvokeOutcome> {
+    const { recorder, signal, telemetry } = this.#setup
     this.thaw()
     const deadlineAtMs = recorder.atEpoch(event.deadlineMs)
     const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.fatal, deadlineAtMs - recorder.now(), signal)
+    const tracing = event.traceId === undefined ? {} : { tracing: { type: 'X-Amzn-Trace-Id', value: event.traceId } }
+    const runtimeStartedAtMs = recorder.now()
+    let runtimeDone = false
+    const emitRuntimeDone = (producedBytes: number) => {
+      runtimeDone = true
+      telemetry.platform('platform.runtimeDone', {
+        requestId: event.requestId,
+        status: record.status,
+        ...(record.errorType === undefined ? {} : { errorType: record.errorType }),
+        metrics: { durationMs: recorder.now() - runtimeStartedAtMs, producedBytes },
+        ...tracing,
+      })
+    }
     const finish = (reset: ShutdownReason | undefined): InvokeOutcome => {
       record.durationMs = recorder.now() - record.startedAtMs
+      if (!runtimeDone) {
+        emitRuntimeDone(0)
+      }
+      const billed = Math.ceil(record.durationMs) + (initDurationMs === undefined ? 0 : Math.ceil(initDurationMs))
+      const maxMemoryUsedMB = peakMemoryMB(this.#processes.get('runtime')?.process.pid)
+      telemetry.platform('platform.report', {
+        requestId: event.requestId,
+        status: record.status,
+        ...(record.errorType === undefined ? {} : { errorType: record.errorType }),
+        metrics: {
+          durationMs: record.durationMs,
+          billedDurationMs: billed,
+          memorySizeMB: this.#setup.memoryMB,
+          maxMemoryUsedMB: maxMemoryUsedMB ?? 0,
+          ...(initDurationMs === undefined ? {} : { initDurationMs }),
+        },
+        ...tracing,
+      })
       recorder.add('phase', `END RequestId: ${event.requestId} (${record.status}${record.errorType === undefined ? '' : `, ${record.errorType}`})`)
       if (reset !== undefined) {
         record.resetReason = reset
@@ -283,6 +344,8 @@ export class Generation {
       return { record, reset }
     }
 
+    telemetry.platform('platform.start', { requestId: event.requestId, version: '$LATEST', ...tracing })
+    // RAPID releases the extensions first, then the runtime.
     const extensionEvent = extensionInvokeEvent(event)
     const extensionsDone = this.extensions.registered
       .filter((agent) => agent.subscribed('INVOKE') && !agent.ended)
@@ -295,7 +358,11 @@ export class Generation {
       return finish(answered.kind === 'fatal' ? answered.fatal.resetReason : 'timeout')
     }
     this.#applyAnswer(record, answered.value)
-    const done = await wait(Promise.all([nextCalled, ...extensionsDone]))
+    const runtimeNext = await wait(nextCalled)
+    if (runtimeNext.kind === 'value') {
+      emitRuntimeDone(answered.value.kind === 'tooLarge' ? answered.value.size : answered.value.payload.length)
+    }
+    const done = runtimeNext.kind === 'value' ? await wait(Promise.all(extensionsDone)) : runtimeNext
     if (done.kind !== 'value') {
       // The caller already has its response; the invoke still ends in a timeout or a failure.
       record.status = done.kind === 'deadline' ? 'timeout' : 'failure'
@@ -435,6 +502,9 @@ export class Generation {
       await this.#waitExit(runtime.process, MAX_PROCESS_EXIT_WAIT_MS)
     }
 
+    // Buffered telemetry goes out after the runtime is gone and before SHUTDOWN (RIE LMI order;
+    // UNCONFIRMED for production), so an extension that flushes on SHUTDOWN can have it all.
+    await this.#setup.telemetry.flush(Math.max(0, Math.min(1000, deadlineAtMs - recorder.now())))
     const shutdownEvent = { eventType: 'SHUTDOWN' as const, shutdownReason: reason, deadlineMs: record.deadlineEpochMs }
     const awaiting: SupervisedProcess[] = []
     for (const file of this.#setup.extensionFiles) {

@@ -20,6 +20,7 @@ import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.j
 import type { SpawnSpec } from '../supervisor/supervisor.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
 import { pythonInfo, type PythonInfo } from './python-info.js'
+import { NO_TELEMETRY, type TelemetrySink } from '../telemetry/sink.js'
 
 export const HARNESS_VERSION = '0.1.0'
 
@@ -56,6 +57,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   #server!: ApiServer
   #current!: Generation
   #live = false
+  /** Init duration to report on the first invoke after a cold (not suppressed) Init. */
+  #coldInitMs: number | undefined
+  #telemetry: TelemetrySink = NO_TELEMETRY
   #generations = 0
   #queue: Promise<unknown> = Promise.resolve()
   #shutDown = false
@@ -101,6 +105,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       hooks.onApiListening?.(sandbox.#server.address)
       const init = await sandbox.#startGeneration('init', parsed.initTimeoutMs)
       recorder.record.init = init
+      sandbox.#coldInitMs = init.status === 'success' ? init.durationMs : undefined
     } catch (error) {
       // A failed start cleans up before rethrowing the original error.
       await sandbox.dispose().catch(() => undefined)
@@ -264,6 +269,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       runtimeSpec: () => this.#runtimeSpec(),
       signal: this.#controller.signal,
       runtimeShutdownMs: this.#options.runtimeShutdownMs,
+      telemetry: this.#telemetry,
+      memoryMB: this.#options.memoryMB,
+      functionName: this.#options.functionName,
     })
     generation.functionTimeoutMs = this.#options.timeoutMs
     this.#current = generation
@@ -331,7 +339,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       payload,
     }
     const generation = this.#current
-    const outcome = await generation.invoke(event, record)
+    const outcome = await generation.invoke(event, record, this.#coldInitMs)
+    this.#coldInitMs = undefined
     if (outcome.reset !== undefined) {
       await this.#reset(outcome.reset, describeFatal(generation.fatalError) ?? `invoke ${requestId} ended with ${record.errorType ?? record.status}`)
     } else if (this.#options.freeze) {

@@ -46,3 +46,16 @@ export function catchesSigterm(pid: number | undefined): boolean | undefined {
     return undefined
   }
 }
+
+/** Peak resident memory (VmHWM) of a process in whole MB, as REPORT's "Max Memory Used". */
+export function peakMemoryMB(pid: number | undefined): number | undefined {
+  if (pid === undefined) {
+    return undefined
+  }
+  try {
+    const match = /^VmHWM:\s*(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match === null ? undefined : Math.ceil(Number(match[1]) / 1024)
+  } catch {
+    return undefined
+  }
+}

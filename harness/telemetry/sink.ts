@@ -1,0 +1,32 @@
+// What the sandbox tells the telemetry side: platform events as Lambda names them (LAMBDA-SPEC
+// §4.2), every output line, when Init ends, and when to flush before SHUTDOWN.
+
+export type PlatformEventType =
+  | 'platform.initStart'
+  | 'platform.initRuntimeDone'
+  | 'platform.initReport'
+  | 'platform.start'
+  | 'platform.runtimeDone'
+  | 'platform.report'
+  | 'platform.extension'
+  | 'platform.telemetrySubscription'
+  | 'platform.logsDropped'
+
+export interface TelemetrySink {
+  /** A platform.* event and its record, at the moment it happens. */
+  platform(type: PlatformEventType, record: Record<string, unknown>): void
+  /** One line the runtime (`function`) or an extension (`extension`) wrote. */
+  line(source: 'function' | 'extension', process: string, line: string): void
+  /** Init has completed: subscriptions are closed from now on (RAPID doRuntimeDomainInit). */
+  initDone(): void
+  /** After the runtime exited and before SHUTDOWN: deliver what is buffered within `budgetMs`. */
+  flush(budgetMs: number): Promise<void>
+}
+
+/** The sink of a sandbox that has no telemetry subscribers wired in. */
+export const NO_TELEMETRY: TelemetrySink = {
+  platform: () => undefined,
+  line: () => undefined,
+  initDone: () => undefined,
+  flush: () => Promise.resolve(),
+}
