@@ -11,6 +11,7 @@ import type { Recorder } from '../record/recorder.js'
 import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
 import { catchesSigterm, groupMembers, peakMemoryMB } from '../supervisor/process-groups.js'
 import type { TelemetrySink } from '../telemetry/sink.js'
+import { heldResources } from '../probes/processes.js'
 import { SupervisedProcess, type SpawnSpec } from '../supervisor/supervisor.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { raceUntil } from './race.js'
@@ -43,6 +44,10 @@ export interface GenerationSetup {
   readonly telemetry: TelemetrySink
   readonly memoryMB: number
   readonly functionName: string
+  /** Folders whose open files are worth naming when a process is killed (function, layers, tmp). */
+  readonly probeFolders: readonly string[]
+  /** host:port of our own API: a killed process's connection to it is not news. */
+  readonly apiAddress: string
 }
 
 export interface InvokeOutcome {
@@ -365,7 +370,8 @@ export class Generation {
     const done = runtimeNext.kind === 'value' ? await wait(Promise.all(extensionsDone)) : runtimeNext
     if (done.kind !== 'value') {
       // The caller already has its response; the invoke still ends in a timeout or a failure.
-      record.status = done.kind === 'deadline' ? 'timeout' : 'failure'
+      // LAMBDA-SPEC §3.4: 'failure' only for a Sandbox.* fatal error, 'error' otherwise (as #failInvoke).
+      record.status = done.kind === 'deadline' ? 'timeout' : done.fatal.errorType.startsWith('Sandbox.') ? 'failure' : 'error'
       record.errorType = done.kind === 'deadline' ? 'Sandbox.Timeout' : done.fatal.errorType
       return finish(done.kind === 'deadline' ? 'timeout' : done.fatal.resetReason)
     }
@@ -443,6 +449,17 @@ export class Generation {
   #kill(name: string, why: string): void {
     const entry = this.#processes.get(name)
     if (entry !== undefined && entry.process.alive) {
+      const pid = entry.process.pid
+      if (pid !== undefined) {
+        // Note what it still holds before the signal takes it away.
+        const held = heldResources(groupMembers(pid), this.#setup.probeFolders)
+        const tcp = held.tcp.filter((c) => c.remote !== this.#setup.apiAddress)
+        if (tcp.length > 0 || held.files.length > 0) {
+          entry.record.heldAtKill = { tcp, files: held.files }
+          const what = [...tcp.map((c) => `tcp ${c.local} → ${c.remote} ${c.state}`), ...held.files]
+          this.#setup.recorder.add('signal', `held when killed: ${what.join('; ')}`, name)
+        }
+      }
       entry.process.signal('SIGKILL')
       entry.record.killed = true
       this.#signalled(name, 'SIGKILL', why)

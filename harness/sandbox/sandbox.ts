@@ -2,6 +2,7 @@
 // processes and the record, serialises phases, and turns failures into resets as Lambda does.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { readdirSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { ApiServer } from '../api/server.js'
 import type { ApiCall, FunctionInfo, PlatformPort } from '../api/port.js'
@@ -272,6 +273,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       telemetry: this.#telemetry,
       memoryMB: this.#options.memoryMB,
       functionName: this.#options.functionName,
+      probeFolders: [this.#options.functionDir, ...this.#options.layers.map((layer) => layer.root), tmpdir()],
+      apiAddress: this.#server.address,
     })
     generation.functionTimeoutMs = this.#options.timeoutMs
     this.#current = generation
