@@ -7,12 +7,14 @@ import { RUNTIME_IDS, DEFAULT_RUNTIME } from './config/profiles.js'
 import { HarnessError, isHarnessError } from './errors.js'
 import { formatReport } from './record/report.js'
 import { runLifecycle } from './run.js'
+import { scaffold } from './scaffold.js'
 
 const HELP = `lambda-harness: run a Python Lambda function and its extensions locally, exactly as Lambda would,
 and prove they shut down gracefully.
 
 Usage:
   lambda-harness run <function-dir> --handler <module.fn> [options]
+  lambda-harness init <dir>        scaffold a function with a SIGTERM handler, a test event and a layer
   lambda-harness --help
 
 run options:
@@ -174,7 +176,15 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'run') {
       return await run(rest)
     }
-    throw invalid('<command>', 'run', command)
+    if (command === 'init') {
+      if (rest.length !== 1 || rest[0]?.startsWith('-') === true) {
+        throw invalid('init <dir>', 'one folder to create', rest.join(' ') || undefined)
+      }
+      const { files } = scaffold(rest[0] ?? '')
+      process.stdout.write(`created:\n${files.map((f) => `  ${f}`).join('\n')}\n`)
+      return 0
+    }
+    throw invalid('<command>', 'run or init', command)
   } catch (error) {
     if (isHarnessError(error) && error.isUserError) {
       process.stderr.write(`lambda-harness: ${error.message}\n`)
