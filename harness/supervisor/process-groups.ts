@@ -59,3 +59,34 @@ export function peakMemoryMB(pid: number | undefined): number | undefined {
     return undefined
   }
 }
+
+/**
+ * The process and its descendants, from /proc/<pid>/task/<tid>/children: cheap enough to run at a
+ * deadline, unlike a scan of all of /proc (which groupMembers needs to find re-parented orphans).
+ */
+export function descendants(pid: number): number[] {
+  const found: number[] = []
+  const queue = [pid]
+  while (queue.length > 0) {
+    const current = queue.shift()!
+    found.push(current)
+    let tasks: string[]
+    try {
+      tasks = readdirSync(`/proc/${current}/task`)
+    } catch {
+      continue
+    }
+    for (const task of tasks) {
+      try {
+        for (const child of readFileSync(`/proc/${current}/task/${task}/children`, 'utf8').split(' ')) {
+          if (child.trim() !== '') {
+            queue.push(Number(child))
+          }
+        }
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  }
+  return found
+}
