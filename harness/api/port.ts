@@ -1,11 +1,12 @@
 // What the routers need from the sandbox: the current generation's agents and somewhere to
 // report what happened. The sandbox implements it; the routers never see processes.
+import type { ApiRejection } from '../lifecycle/error-types.js'
 import type { ExtensionAgent, ExtensionRegistry } from '../lifecycle/extensions.js'
 import type { ExtensionEvent, InvokeEvent } from '../lifecycle/events.js'
 import type { RuntimeAgent } from '../lifecycle/runtime.js'
 
 export interface ApiCall {
-  readonly surface: 'runtime' | 'extensions' | 'unknown'
+  readonly surface: 'runtime' | 'extensions' | 'telemetry' | 'unknown'
   /** `runtime`, an extension's name, or undefined when the caller could not be identified. */
   readonly caller: string | undefined
   readonly method: string
@@ -24,9 +25,16 @@ export interface FunctionInfo {
   readonly accountId: string
 }
 
+/** The Telemetry and Logs APIs' side of the sandbox. */
+export interface TelemetryPort {
+  /** A subscribe body from an identified extension: undefined when subscribed (200 "OK"). */
+  subscribe(api: 'telemetry' | 'logs', agent: { readonly name: string; readonly external: boolean }, body: Buffer): ApiRejection | undefined
+}
+
 export interface PlatformPort {
   readonly runtime: RuntimeAgent
   readonly extensions: ExtensionRegistry
+  readonly telemetry: TelemetryPort
   readonly functionInfo: FunctionInfo
   now(): number
   apiCall(call: ApiCall): void

@@ -7,9 +7,12 @@ import { handleExtensions } from './extensions-router.js'
 import type { PlatformPort } from './port.js'
 import { sendJson, sendNotFound } from './render.js'
 import { handleRuntime } from './runtime-router.js'
+import { handleTelemetry } from './telemetry-router.js'
 
 export const RUNTIME_PREFIX = '/2018-06-01'
 export const EXTENSIONS_PREFIX = '/2020-01-01'
+export const LOGS_PREFIX = '/2020-08-15'
+export const TELEMETRY_PREFIX = '/2022-07-01'
 
 interface InFlight {
   readonly method: string
@@ -86,7 +89,7 @@ export class ApiServer {
     req: IncomingMessage,
     res: ServerResponse,
     fullPath: string,
-  ): Promise<{ surface: 'runtime' | 'extensions' | 'unknown'; caller: string | undefined; status: number; errorType?: string }> {
+  ): Promise<{ surface: 'runtime' | 'extensions' | 'telemetry' | 'unknown'; caller: string | undefined; status: number; errorType?: string }> {
     if (fullPath.startsWith(`${RUNTIME_PREFIX}/`)) {
       const outcome = await handleRuntime(req, res, fullPath.slice(RUNTIME_PREFIX.length), this.#port)
       return { surface: 'runtime', caller: 'runtime', ...outcome }
@@ -94,6 +97,12 @@ export class ApiServer {
     if (fullPath.startsWith(`${EXTENSIONS_PREFIX}/`)) {
       const outcome = await handleExtensions(req, res, fullPath.slice(EXTENSIONS_PREFIX.length), this.#port)
       return { surface: 'extensions', caller: outcome.caller, status: outcome.status, ...(outcome.errorType === undefined ? {} : { errorType: outcome.errorType }) }
+    }
+    for (const [prefix, api] of [[TELEMETRY_PREFIX, 'telemetry'], [LOGS_PREFIX, 'logs']] as const) {
+      if (fullPath.startsWith(`${prefix}/`)) {
+        const outcome = await handleTelemetry(req, res, api, fullPath.slice(prefix.length), this.#port)
+        return { surface: 'telemetry', caller: outcome.caller, status: outcome.status, ...(outcome.errorType === undefined ? {} : { errorType: outcome.errorType }) }
+      }
     }
     req.resume()
     sendNotFound(res)

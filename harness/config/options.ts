@@ -5,9 +5,13 @@ import path from 'node:path'
 import { HarnessError } from '../errors.js'
 import { DEFAULT_RUNTIME, RUNTIME_IDS, RUNTIME_PROFILES, isRuntimeId, type RuntimeProfile } from './profiles.js'
 import { validateCustomerEnv } from './environment.js'
+import { validateTelemetryOptions, type ParsedTelemetryOptions, type TelemetryOptions } from './telemetry-options.js'
 
 export type ShutdownReason = 'spindown' | 'timeout' | 'failure'
 export const SHUTDOWN_REASONS: readonly ShutdownReason[] = ['spindown', 'timeout', 'failure']
+/** 'auto': a bwrap sandbox when Linux and bwrap allow it, else plain processes with a warning. */
+export type IsolationMode = 'auto' | 'bwrap' | 'none'
+export const ISOLATION_MODES: readonly IsolationMode[] = ['auto', 'bwrap', 'none']
 
 export interface BootOptions {
   /** The function's code: Lambda's /var/task. */
@@ -20,7 +24,7 @@ export interface BootOptions {
   python?: string
   /** Run this command as the runtime instead of our client (bring your own runtime client). */
   runtimeCommand?: string[]
-  /** Layer folders, in Lambda's order (later ones win). */
+  /** Layer folders or .zip files, in Lambda's order (later ones win); zips are unpacked privately. */
   layers?: string[]
   /** Shortcut for a layer whose `extensions/` is this folder. */
   extensionsDir?: string
@@ -41,6 +45,21 @@ export interface BootOptions {
   freeze?: boolean
   /** Extra variables for every process, on top of Lambda's (e.g. a probe's DATABASE_URL). */
   platformEnv?: Record<string, string>
+  /** Telemetry/Logs API delivery: retries, timeouts, the UNCONFIRMED maxItems default. */
+  telemetry?: TelemetryOptions
+  /** Lambda's sandbox (/var/task, /opt, read-only root, private /tmp) via bwrap, or plain processes. Default 'auto'. */
+  isolation?: IsolationMode
+  /** Size of the sandbox's /tmp in MB (512–10240), as Lambda's ephemeral storage. Default 512. */
+  ephemeralStorageMB?: number
+  /**
+   * A throwaway PostgreSQL whose sessions are accounted for after Shutdown: true for a server of
+   * this sandbox's own, or a started `PostgresProbe` to share one. Default false.
+   */
+  postgres?: boolean | object
+  /** A system PostgreSQL's bin folder instead of the embedded server. */
+  postgresBinDir?: string
+  /** An HTTP collector on loopback, handed to every process as SINK_URL. Default false. */
+  sink?: boolean
 }
 
 /** A layer as Lambda unpacks it under /opt: `extensions/`, `python/`, `bin/`, `lib/`. */
@@ -66,6 +85,12 @@ export interface ParsedOptions {
   readonly runtimeShutdownMs: number | undefined
   readonly freeze: boolean
   readonly platformEnv: Readonly<Record<string, string>>
+  readonly telemetry: ParsedTelemetryOptions
+  readonly isolation: IsolationMode
+  readonly ephemeralStorageMB: number
+  readonly postgres: boolean | object
+  readonly postgresBinDir: string | undefined
+  readonly sink: boolean
   /** Non-fatal findings (dropped env keys); the caller decides where they go. */
   readonly warnings: readonly string[]
 }
@@ -181,6 +206,20 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (options.freeze !== undefined && typeof options.freeze !== 'boolean') {
     throw invalid('freeze', 'true or false', options.freeze)
   }
+  const isolation = options.isolation ?? 'auto'
+  if (!ISOLATION_MODES.includes(isolation)) {
+    throw invalid('isolation', ISOLATION_MODES.join(' | '), isolation)
+  }
+  const ephemeralStorageMB = integerIn('ephemeralStorageMB', options.ephemeralStorageMB, 512, 10240, 512)
+  if (!Number.isInteger(ephemeralStorageMB)) {
+    throw invalid('ephemeralStorageMB', 'a whole number of MB from 512 to 10240', ephemeralStorageMB)
+  }
+  if (options.postgres !== undefined && typeof options.postgres !== 'boolean' && (typeof options.postgres !== 'object' || options.postgres === null)) {
+    throw invalid('postgres', 'true, false or a started PostgresProbe', options.postgres)
+  }
+  if (options.sink !== undefined && typeof options.sink !== 'boolean') {
+    throw invalid('sink', 'true or false', options.sink)
+  }
   const warnings: string[] = []
   const env = validateCustomerEnv(options.env ?? {}, warnings)
   const platformEnv = options.platformEnv ?? {}
@@ -205,6 +244,12 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     runtimeShutdownMs,
     freeze: options.freeze ?? false,
     platformEnv: { ...platformEnv },
+    telemetry: validateTelemetryOptions(options.telemetry),
+    isolation,
+    ephemeralStorageMB,
+    postgres: options.postgres ?? false,
+    postgresBinDir: options.postgresBinDir === undefined ? undefined : requireDirectory('postgresBinDir', options.postgresBinDir),
+    sink: options.sink ?? false,
     warnings,
   }
 }

@@ -26,6 +26,7 @@ export class Recorder {
       verdict: { clean: true, problems: [] },
       warnings: [...base.warnings],
       timeline: [],
+      logs: [],
       droppedOutputLines: 0,
     }
   }

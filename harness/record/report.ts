@@ -1,5 +1,5 @@
 // The text report: a readable view of a RunRecord.
-import type { InvocationRecord, RunRecord, ShutdownRecord } from './run-record.js'
+import type { InvocationRecord, RunRecord, ShutdownRecord, TelemetryResources } from './run-record.js'
 
 const MAX_RESPONSE_CHARS = 300
 
@@ -28,7 +28,12 @@ export function shutdownSteps(record: RunRecord, shutdown: ShutdownRecord): stri
     .filter((entry) => ['signal', 'event', 'exit'].includes(entry.kind) && (entry.process === undefined || processes.has(entry.process)))
     .map((entry) => {
       const toDeadline = shutdown.deadlineAtMs - entry.atMs
-      const margin = entry.kind === 'exit' && shutdown.windowMs > 0 ? ` (${ms(toDeadline)} before the deadline)` : ''
+      const margin =
+        entry.kind === 'exit' && shutdown.windowMs > 0
+          ? toDeadline >= 0
+            ? ` (${ms(toDeadline)} before the deadline)`
+            : ` (${ms(-toDeadline)} after the deadline)`
+          : ''
       return `  +${ms(entry.atMs - shutdown.startedAtMs).padStart(10)}  ${(entry.process ?? '').padEnd(20)} ${entry.detail}${margin}`
     })
 }
@@ -72,6 +77,24 @@ export function formatReport(record: RunRecord, options: { output?: boolean } = 
   record.resets.forEach((reset, index) => lines.push(...shutdownSection(record, reset, `Reset ${index + 1}`)))
   if (record.shutdown !== null) {
     lines.push(...shutdownSection(record, record.shutdown, 'Shutdown'))
+  }
+  const postgres = record.resources.postgres as
+    | { closed: number; dropped: number; open: number; sessions: { process: string; state: string; backendPid: number; reason?: string }[] }
+    | undefined
+  if (postgres !== undefined) {
+    lines.push(`Database sessions: ${postgres.closed} closed, ${postgres.dropped} dropped, ${postgres.open} open`)
+    for (const session of postgres.sessions) {
+      const mark = session.state === 'closed' ? '✓' : '✗'
+      lines.push(`  ${mark} ${session.process.padEnd(20)} backend ${session.backendPid}  ${session.state}${session.reason === undefined ? '' : ` (${session.reason})`}`)
+    }
+  }
+  const telemetry = record.resources.telemetry as TelemetryResources | undefined
+  for (const s of telemetry?.subscribers ?? []) {
+    const api = s.api === 'telemetry' ? 'Telemetry API' : 'Logs API'
+    lines.push(
+      `Telemetry: ${s.name} (${api}, ${s.types.join('+')}): ${s.delivered} of ${s.records} records delivered in ${s.batches} batches, ` +
+        `${s.retries} retries, ${s.dropped} dropped, ${s.lost} lost`,
+    )
   }
   if (options.output !== false) {
     const output = record.timeline.filter((entry) => entry.kind === 'output')

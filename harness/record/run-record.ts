@@ -105,6 +105,39 @@ export interface TimelineEntry {
   readonly detail: string
 }
 
+/** One Telemetry or Logs API subscription and what became of the records it was owed. */
+export interface TelemetrySubscriberRecord {
+  /** The extension's name. */
+  readonly name: string
+  readonly api: 'telemetry' | 'logs'
+  readonly external: boolean
+  /** Which Init it subscribed in: 0 for the first, 1 after the first reset, … */
+  readonly generation: number
+  readonly types: string[]
+  /** `HTTP http://sandbox.localdomain:4243/` or `TCP sandbox.localdomain:4243`. */
+  readonly destination: string
+  readonly buffering: { readonly maxItems: number; readonly maxBytes: number; readonly timeoutMs: number }
+  readonly subscribedAtMs: number
+  /** Records the platform had for it, replayed ones included (platform.logsDropped notices not counted). */
+  records: number
+  delivered: number
+  batches: number
+  /** Delivery attempts after a failed one. */
+  retries: number
+  /** Given up on after the retries or past its buffer, and reported to it with platform.logsDropped. */
+  dropped: number
+  /** Still buffered or in flight when its process was killed, or exited before they could go out. */
+  lost: number
+  /** Emitted after SHUTDOWN went out and not received before a clean exit: nobody could deliver them. */
+  unsentAtExit: number
+  endedAtMs: number | null
+}
+
+/** `resources.telemetry` */
+export interface TelemetryResources {
+  subscribers: TelemetrySubscriberRecord[]
+}
+
 export interface RunRecord {
   harness: { name: 'lambda-harness'; version: string }
   startedAt: string
@@ -125,6 +158,8 @@ export interface RunRecord {
   verdict: { clean: boolean; problems: Problem[] }
   warnings: string[]
   timeline: TimelineEntry[]
+  /** The platform's own log lines as CloudWatch shows them: INIT_START, START, END, REPORT, … (LAMBDA-SPEC §6). */
+  logs: string[]
   /** Timeline output lines left out past the cap, so a flood cannot exhaust memory. */
   droppedOutputLines: number
 }

@@ -1,6 +1,6 @@
 // What counts as a problem, in words a user understands. Lambda's own behaviour (an unsubscribed
 // extension killed at once, a 3.11 runtime killed at the end of its share) is reported, not blamed.
-import type { InitRecord, Problem, ShutdownRecord } from './run-record.js'
+import type { InitRecord, Problem, ShutdownRecord, TelemetrySubscriberRecord } from './run-record.js'
 
 export interface ShutdownVerdictInput {
   readonly shutdown: ShutdownRecord
@@ -75,4 +75,30 @@ export function initProblem(init: InitRecord): Problem | undefined {
     code: 'init-failed',
     message: `Init (phase ${init.phase}) ended with status ${init.status}${init.errorType === undefined ? '' : ` (${init.errorType})`}`,
   }
+}
+
+/**
+ * A subscription that ended owing records: `telemetry-lost` for records still buffered or in flight
+ * when its process was killed or exited (before SHUTDOWN had gone out, or abnormally), and
+ * `telemetry-dropped` for records given up on after failed deliveries while it was alive.
+ */
+export function telemetryProblems(subscriber: TelemetrySubscriberRecord, how: string): Problem[] {
+  const problems: Problem[] = []
+  const name = `extension \`${subscriber.name}\``
+  const api = subscriber.api === 'telemetry' ? 'Telemetry API' : 'Logs API'
+  if (subscriber.lost > 0) {
+    problems.push({
+      code: 'telemetry-lost',
+      process: subscriber.name,
+      message: `${name} ${how} with ${subscriber.lost} ${api} record(s) still buffered or in flight for it (${subscriber.delivered} of ${subscriber.records} delivered)`,
+    })
+  }
+  if (subscriber.dropped > 0) {
+    problems.push({
+      code: 'telemetry-dropped',
+      process: subscriber.name,
+      message: `${subscriber.dropped} ${api} record(s) for ${name} were dropped after failed deliveries (${subscriber.retries} retries; it was sent platform.logsDropped)`,
+    })
+  }
+  return problems
 }

@@ -9,10 +9,10 @@ import { RuntimeAgent, MAX_RESPONSE_BYTES, type RuntimeAnswer } from '../lifecyc
 import { MAX_PROCESS_EXIT_WAIT_MS, planShutdown } from '../lifecycle/shutdown-plan.js'
 import type { Recorder } from '../record/recorder.js'
 import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
-import { catchesSigterm, groupMembers, peakMemoryMB } from '../supervisor/process-groups.js'
+import { catchesSigterm, descendants, groupMembers, peakMemoryMB } from '../supervisor/process-groups.js'
 import type { TelemetrySink } from '../telemetry/sink.js'
 import { heldResources } from '../probes/processes.js'
-import { SupervisedProcess, type SpawnSpec } from '../supervisor/supervisor.js'
+import { SupervisedProcess, type Launcher, type SpawnSpec } from '../supervisor/supervisor.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { raceUntil } from './race.js'
 
@@ -48,6 +48,10 @@ export interface GenerationSetup {
   readonly probeFolders: readonly string[]
   /** host:port of our own API: a killed process's connection to it is not news. */
   readonly apiAddress: string
+  /** Starts every process inside the sandbox's namespaces; undefined in plain mode. */
+  readonly launcher?: Launcher
+  /** Per-process variables from the probes (DATABASE_URL, PGAPPNAME=<name>, SINK_URL). */
+  processEnv(name: string): Readonly<Record<string, string>>
 }
 
 export interface InvokeOutcome {
@@ -158,7 +162,7 @@ export class Generation {
         file: file.path,
         args: [],
         cwd: this.#setup.extensionCwd,
-        env: this.#setup.extensionEnv,
+        env: { ...this.#setup.extensionEnv, ...this.#setup.processEnv(file.name) },
       })
       if (!started) {
         agent?.apply('launchError')
@@ -244,7 +248,7 @@ export class Generation {
       exitedAtMs: null,
       killed: false,
     })
-    const process = new SupervisedProcess(spec, {
+    const process = new SupervisedProcess({ ...spec, launcher: this.#setup.launcher }, {
       now: () => recorder.now(),
       onLine: (_p, stream, line) => {
         recorder.output(spec.name, stream, line)
@@ -252,9 +256,10 @@ export class Generation {
       },
       onExit: (_p, exit) => this.#exited(spec.name, exit.code, exit.signal, exit.atMs),
     })
-    record.pid = process.pid ?? null
     this.#processes.set(spec.name, { process, record })
     const failure = await process.launched
+    // Known once started: a launcher reports the pid of the process it started.
+    record.pid = process.pid ?? null
     if (failure !== undefined) {
       record.state = 'LaunchError'
       recorder.add('spawn', `could not start ${spec.file}: ${failure.code}`, spec.name)
@@ -275,6 +280,7 @@ export class Generation {
     const { record } = entry
     record.exit = { code, signal }
     record.exitedAtMs = atMs
+    this.#setup.telemetry.exited(name, { code, signal })
     this.#setup.recorder.add('exit', `exited (${describeExit(code, signal)})`, name, atMs)
     if (record.kind === 'extension') {
       const agent = this.extensions.external(name)
@@ -452,7 +458,7 @@ export class Generation {
       const pid = entry.process.pid
       if (pid !== undefined) {
         // Note what it still holds before the signal takes it away.
-        const held = heldResources(groupMembers(pid), this.#setup.probeFolders)
+        const held = heldResources(descendants(pid), this.#setup.probeFolders)
         const tcp = held.tcp.filter((c) => c.remote !== this.#setup.apiAddress)
         if (tcp.length > 0 || held.files.length > 0) {
           entry.record.heldAtKill = { tcp, files: held.files }
@@ -521,7 +527,14 @@ export class Generation {
 
     // Buffered telemetry goes out after the runtime is gone and before SHUTDOWN (RIE LMI order;
     // UNCONFIRMED for production), so an extension that flushes on SHUTDOWN can have it all.
-    await this.#setup.telemetry.flush(Math.max(0, Math.min(1000, deadlineAtMs - recorder.now())))
+    const flushUntilMs = recorder.now() + Math.max(0, Math.min(1000, deadlineAtMs - recorder.now()))
+    if (runtime !== undefined) {
+      // Its last lines may still be in its pipes when its exit is seen: read them into the flush
+      // (briefly: a leftover process of its group could hold the pipes open).
+      const never = new Promise<never>(() => undefined)
+      await raceUntil(runtime.process.outputEnded, never, Math.min(100, flushUntilMs - recorder.now()), this.#setup.signal)
+    }
+    await this.#setup.telemetry.flush(Math.max(0, flushUntilMs - recorder.now()))
     const shutdownEvent = { eventType: 'SHUTDOWN' as const, shutdownReason: reason, deadlineMs: record.deadlineEpochMs }
     const awaiting: SupervisedProcess[] = []
     for (const file of this.#setup.extensionFiles) {

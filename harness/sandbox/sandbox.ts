@@ -2,10 +2,9 @@
 // processes and the record, serialises phases, and turns failures into resets as Lambda does.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { readdirSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { ApiServer } from '../api/server.js'
-import type { ApiCall, FunctionInfo, PlatformPort } from '../api/port.js'
+import type { ApiCall, FunctionInfo, PlatformPort, TelemetryPort } from '../api/port.js'
 import { validateOptions, type BootOptions, type ParsedOptions, type ShutdownReason, SHUTDOWN_REASONS, invalid } from '../config/options.js'
 import { extensionEnvironment, runtimeEnvironment } from '../config/environment.js'
 import { lifecycleWarnings } from '../config/profiles.js'
@@ -14,14 +13,18 @@ import type { ExtensionAgent, ExtensionRegistry } from '../lifecycle/extensions.
 import { MAX_EXTENSIONS } from '../lifecycle/extensions.js'
 import type { ExtensionEvent, InvokeEvent } from '../lifecycle/events.js'
 import type { RuntimeAgent } from '../lifecycle/runtime.js'
-import { PYTHON_BOOTSTRAP, PYTHON_RUNTIME_DIR } from '../paths.js'
+import { PYTHON_BOOTSTRAP } from '../paths.js'
 import { Recorder } from '../record/recorder.js'
 import type { InvocationRecord, RunRecord, ShutdownRecord } from '../record/run-record.js'
 import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.js'
 import type { SpawnSpec } from '../supervisor/supervisor.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
 import { pythonInfo, type PythonInfo } from './python-info.js'
-import { NO_TELEMETRY, type TelemetrySink } from '../telemetry/sink.js'
+import { SandboxResources } from './resources.js'
+import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
+import { PostgresProbe } from '../probes/postgres.js'
+import { startIsolation, type Isolation } from '../isolation/isolation.js'
+import { TelemetryHub } from '../telemetry/hub.js'
 
 export const HARNESS_VERSION = '0.1.0'
 
@@ -56,28 +59,49 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   readonly #extensionFiles: ExtensionFile[]
   readonly #python: PythonInfo | undefined
   #server!: ApiServer
+  #resources: SandboxResources | undefined
   #current!: Generation
   #live = false
   /** Init duration to report on the first invoke after a cold (not suppressed) Init. */
   #coldInitMs: number | undefined
-  #telemetry: TelemetrySink = NO_TELEMETRY
+  readonly #telemetry: TelemetryHub
   #generations = 0
   #queue: Promise<unknown> = Promise.resolve()
   #shutDown = false
   #disposing: Promise<void> | undefined
+  /** bwrap namespaces or plain processes; set first thing in boot's try. */
+  #isolation: Isolation | undefined
+  #layers: PreparedLayers | undefined
 
   private constructor(options: ParsedOptions, python: PythonInfo | undefined, extensionFiles: ExtensionFile[], recorder: Recorder) {
     this.#options = options
     this.#python = python
     this.#extensionFiles = extensionFiles
     this.#recorder = recorder
+    this.#telemetry = new TelemetryHub({
+      recorder,
+      options: options.telemetry,
+      pythonVersion: options.profile.pythonVersion,
+      region: options.region,
+      freezes: options.freeze,
+    })
   }
 
   /** Validates, starts the API server, and runs Init. A failed Init is recorded, not thrown. */
   static async boot(options: BootOptions, hooks: SandboxHooks = {}): Promise<Sandbox> {
-    const parsed = validateOptions(options)
-    const extensionFiles = listExtensions(parsed)
-    const python = parsed.runtimeCommand === undefined ? await pythonInfo(parsed.python) : undefined
+    // Zips are unpacked first (to private temp folders) so validation only ever sees folders.
+    const layers = await prepareLayers(Array.isArray(options.layers) ? options.layers : [], { option: 'layers' })
+    let parsed: ParsedOptions
+    let extensionFiles: ExtensionFile[]
+    let python: PythonInfo | undefined
+    try {
+      parsed = validateOptions({ ...options, ...(options.layers === undefined ? {} : { layers: layers.layers.map((layer) => layer.root) }) })
+      extensionFiles = listExtensions(parsed)
+      python = parsed.runtimeCommand === undefined ? await pythonInfo(parsed.python) : undefined
+    } catch (error) {
+      await layers.cleanup()
+      throw error
+    }
     const warnings = [...parsed.warnings, ...lifecycleWarnings(parsed.profile, new Date()), ...interpreterWarnings(parsed, python)]
     for (const warning of warnings) {
       hooks.warn?.(warning)
@@ -101,7 +125,30 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       },
     })
     const sandbox = new Sandbox(parsed, python, extensionFiles, recorder)
+    sandbox.#layers = layers
     try {
+      const { isolation, warning } = await startIsolation({
+        mode: parsed.isolation,
+        functionDir: parsed.functionDir,
+        layers: parsed.layers,
+        ephemeralStorageMB: parsed.ephemeralStorageMB,
+        // Debian's interpreter starts fastest; the user's works too (the launcher is standard library).
+        launcherPythons: ['/usr/bin/python3', ...(python === undefined ? [] : [python.executable]), parsed.python],
+      })
+      sandbox.#isolation = isolation
+      if (warning !== undefined) {
+        hooks.warn?.(warning)
+        recorder.record.warnings.push(warning)
+      }
+      const probe = parsed.postgres
+      sandbox.#resources = await SandboxResources.open(
+        {
+          postgres: typeof probe === 'boolean' || probe instanceof PostgresProbe ? probe : invalidProbe(probe),
+          postgresBinDir: parsed.postgresBinDir,
+          sink: parsed.sink,
+        },
+        `${parsed.functionName}_${randomBytes(3).toString('hex')}`,
+      )
       sandbox.#server = await ApiServer.start(sandbox)
       hooks.onApiListening?.(sandbox.#server.address)
       const init = await sandbox.#startGeneration('init', parsed.initTimeoutMs)
@@ -123,6 +170,10 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
 
   get extensions(): ExtensionRegistry {
     return this.#current.extensions
+  }
+
+  get telemetry(): TelemetryPort {
+    return this.#telemetry
   }
 
   get functionInfo(): FunctionInfo {
@@ -215,6 +266,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     this.#shutDown = true
     return this.#serialise(async () => {
       const record = this.#live ? await this.#shutdownGeneration(reason, true) : this.#emptyShutdown(reason)
+      await this.#resources?.settle(this.#recorder)
       await this.#server.close()
       return structuredClone(record)
     })
@@ -231,7 +283,28 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         errors.push(error)
       }
       try {
+        await this.#resources?.close()
+      } catch (error) {
+        errors.push(error)
+      }
+      try {
+        await this.#telemetry.close()
+      } catch (error) {
+        errors.push(error)
+      }
+      try {
         await this.#server?.close()
+      } catch (error) {
+        errors.push(error)
+      }
+      try {
+        await this.#isolation?.dispose()
+      } catch (error) {
+        errors.push(error)
+      }
+      try {
+        // After the processes and bind mounts are gone.
+        await this.#layers?.cleanup()
       } catch (error) {
         errors.push(error)
       }
@@ -264,17 +337,19 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     const generation = new Generation({
       index: this.#generations++,
       recorder: this.#recorder,
-      extensionFiles: this.#extensionFiles,
+      extensionFiles: this.#extensionFiles.map((file) => ({ name: file.name, path: this.#sandboxed.extensionPath(file.name, file.path) })),
       extensionEnv: extensionEnvironment(this.#runtimeEnv()),
-      extensionCwd: this.#options.functionDir,
+      extensionCwd: this.#sandboxed.taskRoot,
+      launcher: this.#sandboxed.launcher,
       runtimeSpec: () => this.#runtimeSpec(),
       signal: this.#controller.signal,
       runtimeShutdownMs: this.#options.runtimeShutdownMs,
       telemetry: this.#telemetry,
       memoryMB: this.#options.memoryMB,
       functionName: this.#options.functionName,
-      probeFolders: [this.#options.functionDir, ...this.#options.layers.map((layer) => layer.root), tmpdir()],
+      probeFolders: this.#sandboxed.probeFolders,
       apiAddress: this.#server.address,
+      processEnv: (name) => this.#resources?.env(name) ?? {},
     })
     generation.functionTimeoutMs = this.#options.timeoutMs
     this.#current = generation
@@ -326,6 +401,14 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         record.functionError = 'Unhandled'
         record.response = initErrorBody(fatal, init.errorType ?? 'Runtime.Unknown')
         record.durationMs = recorder.now() - startedAtMs
+        // Lambda still logs the invoke after the INIT_REPORTs: START, END, REPORT with the error (LAMBDA-SPEC §3.1).
+        this.#telemetry.platform('platform.start', { requestId, version: '$LATEST' })
+        this.#telemetry.platform('platform.report', {
+          requestId,
+          status: record.status,
+          errorType: record.errorType,
+          metrics: { durationMs: record.durationMs, billedDurationMs: Math.ceil(record.durationMs), memorySizeMB: this.#options.memoryMB, maxMemoryUsedMB: 0 },
+        })
         recorder.add('phase', `END RequestId: ${requestId} (${record.status}, ${record.errorType})`)
         return structuredClone(record)
       }
@@ -363,6 +446,13 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     this.#live = false
     if (final) {
       this.#recorder.record.shutdown = record
+      // Whatever escaped its process group (a double-forked daemon) dies with the sandbox.
+      const reaped = new Set(record.orphans.flatMap((orphan) => orphan.pids))
+      const left = (await this.#sandboxed.end()).filter((pid) => !reaped.has(pid))
+      if (left.length > 0) {
+        record.orphans.push({ group: 'sandbox', pids: left })
+        this.#recorder.add('signal', `SIGKILL to ${left.length} process(es) left in the sandbox: ${left.join(', ')}`, 'sandbox')
+      }
     }
     for (const problem of shutdownProblems({
       shutdown: record,
@@ -398,13 +488,12 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
 
   #runtimeEnv(): Record<string, string> {
     const options = this.#options
-    const layerPart = (part: string) =>
-      [...options.layers].reverse().map((layer) => (layer.extensionsDir === layer.root ? '' : path.join(layer.root, part)))
+    const layerPart = (part: 'bin' | 'lib' | 'python') => this.#sandboxed.layerDirs(part)
     return runtimeEnvironment({
       runtimeApi: this.#server.address,
       handler: options.handler,
-      taskRoot: options.functionDir,
-      runtimeDir: PYTHON_RUNTIME_DIR,
+      taskRoot: this.#sandboxed.taskRoot,
+      runtimeDir: this.#sandboxed.runtimeDir,
       profile: options.profile,
       functionName: options.functionName,
       memoryMB: options.memoryMB,
@@ -420,14 +509,21 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
 
   #runtimeSpec(): SpawnSpec {
     const options = this.#options
-    const env = this.#runtimeEnv()
+    const env = { ...this.#runtimeEnv(), ...this.#resources?.env('runtime') }
     if (options.runtimeCommand !== undefined) {
       const [file = '', ...args] = options.runtimeCommand
-      return { name: 'runtime', kind: 'runtime', file, args, cwd: options.functionDir, env }
+      return { name: 'runtime', kind: 'runtime', file, args, cwd: this.#sandboxed.taskRoot, env }
     }
     const gil = this.#python?.freeThreaded === true ? ['-X', 'gil=1'] : []
     const file = this.#python?.executable || options.python
-    return { name: 'runtime', kind: 'runtime', file, args: [...gil, PYTHON_BOOTSTRAP, options.handler], cwd: options.functionDir, env }
+    return { name: 'runtime', kind: 'runtime', file, args: [...gil, this.#sandboxed.bootstrap, options.handler], cwd: this.#sandboxed.taskRoot, env }
+  }
+
+  get #sandboxed(): Isolation {
+    if (this.#isolation === undefined) {
+      throw new HarnessError('ERR_INTERNAL', 'the sandbox has no isolation yet')
+    }
+    return this.#isolation
   }
 }
 
@@ -502,4 +598,8 @@ function initErrorBody(fatal: Fatal | undefined, errorType: string): string {
     return fatal.body.toString('utf8')
   }
   return JSON.stringify({ errorMessage: fatal?.message ?? 'Init failed', errorType })
+}
+
+function invalidProbe(value: unknown): never {
+  throw invalid('postgres', 'true, false or a started PostgresProbe', value)
 }

@@ -15,6 +15,19 @@ export interface SpawnSpec {
   readonly args: readonly string[]
   readonly cwd: string
   readonly env: Readonly<Record<string, string>>
+  /** Start through this launcher (into a sandbox's namespaces) instead of directly. */
+  readonly launcher?: Launcher
+}
+
+/**
+ * Starts a spec through another program that reports the real process: its host pid, that
+ * process leading its own group (signals go there, never to the launcher), or why it did not
+ * start. The launcher then ends as that process ends (same code or signal).
+ */
+export interface Launcher {
+  /** What to run on the host instead of the spec; it gets one more pipe, fd 3, for its report. */
+  command(spec: SpawnSpec): { readonly file: string; readonly args: readonly string[]; readonly cwd: string }
+  started(control: NodeJS.ReadableStream): Promise<{ readonly pid: number } | LaunchFailure>
 }
 
 export interface ProcessExit {
@@ -45,19 +58,25 @@ const TAIL_LINES = 50
 export class SupervisedProcess {
   readonly name: string
   readonly kind: ProcessKind
-  readonly pid: number | undefined
   /** Settles once the process has started (undefined) or failed to start (the failure). */
   readonly launched: Promise<LaunchFailure | undefined>
   readonly exited: Promise<ProcessExit>
+  /** Settles when stdout and stderr have both ended: every line has been reported (may follow the exit). */
+  readonly outputEnded: Promise<void>
   readonly tail: string[] = []
   #exit: ProcessExit | undefined
   #frozen = false
+  /** The process (with a launcher: once reported), leader of the group we signal. */
+  #pid: number | undefined
+  #launcherPid: number | undefined
 
   constructor(spec: SpawnSpec, hooks: SupervisorHooks) {
     this.name = spec.name
     this.kind = spec.kind
-    const child = execa(spec.file, [...spec.args], {
-      cwd: spec.cwd,
+    const { launcher } = spec
+    const command = launcher?.command(spec) ?? spec
+    const child = execa(command.file, [...command.args], {
+      cwd: command.cwd,
       env: spec.env,
       extendEnv: false,
       // Own process group, so signals reach the process and everything it forked.
@@ -65,9 +84,8 @@ export class SupervisedProcess {
       cleanup: false,
       reject: false,
       buffer: false,
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
+      // A launcher reports on fd 3.
+      stdio: ['ignore', 'pipe', 'pipe', launcher === undefined ? 'ignore' : 'pipe'],
       stripFinalNewline: false,
     }) as unknown as ChildProcess & Promise<unknown>
     // execa's own promise settles when the pipes close, which a forked grandchild can delay; we
@@ -76,15 +94,29 @@ export class SupervisedProcess {
       () => undefined,
       () => undefined,
     )
-    this.pid = child.pid
+    this.#pid = launcher === undefined ? child.pid : undefined
+    this.#launcherPid = launcher === undefined ? undefined : child.pid
     this.launched = new Promise((resolve) => {
-      child.once('spawn', () => resolve(undefined))
       child.once('error', (error: NodeJS.ErrnoException) => {
         resolve({ code: error.code ?? 'UNKNOWN', message: error.message, cause: error })
       })
+      const control = child.stdio[3]
+      if (launcher === undefined || control === null || control === undefined) {
+        child.once('spawn', () => resolve(undefined))
+        return
+      }
+      void launcher.started(control as NodeJS.ReadableStream).then((started) => {
+        if ('pid' in started) {
+          this.#pid = started.pid
+          trackGroup(started.pid)
+          resolve(undefined)
+        } else {
+          resolve(started)
+        }
+      })
     })
-    if (this.pid !== undefined) {
-      trackGroup(this.pid)
+    if (child.pid !== undefined) {
+      trackGroup(child.pid)
     }
     this.exited = new Promise((resolve) => {
       const settle = (code: number | null, signal: NodeJS.Signals | null) => {
@@ -94,10 +126,12 @@ export class SupervisedProcess {
           resolve(this.#exit)
         }
       }
-      child.once('exit', settle)
+      // A launcher ends as its process did; after its report, so a failed start is known first.
+      child.once('exit', (code, signal) => (launcher === undefined ? settle(code, signal) : void this.launched.then(() => settle(code, signal))))
       // A process that never started has no 'exit'; report it as exit 127 like a shell would.
       child.once('error', () => settle(this.pid === undefined ? 127 : null, null))
     })
+    const ends: Promise<void>[] = []
     for (const stream of ['stdout', 'stderr'] as const) {
       const readable = child[stream]
       if (readable !== null) {
@@ -108,12 +142,18 @@ export class SupervisedProcess {
           }
           hooks.onLine(this, stream, line)
         })
+        ends.push(new Promise((resolve) => readable.once('close', () => resolve())))
       }
     }
+    this.outputEnded = Promise.all(ends).then(() => undefined)
   }
 
   get exit(): ProcessExit | undefined {
     return this.#exit
+  }
+
+  get pid(): number | undefined {
+    return this.#pid
   }
 
   get alive(): boolean {
@@ -156,6 +196,17 @@ export class SupervisedProcess {
     if (this.pid !== undefined) {
       this.signal('SIGKILL')
       untrackGroup(this.pid)
+    }
+    if (this.#launcherPid !== undefined) {
+      // Only while it runs: once it has exited its group id may belong to someone else.
+      if (this.#exit === undefined) {
+        try {
+          process.kill(-this.#launcherPid, 'SIGKILL')
+        } catch {
+          // Already gone.
+        }
+      }
+      untrackGroup(this.#launcherPid)
     }
   }
 

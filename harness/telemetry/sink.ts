@@ -21,6 +21,10 @@ export interface TelemetrySink {
   initDone(): void
   /** After the runtime exited and before SHUTDOWN: deliver what is buffered within `budgetMs`. */
   flush(budgetMs: number): Promise<void>
+  /** A process of the sandbox ended: the subscriptions it held (internal extensions' too) end with it. */
+  exited(process: string, exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null }): void
+  /** The sandbox is disposed: stop every delivery and release sockets and timers. */
+  close(): Promise<void>
 }
 
 /** The sink of a sandbox that has no telemetry subscribers wired in. */
@@ -29,4 +33,6 @@ export const NO_TELEMETRY: TelemetrySink = {
   line: () => undefined,
   initDone: () => undefined,
   flush: () => Promise.resolve(),
+  exited: () => undefined,
+  close: () => Promise.resolve(),
 }

@@ -1,0 +1,66 @@
+// Telemetry API 2022-07-01 (PUT /telemetry) and Logs API 2020-08-15 (PUT /logs), LAMBDA-SPEC §4:
+// identify the extension as the Extensions API does, hand the body to the telemetry side, answer
+// 200 "OK" or the rejection.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { reject } from '../lifecycle/error-types.js'
+import { readBody } from './body.js'
+import type { PlatformPort } from './port.js'
+import { sendMethodNotAllowed, sendNotFound, sendRejection } from './render.js'
+
+/** Subscribe bodies are small JSON documents (RIE LMI reads at most 1 MiB). */
+const MAX_SUBSCRIBE_BYTES = 1024 * 1024
+
+export interface TelemetryOutcome {
+  status: number
+  errorType?: string
+  caller?: string
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+export async function handleTelemetry(
+  req: IncomingMessage,
+  res: ServerResponse,
+  api: 'telemetry' | 'logs',
+  path: string,
+  port: PlatformPort,
+): Promise<TelemetryOutcome> {
+  // The docs' own Logs API example writes the path with a trailing slash.
+  const route = api === 'telemetry' ? '/telemetry' : '/logs'
+  if (path !== route && path !== `${route}/`) {
+    req.resume()
+    sendNotFound(res)
+    return { status: 404 }
+  }
+  if (req.method !== 'PUT') {
+    req.resume()
+    sendMethodNotAllowed(res, 'PUT')
+    return { status: 405 }
+  }
+  const agent = port.extensions.identify(header(req, 'lambda-extension-identifier'))
+  if ('status' in agent) {
+    req.resume()
+    sendRejection(res, agent)
+    return { status: agent.status, errorType: agent.errorType }
+  }
+  const body = await readBody(req, MAX_SUBSCRIBE_BYTES)
+  if (body.kind === 'truncated') {
+    return { status: 0, caller: agent.name }
+  }
+  const rejection =
+    body.kind === 'tooLarge'
+      ? reject(400, api === 'telemetry' ? 'ValidationError' : 'Logs.ValidationError', `request body is larger than ${MAX_SUBSCRIBE_BYTES} bytes`)
+      : port.telemetry.subscribe(api, agent, body.body)
+  if (rejection !== undefined) {
+    sendRejection(res, rejection)
+    return { status: rejection.status, errorType: rejection.errorType, caller: agent.name }
+  }
+  // A JSON string, written as RIE LMI writes it (no trailing newline).
+  const ok = '"OK"'
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(ok) })
+  res.end(ok)
+  return { status: 200, caller: agent.name }
+}

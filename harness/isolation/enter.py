@@ -1,0 +1,150 @@
+"""Starts one sandbox process inside a running sandbox's namespaces (the harness's launcher).
+
+    python3 -I -S enter.py <namespace-pid> <harness-pid> <cwd> <file> [args...]
+
+The environment is the process's own. The harness reads one line on fd 3:
+    pid <host pid>                  the process runs, leader of its own process group
+    error <ERRNO> <message>         it could not be started (this launcher then exits 127)
+
+Why a launcher at all: a process started by `bwrap` directly shares its process group with bwrap,
+so a SIGTERM to that group would kill bwrap first, and bwrap reports a signal as exit code
+128+n. Here the real process gets its own group (as RAPID's Setpgid) that the harness signals by
+its host pid; this launcher never receives those signals, waits for the process and then ends
+the same way it did (same exit code, or killed by the same signal), so the harness's view of
+the exit is the real process's. It joins the namespaces with setns(2) before forking, so the
+fork's return value is the child's host pid while the child itself lives in the sandbox's PID
+and mount namespaces. Standard library only; the module must not print on fds 1 and 2, which
+belong to the process.
+"""
+import ctypes
+import errno
+import os
+import resource
+import signal
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+
+libc = ctypes.CDLL(None, use_errno=True)
+control = os.fdopen(3, "w", buffering=1, closefd=True)
+
+
+def fail(code, message):
+    control.write("error %s %s\n" % (code, message.replace("\n", " ")))
+    control.close()
+    os._exit(127)
+
+
+def check(result, what):
+    if result != 0:
+        number = ctypes.get_errno()
+        fail(errno.errorcode.get(number, "UNKNOWN"), "%s: %s" % (what, os.strerror(number)))
+
+
+def same_namespace(kind, target):
+    mine, theirs = os.stat("/proc/self/ns/" + kind), os.stat("/proc/%d/ns/%s" % (target, kind))
+    return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+
+
+def join(target):
+    # Open every namespace first: once in the sandbox's mount namespace, /proc is the sandbox's.
+    # The user namespace goes first (bwrap makes one when it runs unprivileged), then mount, PID.
+    kinds = [("user", CLONE_NEWUSER), ("mnt", CLONE_NEWNS), ("pid", CLONE_NEWPID)]
+    if same_namespace("user", target):
+        kinds = kinds[1:]
+    fds = []
+    for kind, flag in kinds:
+        try:
+            fds.append((kind, flag, os.open("/proc/%d/ns/%s" % (target, kind), os.O_RDONLY | os.O_CLOEXEC)))
+        except OSError as error:
+            fail(errno.errorcode.get(error.errno, "UNKNOWN"), "sandbox namespace: %s" % error)
+    for kind, flag, fd in fds:
+        check(libc.setns(fd, flag), "setns " + kind)
+        os.close(fd)
+
+
+def drop_capabilities():
+    # As bwrap does for its own command: no capabilities, and none to gain by exec.
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    try:
+        last = int(open("/proc/sys/kernel/cap_last_cap").read())
+    except OSError:
+        last = 40
+    for cap in range(last + 1):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+
+def start(cwd, file, args, report):
+    """In the forked child: own process group, default signals, then exec (never returns)."""
+    os.setpgid(0, 0)
+    for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+        signal.signal(number, signal.SIG_DFL)
+    try:
+        os.chdir(cwd)
+        drop_capabilities()
+        os.execvpe(file, [file] + args, os.environ)
+    except OSError as error:
+        os.write(report, b"%d" % error.errno)
+    os._exit(127)
+
+
+def end_like(status):
+    """Ends this launcher the way the child ended."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if number not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(number, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [number])
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def main():
+    target, harness, cwd, file, args = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+    # Die with the harness; if it is already gone, do not start anything.
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != harness:
+        os._exit(1)
+    join(target)
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        control.close()
+        os.close(read_end)
+        start(cwd, file, args, write_end)
+    os.close(write_end)
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # The child already did it, or already exec'd.
+    # The report pipe closes on a successful exec (CLOEXEC); otherwise it carries the errno.
+    report = b""
+    while True:
+        chunk = os.read(read_end, 64)
+        if not chunk:
+            break
+        report += chunk
+    os.close(read_end)
+    if report:
+        os.waitpid(pid, 0)
+        number = int(report)
+        fail(errno.errorcode.get(number, "UNKNOWN"), "%s: %s" % (file, os.strerror(number)))
+    control.write("pid %d\n" % pid)
+    control.close()
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    end_like(status)
+
+
+main()

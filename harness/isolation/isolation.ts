@@ -1,0 +1,174 @@
+// Where a sandbox's processes run: inside bwrap namespaces that look like Lambda's (the default on
+// Linux when bwrap works), or as plain host processes, with one warning that names what differs.
+// The sandbox asks this module for Lambda's paths as its processes see them and for a launcher;
+// everything else (signals, exits, lines) works the same in both modes.
+import { accessSync, constants, readFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { IsolationMode, LayerSpec } from '../config/options.js'
+import { HarnessError } from '../errors.js'
+import { PYTHON_BOOTSTRAP, PYTHON_RUNTIME_DIR } from '../paths.js'
+import type { Launcher } from '../supervisor/supervisor.js'
+import { EXTENSIONS_DIR, OPT, RUNTIME_DIR, TASK_ROOT, hostsFile, sandboxMountArgs } from './mounts.js'
+import { ENTER_BINARY, ENTER_SCRIPT, ENTER_SOURCE, SandboxNamespace, type LauncherCommand } from './namespace.js'
+
+/** A layer's parts that go on the runtime's search paths. */
+export type LayerPart = 'bin' | 'lib' | 'python'
+
+export interface Isolation {
+  readonly mode: 'bwrap' | 'none'
+  /** LAMBDA_TASK_ROOT and the runtime's working directory. */
+  readonly taskRoot: string
+  /** LAMBDA_RUNTIME_DIR: our runtime client's folder. */
+  readonly runtimeDir: string
+  readonly bootstrap: string
+  /** Where an extension's file is, as its process sees it. */
+  extensionPath(name: string, hostPath: string): string
+  /** The layers' `part` folders in Lambda's precedence order (earlier wins); '' entries are skipped. */
+  layerDirs(part: LayerPart): string[]
+  /** Starts each process inside the sandbox; undefined in plain mode. */
+  readonly launcher: Launcher | undefined
+  /** Folders whose open files the process probe names (as the processes see them). */
+  readonly probeFolders: readonly string[]
+  /** At the final Shutdown: SIGKILLs what is still running in the sandbox and returns its pids. */
+  end(): Promise<number[]>
+  /** Idempotent: nothing of the sandbox is left afterwards. */
+  dispose(): Promise<void>
+}
+
+export interface IsolationInput {
+  readonly mode: IsolationMode
+  readonly functionDir: string
+  readonly layers: readonly LayerSpec[]
+  readonly ephemeralStorageMB: number
+  /** Interpreters that could run the launcher (Python 3, standard library), best first. */
+  readonly launcherPythons: readonly string[]
+}
+
+export interface StartedIsolation {
+  readonly isolation: Isolation
+  /** Set in plain mode: what differs from Lambda, once per sandbox. */
+  readonly warning: string | undefined
+}
+
+/**
+ * Starts the sandbox's namespaces ('bwrap'), or decides on plain processes ('none'); 'auto' tries
+ * bwrap on Linux and falls back to plain processes with a warning naming why.
+ */
+export async function startIsolation(input: IsolationInput): Promise<StartedIsolation> {
+  if (input.mode === 'none') {
+    return { isolation: plainIsolation(input), warning: plainWarning('isolation is off (isolation: "none", --no-isolation)') }
+  }
+  let why: string
+  try {
+    return { isolation: await bwrapIsolation(input), warning: undefined }
+  } catch (error) {
+    why = (error as Error).message
+  }
+  if (input.mode === 'bwrap') {
+    throw new HarnessError('ERR_SPAWN_FAILED', `isolation "bwrap": ${why}`)
+  }
+  return { isolation: plainIsolation(input), warning: plainWarning(`isolation is off (${why})`) }
+}
+
+/** The one warning of plain mode: what a result can get wrong without the sandbox. */
+export function plainWarning(why: string): string {
+  return (
+    `${why}: the processes run as plain host processes, unlike Lambda's sandbox: ` +
+    'the function is at its own folder instead of /var/task and layers at theirs instead of /opt (launchers that exec /opt/… fail), ' +
+    'the root file system is writable (Lambda allows writes only in /tmp), /tmp is the host\'s, shared and unsized, ' +
+    '`sandbox` and `sandbox.localdomain` resolve only if the host defines them, ' +
+    'and a daemon a process forks out of its process group can outlive the sandbox'
+  )
+}
+
+function plainIsolation(input: IsolationInput): Isolation {
+  return {
+    mode: 'none',
+    taskRoot: input.functionDir,
+    runtimeDir: PYTHON_RUNTIME_DIR,
+    bootstrap: PYTHON_BOOTSTRAP,
+    extensionPath: (_name, hostPath) => hostPath,
+    // A later layer wins, as in /opt; an `--extensions` folder has no bin/, lib/ or python/.
+    layerDirs: (part) => [...input.layers].reverse().map((layer) => (layer.extensionsDir === layer.root ? '' : path.join(layer.root, part))),
+    launcher: undefined,
+    probeFolders: [input.functionDir, ...input.layers.map((layer) => layer.root), tmpdir()],
+    end: async () => [],
+    dispose: async () => undefined,
+  }
+}
+
+async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
+  if (process.platform !== 'linux') {
+    throw new Error(`bwrap sandboxes need Linux, this is ${process.platform}`)
+  }
+  const bwrap = findExecutable('bwrap')
+  if (bwrap === undefined) {
+    throw new Error('bwrap was not found on PATH; on Debian/Ubuntu: apt-get install bubblewrap')
+  }
+  const launcher = launcherCommand(input.launcherPythons)
+  const namespace = await SandboxNamespace.start({
+    bwrap,
+    mountArgs: sandboxMountArgs(
+      { functionDir: input.functionDir, runtimeDir: PYTHON_RUNTIME_DIR, layers: input.layers, ephemeralStorageMB: input.ephemeralStorageMB },
+      4,
+    ),
+    hostsData: hostsFile(readHostFile('/etc/hosts')),
+    launcher,
+  })
+  return {
+    mode: 'bwrap',
+    taskRoot: TASK_ROOT,
+    runtimeDir: RUNTIME_DIR,
+    bootstrap: path.posix.join(RUNTIME_DIR, path.basename(PYTHON_BOOTSTRAP)),
+    extensionPath: (name) => path.posix.join(EXTENSIONS_DIR, name),
+    // Lambda's PATH, LD_LIBRARY_PATH and Python path name /opt's parts whether or not a layer has them.
+    layerDirs: (part) => [path.posix.join(OPT, part)],
+    launcher: namespace.launcher,
+    probeFolders: [TASK_ROOT, OPT, '/tmp'],
+    end: async () => {
+      const left = namespace.members()
+      await namespace.close()
+      return left
+    },
+    dispose: () => namespace.close(),
+  }
+}
+
+/** The compiled launcher when `make build` made it from the current source, else enter.py. */
+function launcherCommand(pythons: readonly string[]): LauncherCommand {
+  const binary = statSync(ENTER_BINARY, { throwIfNoEntry: false })
+  const source = statSync(ENTER_SOURCE, { throwIfNoEntry: false })
+  if (binary !== undefined && (source === undefined || binary.mtimeMs >= source.mtimeMs) && findExecutable(ENTER_BINARY) !== undefined) {
+    return { file: ENTER_BINARY, args: [] }
+  }
+  const python = pythons.map(findExecutable).find((found) => found !== undefined)
+  if (python === undefined) {
+    throw new Error(`no Python 3 to run the sandbox launcher (tried ${pythons.join(', ')})`)
+  }
+  // -I -S: no site, no PYTHON* variables (the process's environment has the sandbox's PYTHONPATH).
+  return { file: python, args: ['-I', '-S', ENTER_SCRIPT] }
+}
+
+function readHostFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+/** An executable by path, or by name on PATH. */
+function findExecutable(command: string): string | undefined {
+  const candidates = command.includes('/')
+    ? [command]
+    : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter((dir) => dir !== '').map((dir) => path.join(dir, command))
+  return candidates.find((candidate) => {
+    try {
+      accessSync(candidate, constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+}

@@ -1,0 +1,201 @@
+// The sandbox's file system as bwrap arguments (LAMBDA-SPEC §5, §2.5): the host's root read-only,
+// the function at /var/task, our runtime client at /var/runtime, the layers merged at /opt, a
+// private sized /tmp, and an /etc/hosts where `sandbox` and `sandbox.localdomain` are 127.0.0.1.
+// Nothing is copied: every folder is a bind mount, merged trees are binds on a read-only tmpfs.
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
+import path from 'node:path'
+import type { LayerSpec } from '../config/options.js'
+
+/** Lambda's paths, as the processes inside see them. */
+export const TASK_ROOT = '/var/task'
+export const RUNTIME_DIR = '/var/runtime'
+export const OPT = '/opt'
+export const EXTENSIONS_DIR = '/opt/extensions'
+
+export interface SandboxLayout {
+  readonly functionDir: string
+  /** Our runtime client's folder (holds bootstrap.py). */
+  readonly runtimeDir: string
+  readonly layers: readonly LayerSpec[]
+  readonly ephemeralStorageMB: number
+}
+
+/** One step of building a merged tree; each maps to one bwrap option. */
+export type MountOp =
+  | { readonly op: 'bind'; readonly source: string; readonly dest: string }
+  | { readonly op: 'symlink'; readonly target: string; readonly dest: string }
+  | { readonly op: 'dir'; readonly dest: string }
+  | { readonly op: 'tmpfs'; readonly dest: string }
+  | { readonly op: 'remount-ro'; readonly dest: string }
+
+/** A host folder whose content appears at `at` (path segments) under the merged root. */
+export interface TreeSource {
+  readonly host: string
+  readonly at: readonly string[]
+  /** Replaces whatever earlier sources put at `at` instead of merging with it. */
+  readonly replace?: boolean
+}
+
+type Contribution =
+  | { readonly kind: 'dir' | 'file' | 'symlink'; readonly host: string; readonly source: TreeSource }
+  /** A folder that exists only because a source's root lies below it. */
+  | { readonly kind: 'virtual'; readonly source: TreeSource }
+
+/**
+ * Lambda unpacks layers into /opt one after the other: a later layer's file replaces an earlier
+ * one, folders merge. This returns the mounts that show the same tree at `root`: a folder that
+ * only one source provides is bound whole; a folder several provide becomes a folder on a tmpfs
+ * and its entries are merged one by one; symlinks stay symlinks (a layer's relative links resolve
+ * inside /opt, and a link to a host path resolves on the read-only host root).
+ */
+export function mergeTree(root: string, sources: readonly TreeSource[]): MountOp[] {
+  const winners = winning(contributionsAt([], sources))
+  const only = winners.length === 1 ? winners[0] : undefined
+  if (only !== undefined && only.kind === 'dir') {
+    return [{ op: 'bind', source: only.host, dest: root }]
+  }
+  const ops: MountOp[] = [{ op: 'tmpfs', dest: root }]
+  mergeChildren([], winners, root, ops)
+  ops.push({ op: 'remount-ro', dest: root })
+  return ops
+}
+
+function contributionsAt(rel: readonly string[], sources: readonly TreeSource[]): Contribution[] {
+  const found: Contribution[] = []
+  for (const source of sources) {
+    if (source.replace === true && source.at.length === rel.length && source.at.every((segment, i) => rel[i] === segment)) {
+      // This source's root replaces what came before it here.
+      found.length = 0
+    }
+    if (source.at.length > rel.length) {
+      if (rel.every((segment, i) => source.at[i] === segment)) {
+        found.push({ kind: 'virtual', source })
+      }
+      continue
+    }
+    if (!source.at.every((segment, i) => rel[i] === segment)) {
+      continue
+    }
+    const host = path.join(source.host, ...rel.slice(source.at.length))
+    const stat = lstatSync(host, { throwIfNoEntry: false })
+    if (stat === undefined) {
+      continue
+    }
+    const kind = stat.isDirectory() ? 'dir' : stat.isSymbolicLink() ? 'symlink' : stat.isFile() ? 'file' : undefined
+    if (kind !== undefined) {
+      found.push({ kind, host, source })
+    }
+  }
+  return found
+}
+
+/** The contributions that make up an entry: the last one, or the last run of folders (they merge). */
+function winning(contributions: readonly Contribution[]): Contribution[] {
+  const run: Contribution[] = []
+  for (let i = contributions.length - 1; i >= 0; i--) {
+    const entry = contributions[i]!
+    const isFolder = entry.kind === 'dir' || entry.kind === 'virtual'
+    if (run.length > 0 && !isFolder) {
+      break
+    }
+    run.unshift(entry)
+    if (!isFolder) {
+      break
+    }
+  }
+  return run
+}
+
+function mergeChildren(rel: readonly string[], folder: readonly Contribution[], dest: string, ops: MountOp[]): void {
+  const sources = folder.map((entry) => entry.source)
+  const names = new Set<string>()
+  for (const entry of folder) {
+    if (entry.kind === 'virtual') {
+      names.add(entry.source.at[rel.length]!)
+    } else if (entry.kind === 'dir') {
+      for (const name of readdirSync(entry.host)) {
+        names.add(name)
+      }
+    }
+  }
+  for (const name of [...names].sort()) {
+    const childRel = [...rel, name]
+    const childDest = path.posix.join(dest, name)
+    const winners = winning(contributionsAt(childRel, sources))
+    const last = winners[winners.length - 1]
+    if (last === undefined) {
+      continue
+    }
+    if (last.kind === 'file') {
+      ops.push({ op: 'bind', source: last.host, dest: childDest })
+    } else if (last.kind === 'symlink') {
+      ops.push({ op: 'symlink', target: readlinkSync(last.host), dest: childDest })
+    } else if (winners.length === 1 && last.kind === 'dir') {
+      ops.push({ op: 'bind', source: last.host, dest: childDest })
+    } else {
+      ops.push({ op: 'dir', dest: childDest })
+      mergeChildren(childRel, winners, childDest, ops)
+    }
+  }
+}
+
+/** The layers as /opt sources: a layer folder at the root, an `--extensions` folder at extensions/. */
+export function optSources(layers: readonly LayerSpec[]): TreeSource[] {
+  return layers.map((layer) => ({ host: layer.root, at: layer.extensionsDir === layer.root ? ['extensions'] : [] }))
+}
+
+/** /var: the host's, read-only, with the function at /var/task and our client at /var/runtime. */
+export function varSources(layout: SandboxLayout): TreeSource[] {
+  return [
+    { host: '/var', at: [] },
+    { host: layout.functionDir, at: ['task'], replace: true },
+    { host: layout.runtimeDir, at: ['runtime'], replace: true },
+  ]
+}
+
+/** Lambda's names for the sandbox first, then the host's own lines (minus any that name them). */
+export function hostsFile(hostHosts: string): string {
+  const ours = '127.0.0.1\tsandbox.localdomain sandbox\n'
+  const kept = hostHosts
+    .split('\n')
+    .filter((line) => !/(^|\s)(sandbox|sandbox\.localdomain)(\s|$)/.test(line.replace(/#.*/, '')))
+    .join('\n')
+  return `# lambda-harness sandbox\n${ours}${kept}${kept.endsWith('\n') ? '' : '\n'}`
+}
+
+export function toBwrapArgs(ops: readonly MountOp[]): string[] {
+  return ops.flatMap((op): string[] => {
+    switch (op.op) {
+      case 'bind':
+        return ['--ro-bind', op.source, op.dest]
+      case 'symlink':
+        return ['--symlink', op.target, op.dest]
+      case 'dir':
+        return ['--dir', op.dest]
+      case 'tmpfs':
+        return ['--tmpfs', op.dest]
+      case 'remount-ro':
+        return ['--remount-ro', op.dest]
+    }
+  })
+}
+
+/**
+ * Every mount of the sandbox, in bwrap's order (later mounts cover earlier ones). `hostsFd` is
+ * the fd bwrap reads /etc/hosts from.
+ */
+export function sandboxMountArgs(layout: SandboxLayout, hostsFd: number): string[] {
+  return [
+    '--ro-bind', '/', '/',
+    // A minimal /dev (null, zero, random, tty, …), read-only as Lambda's root: no /dev/shm to write.
+    '--dev', '/dev',
+    '--remount-ro', '/dev',
+    // /proc of the sandbox's PID namespace: the processes see each other and nothing else.
+    '--proc', '/proc',
+    // Lambda's ephemeral storage: the one writable place, sized, private, gone with the sandbox.
+    '--perms', '1777', '--size', String(layout.ephemeralStorageMB * 1024 * 1024), '--tmpfs', '/tmp',
+    ...toBwrapArgs(mergeTree('/var', varSources(layout))),
+    ...toBwrapArgs(mergeTree(OPT, optSources(layout.layers))),
+    '--ro-bind-data', String(hostsFd), '/etc/hosts',
+  ]
+}

@@ -1,0 +1,211 @@
+// One sandbox's namespaces: a bwrap that holds a PID and a mount namespace for as long as the
+// sandbox lives, and the launcher that starts each runtime and extension process inside them.
+//
+//   harness (node) ── bwrap (host side, dies with the harness: --die-with-parent)
+//                     └─ bwrap's pid 1 in the sandbox (dies with the host-side bwrap) ── sh (holds)
+//   harness (node) ── enter.py (host side) ── the runtime or an extension (inside, own group)
+//
+// The holder, not the processes, owns the namespaces, so /tmp (a tmpfs of this mount namespace)
+// outlives a generation's processes: it survives invokes and resets and goes with the sandbox.
+// When pid 1 dies the kernel SIGKILLs everything in the PID namespace; that is how a SIGKILLed
+// harness leaves nothing: its death kills the host-side bwrap, whose death kills pid 1.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { once } from 'node:events'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { PACKAGE_ROOT } from '../paths.js'
+import type { LaunchFailure, Launcher, SpawnSpec } from '../supervisor/supervisor.js'
+
+/** The launcher: joins the namespaces, forks, reports the host pid on fd 3 (see enter.py). */
+export const ENTER_SCRIPT = path.join(PACKAGE_ROOT, 'harness', 'isolation', 'enter.py')
+/** The same program compiled from enter.c by `make build`, ~20 times faster to start. */
+export const ENTER_SOURCE = path.join(PACKAGE_ROOT, 'harness', 'isolation', 'enter.c')
+export const ENTER_BINARY = path.join(PACKAGE_ROOT, 'dist', 'harness', 'isolation', 'enter')
+
+/** How to run the launcher: the arguments come before its own. */
+export interface LauncherCommand {
+  readonly file: string
+  readonly args: readonly string[]
+}
+
+/** How long bwrap may take to build the sandbox before we call it broken. */
+const READY_TIMEOUT_MS = 10_000
+/** After SIGKILL to pid 1, how long the host-side bwrap may take to report it. */
+const CLOSE_TIMEOUT_MS = 2_000
+
+export interface NamespaceSpec {
+  readonly bwrap: string
+  /** Mount options, from sandboxMountArgs(); fd 4 carries `hostsData`. */
+  readonly mountArgs: readonly string[]
+  readonly hostsData: string
+  readonly launcher: LauncherCommand
+}
+
+export class SandboxNamespace {
+  /** Host pid of the namespace's pid 1 (bwrap's reaper); its /proc/<pid>/ns/* are the sandbox's. */
+  readonly initPid: number
+  readonly launcher: Launcher
+  readonly #bwrap: ChildProcess
+  readonly #exited: Promise<unknown>
+  readonly #pidNamespace: string
+  #closing: Promise<void> | undefined
+
+  private constructor(bwrap: ChildProcess, exited: Promise<unknown>, initPid: number, launcher: LauncherCommand) {
+    this.#bwrap = bwrap
+    this.#exited = exited
+    this.initPid = initPid
+    this.#pidNamespace = readlinkSync(`/proc/${initPid}/ns/pid`)
+    this.launcher = namespaceLauncher(launcher, initPid)
+  }
+
+  /** Starts bwrap and resolves once the sandbox's mounts are all in place; rejects with bwrap's own words. */
+  static async start(spec: NamespaceSpec): Promise<SandboxNamespace> {
+    // node:child_process rather than execa: bwrap needs two extra fds (--info-fd, --ro-bind-data).
+    const bwrap = spawn(
+      spec.bwrap,
+      [...spec.mountArgs, '--unshare-pid', '--die-with-parent', '--info-fd', '3', '--', '/bin/sh', '-c', 'echo ready; exec cat'],
+      // stdin stays open (the holder's `cat` reads it) and is never written; stdout says "ready".
+      { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true },
+    )
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+      bwrap.once('exit', (code, signal) => resolve({ code, signal }))
+      bwrap.once('error', (error) => resolve({ code: null, signal: null, error }))
+    })
+    const stderr: string[] = []
+    bwrap.stderr?.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk))
+    let info = ''
+    const infoFd = bwrap.stdio[3] as NodeJS.ReadableStream | null
+    infoFd?.setEncoding('utf8').on('data', (chunk: string) => (info += chunk))
+    const hosts = bwrap.stdio[4] as NodeJS.WritableStream | null
+    hosts?.on('error', () => undefined)
+    hosts?.end(spec.hostsData)
+    let ready = ''
+    const readyLine = new Promise<void>((resolve) => {
+      bwrap.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+        ready += chunk
+        if (ready.includes('\n')) {
+          resolve()
+        }
+      })
+    })
+    const timer = new AbortController()
+    const outcome = await Promise.race([
+      readyLine.then(() => 'ready' as const),
+      exited.then((exit) => exit),
+      sleep(READY_TIMEOUT_MS, 'timeout' as const, { signal: timer.signal }).catch(() => 'timeout' as const),
+    ])
+    timer.abort()
+    const fail = (why: string): never => {
+      kill(bwrap.pid, 'SIGKILL')
+      const said = stderr.join('').trim().split('\n').filter((line) => line !== '')
+      throw new Error(`${why}${said.length > 0 ? `: ${said.join(' / ')}` : ''}`)
+    }
+    if (outcome === 'timeout') {
+      return fail(`bwrap did not set up the sandbox within ${READY_TIMEOUT_MS} ms`)
+    }
+    if (outcome !== 'ready') {
+      return fail(outcome.error !== undefined ? `could not run ${spec.bwrap} (${(outcome.error as NodeJS.ErrnoException).code ?? outcome.error.message})` : `bwrap exited (${outcome.signal ?? `code ${outcome.code}`})`)
+    }
+    const initPid = /"child-pid":\s*(\d+)/.exec(info)?.[1]
+    if (initPid === undefined) {
+      return fail(`bwrap reported no child pid (${JSON.stringify(info)})`)
+    }
+    bwrap.stdout?.removeAllListeners('data')
+    bwrap.stdout?.resume()
+    return new SandboxNamespace(bwrap, exited, Number(initPid), spec.launcher)
+  }
+
+  get alive(): boolean {
+    return this.#closing === undefined && this.#bwrap.exitCode === null && this.#bwrap.signalCode === null
+  }
+
+  /**
+   * Host pids of the processes inside the sandbox, except its own two (bwrap's pid 1 and the holder,
+   * pid 2 inside), skipping zombies: what is left once every runtime and extension process is gone.
+   */
+  members(): number[] {
+    const members: number[] = []
+    for (const entry of safeReaddir('/proc')) {
+      if (!/^\d+$/.test(entry)) {
+        continue
+      }
+      try {
+        if (readlinkSync(`/proc/${entry}/ns/pid`) !== this.#pidNamespace) {
+          continue
+        }
+        const status = readFileSync(`/proc/${entry}/status`, 'utf8')
+        const inside = /^NSpid:.*\s(\d+)\s*$/m.exec(status)?.[1]
+        const state = /^State:\s*(\S)/m.exec(status)?.[1]
+        if (inside !== '1' && inside !== '2' && state !== 'Z') {
+          members.push(Number(entry))
+        }
+      } catch {
+        // Gone while we looked, or not ours to read.
+      }
+    }
+    return members
+  }
+
+  /** SIGKILLs pid 1, so the kernel kills everything inside; waits (bounded) for bwrap to report it. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      kill(this.initPid, 'SIGKILL')
+      const timer = new AbortController()
+      await Promise.race([this.#exited, sleep(CLOSE_TIMEOUT_MS, undefined, { signal: timer.signal }).catch(() => undefined)])
+      timer.abort()
+      kill(this.#bwrap.pid, 'SIGKILL')
+    })()
+    return this.#closing
+  }
+}
+
+function kill(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) {
+    return
+  }
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // Already gone.
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
+/** Starts a spec through the launcher, which joins the sandbox at `initPid` (see enter.py for the protocol). */
+function namespaceLauncher(launcher: LauncherCommand, initPid: number): Launcher {
+  return {
+    command: (spec: SpawnSpec) => ({
+      file: launcher.file,
+      args: [...launcher.args, String(initPid), String(process.pid), spec.cwd, spec.file, ...spec.args],
+      cwd: '/',
+    }),
+    started: (control: NodeJS.ReadableStream) => readControlLine(control),
+  }
+}
+
+/** The launcher's one line on fd 3: `pid <n>` or `error <CODE> <message>`; EOF first is a failure too. */
+async function readControlLine(control: NodeJS.ReadableStream): Promise<{ pid: number } | LaunchFailure> {
+  let text = ''
+  control.setEncoding('utf8')
+  control.on('data', (chunk: string) => (text += chunk))
+  control.on('error', () => undefined)
+  await Promise.race([once(control, 'end'), once(control, 'close')]).catch(() => undefined)
+  const line = text.split('\n')[0] ?? ''
+  const pid = /^pid (\d+)$/.exec(line)
+  if (pid !== null) {
+    return { pid: Number(pid[1]) }
+  }
+  const error = /^error (\S+) (.*)$/.exec(line)
+  if (error !== null) {
+    return { code: error[1]!, message: error[2]!, cause: line }
+  }
+  return { code: 'UNKNOWN', message: `the sandbox launcher ended without starting the process${line === '' ? '' : ` (${line})`}`, cause: line }
+}

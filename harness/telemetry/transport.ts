@@ -1,0 +1,138 @@
+// How a batch reaches a subscriber: an HTTP POST of a JSON array (undici), or NDJSON over TCP.
+// The destination's host is `sandbox.localdomain` (or `sandbox`); inside the harness that is always
+// 127.0.0.1, so the connection goes there and the host only travels in the Host header. No other
+// address is ever contacted.
+import { createHash } from 'node:crypto'
+import { Socket } from 'node:net'
+import type { Dispatcher } from 'undici'
+import { request } from 'undici'
+import type { Destination } from './subscription.js'
+
+export const SANDBOX_ADDRESS = '127.0.0.1'
+
+export interface Transport {
+  /** Resolves once the subscriber took the batch (2xx, or written to the socket); rejects otherwise. */
+  send(events: readonly string[], signal: AbortSignal): Promise<void>
+  close(): void
+  /** For the record: `HTTP http://sandbox.localdomain:4243/`, `TCP :4243`. */
+  readonly description: string
+}
+
+export function createTransport(destination: Destination, dispatcher: Dispatcher): Transport {
+  return destination.protocol === 'HTTP' ? new HttpTransport(destination, dispatcher) : new TcpTransport(destination.port)
+}
+
+/** RIE LMI's Sequence-Id: base64 of the body's SHA-256. */
+function sequenceId(body: string): string {
+  return createHash('sha256').update(body).digest('base64')
+}
+
+class HttpTransport implements Transport {
+  readonly description: string
+  readonly #destination: Extract<Destination, { protocol: 'HTTP' }>
+  readonly #dispatcher: Dispatcher
+  readonly #url: string
+
+  constructor(destination: Extract<Destination, { protocol: 'HTTP' }>, dispatcher: Dispatcher) {
+    this.#destination = destination
+    this.#dispatcher = dispatcher
+    this.#url = `http://${SANDBOX_ADDRESS}:${destination.port}${destination.path}`
+    this.description = `HTTP ${destination.uri}`
+  }
+
+  async send(events: readonly string[], signal: AbortSignal): Promise<void> {
+    const body = `[${events.join(',')}]`
+    const response = await request(this.#url, {
+      method: this.#destination.method,
+      dispatcher: this.#dispatcher,
+      signal,
+      headers: { host: this.#destination.authority, 'content-type': 'application/json', 'sequence-id': sequenceId(body) },
+      body,
+    })
+    // Read the answer off the connection so it can be reused.
+    const answer = await response.body.text()
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      throw new Error(`http request failed with status ${response.statusCode}: ${answer.slice(0, 200)}`)
+    }
+  }
+
+  close(): void {
+    // The dispatcher belongs to the hub and is closed with it.
+  }
+}
+
+class TcpTransport implements Transport {
+  readonly description: string
+  readonly #port: number
+  #socket: Socket | undefined
+
+  constructor(port: number) {
+    this.#port = port
+    this.description = `TCP sandbox.localdomain:${port}`
+  }
+
+  async send(events: readonly string[], signal: AbortSignal): Promise<void> {
+    const socket = await this.#connected(signal)
+    const payload = events.map((event) => `${event}\n`).join('')
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        socket.destroy()
+        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      socket.write(payload, (error) => {
+        signal.removeEventListener('abort', onAbort)
+        if (error) {
+          this.#drop()
+          reject(error)
+        } else {
+          resolve()
+        }
+      })
+    })
+  }
+
+  #connected(signal: AbortSignal): Promise<Socket> {
+    const current = this.#socket
+    if (current !== undefined && !current.destroyed && current.writable) {
+      return Promise.resolve(current)
+    }
+    return new Promise((resolve, reject) => {
+      const socket = new Socket()
+      const cleanup = () => {
+        signal.removeEventListener('abort', onAbort)
+        socket.removeListener('error', onError)
+      }
+      const onError = (error: Error) => {
+        cleanup()
+        socket.destroy()
+        reject(error)
+      }
+      const onAbort = () => onError(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
+      signal.addEventListener('abort', onAbort, { once: true })
+      socket.once('error', onError)
+      socket.connect(this.#port, SANDBOX_ADDRESS, () => {
+        cleanup()
+        // Later errors (the subscriber went away) surface on the next write.
+        const forget = () => {
+          if (this.#socket === socket) {
+            this.#socket = undefined
+          }
+        }
+        socket.on('error', forget)
+        socket.on('close', forget)
+        this.#socket = socket
+        resolve(socket)
+      })
+    })
+  }
+
+  #drop(): void {
+    this.#socket?.destroy()
+    this.#socket = undefined
+  }
+
+  close(): void {
+    this.#drop()
+  }
+}
