@@ -18,44 +18,40 @@ interface InFlight {
   readonly method: string
   readonly path: string
   readonly atMs: number
+  readonly server: Server
 }
 
 export class ApiServer {
-  readonly #server: Server
+  #server!: Server
   readonly #port: PlatformPort
   readonly #inFlight = new Set<InFlight>()
   #closing: Promise<void> | undefined
 
-  private constructor(server: Server, port: PlatformPort) {
-    this.#server = server
+  private constructor(port: PlatformPort) {
     this.#port = port
   }
 
   /** Listens on 127.0.0.1 only, on a free port. */
   static async start(port: PlatformPort): Promise<ApiServer> {
-    const server = createServer({
-      // /next is a long poll that may wait for minutes between invokes: no request timeout.
-      requestTimeout: 0,
-      keepAliveTimeout: 10 * 60_000,
-      noDelay: true,
-    })
-    server.headersTimeout = 0
-    server.timeout = 0
-    const api = new ApiServer(server, port)
-    server.on('request', (req, res) => api.#handle(req, res))
-    // A client that sends garbage gets Node's 400 and a closed socket, never a crash.
-    server.on('clientError', (_error, socket) => {
-      if (socket.writable) {
-        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
-      } else {
-        socket.destroy()
-      }
-    })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) => reject(new HarnessError('ERR_SERVER', `could not listen on 127.0.0.1: ${error.message}`, { cause: error })))
-      server.listen(0, '127.0.0.1', () => resolve())
-    })
+    const api = new ApiServer(port)
+    api.#server = await api.#listen()
     return api
+  }
+
+  #listen(): Promise<Server> {
+    const holder: { server?: Server } = {}
+    return listen((req, res) => this.#handle(req, res, holder.server)).then((server) => (holder.server = server))
+  }
+
+  /**
+   * A fresh listener for a new generation, the old one closed with its connections and backlog:
+   * a request a killed process wrote just before it died must not reach the processes that
+   * replace it (it did, under load, when both shared one listener).
+   */
+  async renew(): Promise<void> {
+    const old = this.#server
+    this.#server = await this.#listen()
+    this.#dropListener(old)
   }
 
   /** host:port, as AWS_LAMBDA_RUNTIME_API has it (no scheme). */
@@ -64,11 +60,27 @@ export class ApiServer {
     return `${address}:${port}`
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  #dropListener(server: Server): void {
+    for (const entry of this.#inFlight) {
+      if (entry.server === server) {
+        this.#inFlight.delete(entry)
+        this.#port.apiCall({ ...entry, surface: entry.path.startsWith(RUNTIME_PREFIX) ? 'runtime' : 'extensions', caller: undefined, status: 0 })
+      }
+    }
+    server.close()
+    server.closeAllConnections()
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse, server: Server | undefined): void {
+    if (server === undefined || server !== this.#server) {
+      // A late request on a listener of an earlier generation: its sender is gone.
+      req.socket.destroy()
+      return
+    }
     const url = req.url ?? '/'
     const query = url.indexOf('?')
     const fullPath = query === -1 ? url : url.slice(0, query)
-    const entry: InFlight = { method: req.method ?? 'GET', path: fullPath, atMs: this.#port.now() }
+    const entry: InFlight = { method: req.method ?? 'GET', path: fullPath, atMs: this.#port.now(), server }
     this.#inFlight.add(entry)
     void this.#route(req, res, fullPath).then(
       (outcome) => {
@@ -112,13 +124,36 @@ export class ApiServer {
   /** Stops listening and drops every connection, including /next calls that were never answered. */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
-      for (const entry of this.#inFlight) {
-        this.#port.apiCall({ ...entry, surface: entry.path.startsWith(RUNTIME_PREFIX) ? 'runtime' : 'extensions', caller: undefined, status: 0 })
-      }
-      this.#inFlight.clear()
-      this.#server.close(() => resolve())
-      this.#server.closeAllConnections()
+      const server = this.#server
+      server.once('close', () => resolve())
+      this.#dropListener(server)
     })
     return this.#closing
   }
+}
+
+/** An HTTP server configured for long polls, listening on 127.0.0.1 on a free port. */
+async function listen(onRequest: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
+  const server = createServer({
+    // /next is a long poll that may wait for minutes between invokes: no request timeout.
+    requestTimeout: 0,
+    keepAliveTimeout: 10 * 60_000,
+    noDelay: true,
+  })
+  server.headersTimeout = 0
+  server.timeout = 0
+  server.on('request', onRequest)
+  // A client that sends garbage gets Node's 400 and a closed socket, never a crash.
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+    } else {
+      socket.destroy()
+    }
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new HarnessError('ERR_SERVER', `could not listen on 127.0.0.1: ${error.message}`, { cause: error })))
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  return server
 }

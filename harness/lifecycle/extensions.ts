@@ -60,6 +60,7 @@ export class ExtensionAgent {
   #waiter: Deferred<ExtensionEvent> | undefined
   #firstNext = deferred<void>()
   #nextAfterEvent: Deferred<void> | undefined
+  #everRegistered = false
 
   constructor(name: string, external: boolean) {
     this.name = name
@@ -126,6 +127,14 @@ export class ExtensionAgent {
 
   apply(call: 'register' | 'initError' | 'exitError' | 'launchError' | 'exit' | 'shutdownFailed'): void {
     this.#machine.apply(call)
+    if (call === 'register') {
+      this.#everRegistered = true
+    }
+  }
+
+  /** Whether it got through /register at some point (an external may exit without ever doing so). */
+  get everRegistered(): boolean {
+    return this.#everRegistered || !this.external
   }
 
   can(call: ExtensionCall): boolean {
@@ -168,7 +177,7 @@ export class ExtensionRegistry {
 
   /** Registered in the sense of RAPID's CountAgents: any agent that got through /register. */
   get registered(): ExtensionAgent[] {
-    return this.all.filter((agent) => agent.state !== 'Started' && agent.state !== 'LaunchError')
+    return this.all.filter((agent) => agent.everRegistered)
   }
 
   external(name: string): ExtensionAgent | undefined {

@@ -1,7 +1,7 @@
 // One generation of a sandbox: the processes and agents from one Init to the Shutdown or reset
 // that ends them. After a reset the sandbox starts a new generation (a suppressed Init).
 import type { ShutdownReason } from '../config/options.js'
-import { describeExit, platformErrorBody, type FatalErrorType } from '../lifecycle/error-types.js'
+import { CALLER_TIMEOUT_ERROR_TYPE, describeExit, platformErrorBody, timeoutMessage, type FatalErrorType } from '../lifecycle/error-types.js'
 import { ExtensionRegistry, type ExtensionAgent } from '../lifecycle/extensions.js'
 import { extensionInvokeEvent, type InvokeEvent } from '../lifecycle/events.js'
 import { deferred } from '../lifecycle/deferred.js'
@@ -378,7 +378,7 @@ export class Generation {
       // The caller already has its response; the invoke still ends in a timeout or a failure.
       // LAMBDA-SPEC §3.4: 'failure' only for a Sandbox.* fatal error, 'error' otherwise (as #failInvoke).
       record.status = done.kind === 'deadline' ? 'timeout' : done.fatal.errorType.startsWith('Sandbox.') ? 'failure' : 'error'
-      record.errorType = done.kind === 'deadline' ? 'Sandbox.Timeout' : done.fatal.errorType
+      record.errorType = done.kind === 'deadline' ? CALLER_TIMEOUT_ERROR_TYPE : done.fatal.errorType
       return finish(done.kind === 'deadline' ? 'timeout' : done.fatal.resetReason)
     }
     return finish(undefined)
@@ -412,8 +412,8 @@ export class Generation {
     record.contentType = PLATFORM_ERROR
     if (fatal === undefined) {
       record.status = 'timeout'
-      record.errorType = 'Sandbox.Timedout'
-      record.response = platformErrorBody(record.requestId, 'Sandbox.Timedout', `Task timed out after ${(this.#timeoutMs / 1000).toFixed(2)} seconds`)
+      record.errorType = CALLER_TIMEOUT_ERROR_TYPE
+      record.response = platformErrorBody(record.requestId, CALLER_TIMEOUT_ERROR_TYPE, timeoutMessage(this.#timeoutMs))
       return
     }
     record.status = fatal.errorType.startsWith('Sandbox.') ? 'failure' : 'error'
@@ -445,9 +445,8 @@ export class Generation {
     }
   }
 
-  #signalled(name: string, signal: NodeJS.Signals, why: string): void {
+  #signalled(name: string, signal: NodeJS.Signals, why: string, atMs = this.#setup.recorder.now()): void {
     const { recorder } = this.#setup
-    const atMs = recorder.now()
     this.processRecord(name)?.signals.push({ signal, atMs, why })
     recorder.add('signal', `${signal} (${why})`, name, atMs)
   }
@@ -455,20 +454,23 @@ export class Generation {
   #kill(name: string, why: string): void {
     const entry = this.#processes.get(name)
     if (entry !== undefined && entry.process.alive) {
+      const atMs = this.#setup.recorder.now()
       const pid = entry.process.pid
       if (pid !== undefined) {
-        // Note what it still holds before the signal takes it away.
+        // Stopped at the deadline, so reading what it holds from /proc (milliseconds under load)
+        // gives it no extra time to run; then noted before the signal takes it all away.
+        entry.process.signal('SIGSTOP')
         const held = heldResources(descendants(pid), this.#setup.probeFolders)
         const tcp = held.tcp.filter((c) => c.remote !== this.#setup.apiAddress)
         if (tcp.length > 0 || held.files.length > 0) {
           entry.record.heldAtKill = { tcp, files: held.files }
           const what = [...tcp.map((c) => `tcp ${c.local} → ${c.remote} ${c.state}`), ...held.files]
-          this.#setup.recorder.add('signal', `held when killed: ${what.join('; ')}`, name)
+          this.#setup.recorder.add('signal', `held when killed: ${what.join('; ')}`, name, atMs)
         }
       }
       entry.process.signal('SIGKILL')
       entry.record.killed = true
-      this.#signalled(name, 'SIGKILL', why)
+      this.#signalled(name, 'SIGKILL', why, atMs)
     }
   }
 

@@ -11,6 +11,7 @@ import { lifecycleWarnings } from '../config/profiles.js'
 import { HarnessError } from '../errors.js'
 import type { ExtensionAgent, ExtensionRegistry } from '../lifecycle/extensions.js'
 import { MAX_EXTENSIONS } from '../lifecycle/extensions.js'
+import { CALLER_TIMEOUT_ERROR_TYPE, platformErrorBody, timeoutMessage } from '../lifecycle/error-types.js'
 import type { ExtensionEvent, InvokeEvent } from '../lifecycle/events.js'
 import type { RuntimeAgent } from '../lifecycle/runtime.js'
 import { PYTHON_BOOTSTRAP } from '../paths.js'
@@ -134,6 +135,10 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         ephemeralStorageMB: parsed.ephemeralStorageMB,
         // Debian's interpreter starts fastest; the user's works too (the launcher is standard library).
         launcherPythons: ['/usr/bin/python3', ...(python === undefined ? [] : [python.executable]), parsed.python],
+        hostFiles:
+          parsed.runtimeCommand === undefined
+            ? [{ option: 'python', path: python?.executable || parsed.python }]
+            : [{ option: 'runtimeCommand', path: parsed.runtimeCommand[0] ?? '' }],
       })
       sandbox.#isolation = isolation
       if (warning !== undefined) {
@@ -334,6 +339,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   }
 
   async #startGeneration(phase: 'init' | 'invoke', timeoutMs: number) {
+    if (this.#generations > 0) {
+      await this.#server.renew()
+    }
     const generation = new Generation({
       index: this.#generations++,
       recorder: this.#recorder,
@@ -396,11 +404,19 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       record.init = init
       if (init.status !== 'success') {
         const fatal = this.#current.fatalError
-        record.status = init.status === 'timeout' ? 'timeout' : 'error'
-        record.errorType = init.errorType ?? 'Runtime.Unknown'
         record.functionError = 'Unhandled'
-        record.response = initErrorBody(fatal, init.errorType ?? 'Runtime.Unknown')
-        record.durationMs = recorder.now() - startedAtMs
+        if (init.status === 'timeout') {
+          // The suppressed Init ran out the function timeout: the caller sees a function timeout.
+          record.status = 'timeout'
+          record.errorType = CALLER_TIMEOUT_ERROR_TYPE
+          record.response = platformErrorBody(requestId, CALLER_TIMEOUT_ERROR_TYPE, timeoutMessage(this.#options.timeoutMs))
+        } else {
+          record.status = 'error'
+          record.errorType = init.errorType ?? 'Runtime.Unknown'
+          record.response = initErrorBody(fatal, record.errorType, requestId)
+        }
+        // The invoke ends with the Init; the reset that follows is not part of its duration.
+        record.durationMs = init.startedAtMs + init.durationMs - startedAtMs
         // Lambda still logs the invoke after the INIT_REPORTs: START, END, REPORT with the error (LAMBDA-SPEC §3.1).
         this.#telemetry.platform('platform.start', { requestId, version: '$LATEST' })
         this.#telemetry.platform('platform.report', {
@@ -593,11 +609,12 @@ function describeFatal(fatal: Fatal | undefined): string | undefined {
 }
 
 /** What the caller of the invoke that ran a failed suppressed Init receives. */
-function initErrorBody(fatal: Fatal | undefined, errorType: string): string {
+function initErrorBody(fatal: Fatal | undefined, errorType: string, requestId: string): string {
   if (fatal?.body !== undefined) {
+    // The runtime's own /init/error body, passed through as posted.
     return fatal.body.toString('utf8')
   }
-  return JSON.stringify({ errorMessage: fatal?.message ?? 'Init failed', errorType })
+  return platformErrorBody(requestId, errorType, fatal?.message ?? 'Init failed')
 }
 
 function invalidProbe(value: unknown): never {
