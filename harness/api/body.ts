@@ -2,6 +2,12 @@
 // oversized response costs no memory and the client still gets its 413.
 import type { IncomingMessage } from 'node:http'
 
+/** One request header's value (the first, when it was sent more than once). */
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
 export type BodyResult =
   | { readonly kind: 'complete'; readonly body: Buffer }
   | { readonly kind: 'tooLarge'; readonly size: number }

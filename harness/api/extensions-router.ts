@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { reject } from '../lifecycle/error-types.js'
 import type { ExtensionAgent } from '../lifecycle/extensions.js'
-import { readBody } from './body.js'
+import { header, readBody } from './body.js'
 import type { PlatformPort } from './port.js'
 import { sendAccepted, sendJson, sendMethodNotAllowed, sendNotFound, sendRejection } from './render.js'
 
@@ -16,10 +16,6 @@ export interface ExtensionsOutcome {
   caller?: string
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name]
-  return Array.isArray(value) ? value[0] : value
-}
 
 const ROUTES: Record<string, string> = {
   '/extension/register': 'POST',

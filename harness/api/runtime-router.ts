@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MAX_RESPONSE_BYTES } from '../lifecycle/runtime.js'
 import { reject, type ApiRejection } from '../lifecycle/error-types.js'
 import type { InvokeEvent } from '../lifecycle/events.js'
-import { readBody } from './body.js'
+import { header, readBody } from './body.js'
 import type { PlatformPort } from './port.js'
 import { sendAccepted, sendMethodNotAllowed, sendNotFound, sendRejection } from './render.js'
 
@@ -12,10 +12,6 @@ const INVOCATION = /^\/runtime\/invocation\/([^/]+)\/(response|error)$/
 type Outcome = { status: number; errorType?: string }
 const ACCEPTED: Outcome = { status: 202 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name]
-  return Array.isArray(value) ? value[0] : value
-}
 
 function answer(res: ServerResponse, rejection: ApiRejection | undefined): Outcome {
   if (rejection === undefined) {

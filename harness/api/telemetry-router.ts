@@ -3,7 +3,7 @@
 // 200 "OK" or the rejection.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { reject } from '../lifecycle/error-types.js'
-import { readBody } from './body.js'
+import { header, readBody } from './body.js'
 import type { PlatformPort } from './port.js'
 import { sendMethodNotAllowed, sendNotFound, sendRejection } from './render.js'
 
@@ -16,10 +16,6 @@ export interface TelemetryOutcome {
   caller?: string
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name]
-  return Array.isArray(value) ? value[0] : value
-}
 
 export async function handleTelemetry(
   req: IncomingMessage,
