@@ -1,14 +1,13 @@
 #!/usr/bin/env node
-// Flags → options → run. No logic of its own beyond reading the files the flags name.
+// Flags → options → run. No logic of its own beyond reading the files the flags name. Commands
+// are imported when used, so --help and usage errors do not load the whole harness.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { invalid, SHUTDOWN_REASONS, type BootOptions, type ShutdownReason } from './config/options.js'
 import { RUNTIME_IDS, DEFAULT_RUNTIME } from './config/profiles.js'
 import { HarnessError, isHarnessError } from './errors.js'
 import { formatReport } from './record/report.js'
-import { runLifecycle } from './run.js'
-import { scaffold } from './scaffold.js'
-import { runDemo } from './demo.js'
+import { renderHtmlTimeline } from './record/html.js'
 
 const HELP = `lambda-harness: run a Python Lambda function and its extensions locally, exactly as Lambda would,
 and prove they shut down gracefully.
@@ -17,6 +16,7 @@ Usage:
   lambda-harness run <function-dir> --handler <module.fn> [options]
   lambda-harness demo [--python <interpreter>]   the graceful-shutdown story on an embedded PostgreSQL
   lambda-harness init <dir>        scaffold a function with a SIGTERM handler, a test event and a layer
+  lambda-harness check <extension file | layer dir | layer zip> [options]   the conformance suite (check --help)
   lambda-harness --help
 
 run options:
@@ -45,6 +45,7 @@ run options:
   --postgres-bin <dir>         use a system PostgreSQL's bin folder instead of the embedded server
   --sink                       an HTTP collector on loopback, handed to every process as SINK_URL
   --json <file|->              write the RunRecord as JSON (- for stdout)
+  --html <file>                write the HTML timeline of the run (one self-contained file)
   --quiet                      no text report on stdout
   --no-output                  leave the processes' output out of the text report
   --logs                       print Lambda's own log lines (INIT_START, START, END, REPORT, …) as CloudWatch has them
@@ -128,6 +129,7 @@ async function run(argv: string[]): Promise<number> {
       'postgres-bin': { type: 'string' },
       sink: { type: 'boolean' },
       json: { type: 'string' },
+      html: { type: 'string' },
       quiet: { type: 'boolean' },
       'no-output': { type: 'boolean' },
       logs: { type: 'boolean' },
@@ -169,7 +171,7 @@ async function run(argv: string[]): Promise<number> {
     sink: values.sink ?? false,
   }
   const payload = readEvent(values.event, values['event-json'])
-  const record = await runLifecycle(
+  const record = await (await import('./run.js')).runLifecycle(
     { boot, payload, invokes, shutdownReason: reason },
     { warn: (message) => process.stderr.write(`lambda-harness: warning: ${message}\n`) },
   )
@@ -180,6 +182,9 @@ async function run(argv: string[]): Promise<number> {
     } else {
       writeFileSync(values.json, json)
     }
+  }
+  if (values.html !== undefined) {
+    writeFileSync(values.html, renderHtmlTimeline([{ title: `${record.function.dir} (${record.function.handler})`, record }]))
   }
   if (values.logs === true) {
     // With --json - the JSON owns stdout.
@@ -192,10 +197,35 @@ async function run(argv: string[]): Promise<number> {
   return record.verdict.clean ? 0 : 1
 }
 
+// The API's option names, as the flags a CLI user typed them.
+const FLAG_FOR_OPTION: Record<string, string> = {
+  functionDir: '<function-dir>',
+  handler: '--handler',
+  runtime: '--runtime',
+  python: '--python',
+  runtimeCommand: '--runtime-command',
+  extensionsDir: '--extensions',
+  timeoutSec: '--timeout',
+  memoryMB: '--memory',
+  env: '--env',
+  functionName: '--function-name',
+  initTimeoutMs: '--init-timeout-ms',
+  runtimeShutdownMs: '--runtime-shutdown-ms',
+  ephemeralStorageMB: '--ephemeral-storage',
+  postgresBinDir: '--postgres-bin',
+}
+
+function flagNames(message: string): string {
+  return message
+    .replace(/^option ([A-Za-z]+)(?=:| )/, (whole, name: string) => (FLAG_FOR_OPTION[name] === undefined ? whole : `option ${FLAG_FOR_OPTION[name]}`))
+    .replace(/^option layers\[(\d+)\]/, 'option --layer #$1')
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(HELP)
+    // Asked-for help goes to stdout; usage after a mistake goes to stderr.
+    ;(command === undefined ? process.stderr : process.stdout).write(HELP)
     return command === undefined ? 2 : 0
   }
   try {
@@ -204,24 +234,27 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'demo') {
       const { values } = parseArgs({ args: rest, strict: true, options: { python: { type: 'string' } } })
-      return await runDemo({
+      return await (await import('./demo.js')).runDemo({
         ...(values.python === undefined ? {} : { python: values.python }),
         write: (text) => process.stdout.write(text),
         warn: (text) => process.stderr.write(`lambda-harness: warning: ${text}\n`),
       })
     }
+    if (command === 'check') {
+      return await (await import('./conformance/command.js')).checkCommand(rest, { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) })
+    }
     if (command === 'init') {
       if (rest.length !== 1 || rest[0]?.startsWith('-') === true) {
         throw invalid('init <dir>', 'one folder to create', rest.join(' ') || undefined)
       }
-      const { files } = scaffold(rest[0] ?? '')
+      const { files } = (await import('./scaffold.js')).scaffold(rest[0] ?? '')
       process.stdout.write(`created:\n${files.map((f) => `  ${f}`).join('\n')}\n`)
       return 0
     }
-    throw invalid('<command>', 'run or init', command)
+    throw invalid('<command>', 'run, check, demo or init', command)
   } catch (error) {
     if (isHarnessError(error) && error.isUserError) {
-      process.stderr.write(`lambda-harness: ${error.message}\n`)
+      process.stderr.write(`lambda-harness: ${flagNames(error.message)}\n`)
       return 2
     }
     // parseArgs reports unknown or malformed flags with these codes.

@@ -138,8 +138,9 @@ function integerIn(option: string, value: unknown, min: number, max: number, fal
   return value
 }
 
-// Lambda's handler setting: a module path and a function name joined by the last dot.
-const HANDLER_PATTERN = /^[^\s]+\.[^\s./]+$/
+// Lambda's handler setting rule ([^\s]+, at most 128): a handler without a dot is accepted here
+// and fails in the runtime with Runtime.MalformedHandlerName, as on Lambda.
+const HANDLER_PATTERN = /^[^\s]{1,128}$/
 
 // Lambda's function-name rule (letters, digits, hyphens, underscores, 1–64).
 const FUNCTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
@@ -151,7 +152,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   const functionDir = requireDirectory('functionDir', options.functionDir)
   const { handler } = options
   if (typeof handler !== 'string' || !HANDLER_PATTERN.test(handler)) {
-    throw invalid('handler', 'module.function (e.g. "app.handler")', handler)
+    throw invalid('handler', 'module.function (e.g. "app.handler"), at most 128 characters without spaces', handler)
   }
   const runtime = options.runtime ?? DEFAULT_RUNTIME
   if (typeof runtime !== 'string' || !isRuntimeId(runtime)) {

@@ -186,6 +186,12 @@ export class Generation {
       const { errorType, payload } = runtimeInit.value
       telemetry.platform('platform.initRuntimeDone', { ...initType, status: 'error', errorType })
       this.raiseFatal({ errorType, message: 'init error', process: 'runtime', resetReason: 'failure', body: payload })
+      // A runtime exits by itself after /init/error (the RIC calls sys.exit(1)): give it the
+      // chance, within the Init limit, so the record shows its own exit rather than our SIGKILL.
+      const runtime = this.#processes.get('runtime')?.process
+      if (runtime !== undefined) {
+        await this.#waitExit(runtime, Math.min(1000, deadlineAtMs - recorder.now()))
+      }
       return finish('error', errorType)
     }
     telemetry.platform('platform.initRuntimeDone', { ...initType, status: 'success' })
