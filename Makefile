@@ -9,11 +9,17 @@ setup: system-deps
 	mkdir -p node_modules/.bin && ln -sf ../../dist/harness/cli.js node_modules/.bin/lambda-harness
 
 # Debian packages the tests and the demo use: Debian's Python 3 with psycopg2 (the PostgreSQL
-# driver the fixtures use), procps, and bubblewrap (bwrap: the sandbox's namespaces). Skipped
+# driver the fixtures use), procps, bubblewrap (bwrap: the sandbox's namespaces), and chromium (the
+# HTML timeline test looks at the page in a headless browser; it skips without it). Skipped
 # when already present.
 system-deps:
-	@if ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || ! command -v bwrap >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-psycopg2 procps bubblewrap >/dev/null; \
+	@if ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-psycopg2 procps bubblewrap chromium >/dev/null; \
+		else \
+			echo "note: cannot apt-get here (not Debian, or not root). Install bubblewrap (optional: isolation) and a"; \
+			echo "      Python with psycopg2 (needed by the demo and the database tests), then pass it with --python."; \
+		fi; \
 	fi
 
 build:
