@@ -18,6 +18,7 @@ belong to the process.
 """
 import ctypes
 import errno
+import fcntl
 import os
 import resource
 import signal
@@ -26,6 +27,7 @@ import sys
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
+NS_GET_USERNS = 0xB701
 PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
@@ -46,25 +48,46 @@ def check(result, what):
         fail(errno.errorcode.get(number, "UNKNOWN"), "%s: %s" % (what, os.strerror(number)))
 
 
-def same_namespace(kind, target):
-    mine, theirs = os.stat("/proc/self/ns/" + kind), os.stat("/proc/%d/ns/%s" % (target, kind))
-    return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+def same_namespace(a, b):
+    first, second = os.fstat(a), os.fstat(b)
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def open_namespace(target, kind):
+    try:
+        return os.open("/proc/%d/ns/%s" % (target, kind), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as error:
+        fail(errno.errorcode.get(error.errno, "UNKNOWN"), "sandbox namespace: %s" % error)
+
+
+def enter(fd, flag, kind):
+    check(libc.setns(fd, flag), "setns " + kind)
 
 
 def join(target):
-    # Open every namespace first: once in the sandbox's mount namespace, /proc is the sandbox's.
-    # The user namespace goes first (bwrap makes one when it runs unprivileged), then mount, PID.
-    kinds = [("user", CLONE_NEWUSER), ("mnt", CLONE_NEWNS), ("pid", CLONE_NEWPID)]
-    if same_namespace("user", target):
-        kinds = kinds[1:]
-    fds = []
-    for kind, flag in kinds:
-        try:
-            fds.append((kind, flag, os.open("/proc/%d/ns/%s" % (target, kind), os.O_RDONLY | os.O_CLOEXEC)))
-        except OSError as error:
-            fail(errno.errorcode.get(error.errno, "UNKNOWN"), "sandbox namespace: %s" % error)
-    for kind, flag, fd in fds:
-        check(libc.setns(fd, flag), "setns " + kind)
+    """Opens every namespace first: once in the sandbox's mount namespace, /proc is the sandbox's.
+
+    Unprivileged, bwrap makes two user namespaces: one that owns the mount and PID namespaces (its
+    uid 0 is the user, so /dev/pts can be mounted) and, nested in it, the one its command runs in
+    (the user's own uid). Join the owner to be allowed into the mount and PID namespaces, then the
+    nested one, so the process has the same ids as bwrap's own command. As root there is no user
+    namespace and both steps are skipped.
+    """
+    own = os.open("/proc/self/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    user, mnt, pid = (open_namespace(target, kind) for kind in ("user", "mnt", "pid"))
+    try:
+        owner = fcntl.ioctl(mnt, NS_GET_USERNS)
+    except OSError:
+        owner = os.dup(user)  # Kernels before 4.9: assume one user namespace.
+    current = own
+    if not same_namespace(owner, own):
+        enter(owner, CLONE_NEWUSER, "user (owner)")
+        current = owner
+    enter(mnt, CLONE_NEWNS, "mnt")
+    enter(pid, CLONE_NEWPID, "pid")
+    if not same_namespace(user, current):
+        enter(user, CLONE_NEWUSER, "user")
+    for fd in (own, user, mnt, pid, owner):
         os.close(fd)
 
 

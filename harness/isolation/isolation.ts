@@ -17,6 +17,8 @@ export type LayerPart = 'bin' | 'lib' | 'python'
 
 export interface Isolation {
   readonly mode: 'bwrap' | 'none'
+  /** One line for the timeline: where the processes run. */
+  readonly description: string
   /** LAMBDA_TASK_ROOT and the runtime's working directory. */
   readonly taskRoot: string
   /** LAMBDA_RUNTIME_DIR: our runtime client's folder. */
@@ -43,6 +45,8 @@ export interface IsolationInput {
   readonly ephemeralStorageMB: number
   /** Interpreters that could run the launcher (Python 3, standard library), best first. */
   readonly launcherPythons: readonly string[]
+  /** Host files the processes are started from, by the option that names them: they must be visible inside. */
+  readonly hostFiles?: readonly { readonly option: string; readonly path: string }[]
 }
 
 export interface StartedIsolation {
@@ -58,6 +62,14 @@ export interface StartedIsolation {
 export async function startIsolation(input: IsolationInput): Promise<StartedIsolation> {
   if (input.mode === 'none') {
     return { isolation: plainIsolation(input), warning: plainWarning('isolation is off (isolation: "none", --no-isolation)') }
+  }
+  const hidden = (input.hostFiles ?? []).find((file) => hiddenInside(file.path) !== undefined)
+  if (hidden !== undefined) {
+    const why = `${hidden.path} (option ${hidden.option}) is under ${hiddenInside(hidden.path)}, which the sandbox replaces with its own`
+    if (input.mode === 'bwrap') {
+      throw new HarnessError('ERR_INVALID_OPTION', `isolation "bwrap": ${why}`)
+    }
+    return { isolation: plainIsolation(input), warning: plainWarning(`isolation is off (${why})`) }
   }
   let why: string
   try {
@@ -85,6 +97,7 @@ export function plainWarning(why: string): string {
 function plainIsolation(input: IsolationInput): Isolation {
   return {
     mode: 'none',
+    description: 'Sandbox: plain host processes (no isolation)',
     taskRoot: input.functionDir,
     runtimeDir: PYTHON_RUNTIME_DIR,
     bootstrap: PYTHON_BOOTSTRAP,
@@ -118,6 +131,7 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   })
   return {
     mode: 'bwrap',
+    description: `Sandbox: bwrap, PID namespace (pid 1 is host pid ${namespace.initPid}), /var/task, /opt, read-only root, private /tmp of ${input.ephemeralStorageMB} MB`,
     taskRoot: TASK_ROOT,
     runtimeDir: RUNTIME_DIR,
     bootstrap: path.posix.join(RUNTIME_DIR, path.basename(PYTHON_BOOTSTRAP)),
@@ -148,6 +162,15 @@ function launcherCommand(pythons: readonly string[]): LauncherCommand {
   }
   // -I -S: no site, no PYTHON* variables (the process's environment has the sandbox's PYTHONPATH).
   return { file: python, args: ['-I', '-S', ENTER_SCRIPT] }
+}
+
+/** Which of the sandbox's own folders hides a host path, if one does (the rest of the host is visible, read-only). */
+export function hiddenInside(hostPath: string): string | undefined {
+  if (!path.isAbsolute(hostPath)) {
+    return undefined
+  }
+  const own = ['/tmp', TASK_ROOT, RUNTIME_DIR, OPT, '/dev', '/proc']
+  return own.find((folder) => hostPath === folder || hostPath.startsWith(`${folder}/`))
 }
 
 function readHostFile(file: string): string {

@@ -2,7 +2,7 @@
 // the function at /var/task, our runtime client at /var/runtime, the layers merged at /opt, a
 // private sized /tmp, and an /etc/hosts where `sandbox` and `sandbox.localdomain` are 127.0.0.1.
 // Nothing is copied: every folder is a bind mount, merged trees are binds on a read-only tmpfs.
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
+import { lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs'
 import path from 'node:path'
 import type { LayerSpec } from '../config/options.js'
 
@@ -141,16 +141,25 @@ function mergeChildren(rel: readonly string[], folder: readonly Contribution[], 
 
 /** The layers as /opt sources: a layer folder at the root, an `--extensions` folder at extensions/. */
 export function optSources(layers: readonly LayerSpec[]): TreeSource[] {
-  return layers.map((layer) => ({ host: layer.root, at: layer.extensionsDir === layer.root ? ['extensions'] : [] }))
+  return layers.map((layer) => ({ host: real(layer.root), at: layer.extensionsDir === layer.root ? ['extensions'] : [] }))
 }
 
 /** /var: the host's, read-only, with the function at /var/task and our client at /var/runtime. */
 export function varSources(layout: SandboxLayout): TreeSource[] {
   return [
-    { host: '/var', at: [] },
-    { host: layout.functionDir, at: ['task'], replace: true },
-    { host: layout.runtimeDir, at: ['runtime'], replace: true },
+    { host: real('/var'), at: [] },
+    { host: real(layout.functionDir), at: ['task'], replace: true },
+    { host: real(layout.runtimeDir), at: ['runtime'], replace: true },
   ]
+}
+
+/** A source's own folder, with symlinks resolved (a folder given through a link is still a folder). */
+function real(folder: string): string {
+  try {
+    return realpathSync(folder)
+  } catch {
+    return folder
+  }
 }
 
 /** Lambda's names for the sandbox first, then the host's own lines (minus any that name them). */

@@ -3,7 +3,7 @@
 //
 //   harness (node) ── bwrap (host side, dies with the harness: --die-with-parent)
 //                     └─ bwrap's pid 1 in the sandbox (dies with the host-side bwrap) ── sh (holds)
-//   harness (node) ── enter.py (host side) ── the runtime or an extension (inside, own group)
+//   harness (node) ── enter (host side) ── the runtime or an extension (inside, own group)
 //
 // The holder, not the processes, owns the namespaces, so /tmp (a tmpfs of this mount namespace)
 // outlives a generation's processes: it survives invokes and resets and goes with the sandbox.
@@ -19,7 +19,7 @@ import type { LaunchFailure, Launcher, SpawnSpec } from '../supervisor/superviso
 
 /** The launcher: joins the namespaces, forks, reports the host pid on fd 3 (see enter.py). */
 export const ENTER_SCRIPT = path.join(PACKAGE_ROOT, 'harness', 'isolation', 'enter.py')
-/** The same program compiled from enter.c by `make build`, ~20 times faster to start. */
+/** The same program compiled from enter.c by `make build`: ~15 ms per process start instead of ~95 ms. */
 export const ENTER_SOURCE = path.join(PACKAGE_ROOT, 'harness', 'isolation', 'enter.c')
 export const ENTER_BINARY = path.join(PACKAGE_ROOT, 'dist', 'harness', 'isolation', 'enter')
 
@@ -49,12 +49,15 @@ export class SandboxNamespace {
   readonly #bwrap: ChildProcess
   readonly #exited: Promise<unknown>
   readonly #pidNamespace: string
+  /** The holder's pid as the sandbox sees it. */
+  readonly #holderPid: string
   #closing: Promise<void> | undefined
 
-  private constructor(bwrap: ChildProcess, exited: Promise<unknown>, initPid: number, launcher: LauncherCommand) {
+  private constructor(bwrap: ChildProcess, exited: Promise<unknown>, initPid: number, holderPid: string, launcher: LauncherCommand) {
     this.#bwrap = bwrap
     this.#exited = exited
     this.initPid = initPid
+    this.#holderPid = holderPid
     this.#pidNamespace = readlinkSync(`/proc/${initPid}/ns/pid`)
     this.launcher = namespaceLauncher(launcher, initPid)
   }
@@ -64,29 +67,33 @@ export class SandboxNamespace {
     // node:child_process rather than execa: bwrap needs two extra fds (--info-fd, --ro-bind-data).
     const bwrap = spawn(
       spec.bwrap,
-      [...spec.mountArgs, '--unshare-pid', '--die-with-parent', '--info-fd', '3', '--', '/bin/sh', '-c', 'echo ready; exec cat'],
-      // stdin stays open (the holder's `cat` reads it) and is never written; stdout says "ready".
+      [...spec.mountArgs, '--unshare-pid', '--die-with-parent', '--info-fd', '3', '--', '/bin/sh', '-c', 'echo ready $$; exec cat'],
+      // stdin stays open (the holder's `cat` reads it) and is never written; stdout says "ready <its pid inside>".
       { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true },
     )
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
       bwrap.once('exit', (code, signal) => resolve({ code, signal }))
       bwrap.once('error', (error) => resolve({ code: null, signal: null, error }))
     })
-    const stderr: string[] = []
-    bwrap.stderr?.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk))
-    let info = ''
-    const infoFd = bwrap.stdio[3] as NodeJS.ReadableStream | null
-    infoFd?.setEncoding('utf8').on('data', (chunk: string) => (info += chunk))
+    let stderr = ''
+    bwrap.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
     const hosts = bwrap.stdio[4] as NodeJS.WritableStream | null
     hosts?.on('error', () => undefined)
     hosts?.end(spec.hostsData)
+    // Ready when bwrap has said which pid is the sandbox's pid 1 (fd 3, before it builds the
+    // sandbox) and the holder, started last, has said "ready" (every mount is in place).
+    let info = ''
     let ready = ''
+    const infoFd = bwrap.stdio[3] as NodeJS.ReadableStream | null
     const readyLine = new Promise<void>((resolve) => {
+      const check = () => (info.includes('}') && ready.includes('\n') ? resolve() : undefined)
+      infoFd?.setEncoding('utf8').on('data', (chunk: string) => {
+        info += chunk
+        check()
+      })
       bwrap.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
         ready += chunk
-        if (ready.includes('\n')) {
-          resolve()
-        }
+        check()
       })
     })
     const timer = new AbortController()
@@ -98,31 +105,31 @@ export class SandboxNamespace {
     timer.abort()
     const fail = (why: string): never => {
       kill(bwrap.pid, 'SIGKILL')
-      const said = stderr.join('').trim().split('\n').filter((line) => line !== '')
+      const said = stderr.trim().split('\n').filter((line) => line !== '')
       throw new Error(`${why}${said.length > 0 ? `: ${said.join(' / ')}` : ''}`)
     }
     if (outcome === 'timeout') {
       return fail(`bwrap did not set up the sandbox within ${READY_TIMEOUT_MS} ms`)
     }
     if (outcome !== 'ready') {
-      return fail(outcome.error !== undefined ? `could not run ${spec.bwrap} (${(outcome.error as NodeJS.ErrnoException).code ?? outcome.error.message})` : `bwrap exited (${outcome.signal ?? `code ${outcome.code}`})`)
+      const { error } = outcome
+      return fail(error !== undefined ? `could not run ${spec.bwrap} (${(error as NodeJS.ErrnoException).code ?? error.message})` : `bwrap exited (${outcome.signal ?? `code ${outcome.code}`})`)
     }
     const initPid = /"child-pid":\s*(\d+)/.exec(info)?.[1]
-    if (initPid === undefined) {
-      return fail(`bwrap reported no child pid (${JSON.stringify(info)})`)
+    const holderPid = /^ready (\d+)\n/.exec(ready)?.[1]
+    if (initPid === undefined || holderPid === undefined) {
+      return fail(`bwrap reported no pids (${JSON.stringify(info)}, ${JSON.stringify(ready)})`)
     }
-    bwrap.stdout?.removeAllListeners('data')
-    bwrap.stdout?.resume()
-    return new SandboxNamespace(bwrap, exited, Number(initPid), spec.launcher)
-  }
-
-  get alive(): boolean {
-    return this.#closing === undefined && this.#bwrap.exitCode === null && this.#bwrap.signalCode === null
+    for (const stream of [bwrap.stdout, bwrap.stderr, infoFd]) {
+      stream?.removeAllListeners('data')
+      stream?.resume()
+    }
+    return new SandboxNamespace(bwrap, exited, Number(initPid), holderPid, spec.launcher)
   }
 
   /**
-   * Host pids of the processes inside the sandbox, except its own two (bwrap's pid 1 and the holder,
-   * pid 2 inside), skipping zombies: what is left once every runtime and extension process is gone.
+   * Host pids of the processes inside the sandbox, except its own two (bwrap's pid 1 and the
+   * holder), skipping zombies: what is left once every runtime and extension process is gone.
    */
   members(): number[] {
     const members: number[] = []
@@ -137,7 +144,7 @@ export class SandboxNamespace {
         const status = readFileSync(`/proc/${entry}/status`, 'utf8')
         const inside = /^NSpid:.*\s(\d+)\s*$/m.exec(status)?.[1]
         const state = /^State:\s*(\S)/m.exec(status)?.[1]
-        if (inside !== '1' && inside !== '2' && state !== 'Z') {
+        if (inside !== '1' && inside !== this.#holderPid && state !== 'Z') {
           members.push(Number(entry))
         }
       } catch {
@@ -150,13 +157,22 @@ export class SandboxNamespace {
   /** SIGKILLs pid 1, so the kernel kills everything inside; waits (bounded) for bwrap to report it. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      kill(this.initPid, 'SIGKILL')
-      const timer = new AbortController()
-      await Promise.race([this.#exited, sleep(CLOSE_TIMEOUT_MS, undefined, { signal: timer.signal }).catch(() => undefined)])
-      timer.abort()
-      kill(this.#bwrap.pid, 'SIGKILL')
+      // Once the host-side bwrap has exited, pid 1 is dead too and its pid may be someone else's.
+      if (this.#running) {
+        kill(this.initPid, 'SIGKILL')
+        const timer = new AbortController()
+        await Promise.race([this.#exited, sleep(CLOSE_TIMEOUT_MS, undefined, { signal: timer.signal }).catch(() => undefined)])
+        timer.abort()
+      }
+      if (this.#running) {
+        kill(this.#bwrap.pid, 'SIGKILL')
+      }
     })()
     return this.#closing
+  }
+
+  get #running(): boolean {
+    return this.#bwrap.exitCode === null && this.#bwrap.signalCode === null
   }
 }
 

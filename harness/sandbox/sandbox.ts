@@ -145,6 +145,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         hooks.warn?.(warning)
         recorder.record.warnings.push(warning)
       }
+      recorder.add('phase', isolation.description)
       const probe = parsed.postgres
       sandbox.#resources = await SandboxResources.open(
         {

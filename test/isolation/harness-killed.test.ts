@@ -1,0 +1,81 @@
+// A harness that is SIGKILLed runs no exit hook, yet leaves nothing: its death kills the host-side
+// bwrap (--die-with-parent), whose death kills the sandbox's pid 1, whose death makes the kernel
+// kill everything in the PID namespace, daemons included; the launchers die with the harness too.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { extensionsDir } from '../helpers.js'
+
+const HOLDER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'holds-a-sandbox.js')
+
+function processes(): { pid: number; ppid: number; namespace: string | undefined }[] {
+  const found: { pid: number; ppid: number; namespace: string | undefined }[] = []
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (fields[0] === 'Z') {
+        continue
+      }
+      let namespace: string | undefined
+      try {
+        namespace = readlinkSync(`/proc/${entry}/ns/pid`)
+      } catch {
+        namespace = undefined
+      }
+      found.push({ pid: Number(entry), ppid: Number(fields[1]), namespace })
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return found
+}
+
+/** Checks `condition` every 20 ms until it holds or `timeoutMs` passes: a wait for the kernel, bounded. */
+async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      return false
+    }
+    await sleep(20)
+  }
+  return true
+}
+
+t.test('a SIGKILLed harness leaves no process: not the sandbox, not a daemon, not a launcher', async (t) => {
+  const holder = spawn(process.execPath, [HOLDER, extensionsDir(t, ['double-forks-daemon'])], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => {
+    holder.kill('SIGKILL')
+  })
+  let out = ''
+  holder.stdout.setEncoding('utf8')
+  while (!out.includes('\n')) {
+    const [chunk] = (await Promise.race([once(holder.stdout, 'data'), once(holder, 'exit').then(() => [''])])) as [string]
+    if (chunk === '') {
+      throw new Error(`the holder exited before printing its pids: ${out}`)
+    }
+    out += chunk
+  }
+  const pids = JSON.parse(out) as Record<string, number>
+  const namespace = readlinkSync(`/proc/${pids.runtime}/ns/pid`)
+  const before = processes()
+  const inSandbox = before.filter((p) => p.namespace === namespace).map((p) => p.pid)
+  const children = before.filter((p) => p.ppid === holder.pid).map((p) => p.pid)
+  // bwrap's pid 1, the holder, the runtime, the extension and its daemon.
+  t.equal(inSandbox.length, 5, `5 processes in the sandbox before: ${inSandbox.join(', ')}`)
+  t.ok(inSandbox.includes(pids.runtime!) && inSandbox.includes(pids['double-forks-daemon']!))
+  // The host-side bwrap and one launcher per process.
+  t.equal(children.length, 3, `the harness has 3 children before: ${children.join(', ')}`)
+
+  holder.kill('SIGKILL')
+  await once(holder, 'exit')
+  // By pid, not by namespace: a namespace's inode number is reused once it is gone.
+  const alive = () => processes().filter((p) => inSandbox.includes(p.pid) || children.includes(p.pid))
+  t.ok(await until(() => alive().length === 0, 5000), 'all of them are gone')
+  t.same(alive(), [], 'nothing is left (count after: 0)')
+})

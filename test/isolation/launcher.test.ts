@@ -1,0 +1,134 @@
+// The launcher that starts each process inside a sandbox, both builds of it (enter.c when
+// `make build` compiled it, enter.py always), through the supervisor as the sandbox uses it:
+// the record sees the real process (host pid, own group, its exit code or signal), never the
+// launcher, and group signals never reach the launcher.
+import { existsSync, readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t, { type Test } from 'tap'
+import { sandboxMountArgs, hostsFile } from '../../harness/isolation/mounts.js'
+import { ENTER_BINARY, ENTER_SCRIPT, SandboxNamespace, type LauncherCommand } from '../../harness/isolation/namespace.js'
+import { PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
+import { SupervisedProcess, type SpawnSpec } from '../../harness/supervisor/supervisor.js'
+import { PYTHON, fn } from '../helpers.js'
+
+const launchers: [string, LauncherCommand][] = [['enter.py', { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }]]
+if (existsSync(ENTER_BINARY)) {
+  launchers.unshift(['enter (compiled)', { file: ENTER_BINARY, args: [] }])
+} else {
+  t.comment(`${ENTER_BINARY} is not built (make build, needs a C compiler): only enter.py is tested`)
+}
+
+async function namespace(t: Test, launcher: LauncherCommand): Promise<SandboxNamespace> {
+  const ns = await SandboxNamespace.start({
+    bwrap: 'bwrap',
+    mountArgs: sandboxMountArgs({ functionDir: fn('touches-files'), runtimeDir: PYTHON_RUNTIME_DIR, layers: [], ephemeralStorageMB: 512 }, 4),
+    hostsData: hostsFile(''),
+    launcher,
+  })
+  t.teardown(() => ns.close())
+  return ns
+}
+
+function start(t: Test, ns: SandboxNamespace, file: string, args: string[]) {
+  const lines: string[] = []
+  const waiters: (() => void)[] = []
+  const spec: SpawnSpec = { name: 'p', kind: 'extension', file, args, cwd: '/var/task', env: { PATH: '/usr/bin:/bin' }, launcher: ns.launcher }
+  const onLine = (line: string) => {
+    lines.push(line)
+    waiters.splice(0).forEach((wake) => wake())
+  }
+  const process = new SupervisedProcess(spec, { now: () => performance.now(), onLine: (_p, _s, line) => onLine(line), onExit: () => undefined })
+  t.teardown(() => process.destroy())
+  /** The first line matching, once printed (each new line is checked; the process's exit ends the wait). */
+  const line = async (pattern: RegExp): Promise<string | undefined> => {
+    // Output can come before the launcher's report: the pid is known once `launched` settles.
+    await process.launched
+    for (;;) {
+      const found = lines.find((candidate) => pattern.test(candidate))
+      if (found !== undefined || process.exit !== undefined) {
+        return found
+      }
+      await Promise.race([new Promise<void>((resolve) => waiters.push(resolve)), process.exited])
+    }
+  }
+  return { process, lines, line }
+}
+
+/** Checks `condition` every 10 ms until it holds or `timeoutMs` passes: a bounded wait for the kernel. */
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      return false
+    }
+    await sleep(10)
+  }
+  return true
+}
+
+function statusField(pid: number, field: string): string | undefined {
+  return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+}
+
+for (const [label, launcher] of launchers) {
+  t.test(label, async (t) => {
+    const ns = await namespace(t, launcher)
+
+    t.test('the record sees the real process: host pid, its own group, inside the sandbox, no capabilities', async (t) => {
+      const inside = start(t, ns, '/bin/sh', ['-c', 'echo inside $$ $(pwd); exec sleep 100'])
+      const { process } = inside
+      t.equal(await process.launched, undefined, 'started')
+      const pid = process.pid!
+      t.ok(pid > 0)
+      const line = await inside.line(/^inside /)
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
+      t.equal(pgid, pid, 'it leads its own process group')
+      const nspid = statusField(pid, 'NSpid')?.split(/\s+/)
+      t.equal(nspid?.length, 2, `it lives in a nested PID namespace (NSpid ${nspid?.join(' ')})`)
+      t.equal(line, `inside ${nspid?.[1]} /var/task`, 'it sees its sandbox pid and runs in /var/task')
+      t.equal(statusField(pid, 'CapEff'), '0000000000000000', 'no effective capabilities')
+      t.equal(statusField(pid, 'CapBnd'), '0000000000000000', 'none to gain by exec either')
+      // The shell execs sleep right after its echo: the pid becomes sleep, never the launcher.
+      t.ok(await until(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\u0000100\u0000'), 'the pid is the command, not the launcher')
+      process.signal('SIGKILL')
+      t.same((({ code, signal }) => ({ code, signal }))(await process.exited), { code: null, signal: 'SIGKILL' })
+    })
+
+    t.test('exit codes and signals are the process\'s own; a group SIGTERM never reaches the launcher', async (t) => {
+      const exits = start(t, ns, '/bin/sh', ['-c', 'exit 3'])
+      t.match(await exits.process.exited, { code: 3, signal: null }, 'exit 3')
+
+      const killed = start(t, ns, 'sleep', ['100'])
+      await killed.process.launched
+      killed.process.signal('SIGTERM')
+      t.match(await killed.process.exited, { code: null, signal: 'SIGTERM' }, 'killed by SIGTERM')
+
+      // If SIGTERM reached the launcher, it would die of it before the trap's exit 0.
+      const traps = start(t, ns, '/bin/sh', ['-c', 'trap "echo got TERM; exit 0" TERM; echo ready; while :; do sleep 0.05; done'])
+      t.equal(await traps.line(/^ready$/), 'ready', 'its trap is installed')
+      traps.process.signal('SIGTERM')
+      t.match(await traps.process.exited, { code: 0, signal: null }, 'the handler ran and the process exited 0')
+      t.ok(traps.lines.includes('got TERM'))
+    })
+
+    t.test('freeze and thaw stop and continue the process group', async (t) => {
+      const { process, line } = start(t, ns, '/bin/sh', ['-c', 'echo ready; exec sleep 100'])
+      await line(/^ready$/)
+      process.freeze()
+      t.ok(await until(() => statusField(process.pid!, 'State')?.startsWith('T') === true), 'stopped')
+      process.thaw()
+      process.destroy()
+      t.match(await process.exited, { signal: 'SIGKILL' })
+    })
+
+    t.test('a file that cannot run is a launch failure with its errno, as for a plain process', async (t) => {
+      const missing = start(t, ns, '/opt/extensions/missing', [])
+      t.match(await missing.process.launched, { code: 'ENOENT', message: /\/opt\/extensions\/missing: No such file or directory/ })
+      t.match(await missing.process.exited, { code: 127, signal: null })
+      t.equal(missing.process.pid, undefined, 'no pid')
+      const notExecutable = start(t, ns, '/var/task/data.txt', [])
+      t.match(await notExecutable.process.launched, { code: 'EACCES' })
+    })
+  })
+}

@@ -1,0 +1,66 @@
+// Plain mode: the processes run on the host as before isolation existed, with one warning that
+// names what differs; 'auto' falls back to it where bwrap is missing, 'bwrap' refuses to.
+import t from 'tap'
+import { startIsolation } from '../../harness/isolation/isolation.js'
+import { isHarnessError } from '../../harness/index.js'
+import { validateOptions } from '../../harness/config/options.js'
+import { extensionsDir, fn, startSandbox } from '../helpers.js'
+
+const PLAIN_WARNING =
+  'isolation is off (isolation: "none", --no-isolation): the processes run as plain host processes, unlike Lambda\'s sandbox: ' +
+  'the function is at its own folder instead of /var/task and layers at theirs instead of /opt (launchers that exec /opt/… fail), ' +
+  'the root file system is writable (Lambda allows writes only in /tmp), /tmp is the host\'s, shared and unsized, ' +
+  '`sandbox` and `sandbox.localdomain` resolve only if the host defines them, ' +
+  'and a daemon a process forks out of its process group can outlive the sandbox'
+
+t.test('isolation "none": host paths, one warning with its exact text, the lifecycle as before', async (t) => {
+  const warnings: string[] = []
+  const functionDir = fn('touches-files')
+  const sandbox = await startSandbox(t, { functionDir, isolation: 'none', extensionsDir: extensionsDir(t, ['well-behaved']) }, { warn: (w) => warnings.push(w) })
+  t.same(warnings.filter((w) => w.startsWith('isolation')), [PLAIN_WARNING], 'exactly one isolation warning')
+  t.ok(sandbox.record.warnings.includes(PLAIN_WARNING), 'and it is in the record')
+  const where = JSON.parse((await sandbox.invoke({ op: 'where' })).response) as Record<string, unknown>
+  t.match(where, { cwd: functionDir, taskRoot: functionDir, file: `${functionDir}/app.py` })
+  const shutdown = await sandbox.shutdown()
+  t.match(shutdown, { runtime: { signals: [{ signal: 'SIGTERM' }] }, extensions: [{ name: 'well-behaved', state: 'Exited', exit: { code: 0, signal: null } }], orphans: [] })
+  t.same(sandbox.record.verdict, { clean: true, problems: [] })
+})
+
+t.test('"auto" falls back to plain processes where bwrap is missing; "bwrap" refuses', async (t) => {
+  const path = process.env.PATH
+  t.teardown(() => {
+    process.env.PATH = path
+  })
+  process.env.PATH = '/nonexistent'
+  const input = { functionDir: fn('echo'), layers: [], ephemeralStorageMB: 512, launcherPythons: ['/usr/bin/python3'] }
+  const auto = await startIsolation({ ...input, mode: 'auto' })
+  t.equal(auto.isolation.mode, 'none')
+  t.match(auto.warning, /^isolation is off \(bwrap was not found on PATH; on Debian\/Ubuntu: apt-get install bubblewrap\): the processes run as plain host processes/)
+  await t.rejects(startIsolation({ ...input, mode: 'bwrap' }), { code: 'ERR_SPAWN_FAILED', message: /^isolation "bwrap": bwrap was not found on PATH/ })
+})
+
+t.test('a runtime under /tmp would be hidden by the sandbox\'s own /tmp: "auto" runs plainly, "bwrap" refuses', async (t) => {
+  const input = { functionDir: fn('echo'), layers: [], ephemeralStorageMB: 512, launcherPythons: ['/usr/bin/python3'] }
+  const hostFiles = [{ option: 'runtimeCommand', path: '/tmp/my-runtime' }]
+  const auto = await startIsolation({ ...input, mode: 'auto', hostFiles })
+  t.equal(auto.isolation.mode, 'none')
+  t.match(auto.warning, /^isolation is off \(\/tmp\/my-runtime \(option runtimeCommand\) is under \/tmp, which the sandbox replaces with its own\): /)
+  await t.rejects(startIsolation({ ...input, mode: 'bwrap', hostFiles }), { code: 'ERR_INVALID_OPTION' })
+})
+
+t.test('options: isolation and ephemeralStorageMB are validated, with Lambda\'s range', async (t) => {
+  const base = { functionDir: fn('echo'), handler: 'app.handler' }
+  t.match(validateOptions(base), { isolation: 'auto', ephemeralStorageMB: 512 })
+  t.match(validateOptions({ ...base, isolation: 'none', ephemeralStorageMB: 10240 }), { isolation: 'none', ephemeralStorageMB: 10240 })
+  const refused = (options: object) => {
+    try {
+      validateOptions({ ...base, ...options })
+    } catch (error) {
+      return isHarnessError(error, 'ERR_INVALID_OPTION') ? error.message : `not ERR_INVALID_OPTION: ${String(error)}`
+    }
+    return 'accepted'
+  }
+  t.equal(refused({ isolation: 'docker' }), 'option isolation: expected auto | bwrap | none, got "docker"')
+  t.equal(refused({ ephemeralStorageMB: 511 }), 'option ephemeralStorageMB: expected a number from 512 to 10240, got 511')
+  t.equal(refused({ ephemeralStorageMB: 600.5 }), 'option ephemeralStorageMB: expected a whole number of MB from 512 to 10240, got 600.5')
+})
