@@ -598,7 +598,9 @@ function jitEnv(python: PythonInfo | undefined): Record<string, string> {
 
 function traceId(): string {
   const epoch = Math.floor(Date.now() / 1000).toString(16).padStart(8, '0')
-  return `Root=1-${epoch}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=0`
+  // One randomBytes call for both ids: it is on every invoke's path.
+  const random = randomBytes(20).toString('hex')
+  return `Root=1-${epoch}-${random.slice(0, 24)};Parent=${random.slice(24)};Sampled=0`
 }
 
 function describeFatal(fatal: Fatal | undefined): string | undefined {

@@ -1,0 +1,127 @@
+// The baseline of every figure: the same processes (interpreter, scripts, environment, cwd),
+// started, driven and stopped directly against a TrivialServer, in the order the harness uses
+// (externals, their /register, the runtime, the first polls; INVOKE then the event; SIGTERM the
+// runtime, then SHUTDOWN). Whatever the harness takes beyond this is its own cost.
+import { randomBytes, randomUUID } from 'node:crypto'
+import path from 'node:path'
+import { extensionEnvironment, runtimeEnvironment } from '../../harness/config/environment.js'
+import { RUNTIME_PROFILES, DEFAULT_RUNTIME } from '../../harness/config/profiles.js'
+import { PACKAGE_ROOT, PYTHON_BOOTSTRAP, PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
+import { DirectProcess } from './direct-process.js'
+import { TrivialServer } from './trivial-server.js'
+
+export const BARE_RUNTIME = path.join(PACKAGE_ROOT, 'bench', 'baseline', 'bare-runtime.py')
+export const BARE_EXTENSION = path.join(PACKAGE_ROOT, 'bench', 'baseline', 'bare-extension.py')
+
+export interface BaselineSpec {
+  readonly python: string
+  readonly functionDir: string
+  readonly handler: string
+  /** `client`: our bootstrap.py, as the harness runs it; `bare`: bare-runtime.py. */
+  readonly runtime: 'client' | 'bare'
+  /**
+   * External extensions: executable files run as the harness runs them (`client`), or as many
+   * bare-extension.py loops (`bare`).
+   */
+  readonly extensions: readonly string[]
+  readonly extensionKind: 'client' | 'bare'
+}
+
+const ACCOUNT_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:harness-function'
+
+export class BaselineSandbox {
+  readonly #server: TrivialServer
+  readonly #runtime: DirectProcess
+  readonly #extensions: DirectProcess[]
+
+  private constructor(server: TrivialServer, runtime: DirectProcess, extensions: DirectProcess[]) {
+    this.#server = server
+    this.#runtime = runtime
+    this.#extensions = extensions
+  }
+
+  get pids(): number[] {
+    return [this.#runtime.pid, ...this.#extensions.map((p) => p.pid)]
+  }
+
+  /** Server up, externals started and registered, runtime started, every first poll in. */
+  static async boot(spec: BaselineSpec): Promise<BaselineSandbox> {
+    const server = await TrivialServer.start()
+    const env = runtimeEnvironment({
+      runtimeApi: server.address,
+      handler: spec.handler,
+      taskRoot: spec.functionDir,
+      runtimeDir: PYTHON_RUNTIME_DIR,
+      profile: RUNTIME_PROFILES[DEFAULT_RUNTIME],
+      functionName: 'harness-function',
+      memoryMB: 128,
+      region: 'us-east-1',
+      customer: {},
+      platform: {},
+      layerBinDirs: [],
+      layerLibDirs: [],
+      layerPythonDirs: [],
+      hostPath: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    })
+    const extensionEnv = extensionEnvironment(env)
+    const extensions: DirectProcess[] = []
+    let runtime: DirectProcess | undefined
+    try {
+      for (const file of spec.extensions) {
+        extensions.push(
+          await DirectProcess.start(
+            spec.extensionKind === 'client'
+              ? { file, args: [], cwd: spec.functionDir, env: extensionEnv }
+              : { file: spec.python, args: [BARE_EXTENSION, path.basename(file)], cwd: spec.functionDir, env: extensionEnv },
+          ),
+        )
+      }
+      await server.registered(spec.extensions.length)
+      runtime = await DirectProcess.start({
+        file: spec.python,
+        args: spec.runtime === 'client' ? [PYTHON_BOOTSTRAP, spec.handler] : [BARE_RUNTIME],
+        cwd: spec.functionDir,
+        env,
+      })
+      await server.ready()
+      return new BaselineSandbox(server, runtime, extensions)
+    } catch (error) {
+      await Promise.all([...extensions, ...(runtime === undefined ? [] : [runtime])].map((p) => p.kill()))
+      await server.close()
+      throw error
+    }
+  }
+
+  /** One invoke with `{}` as the event, resolved when the runtime and extensions polled again. */
+  invoke(): Promise<void> {
+    const traceId = `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=0`
+    return this.#server.invoke(randomUUID(), Buffer.from('{}'), Date.now() + 3000, ACCOUNT_ARN, traceId)
+  }
+
+  get responses(): number {
+    return this.#server.responses
+  }
+
+  /**
+   * Lambda's order, done directly: with no extension SIGKILL the runtime; otherwise SIGTERM it and
+   * wait for the reap, then SHUTDOWN to the extensions and wait for theirs; then close the server.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#extensions.length === 0) {
+      this.#runtime.signal('SIGKILL')
+      await this.#runtime.exited
+    } else {
+      this.#runtime.signal('SIGTERM')
+      await this.#runtime.exited
+      this.#server.shutdownExtensions(Date.now() + 2000)
+      await Promise.all(this.#extensions.map((p) => p.exited))
+    }
+    await this.#server.close()
+  }
+
+  /** SIGKILL whatever is left, wait for every reap, close the server. */
+  async dispose(): Promise<void> {
+    await Promise.all([this.#runtime, ...this.#extensions].map((p) => p.kill()))
+    await this.#server.close()
+  }
+}

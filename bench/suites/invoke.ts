@@ -1,0 +1,125 @@
+// Invoke round trip: sequential invokes of the echo function (a no-op handler), with 0 and 1
+// INVOKE-subscribed extension. The baseline is a bare Python loop of the same HTTP calls (next +
+// response, and event/next for the extension) against a trivial Node server; the reference row
+// runs the harness's own clients (bootstrap.py, the fixture extension) against that server, which
+// splits the overhead into the clients' share and the harness's. The Node process's CPU time per
+// invoke is the harness's own cost, and the figure least moved by other jobs on the machine.
+import { performance } from 'node:perf_hooks'
+import { boot } from '../../harness/index.js'
+import { BaselineSandbox } from '../baseline/baseline-sandbox.js'
+import { figure, rateTarget, ratioTarget, type Figure } from '../figure.js'
+import { percentile } from '../stats.js'
+import { configurationName } from './boot.js'
+import type { SuiteContext } from './context.js'
+
+interface InvokeRun {
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly invokesPerSecond: number
+  /** User + system CPU of this (Node) process per invoke. */
+  readonly nodeCpuUs: number
+}
+
+type Side = 'harness' | 'bare' | 'client'
+const SIDES: readonly Side[] = ['harness', 'bare', 'client']
+
+/** Times `count` sequential invokes after `warmup` untimed ones. */
+async function measure(invoke: () => Promise<void>, warmup: number, count: number): Promise<InvokeRun> {
+  for (let i = 0; i < warmup; i++) {
+    await invoke()
+  }
+  const latencies = new Float64Array(count)
+  const cpuBefore = process.cpuUsage()
+  const startedAt = performance.now()
+  for (let i = 0; i < count; i++) {
+    const before = performance.now()
+    await invoke()
+    latencies[i] = performance.now() - before
+  }
+  const totalMs = performance.now() - startedAt
+  const cpu = process.cpuUsage(cpuBefore)
+  const sorted = Array.from(latencies).sort((a, b) => a - b)
+  return {
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    invokesPerSecond: (count / totalMs) * 1000,
+    nodeCpuUs: (cpu.user + cpu.system) / count,
+  }
+}
+
+export async function invokeSuite(context: SuiteContext): Promise<Figure[]> {
+  const { config, workspace } = context
+  const figures: Figure[] = []
+  for (const extensions of [0, 1]) {
+    const options = workspace.bootOptions(config.python, extensions, config.isolation)
+    const baselineRun = async (kind: 'bare' | 'client'): Promise<InvokeRun> => {
+      const sandbox = await BaselineSandbox.boot(workspace.baselineSpec(config.python, extensions, kind))
+      try {
+        const result = await measure(() => sandbox.invoke(), config.warmupInvokes, config.invokes)
+        if (sandbox.responses !== config.warmupInvokes + config.invokes) {
+          throw new Error(`baseline invoke: ${sandbox.responses} responses for ${config.warmupInvokes + config.invokes} invokes`)
+        }
+        return result
+      } finally {
+        await workspace.disposeBaseline(sandbox)
+      }
+    }
+    const run: Record<Side, () => Promise<InvokeRun>> = {
+      harness: async () => {
+        const sandbox = await boot(options)
+        let failed: string | undefined
+        try {
+          const result = await measure(
+            async () => {
+              const invocation = await sandbox.invoke({})
+              if (invocation.status !== 'success') {
+                failed ??= `${invocation.status} ${invocation.errorType ?? ''}`
+              }
+            },
+            config.warmupInvokes,
+            config.invokes,
+          )
+          if (failed !== undefined) {
+            throw new Error(`invoke (${configurationName(extensions)}): an invoke ended ${failed}`)
+          }
+          return result
+        } finally {
+          await workspace.disposeHarness(sandbox)
+        }
+      },
+      bare: () => baselineRun('bare'),
+      client: () => baselineRun('client'),
+    }
+    const runs: Record<Side, InvokeRun[]> = { harness: [], bare: [], client: [] }
+    for (let i = 0; i < config.invokeRuns; i++) {
+      context.progress(`invoke ${configurationName(extensions)}: run ${i + 1}/${config.invokeRuns}`)
+      // Rotate which side goes first, so drift in machine load hits every side alike.
+      for (let j = 0; j < SIDES.length; j++) {
+        const side = SIDES[(i + j) % SIDES.length] ?? 'harness'
+        runs[side].push(await run[side]())
+      }
+    }
+    const label = 'same clients, trivial server'
+    const name = (metric: string) => `invoke ${metric}, ${configurationName(extensions)}`
+    const pick = (side: Side, key: keyof InvokeRun) => runs[side].map((r) => r[key])
+    const note = `${config.invokes} invokes per run`
+    const input = (key: keyof InvokeRun) => ({
+      harness: pick('harness', key),
+      baseline: pick('bare', key),
+      reference: { label, values: pick('client', key) },
+    })
+    figures.push(
+      figure({ suite: 'invoke', name: name('p50'), unit: 'ms', ...input('p50Ms'), target: ratioTarget(1.3), note }),
+      figure({ suite: 'invoke', name: name('p99'), unit: 'ms', ...input('p99Ms'), target: ratioTarget(1.3), note }),
+      figure({ suite: 'invoke', name: name('throughput'), unit: 'invokes/s', ...input('invokesPerSecond'), target: rateTarget(1.3), note }),
+      figure({
+        suite: 'invoke',
+        name: `Node CPU per invoke, ${configurationName(extensions)}`,
+        unit: 'µs',
+        ...input('nodeCpuUs'),
+        note: 'user + system CPU of the Node process (harness vs trivial server), per invoke',
+      }),
+    )
+  }
+  return figures
+}
