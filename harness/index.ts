@@ -19,3 +19,11 @@ export type {
   TelemetrySubscriberRecord,
 } from './record/run-record.js'
 export { formatReport } from './record/report.js'
+export { renderHtmlTimeline } from './record/html.js'
+export type { TimelineSection, TimelineCheck } from './record/html.js'
+export { runCheck } from './conformance/runner.js'
+export type { CheckReport, ScenarioReport, CheckHooks } from './conformance/runner.js'
+export type { CheckOptions, PostgresMode } from './conformance/options.js'
+export type { CheckResult, CheckOutcome, ScenarioName, LeakTolerance } from './conformance/types.js'
+export { formatCheckReport, REPORTERS } from './conformance/reporters.js'
+export type { ReporterName } from './conformance/reporters.js'

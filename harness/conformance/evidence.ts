@@ -29,9 +29,29 @@ export function processOf(record: RunRecord, extension: string, generation = 0):
   return record.processes.find((p) => p.kind === 'extension' && p.name === extension && p.generation === generation)
 }
 
-/** Its /event/next calls (arrival times), answered or not. */
+/**
+ * Its /event/next calls (arrival times), answered or not. A call still waiting when the server
+ * closed is recorded without a caller: it is counted for the extension when it is the only one.
+ */
 export function nextCalls(record: RunRecord, extension: string): TimelineEntry[] {
-  return record.timeline.filter((e) => e.kind === 'api' && e.process === extension && EVENT_NEXT.test(e.detail))
+  const sole = new Set(record.processes.filter((p) => p.kind === 'extension').map((p) => p.name)).size === 1
+  return record.timeline.filter(
+    (e) => e.kind === 'api' && (e.process === extension || (sole && e.process === undefined)) && EVENT_NEXT.test(e.detail),
+  )
+}
+
+/**
+ * When it was ready again after an event delivered at `afterMs`: its next /event/next call, or,
+ * if that call is not on record, the end of the invoke `requestId` when that invoke succeeded
+ * (Lambda completes an invoke only once every INVOKE subscriber has called /event/next again).
+ */
+export function readyAgainAt(record: RunRecord, extension: string, afterMs: number, requestId?: string): number | undefined {
+  const call = nextCalls(record, extension).find((e) => e.atMs >= afterMs)
+  if (call !== undefined) {
+    return call.atMs
+  }
+  const invocation = requestId === undefined ? undefined : record.invocations.find((i) => i.requestId === requestId)
+  return invocation?.status === 'success' ? invocation.startedAtMs + invocation.durationMs : undefined
 }
 
 export function ms(value: number): string {
@@ -74,7 +94,10 @@ export function invokeFollowUps(record: RunRecord, extension: string): InvokeFol
     return []
   }
   const nexts = nextCalls(record, extension).map((e) => e.atMs)
-  const runtimeNexts = record.timeline.filter((e) => e.kind === 'api' && e.process === 'runtime' && RUNTIME_NEXT.test(e.detail)).map((e) => e.atMs)
+  // Only the runtime calls the Runtime API (a call still waiting at close is recorded without a caller).
+  const runtimeNexts = record.timeline
+    .filter((e) => e.kind === 'api' && (e.process === 'runtime' || e.process === undefined) && RUNTIME_NEXT.test(e.detail))
+    .map((e) => e.atMs)
   const answers = new Map<string, number>()
   const received = new Map<string, number>()
   for (const entry of record.timeline) {
@@ -90,7 +113,7 @@ export function invokeFollowUps(record: RunRecord, extension: string): InvokeFol
     .filter((event) => event.eventType === 'INVOKE')
     .map((event, index) => {
       const requestId = event.requestId ?? ''
-      const nextAtMs = nexts.find((at) => at >= event.atMs)
+      const nextAtMs = nexts.find((at) => at >= event.atMs) ?? readyAgainAt(record, extension, event.atMs, requestId)
       const answeredAtMs = answers.get(requestId)
       const runtimeNextAtMs = answeredAtMs === undefined ? undefined : runtimeNexts.find((at) => at >= answeredAtMs)
       const receivedAtMs = received.get(requestId)
@@ -165,7 +188,10 @@ export function shutdownBlock(record: RunRecord, extension: string, shutdown: Sh
     }
   }
   const lastInvoke = process.events.filter((e) => e.eventType === 'INVOKE' && e.atMs < shutdown.startedAtMs).at(-1)
-  if (lastInvoke !== undefined && !nextCalls(record, extension).some((e) => e.atMs >= lastInvoke.atMs && e.atMs < shutdown.startedAtMs)) {
+  // Busy with an INVOKE when Shutdown began is fine, as long as it calls /event/next in time to take SHUTDOWN.
+  const gotShutdown = process.events.some((e) => e.eventType === 'SHUTDOWN' && e.atMs >= shutdown.startedAtMs)
+  const readyAgain = lastInvoke === undefined ? undefined : readyAgainAt(record, extension, lastInvoke.atMs, lastInvoke.requestId)
+  if (lastInvoke !== undefined && !gotShutdown && (readyAgain === undefined || readyAgain >= shutdown.deadlineAtMs)) {
     return {
       owner: 'invoke/keeps-up',
       reason: `\`${extension}\` never called /event/next after its last INVOKE, so it could not receive SHUTDOWN`,

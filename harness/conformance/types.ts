@@ -88,6 +88,10 @@ export interface ScenarioEvidence {
   readonly sink: { readonly requests: number; readonly bodies: readonly string[] }
   /** The built-in function ran (its invokes print a marker line with their request id). */
   readonly builtinFunction: boolean
+  /** The Init limit the sandbox ran with. */
+  readonly initTimeoutMs: number
+  /** When the scenario stopped driving (sandbox clock): later exits are the SIGKILLs of dispose(). */
+  readonly endedAtMs: number
   readonly durationMs: number
 }
 
@@ -100,8 +104,14 @@ export interface SuiteFacts {
 }
 
 export interface LeakTolerance {
-  /** Growth in resident memory allowed over the many-invokes scenario. Default 10 MB. */
+  /** Growth in resident memory allowed over the many-invokes scenario. Default 10 MB... */
   readonly memoryMB: number
+  /**
+   * ...or this share of the memory after the warm-up, whichever is larger. Default 50 %: garbage
+   * collectors grow their heaps lazily (Node's does by tens of KB per invoke for hundreds of
+   * invokes), while a leak of what each invoke brings grows without bound.
+   */
+  readonly memoryPercent: number
   /** Growth in open file descriptors. Default 4. */
   readonly fds: number
   /** Growth in threads. Default 2. */

@@ -165,7 +165,9 @@ export class Generation {
         env: { ...this.#setup.extensionEnv, ...this.#setup.processEnv(file.name) },
       })
       if (!started) {
-        agent?.apply('launchError')
+        if (agent?.can('launchError') === true) {
+          agent.apply('launchError')
+        }
         return finish('error', 'Extension.LaunchError')
       }
     }

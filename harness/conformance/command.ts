@@ -1,0 +1,186 @@
+// `lambda-harness check`: flags → CheckOptions → runCheck → the chosen report (stdout or --out)
+// and the HTML timeline (--html). Exit code 0 when every check passed, 1 when any failed; bad
+// usage throws a user HarnessError, which the CLI turns into exit code 2.
+import { writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { invalid, ISOLATION_MODES, type IsolationMode } from '../config/options.js'
+import { RUNTIME_IDS } from '../config/profiles.js'
+import { renderHtmlTimeline } from '../record/html.js'
+import { DEFAULT_TOLERANCE } from './checks-resources.js'
+import { DEFAULT_JOBS, DEFAULT_MANY_INVOKES, POSTGRES_MODES, type CheckOptions, type PostgresMode } from './options.js'
+import { formatCheckReport, REPORTERS, type ReporterName } from './reporters.js'
+import { runCheck, type CheckReport } from './runner.js'
+import { SCENARIOS } from './scenarios.js'
+import { SCENARIO_NAMES } from './types.js'
+
+export const CHECK_HELP = `lambda-harness check <extension file | layer folder | layer .zip> [options]
+
+Runs the conformance suite: each scenario boots a fresh sandbox with the extension (or every
+extension of the layer) and the built-in Python function, and each check says what was expected,
+what happened and how to fix it.
+
+check options:
+  --function <dir> --handler <h>  your function instead of the built-in one (the init, timeout and
+                               failure scenarios always use the built-in one: they need a function
+                               that fails its Init, runs past its timeout, or crashes)
+  --runtime <id>               runtime profile: ${RUNTIME_IDS.join(', ')} (default python3.12)
+  --python <interpreter>       the runtime's Python (default /usr/bin/python3)
+  --only <scenario>            run only this scenario (repeatable, or comma-separated):
+                               ${SCENARIO_NAMES.join(', ')}
+  --reporter <name>            ${REPORTERS.join(' | ')} (default text)
+  --out <file>                 write the report there instead of stdout
+  --html <file>                also write the HTML timeline of every scenario (one self-contained file)
+  --invokes <N>                invokes of the many-invokes scenario (default ${DEFAULT_MANY_INVOKES})
+  --jobs <N>                   scenarios run at the same time (default ${DEFAULT_JOBS})
+  --postgres <mode>            ${POSTGRES_MODES.join(' | ')} (default auto: a throwaway PostgreSQL when a file
+                               of the layer mentions DATABASE_URL)
+  --postgres-bin <dir>         a system PostgreSQL's bin folder instead of the embedded server
+  --env KEY=VALUE              configuration for the extension and the function (repeatable); {SINK_URL}
+                               in a value becomes the scenario's HTTP collector (for telemetry-flushed)
+  --isolation <mode>           ${ISOLATION_MODES.join(' | ')} (default auto)
+  --max-memory-growth-mb <MB>  many-invokes tolerance (default ${DEFAULT_TOLERANCE.memoryMB}), or:
+  --max-memory-growth-percent <P>  of the memory after the warm-up, whichever is larger (default ${DEFAULT_TOLERANCE.memoryPercent})
+  --max-fd-growth <N>          many-invokes tolerance (default ${DEFAULT_TOLERANCE.fds})
+  --max-thread-growth <N>      many-invokes tolerance (default ${DEFAULT_TOLERANCE.threads})
+  --list                       print every scenario and check and what it expects, and exit
+
+Exit codes: 0 every check passed (or was skipped); 1 a check failed; 2 bad usage or input.
+`
+
+function numberFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) {
+    return undefined
+  }
+  const parsed = Number(value)
+  if (value.trim() === '' || !Number.isFinite(parsed)) {
+    throw invalid(`--${name}`, 'a number', value)
+  }
+  return parsed
+}
+
+function parseEnv(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) {
+      throw invalid('--env', 'KEY=VALUE', pair)
+    }
+    env[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return env
+}
+
+/** Every scenario and check, with what it expects: `check --list`, and the README's table. */
+export function describeChecks(): string {
+  const lines: string[] = []
+  for (const spec of SCENARIOS) {
+    lines.push(`${spec.name}: ${spec.title}`)
+    for (const check of spec.checks) {
+      lines.push(`  ${spec.name}/${check.name}: ${check.expected}`)
+    }
+  }
+  return `${lines.join('\n')}\n`
+}
+
+export interface CheckCommandIo {
+  readonly stdout: (text: string) => void
+  readonly stderr: (text: string) => void
+}
+
+export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      function: { type: 'string' },
+      handler: { type: 'string' },
+      runtime: { type: 'string' },
+      python: { type: 'string' },
+      only: { type: 'string', multiple: true, default: [] },
+      reporter: { type: 'string' },
+      out: { type: 'string' },
+      html: { type: 'string' },
+      invokes: { type: 'string' },
+      jobs: { type: 'string' },
+      postgres: { type: 'string' },
+      'postgres-bin': { type: 'string' },
+      env: { type: 'string', multiple: true, default: [] },
+      isolation: { type: 'string' },
+      'max-memory-growth-mb': { type: 'string' },
+      'max-memory-growth-percent': { type: 'string' },
+      'max-fd-growth': { type: 'string' },
+      'max-thread-growth': { type: 'string' },
+      list: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help === true) {
+    io.stdout(CHECK_HELP)
+    return 0
+  }
+  if (values.list === true) {
+    io.stdout(describeChecks())
+    return 0
+  }
+  if (positionals.length !== 1) {
+    throw invalid('check <target>', 'exactly one extension file, layer folder or layer .zip', positionals.length === 0 ? undefined : positionals.join(' '))
+  }
+  const reporter = (values.reporter ?? 'text') as ReporterName
+  if (!REPORTERS.includes(reporter)) {
+    throw invalid('--reporter', REPORTERS.join(' | '), values.reporter)
+  }
+  if (values.postgres !== undefined && !POSTGRES_MODES.includes(values.postgres as PostgresMode)) {
+    throw invalid('--postgres', POSTGRES_MODES.join(' | '), values.postgres)
+  }
+  if ((values.function === undefined) !== (values.handler === undefined)) {
+    throw invalid(values.function === undefined ? '--function' : '--handler', '--function <dir> and --handler <module.fn> together', undefined)
+  }
+  const tolerance = {
+    ...(values['max-memory-growth-mb'] === undefined ? {} : { memoryMB: numberFlag('max-memory-growth-mb', values['max-memory-growth-mb']) }),
+    ...(values['max-memory-growth-percent'] === undefined ? {} : { memoryPercent: numberFlag('max-memory-growth-percent', values['max-memory-growth-percent']) }),
+    ...(values['max-fd-growth'] === undefined ? {} : { fds: numberFlag('max-fd-growth', values['max-fd-growth']) }),
+    ...(values['max-thread-growth'] === undefined ? {} : { threads: numberFlag('max-thread-growth', values['max-thread-growth']) }),
+  }
+  const options: CheckOptions = {
+    target: positionals[0] ?? '',
+    ...(values.function === undefined ? {} : { functionDir: values.function, handler: values.handler }),
+    ...(values.runtime === undefined ? {} : { runtime: values.runtime }),
+    ...(values.python === undefined ? {} : { python: values.python }),
+    only: values.only.flatMap((item) => item.split(',').map((s) => s.trim()).filter((s) => s !== '')),
+    ...(values.invokes === undefined ? {} : { manyInvokes: numberFlag('invokes', values.invokes) }),
+    ...(values.jobs === undefined ? {} : { jobs: numberFlag('jobs', values.jobs) }),
+    ...(values.postgres === undefined ? {} : { postgres: values.postgres as PostgresMode }),
+    ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
+    ...(values.isolation === undefined ? {} : { isolation: values.isolation as IsolationMode }),
+    env: parseEnv(values.env),
+    tolerance,
+  }
+  const report = await runCheck(options, {
+    warn: (message) => io.stderr(`lambda-harness: warning: ${message}\n`),
+    scenarioDone: (scenario) => io.stderr(`lambda-harness check: ${scenario.name} done in ${(scenario.durationMs / 1000).toFixed(1)} s\n`),
+  })
+  const text = formatCheckReport(report, reporter)
+  if (values.out === undefined) {
+    io.stdout(text)
+  } else {
+    writeFileSync(values.out, text)
+  }
+  if (values.html !== undefined) {
+    writeFileSync(values.html, checkTimelineHtml(report))
+  }
+  return report.ok ? 0 : 1
+}
+
+/** The HTML timeline of a check run: a section per scenario, its checks listed under it. */
+export function checkTimelineHtml(report: CheckReport): string {
+  return renderHtmlTimeline(
+    report.scenarios.map((scenario) => ({
+      title: scenario.name,
+      subtitle: `${scenario.title} (function: ${scenario.function})`,
+      record: scenario.record,
+      checks: report.checks.filter((c) => c.scenario === scenario.name),
+    })),
+    { title: `lambda-harness check ${report.target.input}: ${report.target.extensions.join(', ')}` },
+  )
+}

@@ -1,0 +1,327 @@
+// `runCheck`: every scenario in a fresh sandbox (a few at a time), then every check of every
+// scenario for every extension of the target, then the results that follow from another check's
+// failure folded into that one. One PostgreSQL probe serves the whole run, and each scenario gets
+// a sink of its own at SINK_URL.
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import type { BootOptions } from '../config/options.js'
+import { DEFAULT_RUNTIME, type RuntimeId } from '../config/profiles.js'
+import { PACKAGE_ROOT } from '../paths.js'
+import { PostgresProbe } from '../probes/postgres.js'
+import { SinkProbe } from '../probes/sink.js'
+import type { RunRecord } from '../record/run-record.js'
+import { HARNESS_VERSION, Sandbox } from '../sandbox/sandbox.js'
+import { pythonInfo } from '../sandbox/python-info.js'
+import { catchesSigterm, descendants } from '../supervisor/process-groups.js'
+import { sampleTree } from './checks-resources.js'
+import { validateCheckOptions, type CheckOptions, type ParsedCheckOptions } from './options.js'
+import { SCENARIOS } from './scenarios.js'
+import { resolveTarget, type CheckTarget } from './target.js'
+import type { CheckResult, ExtensionObservations, ScenarioEvidence, ScenarioName, ScenarioSpec, SuiteFacts } from './types.js'
+
+/** The built-in function: a marker line per invoke, then what its event asks for. */
+export const BUILTIN_FUNCTION_DIR = path.join(PACKAGE_ROOT, 'harness', 'conformance', 'function')
+
+export interface ScenarioReport {
+  readonly name: ScenarioName
+  readonly title: string
+  /** Which function ran: the user's or a built-in one. */
+  readonly function: string
+  readonly durationMs: number
+  readonly sinkRequests: number
+  readonly record: RunRecord
+}
+
+export interface CheckReport {
+  readonly harness: { readonly name: 'lambda-harness'; readonly version: string }
+  readonly target: { readonly input: string; readonly kind: CheckTarget['kind']; readonly extensions: readonly string[] }
+  readonly function: { readonly dir: string; readonly handler: string; readonly builtin: boolean }
+  readonly runtime: { readonly profile: RuntimeId; readonly python: string; readonly pythonVersion: string | null }
+  readonly startedAt: string
+  readonly durationMs: number
+  /** Whether a PostgreSQL probe ran, why, and what starting it cost. */
+  readonly postgres: { readonly used: boolean; readonly why: string; readonly startMs: number | null }
+  readonly warnings: readonly string[]
+  readonly scenarios: readonly ScenarioReport[]
+  readonly checks: readonly CheckResult[]
+  readonly summary: { readonly total: number; readonly passed: number; readonly failed: number; readonly skipped: number }
+  /** Every check passed or was skipped. */
+  readonly ok: boolean
+}
+
+export interface CheckHooks {
+  readonly warn?: (message: string) => void
+  /** Called as each scenario ends. */
+  readonly scenarioDone?: (scenario: ScenarioReport) => void
+}
+
+interface RunSetup {
+  readonly options: ParsedCheckOptions
+  readonly target: CheckTarget
+  readonly profile: RuntimeId
+  readonly postgres: PostgresProbe | undefined
+  readonly signal: AbortSignal
+  readonly warnings: Set<string>
+}
+
+export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): Promise<CheckReport> {
+  const parsed = validateCheckOptions(options)
+  const startedAt = new Date().toISOString()
+  const started = performance.now()
+  const python = await pythonInfo(parsed.python)
+  const profile = parsed.runtime ?? DEFAULT_RUNTIME
+  const target = await resolveTarget(parsed.target)
+  const controller = new AbortController()
+  let ownProbe: PostgresProbe | undefined
+  try {
+    const wantsPostgres =
+      parsed.postgres instanceof PostgresProbe
+        ? { used: true, why: 'a shared probe was given' }
+        : parsed.postgres === 'always'
+          ? { used: true, why: '--postgres always' }
+          : parsed.postgres === 'never'
+            ? { used: false, why: '--postgres never' }
+            : target.mentionsDatabaseUrl
+              ? { used: true, why: 'a file of the layer mentions DATABASE_URL' }
+              : { used: false, why: 'no file of the layer mentions DATABASE_URL' }
+    let startMs: number | null = null
+    let probe: PostgresProbe | undefined = parsed.postgres instanceof PostgresProbe ? parsed.postgres : undefined
+    if (wantsPostgres.used && probe === undefined) {
+      const t0 = performance.now()
+      ownProbe = await PostgresProbe.start(parsed.postgresBinDir === undefined ? {} : { binDir: parsed.postgresBinDir })
+      probe = ownProbe
+      startMs = performance.now() - t0
+    }
+    const setup: RunSetup = { options: parsed, target, profile, postgres: probe, signal: controller.signal, warnings: new Set() }
+    const specs = SCENARIOS.filter((spec) => parsed.scenarios.includes(spec.name))
+    const evidence = await pool(specs, parsed.jobs, controller, async (spec) => {
+      const result = await runScenario(spec, setup)
+      hooks.scenarioDone?.(scenarioReport(spec, result))
+      return result
+    })
+    const suite: SuiteFacts = {
+      sinkRequests: evidence.reduce((n, e) => n + e.sink.requests, 0),
+      manyInvokes: parsed.manyInvokes,
+      tolerance: parsed.tolerance,
+    }
+    const checks = resolveBlocked(
+      specs.flatMap((spec, index) =>
+        spec.checks.flatMap((check) => target.extensions.map((extension) => evaluate(spec, check, evidence[index]!, extension, suite))),
+      ),
+    )
+    for (const warning of setup.warnings) {
+      hooks.warn?.(warning)
+    }
+    const summary = {
+      total: checks.length,
+      passed: checks.filter((c) => c.outcome === 'pass').length,
+      failed: checks.filter((c) => c.outcome === 'fail').length,
+      skipped: checks.filter((c) => c.outcome === 'skip').length,
+    }
+    return {
+      harness: { name: 'lambda-harness', version: HARNESS_VERSION },
+      target: { input: target.input, kind: target.kind, extensions: target.extensions },
+      function: {
+        dir: parsed.functionDir === undefined ? BUILTIN_FUNCTION_DIR : path.resolve(parsed.functionDir),
+        handler: parsed.handler ?? 'app.handler',
+        builtin: parsed.functionDir === undefined,
+      },
+      runtime: { profile, python: parsed.python, pythonVersion: python.version },
+      startedAt,
+      durationMs: performance.now() - started,
+      postgres: { ...wantsPostgres, startMs },
+      warnings: [...setup.warnings],
+      scenarios: specs.map((spec, index) => scenarioReport(spec, evidence[index]!)),
+      checks,
+      summary,
+      ok: summary.failed === 0,
+    }
+  } finally {
+    controller.abort()
+    await ownProbe?.stop().catch(() => undefined)
+    await target.cleanup()
+  }
+}
+
+function scenarioReport(spec: ScenarioSpec, evidence: ScenarioEvidence): ScenarioReport {
+  return {
+    name: spec.name,
+    title: spec.title,
+    function: evidence.builtinFunction ? (spec.function === 'builtin-fails-init' ? 'built-in (fails its Init)' : 'built-in') : 'yours',
+    durationMs: evidence.durationMs,
+    sinkRequests: evidence.sink.requests,
+    record: evidence.record,
+  }
+}
+
+async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<ScenarioEvidence> {
+  const { options, target } = setup
+  const started = performance.now()
+  const userFunction = spec.function === 'user' && options.functionDir !== undefined
+  // Bodies are kept for the telemetry check; many invokes only need the count.
+  const sink = await SinkProbe.start(spec.name === 'many-invokes' ? { keepBodies: 0 } : { keepBodies: 5000, keepBodyBytes: 4 * 1024 * 1024 })
+  const boot: BootOptions = {
+    functionDir: userFunction ? options.functionDir! : BUILTIN_FUNCTION_DIR,
+    handler: userFunction ? options.handler! : spec.function === 'builtin-fails-init' ? 'fails_init.handler' : 'app.handler',
+    runtime: setup.profile,
+    python: options.python,
+    layers: [target.layerRoot],
+    // `--env DEST={SINK_URL}` points an extension's own destination setting at this scenario's sink.
+    env: Object.fromEntries(Object.entries(options.env).map(([key, value]) => [key, value.replaceAll('{SINK_URL}', sink.url)])),
+    platformEnv: { SINK_URL: sink.url },
+    postgres: setup.postgres ?? false,
+    isolation: options.isolation,
+    initTimeoutMs: options.initTimeoutMs,
+    functionName: `check-${spec.name}`,
+    ...spec.boot,
+  }
+  const observations: Record<string, ExtensionObservations> = Object.fromEntries(
+    target.extensions.map((name) => [name, { samples: [], sigtermHandler: undefined, commands: {} }]),
+  )
+  let record: RunRecord
+  let endedAtMs = Number.POSITIVE_INFINITY
+  try {
+    const sandbox = await Sandbox.boot(boot, { warn: (message) => setup.warnings.add(message) })
+    try {
+      const booted = sandbox.record
+      const pids = new Map(
+        target.extensions.flatMap((name) => {
+          const pid = booted.processes.find((p) => p.kind === 'extension' && p.name === name && p.generation === 0)?.pid
+          return pid == null ? [] : [[name, pid] as const]
+        }),
+      )
+      await spec.drive({
+        sandbox,
+        extensions: target.extensions,
+        manyInvokes: options.manyInvokes,
+        signal: setup.signal,
+        sample(afterInvokes) {
+          for (const [name, pid] of pids) {
+            const sample = sampleTree(pid, afterInvokes, sandbox.now())
+            if (sample !== undefined) {
+              observations[name]!.samples.push(sample)
+            }
+          }
+        },
+        observeBeforeShutdown() {
+          for (const [name, pid] of pids) {
+            const seen = observations[name]!
+            seen.sigtermHandler = catchesSigterm(pid)
+            for (const member of descendants(pid)) {
+              seen.commands[member] = commandLine(member)
+            }
+          }
+        },
+      })
+      // A scenario that ends without a Shutdown ends here, not in the SIGKILLs of dispose().
+      endedAtMs = sandbox.now()
+    } finally {
+      await sandbox.dispose()
+    }
+    // After dispose() the record also has the calls still waiting when the server closed.
+    record = sandbox.record
+  } finally {
+    await sink.stop()
+  }
+  const received = sink.received()
+  return {
+    scenario: spec.name,
+    record,
+    extensions: observations,
+    sink: { requests: received.requests, bodies: received.bodies },
+    builtinFunction: !userFunction,
+    initTimeoutMs: options.initTimeoutMs,
+    endedAtMs,
+    durationMs: performance.now() - started,
+  }
+}
+
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((part) => part !== '').join(' ').slice(0, 200)
+  } catch {
+    return '?'
+  }
+}
+
+function evaluate(spec: ScenarioSpec, check: ScenarioSpec['checks'][number], evidence: ScenarioEvidence, extension: string, suite: SuiteFacts): CheckResult {
+  const verdict = check.evaluate(evidence, extension, suite)
+  return {
+    id: `${spec.name}/${check.name}`,
+    scenario: spec.name,
+    check: check.name,
+    extension,
+    outcome: verdict.outcome,
+    summary: verdict.summary,
+    expected: check.expected,
+    happened: ('happened' in verdict ? verdict.happened : undefined) ?? verdict.summary,
+    fix: verdict.outcome === 'fail' ? verdict.fix : '',
+    ...(verdict.outcome === 'fail' && verdict.blockedBy !== undefined ? { blockedBy: verdict.blockedBy } : {}),
+    data: verdict.data ?? {},
+  }
+}
+
+/**
+ * A failure that follows from another check's failure is reported there: it becomes a skip naming
+ * that check. If that check passed or did not run, nothing else explains it and it stays a failure.
+ */
+export function resolveBlocked(results: CheckResult[]): CheckResult[] {
+  const byKey = new Map(results.map((r) => [`${r.extension}\0${r.id}`, r]))
+  const owner = (result: CheckResult) => (result.blockedBy === undefined ? undefined : byKey.get(`${result.extension}\0${result.blockedBy}`))
+  // Explained when its owner failed too, whatever becomes of the owner (a failure, or a skip that
+  // points further down a chain that ends in one), unless the chain runs back to it.
+  const explained = (result: CheckResult): boolean => {
+    const seen = new Set<CheckResult>([result])
+    let current = owner(result)
+    if (result.outcome !== 'fail' || current === undefined || current.outcome !== 'fail') {
+      return false
+    }
+    while (current !== undefined && current.outcome === 'fail' && current.blockedBy !== undefined) {
+      if (seen.has(current)) {
+        return false
+      }
+      seen.add(current)
+      current = owner(current)
+    }
+    return true
+  }
+  return results.map((result) => {
+    if (explained(result)) {
+      return { ...result, outcome: 'skip', summary: `blocked: ${result.summary} (reported by ${result.blockedBy})` }
+    }
+    if (result.outcome === 'fail' && result.blockedBy !== undefined) {
+      // Nothing else reports it: the failure stands here, without the pointer.
+      const { blockedBy: _ignored, ...rest } = result
+      return rest
+    }
+    return result
+  })
+}
+
+/**
+ * Runs `work` over `items`, at most `limit` at a time, keeping the order of the results. On the
+ * first error it aborts `controller` (the rest stop early), lets every started item finish, and
+ * throws that error: no sandbox is left running behind a failed run.
+ */
+async function pool<T, R>(items: readonly T[], limit: number, controller: AbortController, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length)
+  let next = 0
+  let failure: { error: unknown } | undefined
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failure === undefined) {
+      const index = next++
+      try {
+        results[index] = await work(items[index]!)
+      } catch (error) {
+        failure ??= { error }
+        controller.abort()
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (failure !== undefined) {
+    throw failure.error
+  }
+  return results
+}
