@@ -300,7 +300,8 @@ export class Generation {
     } else {
       record.state = this.runtime.state
     }
-    if (this.#shuttingDown || record.state === 'LaunchError') {
+    // A process that never started is a launch error (#spawn reports it), not a crash.
+    if (this.#shuttingDown || record.state === 'LaunchError' || entry.process.pid === undefined) {
       return
     }
     if (record.kind === 'runtime') {
