@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Flags → options → run. No logic of its own beyond reading the files the flags name. Commands
 // are imported when used, so --help and usage errors do not load the whole harness.
+import { numberFlag, parseEnv } from './config/flags.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { invalid, SHUTDOWN_REASONS, type BootOptions, type ShutdownReason } from './config/options.js'
@@ -55,29 +56,6 @@ Exit codes: 0 ran and clean; 1 ran and not clean; 2 bad usage or bad input (noth
 
 function fail(message: string): never {
   throw new HarnessError('ERR_INVALID_OPTION', message)
-}
-
-function numberFlag(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) {
-    return undefined
-  }
-  const parsed = Number(value)
-  if (value.trim() === '' || !Number.isFinite(parsed)) {
-    throw invalid(`--${name}`, 'a number', value)
-  }
-  return parsed
-}
-
-function parseEnv(pairs: string[]): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=')
-    if (eq <= 0) {
-      throw invalid('--env', 'KEY=VALUE', pair)
-    }
-    env[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
-  return env
 }
 
 function readEvent(file: string | undefined, json: string | undefined): Buffer {

@@ -1,6 +1,7 @@
 // `lambda-harness check`: flags → CheckOptions → runCheck → the chosen report (stdout or --out)
 // and the HTML timeline (--html). Exit code 0 when every check passed, 1 when any failed; bad
 // usage throws a user HarnessError, which the CLI turns into exit code 2.
+import { numberFlag, parseEnv } from '../config/flags.js'
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { invalid, ISOLATION_MODES, type IsolationMode } from '../config/options.js'
@@ -46,29 +47,6 @@ check options:
 
 Exit codes: 0 every check passed (or was skipped); 1 a check failed; 2 bad usage or input.
 `
-
-function numberFlag(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) {
-    return undefined
-  }
-  const parsed = Number(value)
-  if (value.trim() === '' || !Number.isFinite(parsed)) {
-    throw invalid(`--${name}`, 'a number', value)
-  }
-  return parsed
-}
-
-function parseEnv(pairs: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=')
-    if (eq <= 0) {
-      throw invalid('--env', 'KEY=VALUE', pair)
-    }
-    env[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
-  return env
-}
 
 /** Every scenario and check, with what it expects: `check --list`, and the README's table. */
 export function describeChecks(): string {
