@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { IsolationMode, LayerSpec } from '../config/options.js'
 import { HarnessError } from '../errors.js'
-import { PYTHON_BOOTSTRAP, PYTHON_RUNTIME_DIR } from '../paths.js'
+import { PACKAGE_ROOT, PYTHON_BOOTSTRAP, PYTHON_RUNTIME_DIR } from '../paths.js'
 import type { Launcher } from '../supervisor/supervisor.js'
 import { EXTENSIONS_DIR, OPT, RUNTIME_DIR, TASK_ROOT, hostsFile, sandboxMountArgs } from './mounts.js'
 import { ENTER_BINARY, ENTER_SCRIPT, ENTER_SOURCE, SandboxNamespace, type LauncherCommand } from './namespace.js'
@@ -123,7 +123,13 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   const namespace = await SandboxNamespace.start({
     bwrap,
     mountArgs: sandboxMountArgs(
-      { functionDir: input.functionDir, runtimeDir: PYTHON_RUNTIME_DIR, layers: input.layers, ephemeralStorageMB: input.ephemeralStorageMB },
+      {
+        functionDir: input.functionDir,
+        runtimeDir: PYTHON_RUNTIME_DIR,
+        layers: input.layers,
+        ephemeralStorageMB: input.ephemeralStorageMB,
+        hostPaths: [PACKAGE_ROOT],
+      },
       4,
     ),
     hostsData: hostsFile(readHostFile('/etc/hosts')),

@@ -18,6 +18,12 @@ export interface SandboxLayout {
   readonly runtimeDir: string
   readonly layers: readonly LayerSpec[]
   readonly ephemeralStorageMB: number
+  /**
+   * Host folders the sandbox must still see at their own paths: the harness's own files (fixture
+   * extensions resolve their helpers through them) when a checkout lives under /tmp, which the
+   * sandbox replaces with its private tmpfs.
+   */
+  readonly hostPaths?: readonly string[]
 }
 
 /** One step of building a merged tree; each maps to one bwrap option. */
@@ -203,6 +209,8 @@ export function sandboxMountArgs(layout: SandboxLayout, hostsFd: number): string
     '--proc', '/proc',
     // Lambda's ephemeral storage: the one writable place, sized, private, gone with the sandbox.
     '--perms', '1777', '--size', String(layout.ephemeralStorageMB * 1024 * 1024), '--tmpfs', '/tmp',
+    // Read-only windows back onto those host folders; everything else under /tmp stays private.
+    ...(layout.hostPaths ?? []).filter((p) => p.startsWith('/tmp/')).flatMap((p) => ['--ro-bind', p, p]),
     ...toBwrapArgs(mergeTree('/var', varSources(layout))),
     ...toBwrapArgs(mergeTree(OPT, optSources(layout.layers))),
     '--ro-bind-data', String(hostsFd), '/etc/hosts',
