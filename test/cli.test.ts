@@ -4,12 +4,11 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { setTimeout as sleep } from 'node:timers/promises'
 import path from 'node:path'
 import { execa } from 'execa'
 import t, { type Test } from 'tap'
 import type { ProcessRecord, RunRecord } from '../harness/index.js'
-import { PYTHON, ROOT, extensionsDir, fn } from './helpers.js'
+import { PYTHON, ROOT, extensionsDir, fn, until } from './helpers.js'
 
 const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
 
@@ -82,17 +81,6 @@ async function canary(t: Test): Promise<{ dir: string; started: () => number }> 
   return { dir, started: () => connections }
 }
 
-/** Polls `condition` until it holds or the deadline passes (a wait for an event, not a sleep). */
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      return false
-    }
-    await sleep(10)
-  }
-  return true
-}
 
 t.test('--help exits 0 with the usage; no arguments exits 2 with it', async (t) => {
   const help = await cli(['--help'])
@@ -144,7 +132,7 @@ t.test('bad usage and bad input: exit 2, one message on stderr naming the option
   const file = path.join(work, 'record.json')
   const control = await cli(['run', echo, '--handler', 'app.handler', ...base, '--json', file, '--quiet'])
   // Once in Init and once more in the suppressed Init of the first invoke.
-  t.ok(await waitFor(() => started() >= 1), 'the canary runs once the flags are valid')
+  t.ok(await until(() => started() >= 1), 'the canary runs once the flags are valid')
   t.equal(control.exitCode, 1, 'a failed Init is a run that is not clean: exit 1')
   t.equal(control.stdout, '', '--quiet: no report')
   const record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord

@@ -1,6 +1,7 @@
 // Shared test helpers: boot a sandbox and register its teardown in one call, fixture paths,
 // temporary extension folders, and waits that are events with deadlines, never sleeps.
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -58,4 +59,19 @@ export function at(record: RunRecord, process: string | undefined, pattern: RegE
     throw new Error(`no timeline entry for ${process ?? 'any process'} matching ${pattern}`)
   }
   return entry.atMs
+}
+
+/**
+ * Checks `condition` every 10 ms until it holds or `timeoutMs` passes: a bounded wait for state
+ * that emits no event (the kernel's view of a process, a counter in another process).
+ */
+export async function until(condition: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      return false
+    }
+    await sleep(10)
+  }
+  return true
 }

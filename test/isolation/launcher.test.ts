@@ -3,13 +3,12 @@
 // the record sees the real process (host pid, own group, its exit code or signal), never the
 // launcher, and group signals never reach the launcher.
 import { existsSync, readFileSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { sandboxMountArgs, hostsFile } from '../../harness/isolation/mounts.js'
 import { ENTER_BINARY, ENTER_SCRIPT, SandboxNamespace, type LauncherCommand } from '../../harness/isolation/namespace.js'
 import { PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
 import { SupervisedProcess, type SpawnSpec } from '../../harness/supervisor/supervisor.js'
-import { PYTHON, fn } from '../helpers.js'
+import { PYTHON, fn, until } from '../helpers.js'
 
 const launchers: [string, LauncherCommand][] = [['enter.py', { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }]]
 if (existsSync(ENTER_BINARY)) {
@@ -54,17 +53,6 @@ function start(t: Test, ns: SandboxNamespace, file: string, args: string[]) {
   return { process, lines, line }
 }
 
-/** Checks `condition` every 10 ms until it holds or `timeoutMs` passes: a bounded wait for the kernel. */
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      return false
-    }
-    await sleep(10)
-  }
-  return true
-}
 
 function statusField(pid: number, field: string): string | undefined {
   return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]

@@ -4,10 +4,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { formatReport, type BootOptions, type RunRecord, type Sandbox } from '../../harness/index.js'
-import { ROOT, extensionsDir, fn, startSandbox } from '../helpers.js'
+import { ROOT, extensionsDir, fn, startSandbox, until } from '../helpers.js'
 import { buildZip } from '../layers/zip-writer.js'
 
 const LAYERS = path.join(ROOT, 'fixtures', 'layers')
@@ -44,17 +43,6 @@ function membersOf(namespace: string): number[] {
     .map(Number)
 }
 
-/** Checks `condition` every 10 ms until it holds or `timeoutMs` passes. */
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      return false
-    }
-    await sleep(10)
-  }
-  return true
-}
 
 function tempLayer(t: Test, files: Record<string, string>): string {
   const root = mkdtempSync(path.join(tmpdir(), 'lh-layer-'))
