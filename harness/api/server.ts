@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { HarnessError } from '../errors.js'
+import { header } from './body.js'
 import { handleExtensions } from './extensions-router.js'
 import type { PlatformPort } from './port.js'
 import { sendJson, sendNotFound } from './render.js'
@@ -19,6 +20,8 @@ interface InFlight {
   readonly path: string
   readonly atMs: number
   readonly server: Server
+  /** Kept so a call still unanswered at close (a pending /event/next) can be named. */
+  readonly extensionId: string | undefined
 }
 
 export class ApiServer {
@@ -60,11 +63,18 @@ export class ApiServer {
     return `${address}:${port}`
   }
 
+  /** The extension that made a call, when its identifier still names one. */
+  #callerOf(entry: InFlight): string | undefined {
+    const agent = entry.extensionId === undefined ? undefined : this.#port.extensions.identify(entry.extensionId)
+    return agent === undefined || 'status' in agent ? undefined : agent.name
+  }
+
   #dropListener(server: Server): void {
     for (const entry of this.#inFlight) {
       if (entry.server === server) {
         this.#inFlight.delete(entry)
-        this.#port.apiCall({ ...entry, surface: entry.path.startsWith(RUNTIME_PREFIX) ? 'runtime' : 'extensions', caller: undefined, status: 0 })
+        const runtime = entry.path.startsWith(RUNTIME_PREFIX)
+        this.#port.apiCall({ ...entry, surface: runtime ? 'runtime' : 'extensions', caller: runtime ? 'runtime' : this.#callerOf(entry), status: 0 })
       }
     }
     server.close()
@@ -80,7 +90,13 @@ export class ApiServer {
     const url = req.url ?? '/'
     const query = url.indexOf('?')
     const fullPath = query === -1 ? url : url.slice(0, query)
-    const entry: InFlight = { method: req.method ?? 'GET', path: fullPath, atMs: this.#port.now(), server }
+    const entry: InFlight = {
+      method: req.method ?? 'GET',
+      path: fullPath,
+      atMs: this.#port.now(),
+      server,
+      extensionId: header(req, 'lambda-extension-identifier'),
+    }
     this.#inFlight.add(entry)
     void this.#route(req, res, fullPath).then(
       (outcome) => {
