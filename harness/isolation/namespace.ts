@@ -10,11 +10,12 @@
 // When pid 1 dies the kernel SIGKILLs everything in the PID namespace; that is how a SIGKILLed
 // harness leaves nothing: its death kills the host-side bwrap, whose death kills pid 1.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PACKAGE_ROOT } from '../paths.js'
+import { descendants } from '../supervisor/process-groups.js'
 import type { LaunchFailure, Launcher, SpawnSpec } from '../supervisor/supervisor.js'
 
 /** The launcher: joins the namespaces, forks, reports the host pid on fd 3 (see enter.py). */
@@ -48,7 +49,6 @@ export class SandboxNamespace {
   readonly launcher: Launcher
   readonly #bwrap: ChildProcess
   readonly #exited: Promise<unknown>
-  readonly #pidNamespace: string
   /** The holder's pid as the sandbox sees it. */
   readonly #holderPid: string
   #closing: Promise<void> | undefined
@@ -58,7 +58,6 @@ export class SandboxNamespace {
     this.#exited = exited
     this.initPid = initPid
     this.#holderPid = holderPid
-    this.#pidNamespace = readlinkSync(`/proc/${initPid}/ns/pid`)
     this.launcher = namespaceLauncher(launcher, initPid)
   }
 
@@ -133,22 +132,21 @@ export class SandboxNamespace {
    */
   members(): number[] {
     const members: number[] = []
-    for (const entry of safeReaddir('/proc')) {
-      if (!/^\d+$/.test(entry)) {
+    // Inside a PID namespace every orphan is re-parented to its pid 1, so walking pid 1's
+    // descendants finds every member without reading all of the host's /proc.
+    for (const pid of descendants(this.initPid)) {
+      if (pid === this.initPid) {
         continue
       }
       try {
-        if (readlinkSync(`/proc/${entry}/ns/pid`) !== this.#pidNamespace) {
-          continue
-        }
-        const status = readFileSync(`/proc/${entry}/status`, 'utf8')
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8')
         const inside = /^NSpid:.*\s(\d+)\s*$/m.exec(status)?.[1]
         const state = /^State:\s*(\S)/m.exec(status)?.[1]
-        if (inside !== '1' && inside !== this.#holderPid && state !== 'Z') {
-          members.push(Number(entry))
+        if (inside !== this.#holderPid && state !== 'Z') {
+          members.push(pid)
         }
       } catch {
-        // Gone while we looked, or not ours to read.
+        // Gone while we looked.
       }
     }
     return members
@@ -184,14 +182,6 @@ function kill(pid: number | undefined, signal: NodeJS.Signals): void {
     process.kill(pid, signal)
   } catch {
     // Already gone.
-  }
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-  } catch {
-    return []
   }
 }
 
