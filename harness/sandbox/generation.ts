@@ -44,6 +44,8 @@ export interface GenerationSetup {
   readonly telemetry: TelemetrySink
   readonly memoryMB: number
   readonly functionName: string
+  /** The function timeout, for the "Task timed out after N seconds" message. */
+  readonly functionTimeoutMs: number
   /** Folders whose open files are worth naming when a process is killed (function, layers, tmp). */
   readonly probeFolders: readonly string[]
   /** host:port of our own API: a killed process's connection to it is not news. */
@@ -78,19 +80,20 @@ export class Generation {
     return this.#fatal.promise
   }
 
+  /** The first fatal error, once there is one. */
   get fatalError(): Fatal | undefined {
-    return this.#fatal.settled ? this.#latestFatal : undefined
+    return this.#firstFatal
   }
 
-  #latestFatal: Fatal | undefined
+  #firstFatal: Fatal | undefined
 
   /** Records the first fatal error; later ones are consequences and only go to the timeline. */
   raiseFatal(fatal: Fatal): void {
     if (this.#shuttingDown) {
       return
     }
-    if (!this.#fatal.settled) {
-      this.#latestFatal = fatal
+    if (this.#firstFatal === undefined) {
+      this.#firstFatal = fatal
       this.#fatal.resolve(fatal)
     }
     this.#setup.recorder.add('phase', `fatal: ${fatal.errorType} (${fatal.message})`, fatal.process)
@@ -422,18 +425,12 @@ export class Generation {
     if (fatal === undefined) {
       record.status = 'timeout'
       record.errorType = CALLER_TIMEOUT_ERROR_TYPE
-      record.response = platformErrorBody(record.requestId, CALLER_TIMEOUT_ERROR_TYPE, timeoutMessage(this.#timeoutMs))
+      record.response = platformErrorBody(record.requestId, CALLER_TIMEOUT_ERROR_TYPE, timeoutMessage(this.#setup.functionTimeoutMs))
       return
     }
     record.status = fatal.errorType.startsWith('Sandbox.') ? 'failure' : 'error'
     record.errorType = fatal.errorType
     record.response = platformErrorBody(record.requestId, fatal.errorType, fatal.message)
-  }
-
-  #timeoutMs = 0
-
-  set functionTimeoutMs(value: number) {
-    this.#timeoutMs = value
   }
 
   // ---- Freeze ----------------------------------------------------------------------------

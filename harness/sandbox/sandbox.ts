@@ -359,8 +359,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       probeFolders: this.#sandboxed.probeFolders,
       apiAddress: this.#server.address,
       processEnv: (name) => this.#resources?.env(name) ?? {},
+      functionTimeoutMs: this.#options.timeoutMs,
     })
-    generation.functionTimeoutMs = this.#options.timeoutMs
     this.#current = generation
     this.#live = true
     const init =
