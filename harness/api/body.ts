@@ -2,10 +2,12 @@
 // oversized response costs no memory and the client still gets its 413.
 import type { IncomingMessage } from 'node:http'
 
-/** One request header's value (the first, when it was sent more than once). */
+/**
+ * One request header's value: the first when it was sent more than once, as Go's Header.Get reads
+ * it (req.headers would join repeats into "a, b" and turn a valid identifier into an invalid one).
+ */
 export function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name]
-  return Array.isArray(value) ? value[0] : value
+  return req.headersDistinct[name]?.[0]
 }
 
 export type BodyResult =

@@ -90,6 +90,12 @@ export async function handleRuntime(req: IncomingMessage, res: ServerResponse, p
       return answer(res, runtime.initError(body.body, isJson(body.body) ? 'application/json' : 'application/octet-stream', errorType))
     }
     const [, requestId = '', kind] = invocation
+    // The id before the handler's own checks, as RAPID's middleware does (a bad id with a bad mode
+    // or an oversized error is InvalidRequestID).
+    const wrongId = runtime.requestIdProblem(requestId)
+    if (wrongId !== undefined) {
+      return answer(res, wrongId)
+    }
     if (kind === 'response') {
       const mode = header(req, 'lambda-runtime-function-response-mode')
       if (mode !== undefined && mode !== 'streaming') {

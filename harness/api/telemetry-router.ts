@@ -37,12 +37,13 @@ export async function handleTelemetry(
     return { status: 405 }
   }
   const agent = port.extensions.identify(header(req, 'lambda-extension-identifier'))
+  // The body is read (and past the limit only counted) even when the identifier is refused: an
+  // answer sent before a slow body has arrived is lost when the connection then closes under it.
+  const body = await readBody(req, MAX_SUBSCRIBE_BYTES)
   if ('status' in agent) {
-    req.resume()
     sendRejection(res, agent)
     return { status: agent.status, errorType: agent.errorType }
   }
-  const body = await readBody(req, MAX_SUBSCRIBE_BYTES)
   if (body.kind === 'truncated') {
     return { status: 0, caller: agent.name }
   }

@@ -156,10 +156,19 @@ export class RuntimeAgent {
     this.#current = undefined
   }
 
+  /**
+   * RAPID's AwsRequestIDValidator middleware: the id is checked before anything the handler checks
+   * (response mode, size, state). Undefined when it names the current (or last) invoke.
+   */
+  requestIdProblem(requestId: string): ApiRejection | undefined {
+    return this.#current === undefined || this.#current.requestId !== requestId ? INVALID_REQUEST_ID : undefined
+  }
+
   #checkAnswer(requestId: string, call: 'response' | 'error'): ApiRejection | undefined {
     // RAPID validates the id before the state: a stale id is 400, a second answer is 403.
-    if (this.#current === undefined || this.#current.requestId !== requestId) {
-      return INVALID_REQUEST_ID
+    const wrongId = this.requestIdProblem(requestId)
+    if (wrongId !== undefined) {
+      return wrongId
     }
     if (!this.#machine.can(call)) {
       return invalidTransition(this.#machine.state, call)

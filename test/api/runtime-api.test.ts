@@ -43,6 +43,12 @@ t.test('next: the event and every header', async (t) => {
     errorMessage: 'State transition from RuntimeResponseSentState to InvocationResponse failed for runtime. Error: State transition is not allowed',
     errorType: 'InvalidStateTransition',
   })
+  const badMode = await driver.call('POST', `/2018-06-01/runtime/invocation/${id}/response`, {
+    body: '1',
+    headers: { 'lambda-runtime-function-response-mode': 'buffered' },
+  })
+  t.same(badMode.json, { errorMessage: 'Invalid function response mode', errorType: 'InvalidFunctionResponseMode' }, 'a bad mode with the right id')
+  t.equal(badMode.status, 400)
   const stale = await driver.call('POST', '/2018-06-01/runtime/invocation/not-the-id/response', { body: '1' })
   t.equal(stale.status, 400)
   t.same(stale.json, { errorMessage: 'Invalid request ID', errorType: 'InvalidRequestID' })
@@ -131,12 +137,13 @@ t.test('init/error after the first next is refused; unknown paths and methods', 
   t.equal(wrongMethod.status, 405)
   const elsewhere = await driver.call('GET', '/2099-01-01/whatever')
   t.equal(elsewhere.status, 404)
+  // RAPID's request-id middleware runs before the handler looks at the response mode.
   const badMode = await driver.call('POST', '/2018-06-01/runtime/invocation/x/response', {
     body: '1',
     headers: { 'lambda-runtime-function-response-mode': 'buffered' },
   })
   t.equal(badMode.status, 400)
-  t.same(badMode.json, { errorMessage: 'Invalid function response mode', errorType: 'InvalidFunctionResponseMode' })
+  t.same(badMode.json, { errorMessage: 'Invalid request ID', errorType: 'InvalidRequestID' })
 })
 
 t.test('init/error before the first next fails Init and is served to the first invoke', async (t) => {
