@@ -147,6 +147,8 @@ async function run(argv: string[]): Promise<number> {
     postgres: values.postgres ?? false,
     ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
     sink: values.sink ?? false,
+    // A missing handler module or a broken extension file is bad input here (exit 2), not an Init failure.
+    preflight: true,
   }
   const payload = readEvent(values.event, values['event-json'])
   const record = await (await import('./run.js')).runLifecycle(

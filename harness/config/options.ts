@@ -43,6 +43,11 @@ export interface BootOptions {
   runtimeShutdownMs?: number
   /** SIGSTOP every process group between invokes, as Lambda freezes the sandbox. Default false. */
   freeze?: boolean
+  /**
+   * Refuse before anything starts what Lambda fails only at Init: a handler with no module, an
+   * extension file that is missing or not executable (the CLI's `run`). Default false: Lambda's way.
+   */
+  preflight?: boolean
   /** Extra variables for every process, on top of Lambda's (e.g. a probe's DATABASE_URL). */
   platformEnv?: Record<string, string>
   /** Telemetry/Logs API delivery: retries, timeouts, the UNCONFIRMED maxItems default. */
@@ -84,6 +89,7 @@ export interface ParsedOptions {
   readonly initTimeoutMs: number
   readonly runtimeShutdownMs: number | undefined
   readonly freeze: boolean
+  readonly preflight: boolean
   readonly platformEnv: Readonly<Record<string, string>>
   readonly telemetry: ParsedTelemetryOptions
   readonly isolation: IsolationMode
@@ -207,6 +213,9 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (options.freeze !== undefined && typeof options.freeze !== 'boolean') {
     throw invalid('freeze', 'true or false', options.freeze)
   }
+  if (options.preflight !== undefined && typeof options.preflight !== 'boolean') {
+    throw invalid('preflight', 'true or false', options.preflight)
+  }
   const isolation = options.isolation ?? 'auto'
   if (!ISOLATION_MODES.includes(isolation)) {
     throw invalid('isolation', ISOLATION_MODES.join(' | '), isolation)
@@ -244,6 +253,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     initTimeoutMs,
     runtimeShutdownMs,
     freeze: options.freeze ?? false,
+    preflight: options.preflight ?? false,
     platformEnv: { ...platformEnv },
     telemetry: validateTelemetryOptions(options.telemetry),
     isolation,

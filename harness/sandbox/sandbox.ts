@@ -8,6 +8,7 @@ import type { ApiCall, FunctionInfo, PlatformPort, TelemetryPort } from '../api/
 import { validateOptions, type BootOptions, type ParsedOptions, type ShutdownReason, SHUTDOWN_REASONS, invalid } from '../config/options.js'
 import { extensionEnvironment, runtimeEnvironment } from '../config/environment.js'
 import { lifecycleWarnings } from '../config/profiles.js'
+import { preflight } from '../config/preflight.js'
 import { HarnessError } from '../errors.js'
 import type { ExtensionAgent, ExtensionRegistry } from '../lifecycle/extensions.js'
 import { MAX_EXTENSIONS } from '../lifecycle/extensions.js'
@@ -98,6 +99,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     try {
       parsed = validateOptions({ ...options, ...(options.layers === undefined ? {} : { layers: layers.layers.map((layer) => layer.root) }) })
       extensionFiles = listExtensions(parsed)
+      if (parsed.preflight) {
+        preflight(parsed, extensionFiles)
+      }
       python = parsed.runtimeCommand === undefined ? await pythonInfo(parsed.python) : undefined
     } catch (error) {
       await layers.cleanup()
@@ -561,8 +565,9 @@ function listExtensions(options: ParsedOptions): ExtensionFile[] {
     }
     for (const name of entries) {
       const file = path.join(layer.extensionsDir, name)
-      // Folders are skipped, as RAPID keeps only non-directory entries.
-      if (statSync(file, { throwIfNoEntry: false })?.isDirectory() === false) {
+      // Folders are skipped, as RAPID keeps only non-directory entries; a link to nothing is kept
+      // (its launch fails: Extension.LaunchError), not silently left out.
+      if (statSync(file, { throwIfNoEntry: false })?.isDirectory() !== true) {
         byName.set(name, file)
       }
     }

@@ -1,0 +1,79 @@
+// The CLI's pre-flight: inputs Lambda only fails on once Init runs (a handler with no module, an
+// extension file that is missing or not executable, a runtime command that cannot be executed)
+// refused before anything starts. The library leaves them to Init, as Lambda does
+// (Runtime.ImportModuleError, Extension.LaunchError, Runtime.InvalidEntrypoint).
+import { accessSync, constants, existsSync, readdirSync, readlinkSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { HarnessError } from '../errors.js'
+import type { ParsedOptions } from './options.js'
+
+export interface ExtensionFileEntry {
+  readonly name: string
+  readonly path: string
+}
+
+/** Throws the first problem found, as a user error naming the input and where it looked. */
+export function preflight(options: ParsedOptions, extensionFiles: readonly ExtensionFileEntry[]): void {
+  for (const file of extensionFiles) {
+    extensionProblem(file)
+  }
+  const command = options.runtimeCommand?.[0]
+  if (command !== undefined && command.includes('/') && !executable(command)) {
+    throw new HarnessError('ERR_BAD_INPUT', `option runtimeCommand: ${JSON.stringify(command)} is not an executable file`)
+  }
+  if (options.runtimeCommand === undefined) {
+    handlerProblem(options)
+  }
+}
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK)
+    return statSync(file).isFile()
+  } catch {
+    return false
+  }
+}
+
+function extensionProblem(file: ExtensionFileEntry): void {
+  if (!existsSync(file.path)) {
+    // Only a link can be listed and not exist.
+    throw new HarnessError('ERR_FILE_NOT_FOUND', `extension ${JSON.stringify(file.name)}: ${file.path} links to ${JSON.stringify(readlinkSync(file.path))}, which does not exist`)
+  }
+  if (!executable(file.path)) {
+    throw new HarnessError('ERR_BAD_INPUT', `extension ${JSON.stringify(file.name)}: ${file.path} is not an executable file (Lambda would fail Init with Extension.LaunchError)`)
+  }
+}
+
+/**
+ * Where our runtime client imports the handler's module from: the function folder and each layer's
+ * python/ folder. The module name is the handler up to its last dot, "/" read as "." (awslambdaric).
+ */
+function handlerProblem(options: ParsedOptions): void {
+  const modname = options.handler.slice(0, options.handler.lastIndexOf('.'))
+  const parts = modname.replaceAll('/', '.').split('.')
+  const dirs = [options.functionDir, ...options.layers.filter((layer) => layer.extensionsDir !== layer.root).map((layer) => path.join(layer.root, 'python'))]
+  if (!dirs.some((dir) => hasModule(dir, parts))) {
+    throw new HarnessError(
+      'ERR_FILE_NOT_FOUND',
+      `option handler: no module ${JSON.stringify(modname)} for handler ${JSON.stringify(options.handler)} in ${dirs.join(', ')} (Lambda would fail Init with Runtime.ImportModuleError)`,
+    )
+  }
+}
+
+/** A source, bytecode or extension module, or a (namespace) package folder. */
+function hasModule(dir: string, parts: readonly string[]): boolean {
+  const last = parts.at(-1) ?? ''
+  const parent = path.join(dir, ...parts.slice(0, -1))
+  if (existsSync(path.join(parent, `${last}.py`)) || existsSync(path.join(parent, `${last}.pyc`))) {
+    return true
+  }
+  if (statSync(path.join(parent, last), { throwIfNoEntry: false })?.isDirectory() === true) {
+    return true
+  }
+  try {
+    return readdirSync(parent).some((name) => name.startsWith(`${last}.`) && name.endsWith('.so'))
+  } catch {
+    return false
+  }
+}
