@@ -2,13 +2,12 @@
 // contracts: exit 0 clean, 1 not clean, 2 bad usage or input (message on stderr, nothing
 // started), and the RunRecord that `--json` writes.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
 import t, { type Test } from 'tap'
 import type { ProcessRecord, RunRecord } from '../harness/index.js'
-import { PYTHON, ROOT, extensionsDir, fn, until } from './helpers.js'
+import { PYTHON, ROOT, canaryExtension, extensionsDir, fn, until } from './helpers.js'
 
 const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
 
@@ -61,24 +60,11 @@ function tempDir(t: Test, prefix: string): string {
   return dir
 }
 
-/**
- * An extensions folder whose one extension, if it is ever started, connects to a loopback server
- * of the test. A connection rather than a file: inside the bwrap sandbox the host's files are
- * read-only and /tmp is private, while the network is the host's.
- */
+/** An extensions folder whose one extension, if it is ever started, tells the test (helpers.ts). */
 async function canary(t: Test): Promise<{ dir: string; started: () => number }> {
-  let connections = 0
-  const server = createServer((socket) => {
-    connections++
-    socket.destroy()
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  const { port } = server.address() as AddressInfo
   const dir = path.join(tempDir(t, 'lh-cli-canary-'), 'extensions')
   mkdirSync(dir)
-  writeFileSync(path.join(dir, 'canary'), `#!${PYTHON}\nimport socket\nsocket.create_connection(("127.0.0.1", ${port})).close()\n`, { mode: 0o755 })
-  return { dir, started: () => connections }
+  return { dir, started: await canaryExtension(t, dir) }
 }
 
 

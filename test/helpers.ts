@@ -1,6 +1,7 @@
 // Shared test helpers: boot a sandbox and register its teardown in one call, fixture paths,
 // temporary extension folders, and waits that are events with deadlines, never sleeps.
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -74,4 +75,26 @@ export async function until(condition: () => boolean, timeoutMs = 5000): Promise
     await sleep(10)
   }
   return true
+}
+
+/**
+ * Writes an extension `canary` into `dir` that, whenever it is started, connects to a loopback
+ * server of the test: a connection rather than a file, because inside the bwrap sandbox the host's
+ * files are read-only and /tmp is private, while the network is the host's. With `behaves` it then
+ * runs as the well-behaved reference extension (so a valid run with it is clean); otherwise it exits
+ * without registering. Returns how many times it has started.
+ */
+export async function canaryExtension(t: Test, dir: string, behaves = false): Promise<() => number> {
+  let connections = 0
+  const server = createServer((socket) => {
+    connections++
+    socket.destroy()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const { port } = server.address() as AddressInfo
+  const kit = path.join(EXTENSIONS, 'lib')
+  const then = behaves ? `sys.path.insert(0, ${JSON.stringify(kit)})\nfrom extension_kit import main; main("well-behaved")\n` : ''
+  writeFileSync(path.join(dir, 'canary'), `#!${PYTHON}\nimport socket, sys\nsocket.create_connection(("127.0.0.1", ${port})).close()\n${then}`, { mode: 0o755 })
+  return () => connections
 }
