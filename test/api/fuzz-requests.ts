@@ -7,8 +7,8 @@
 // never produces a request that the spec would *accept* with a side effect (an answer for the
 // current invoke, an exit/error, an /event/next that would take an event): such a request is
 // rewritten into its refused neighbour, so the fuzz cannot legitimately disturb the sandbox.
-import { randomUUID } from 'node:crypto'
 import { connect } from 'node:net'
+import { MAX_RESPONSE_BYTES } from '../../harness/lifecycle/runtime.js'
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
 export function prng(seed: number): () => number {
@@ -112,8 +112,6 @@ export interface FuzzRequest {
   readonly raw?: Buffer
 }
 
-/** The largest response RAPID takes: 6 MiB + 100 (interop.MaxPayloadSize). */
-export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 const MAX_REGISTER_BYTES = 64 * 1024
 const MAX_SUBSCRIBE_BYTES = 1024 * 1024
 /** Node's default --max-http-header-size: a longer request head is refused by the parser. */
@@ -275,6 +273,8 @@ function identifier(rng: Rng, world: World): IdChoice {
       return { header: 'garbage', agent: undefined, problem: 'invalid', duplicate: rng.pick(known).id }
     default: {
       const id = rng.pick(known).id
+      // Go's uuid.Parse would also take the undashed, braced and urn: forms of an identifier; the
+      // harness takes only the canonical 8-4-4-4-12 text (the stricter reading), so they are invalid.
       const garbage = [
         'xyz',
         id.replaceAll('-', ''),
@@ -872,6 +872,3 @@ export function judge(request: FuzzRequest, observed: Observed): string | undefi
   }
   return undefined
 }
-
-/** A fresh v4 UUID nobody registered (for tests that need one outside the seeded stream). */
-export const unregisteredId = (): string => randomUUID()
