@@ -33,6 +33,8 @@ run options:
   --timeout <s>                function timeout in seconds (default 3)
   --memory <MB>                memory size (default 128)
   --env KEY=VALUE              a function environment variable (repeatable); extensions get it too
+  --pass-env NAME              copy this variable from your environment into the sandbox (repeatable);
+                               nothing else of your environment gets in (no AWS credentials)
   --function-name <name>       the function's name (default harness-function)
   --shutdown-reason <reason>   ${SHUTDOWN_REASONS.join(' | ')} (default spindown)
   --runtime-shutdown-ms <ms>   the runtime's share of the shutdown window (default 300; 500 with internal extensions)
@@ -96,6 +98,7 @@ async function run(argv: string[]): Promise<number> {
       timeout: { type: 'string' },
       memory: { type: 'string' },
       env: { type: 'string', multiple: true, default: [] },
+      'pass-env': { type: 'string', multiple: true, default: [] },
       'function-name': { type: 'string' },
       'shutdown-reason': { type: 'string' },
       'runtime-shutdown-ms': { type: 'string' },
@@ -140,7 +143,7 @@ async function run(argv: string[]): Promise<number> {
     memoryMB: numberFlag('memory', values.memory),
     runtimeShutdownMs: numberFlag('runtime-shutdown-ms', values['runtime-shutdown-ms']),
     initTimeoutMs: numberFlag('init-timeout-ms', values['init-timeout-ms']),
-    env: parseEnv(values.env),
+    env: parseEnv(values.env, values['pass-env']),
     freeze: values.freeze ?? false,
     ephemeralStorageMB: numberFlag('ephemeral-storage', values['ephemeral-storage']),
     ...(values['no-isolation'] === true ? { isolation: 'none' as const } : {}),

@@ -13,9 +13,21 @@ export function numberFlag(name: string, value: string | undefined): number | un
   return parsed
 }
 
-/** Repeated `--env KEY=VALUE` flags as an object. */
-export function parseEnv(pairs: readonly string[]): Record<string, string> {
+/**
+ * Repeated `--env KEY=VALUE` and `--pass-env NAME` flags as one object. Nothing of the host's
+ * environment reaches the sandbox unless named here: `--pass-env` copies a host variable (e.g. an
+ * endpoint or a token the extension under test needs) on purpose, and one that is not set is an
+ * error rather than a silently missing value. An `--env` of the same name wins.
+ */
+export function parseEnv(pairs: readonly string[], passNames: readonly string[] = [], host: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {}
+  for (const name of passNames) {
+    const value = host[name]
+    if (value === undefined) {
+      throw invalid('--pass-env', 'the name of a variable set in this environment', name)
+    }
+    env[name] = value
+  }
   for (const pair of pairs) {
     const eq = pair.indexOf('=')
     if (eq <= 0) {

@@ -38,6 +38,7 @@ check options:
   --postgres-bin <dir>         a system PostgreSQL's bin folder instead of the embedded server
   --env KEY=VALUE              configuration for the extension and the function (repeatable); {SINK_URL}
                                in a value becomes the scenario's HTTP collector (for telemetry-flushed)
+  --pass-env NAME              copy this variable from your environment (repeatable); nothing else gets in
   --isolation <mode>           ${ISOLATION_MODES.join(' | ')} (default auto)
   --max-memory-growth-mb <MB>  many-invokes tolerance (default ${DEFAULT_TOLERANCE.memoryMB}), or:
   --max-memory-growth-percent <P>  of the memory after the warm-up, whichever is larger (default ${DEFAULT_TOLERANCE.memoryPercent})
@@ -84,6 +85,7 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
       postgres: { type: 'string' },
       'postgres-bin': { type: 'string' },
       env: { type: 'string', multiple: true, default: [] },
+      'pass-env': { type: 'string', multiple: true, default: [] },
       isolation: { type: 'string' },
       'max-memory-growth-mb': { type: 'string' },
       'max-memory-growth-percent': { type: 'string' },
@@ -131,7 +133,7 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     ...(values.postgres === undefined ? {} : { postgres: values.postgres as PostgresMode }),
     ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
     ...(values.isolation === undefined ? {} : { isolation: values.isolation as IsolationMode }),
-    env: parseEnv(values.env),
+    env: parseEnv(values.env, values['pass-env']),
     tolerance,
   }
   const report = await runCheck(options, {

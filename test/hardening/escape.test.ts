@@ -223,22 +223,28 @@ t.test('telemetry goes to loopback only: other hosts are refused, sandbox.locald
 
 t.test('the CLI passes the host environment only on purpose', async (t) => {
   const secrets = { AWS_ACCESS_KEY_ID: 'AKIAHOSTONLY000000', AWS_SECRET_ACCESS_KEY: 'host-secret-escape-test', AWS_SESSION_TOKEN: 'host-token-escape-test', LH_HOST_ONLY: 'host-only-escape-test' }
-  const result = await execa(process.execPath, [path.join(ROOT, 'dist', 'harness', 'cli.js'), 'run', fn('returns-env'), '--handler', 'app.handler', '--python', PYTHON, '--env', 'ON_PURPOSE=passed', '--json', '-'], {
+  const cli = [path.join(ROOT, 'dist', 'harness', 'cli.js'), 'run', fn('returns-env'), '--handler', 'app.handler', '--python', PYTHON]
+  const result = await execa(process.execPath, [...cli, '--env', 'ON_PURPOSE=passed', '--pass-env', 'LH_PASSED', '--json', '-'], {
     cwd: ROOT,
     reject: false,
     timeout: 60_000,
     stdin: 'ignore',
     // As a shell with those secrets exported runs it, without tap's instrumentation.
-    env: { ...secrets, NODE_OPTIONS: '' },
+    env: { ...secrets, LH_PASSED: 'passed-from-host', NODE_OPTIONS: '' },
   })
   t.equal(result.exitCode, 0, String(result.stderr))
   const record = JSON.parse(String(result.stdout)) as { invocations: { response: string }[] }
   const env = JSON.parse(record.invocations[0]?.response ?? '{}') as Record<string, string>
   t.equal(env.ON_PURPOSE, 'passed', '--env reaches the function')
+  t.equal(env.LH_PASSED, 'passed-from-host', '--pass-env copies the named host variable')
   for (const [key, value] of Object.entries(secrets)) {
     t.notOk(key in env, `${key} does not`)
     t.notOk(Object.values(env).includes(value), `nor its value under another name`)
   }
+  // Passing a variable the host does not have is a usage error, not a silently empty value.
+  const unset = await execa(process.execPath, [...cli, '--pass-env', 'LH_NOT_SET_ANYWHERE'], { cwd: ROOT, reject: false, timeout: 60_000, stdin: 'ignore', env: { NODE_OPTIONS: '' } })
+  t.equal(unset.exitCode, 2, 'an unset --pass-env exits 2')
+  t.match(String(unset.stderr), /option --pass-env: .*"LH_NOT_SET_ANYWHERE"/, String(unset.stderr))
 })
 
 t.test('the harness\'s temp folders are private and removed at dispose', async (t) => {
