@@ -10,8 +10,10 @@ export class Recorder {
   readonly #origin = performance.now()
   readonly #epochOrigin = Date.now()
   #outputLines = 0
+  readonly #onEntry: ((entry: TimelineEntry) => void) | undefined
 
-  constructor(base: Pick<RunRecord, 'runtime' | 'function' | 'warnings'> & { version: string }) {
+  constructor(base: Pick<RunRecord, 'runtime' | 'function' | 'warnings'> & { version: string; onEntry?: (entry: TimelineEntry) => void }) {
+    this.#onEntry = base.onEntry
     this.record = {
       harness: { name: 'lambda-harness', version: base.version },
       startedAt: new Date(this.#epochOrigin).toISOString(),
@@ -47,7 +49,9 @@ export class Recorder {
   }
 
   add(kind: TimelineEntry['kind'], detail: string, process?: string, atMs = this.now()): void {
-    this.record.timeline.push(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail })
+    const entry: TimelineEntry = process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail }
+    this.record.timeline.push(entry)
+    this.#onEntry?.({ ...entry })
   }
 
   output(process: string, stream: 'stdout' | 'stderr', line: string): void {

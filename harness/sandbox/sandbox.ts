@@ -16,7 +16,7 @@ import type { ExtensionEvent, InvokeEvent } from '../lifecycle/events.js'
 import type { RuntimeAgent } from '../lifecycle/runtime.js'
 import { PYTHON_BOOTSTRAP } from '../paths.js'
 import { Recorder } from '../record/recorder.js'
-import type { InvocationRecord, RunRecord, ShutdownRecord } from '../record/run-record.js'
+import type { InvocationRecord, RunRecord, ShutdownRecord, TimelineEntry } from '../record/run-record.js'
 import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.js'
 import type { SpawnSpec } from '../supervisor/supervisor.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
@@ -51,6 +51,12 @@ export interface SandboxHooks {
   readonly warn?: (message: string) => void
   /** Called with host:port as soon as the API server listens, before Init (e.g. to act as a process). */
   readonly onApiListening?: (runtimeApi: string) => void
+  /**
+   * Called with each timeline entry as it is recorded (an API call, an event, a signal, an exit, an
+   * output line), synchronously: to follow a run live or to act at an exact point of it. It must
+   * not throw; what it throws is reported through `warn` and otherwise ignored.
+   */
+  readonly onTimeline?: (entry: TimelineEntry) => void
 }
 
 export class Sandbox implements AsyncDisposable, PlatformPort {
@@ -107,9 +113,11 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     for (const warning of warnings) {
       hooks.warn?.(warning)
     }
+    const { onTimeline } = hooks
     const recorder = new Recorder({
       version: HARNESS_VERSION,
       warnings,
+      ...(onTimeline === undefined ? {} : { onEntry: (entry: TimelineEntry) => callHook(onTimeline, entry, hooks.warn) }),
       runtime: {
         profile: parsed.profile.id,
         executionEnv: parsed.profile.executionEnv,
@@ -601,6 +609,15 @@ function traceId(): string {
   // One randomBytes call for both ids: it is on every invoke's path.
   const random = randomBytes(20).toString('hex')
   return `Root=1-${epoch}-${random.slice(0, 24)};Parent=${random.slice(24)};Sampled=0`
+}
+
+/** A user's hook runs inside the harness's own steps: what it throws must not break them. */
+function callHook(hook: (entry: TimelineEntry) => void, entry: TimelineEntry, warn: ((message: string) => void) | undefined): void {
+  try {
+    hook(entry)
+  } catch (error) {
+    warn?.(`the onTimeline hook threw: ${String(error)}`)
+  }
 }
 
 function describeFatal(fatal: Fatal | undefined): string | undefined {
