@@ -2,14 +2,20 @@
 import { performance } from 'node:perf_hooks'
 import type { Problem, ProcessRecord, RunRecord, TimelineEntry } from './run-record.js'
 
-/** Output lines kept in the timeline; past this they are counted, not kept. */
+/**
+ * Output kept in the timeline per process name (a restarted process shares its predecessors'):
+ * past either cap its lines are counted in `droppedOutputLines`, not kept. Per process, so one
+ * that floods cannot crowd out the others' later lines; a sandbox has at most 11 names (the
+ * runtime and 10 extensions), so the timeline's output stays under 11 × 4 MiB characters.
+ */
 export const MAX_TIMELINE_OUTPUT_LINES = 20_000
+export const MAX_TIMELINE_OUTPUT_CHARS = 4 * 1024 * 1024
 
 export class Recorder {
   readonly record: RunRecord
   readonly #origin = performance.now()
   readonly #epochOrigin = Date.now()
-  #outputLines = 0
+  readonly #outputKept = new Map<string, { lines: number; chars: number }>()
   readonly #onEntry: ((entry: TimelineEntry) => void) | undefined
 
   constructor(base: Pick<RunRecord, 'runtime' | 'function' | 'warnings'> & { version: string; onEntry?: (entry: TimelineEntry) => void }) {
@@ -55,12 +61,19 @@ export class Recorder {
   }
 
   output(process: string, stream: 'stdout' | 'stderr', line: string): void {
-    if (this.#outputLines >= MAX_TIMELINE_OUTPUT_LINES) {
+    const detail = stream === 'stderr' ? `[stderr] ${line}` : line
+    let kept = this.#outputKept.get(process)
+    if (kept === undefined) {
+      kept = { lines: 0, chars: 0 }
+      this.#outputKept.set(process, kept)
+    }
+    if (kept.lines >= MAX_TIMELINE_OUTPUT_LINES || kept.chars + detail.length > MAX_TIMELINE_OUTPUT_CHARS) {
       this.record.droppedOutputLines++
       return
     }
-    this.#outputLines++
-    this.add('output', stream === 'stderr' ? `[stderr] ${line}` : line, process)
+    kept.lines++
+    kept.chars += detail.length
+    this.add('output', detail, process)
   }
 
   problem(problem: Problem): void {
