@@ -24,6 +24,7 @@ import { pythonInfo, type PythonInfo } from './python-info.js'
 import { SandboxResources } from './resources.js'
 import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
+import { processesWithEnvironment, uptimeTicks } from '../probes/processes.js'
 import { startIsolation, type Isolation } from '../isolation/isolation.js'
 import { TelemetryHub } from '../telemetry/hub.js'
 
@@ -79,6 +80,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   /** bwrap namespaces or plain processes; set first thing in boot's try. */
   #isolation: Isolation | undefined
   #layers: PreparedLayers | undefined
+  /** Every AWS_LAMBDA_RUNTIME_API this sandbox handed out (each generation listens afresh), and since when. */
+  readonly #apiAddresses: string[] = []
+  readonly #bootTicks = uptimeTicks()
 
   private constructor(options: ParsedOptions, python: PythonInfo | undefined, extensionFiles: ExtensionFile[], recorder: Recorder) {
     this.#options = options
@@ -293,6 +297,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       const errors: unknown[] = []
       try {
         await this.#current?.destroy()
+        this.#endPlainProcesses()
       } catch (error) {
         errors.push(error)
       }
@@ -351,6 +356,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     if (this.#generations > 0) {
       await this.#server.renew()
     }
+    this.#apiAddresses.push(this.#server.address)
     const generation = new Generation({
       index: this.#generations++,
       recorder: this.#recorder,
@@ -473,7 +479,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       this.#recorder.record.shutdown = record
       // Whatever escaped its process group (a double-forked daemon) dies with the sandbox.
       const reaped = new Set(record.orphans.flatMap((orphan) => orphan.pids))
-      const left = (await this.#sandboxed.end()).filter((pid) => !reaped.has(pid))
+      const left = [...(await this.#sandboxed.end()), ...this.#endPlainProcesses()].filter((pid) => !reaped.has(pid))
       if (left.length > 0) {
         record.orphans.push({ group: 'sandbox', pids: left })
         this.#recorder.add('signal', `SIGKILL to ${left.length} process(es) left in the sandbox: ${left.join(', ')}`, 'sandbox')
@@ -542,6 +548,28 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     const gil = this.#python?.freeThreaded === true ? ['-X', 'gil=1'] : []
     const file = this.#python?.executable || options.python
     return { name: 'runtime', kind: 'runtime', file, args: [...gil, this.#sandboxed.bootstrap, options.handler], cwd: this.#sandboxed.taskRoot, env }
+  }
+
+  /**
+   * Plain processes have no PID namespace to end with the sandbox: those that left their process
+   * group (a double-forked daemon) are found by the API address they inherited, and SIGKILLed.
+   */
+  #endPlainProcesses(): number[] {
+    if (this.#isolation?.mode !== 'none') {
+      return []
+    }
+    const strays = processesWithEnvironment(
+      this.#apiAddresses.map((address) => `AWS_LAMBDA_RUNTIME_API=${address}`),
+      this.#bootTicks,
+    )
+    for (const pid of strays) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    return strays
   }
 
   get #sandboxed(): Isolation {
