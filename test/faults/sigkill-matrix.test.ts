@@ -186,8 +186,12 @@ const cells: Cell[] = [
 
 const outcomes: string[] = []
 
-for (const cell of cells) {
-  t.test(`SIGKILL to the ${cell.target} ${cell.phase === 'shutdown' ? 'during Shutdown' : cell.phase === 'init' ? 'during Init' : cell.phase}`, { buffered: true }, async (t) => {
+// Isolated (the default) and plain processes: the kill lands on the process either way.
+const runs = (['auto', 'none'] as const).flatMap((isolation) => cells.map((cell) => ({ isolation, cell })))
+
+for (const { isolation, cell } of runs) {
+  const phase = cell.phase === 'shutdown' ? 'during Shutdown' : cell.phase === 'init' ? 'during Init' : cell.phase
+  t.test(`SIGKILL to the ${cell.target} ${phase} (${isolation === 'none' ? 'plain processes' : 'isolated'})`, { buffered: true }, async (t) => {
     const startedMs = performance.now()
     const target = cell.target === 'runtime' ? 'runtime' : cell.extension
     const killer = new KillAt(target, cell.when)
@@ -197,7 +201,7 @@ for (const cell of cells) {
     t.teardown(() => removeMarkers(marker))
     const sandbox = await startSandbox(
       t,
-      { functionDir: fn(cell.functionName), extensionsDir: extensionsDir(t, [cell.extension]), env: { HOLD_MARKER: marker }, ...cell.options },
+      { functionDir: fn(cell.functionName), extensionsDir: extensionsDir(t, [cell.extension]), env: { HOLD_MARKER: marker }, isolation, ...cell.options },
       killer.hooks,
     )
     const first = await sandbox.invoke(cell.event ?? {})
@@ -213,7 +217,7 @@ for (const cell of cells) {
     assertComplete(t, record, kill)
     const killed = killedRecord(record, kill)
     outcomes.push(
-      `| ${cell.target} | ${cell.phase} | ${record.init?.status}${record.init?.errorType === undefined ? '' : ` ${record.init.errorType}`} | ` +
+      `| ${cell.target} | ${cell.phase} | ${isolation === 'none' ? 'plain' : 'isolated'} | ${record.init?.status}${record.init?.errorType === undefined ? '' : ` ${record.init.errorType}`} | ` +
         `${first.status}${first.errorType === undefined ? '' : ` ${first.errorType}`} | ${record.resets.map((r) => r.reason).join(', ') || '–'} | ` +
         `${killed.state}, killed by us: ${killed.killed} | ${codes(record).join(', ')} | ${((performance.now() - startedMs) / 1000).toFixed(1)} s |`,
     )
@@ -221,7 +225,7 @@ for (const cell of cells) {
 }
 
 t.teardown(() => {
-  t.comment(['| target | phase | Init | first invoke | resets | killed process | problems | time |', ...outcomes.sort()].join('\n'))
+  t.comment(['| target | phase | mode | Init | first invoke | resets | killed process | problems | time |', ...outcomes.sort()].join('\n'))
 })
 
 /** What every cell's record must hold, whatever the phase. */
