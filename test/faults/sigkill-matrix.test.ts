@@ -44,12 +44,51 @@ interface Run {
 }
 
 const output = (process: string, line: RegExp): Seen => ({ process, kind: 'output', detail: line })
+const handlerRunning = output('runtime', /^handler-running 0$/)
+const holdingAfterInvoke = output('holds-after-invoke', /^holds-after-invoke holding after INVOKE$/)
 const responded: Seen = { process: 'runtime', kind: 'api', detail: /^POST \/2018-06-01\/runtime\/invocation\/[^/]+\/response → 202$/ }
 /** Long enough that only the kill, never the function timeout, ends a held invoke. */
 const HELD = { timeoutSec: 60 }
 /** The caller's body for a platform-made error (RAPID GetErrorResponseWithFormattedErrorMessage). */
 const platformError = (requestId: string, errorType: string, message: string) =>
   JSON.stringify({ errorMessage: `RequestId: ${requestId} Error: ${message}`, errorType })
+
+/** After the runtime's response, while the extension holds before its next /event/next. */
+const POST_INVOKE = {
+  functionName: 'echo',
+  extension: 'holds-after-invoke',
+  options: HELD,
+  event: { answered: true },
+  when: [responded, holdingAfterInvoke],
+}
+
+/** Mid-invoke: the handler runs (and would for a minute). */
+const MID_INVOKE = {
+  functionName: 'prints-lines',
+  options: HELD,
+  event: { lines: 1, tag: 'handler-running', sleep: 60 },
+}
+
+/** Init failed with `errorType`, one reset followed, and the first invoke's suppressed Init went through. */
+function initFailed(t: Test, { record, first }: Run, errorType: string): void {
+  t.match(record.init, { status: 'error', phase: 'init', errorType }, `Init failed with ${errorType}`)
+  t.same(record.resets.map((r) => r.reason), ['failure'], 'one reset, reason failure')
+  t.same(codes(record), ['init-failed', 'reset'])
+  t.match(first, { status: 'success', init: { phase: 'invoke', status: 'success' } }, 'the first invoke ran a suppressed Init, which went through')
+}
+
+/** The invoke failed with `errorType` and a reset before the runtime answered: its caller got the platform's error. */
+function failedBeforeResponse(t: Test, first: InvocationRecord, errorType: string, message: string): void {
+  t.match(first, { status: 'error', errorType, functionError: 'Unhandled', resetReason: 'failure' })
+  t.equal(first.response, platformError(first.requestId, errorType, message))
+}
+
+/** The invoke failed with `errorType` and a reset, though its caller already had the function's response. */
+function failedAfterResponse(t: Test, first: InvocationRecord, errorType: string): void {
+  t.match(first, { status: 'error', errorType, resetReason: 'failure' })
+  t.same(JSON.parse(first.response), { answered: true }, 'the caller already had the function\'s response')
+  t.equal(first.functionError, undefined, 'and no function error')
+}
 
 const cells: Cell[] = [
   {
@@ -58,25 +97,16 @@ const cells: Cell[] = [
     functionName: 'holds-init-once',
     extension: 'well-behaved',
     when: [output('runtime', /^holding in init$/)],
-    check(t, { record, first }) {
-      t.match(record.init, { status: 'error', phase: 'init', errorType: 'Runtime.ExitError' }, 'Init failed with Runtime.ExitError')
-      t.same(record.resets.map((r) => r.reason), ['failure'], 'one reset, reason failure')
-      t.same(codes(record), ['init-failed', 'reset'])
-      t.match(first, { status: 'success', init: { phase: 'invoke', status: 'success' } }, 'the first invoke ran a suppressed Init, which went through')
-    },
+    check: (t, run) => initFailed(t, run, 'Runtime.ExitError'),
   },
   {
     target: 'runtime',
     phase: 'mid-invoke',
-    functionName: 'prints-lines',
+    ...MID_INVOKE,
     extension: 'well-behaved',
-    options: HELD,
-    event: { lines: 1, tag: 'handler-running', sleep: 60 },
-    when: [output('runtime', /^handler-running 0$/)],
+    when: [handlerRunning],
     check(t, { record, first, next }) {
-      t.match(first, { status: 'error', errorType: 'Runtime.ExitError', functionError: 'Unhandled', resetReason: 'failure' })
-      t.equal(first.response, platformError(first.requestId, 'Runtime.ExitError', 'Runtime exited with error: signal: killed'))
-      t.same(record.resets.map((r) => r.reason), ['failure'])
+      failedBeforeResponse(t, first, 'Runtime.ExitError', 'Runtime exited with error: signal: killed')
       t.same(codes(record), ['reset'])
       t.match(next?.init, { phase: 'invoke', status: 'success' }, 'the next invoke ran a suppressed Init')
     },
@@ -84,15 +114,9 @@ const cells: Cell[] = [
   {
     target: 'runtime',
     phase: 'post-invoke',
-    functionName: 'echo',
-    extension: 'holds-after-invoke',
-    options: HELD,
-    event: { answered: true },
-    when: [responded, output('holds-after-invoke', /^holds-after-invoke holding after INVOKE$/)],
+    ...POST_INVOKE,
     check(t, { record, first, next }) {
-      t.match(first, { status: 'error', errorType: 'Runtime.ExitError', resetReason: 'failure' })
-      t.same(JSON.parse(first.response), { answered: true }, 'the caller already had the function\'s response')
-      t.equal(first.functionError, undefined)
+      failedAfterResponse(t, first, 'Runtime.ExitError')
       const reset = record.resets[0]
       t.equal(reset?.reason, 'failure')
       // It never calls /event/next again, so the reset's SHUTDOWN cannot reach it (LAMBDA-SPEC §2.3).
@@ -126,24 +150,16 @@ const cells: Cell[] = [
     functionName: 'echo',
     extension: 'holds-in-init',
     when: [output('holds-in-init', /^holds-in-init holding in init$/)],
-    check(t, { record, first }) {
-      t.match(record.init, { status: 'error', phase: 'init', errorType: 'Extension.Crash' })
-      t.same(record.resets.map((r) => r.reason), ['failure'])
-      t.same(codes(record), ['init-failed', 'reset'])
-      t.match(first, { status: 'success', init: { phase: 'invoke', status: 'success' } }, 'the first invoke ran a suppressed Init, which went through')
-    },
+    check: (t, run) => initFailed(t, run, 'Extension.Crash'),
   },
   {
     target: 'extension',
     phase: 'mid-invoke',
-    functionName: 'prints-lines',
+    ...MID_INVOKE,
     extension: 'holds-after-invoke',
-    options: HELD,
-    event: { lines: 1, tag: 'handler-running', sleep: 60 },
-    when: [output('runtime', /^handler-running 0$/), output('holds-after-invoke', /^holds-after-invoke holding after INVOKE$/)],
+    when: [handlerRunning, holdingAfterInvoke],
     check(t, { record, first, next }) {
-      t.match(first, { status: 'error', errorType: 'Extension.Crash', functionError: 'Unhandled', resetReason: 'failure' })
-      t.equal(first.response, platformError(first.requestId, 'Extension.Crash', 'signal: killed'))
+      failedBeforeResponse(t, first, 'Extension.Crash', 'signal: killed')
       const reset = record.resets[0]
       t.same(reset?.runtime?.signals.map((s) => s.signal), ['SIGTERM'], 'the reset SIGTERMed the runtime still in its handler')
       t.same(codes(record), ['reset'])
@@ -153,15 +169,9 @@ const cells: Cell[] = [
   {
     target: 'extension',
     phase: 'post-invoke',
-    functionName: 'echo',
-    extension: 'holds-after-invoke',
-    options: HELD,
-    event: { answered: true },
-    when: [responded, output('holds-after-invoke', /^holds-after-invoke holding after INVOKE$/)],
+    ...POST_INVOKE,
     check(t, { record, first, next }) {
-      t.match(first, { status: 'error', errorType: 'Extension.Crash', resetReason: 'failure' })
-      t.same(JSON.parse(first.response), { answered: true }, 'the caller already had the function\'s response')
-      t.equal(first.functionError, undefined)
+      failedAfterResponse(t, first, 'Extension.Crash')
       t.same(record.resets.map((r) => r.reason), ['failure'])
       t.same(codes(record), ['reset'])
       t.match(next, { status: 'success', init: { phase: 'invoke', status: 'success' } })
