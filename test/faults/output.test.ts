@@ -10,8 +10,7 @@ import { MAX_TIMELINE_OUTPUT_CHARS } from '../../harness/record/recorder.js'
 import { MAX_LINE_BYTES } from '../../harness/supervisor/supervisor.js'
 import { extensionsDir, fn, startSandbox } from '../helpers.js'
 
-/** FLOOD_MB=1000 in the environment checks that the bounds do not grow with the flood (slow). */
-const FLOOD_MB = Number(process.env.FLOOD_MB ?? 100)
+const FLOOD_MB = 100
 const MB = 1024 * 1024
 /** Generous: the flood is 100 MB, and the harness should keep a small, fixed part of it. */
 const GROWTH_LIMIT_MB = 100
