@@ -80,7 +80,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   /** bwrap namespaces or plain processes; set first thing in boot's try. */
   #isolation: Isolation | undefined
   #layers: PreparedLayers | undefined
-  /** Every AWS_LAMBDA_RUNTIME_API this sandbox handed out (each generation listens afresh), and since when. */
+  /** Every AWS_LAMBDA_RUNTIME_API this sandbox handed out (each generation listens afresh), and from when. */
   readonly #apiAddresses: string[] = []
   readonly #bootTicks = uptimeTicks()
 
@@ -297,6 +297,11 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       const errors: unknown[] = []
       try {
         await this.#current?.destroy()
+      } catch (error) {
+        errors.push(error)
+      }
+      try {
+        // A dispose without the final Shutdown: a plain daemon must not outlive the sandbox either.
         this.#endPlainProcesses()
       } catch (error) {
         errors.push(error)
