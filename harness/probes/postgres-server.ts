@@ -58,6 +58,7 @@ interface Started {
   port: number
   subprocess: ResultPromise
   exited: Promise<void>
+  postmasterExited: Promise<void>
   tail: string[]
 }
 
@@ -71,6 +72,11 @@ export class PostgresServer {
   readonly dataDir: string
   /** Resolves once the postmaster and its backends are gone (they share its stderr pipe). */
   readonly exited: Promise<void>
+  /**
+   * Resolves as soon as the postmaster itself has exited: the server is dead from then on, even
+   * while its backends, which notice only at their next wait, still hold the pipe (`exited`).
+   */
+  readonly postmasterExited: Promise<void>
   #subprocess: ResultPromise
   #exitHook: ExitHook
   #tail: string[]
@@ -81,6 +87,7 @@ export class PostgresServer {
     this.dataDir = exitHook.dataDir
     this.#subprocess = started.subprocess
     this.exited = started.exited
+    this.postmasterExited = started.postmasterExited
     this.#tail = started.tail
     this.#exitHook = exitHook
   }
@@ -182,13 +189,14 @@ export class PostgresServer {
       options.onRecord(record)
     })
     const exited = subprocess.then(() => undefined)
+    const postmasterExited = new Promise<void>((resolve) => subprocess.once('exit', () => resolve()))
     const deadline = AbortSignal.timeout(START_TIMEOUT_MS)
     const timedOut = new Promise<'timeout'>((resolve) => {
       deadline.addEventListener('abort', () => resolve('timeout'), { once: true })
     })
     const outcome = await Promise.race([ready, exited.then(() => 'exited' as const), timedOut])
     if (outcome === 'ready') {
-      return { port, subprocess, exited, tail }
+      return { port, subprocess, exited, postmasterExited, tail }
     }
     if (outcome === 'timeout') {
       subprocess.kill('SIGQUIT')

@@ -96,7 +96,8 @@ export class PostgresProbe {
     this.#ledger = ledger
     // Each concurrent report adds a listener until it settles; many sandboxes at once are expected.
     setMaxListeners(0, this.#controller.signal)
-    void server.exited.then(() => {
+    // From the postmaster's own exit: its backends may linger a moment and still answer a report.
+    void server.postmasterExited.then(() => {
       if (this.#stopping === undefined) {
         const output = server.recentLog
         this.#controller.abort(new HarnessError('ERR_PROBE_FAILED', 'the PostgreSQL server exited unexpectedly', { output }))

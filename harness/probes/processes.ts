@@ -109,3 +109,45 @@ export function heldResources(pids: readonly number[], folders: readonly string[
   }
   return { pids: [...pids], tcp, files: [...files] }
 }
+
+/** Clock ticks since the host booted (USER_HZ, which Linux fixes at 100 on every common architecture). */
+export function uptimeTicks(): number {
+  try {
+    return Math.floor(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100)
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * Host processes, this one aside, started at or after `sinceTicks` whose environment as they were
+ * started holds one of `entries` (`KEY=value`, e.g. the AWS_LAMBDA_RUNTIME_API a sandbox gave its
+ * processes): how plain processes that left their process group (a double-forked daemon) are
+ * found, as they keep what they inherited. Zombies have no environment and are not listed.
+ */
+export function processesWithEnvironment(entries: readonly string[], sinceTicks: number): number[] {
+  const needles = entries.map((entry) => Buffer.from(`\0${entry}\0`))
+  let pids: string[]
+  try {
+    pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+  } catch {
+    return []
+  }
+  return pids
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        // Field 22, starttime; counted after the command, which is in parentheses.
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) < sinceTicks) {
+          return false
+        }
+        // A leading NUL, so the first variable matches like the others.
+        const environ = Buffer.concat([Buffer.from('\0'), readFileSync(`/proc/${pid}/environ`)])
+        return needles.some((needle) => environ.includes(needle))
+      } catch {
+        // Gone meanwhile, or another user's.
+        return false
+      }
+    })
+    .map(Number)
+}

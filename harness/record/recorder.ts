@@ -2,16 +2,24 @@
 import { performance } from 'node:perf_hooks'
 import type { Problem, ProcessRecord, RunRecord, TimelineEntry } from './run-record.js'
 
-/** Output lines kept in the timeline; past this they are counted, not kept. */
+/**
+ * Output kept in the timeline per process name (a restarted process shares its predecessors'):
+ * past either cap its lines are counted in `droppedOutputLines`, not kept. Per process, so one
+ * that floods cannot crowd out the others' later lines; a sandbox has at most 11 names (the
+ * runtime and 10 extensions), so the timeline's output stays under 11 × 4 MiB characters.
+ */
 export const MAX_TIMELINE_OUTPUT_LINES = 20_000
+export const MAX_TIMELINE_OUTPUT_CHARS = 4 * 1024 * 1024
 
 export class Recorder {
   readonly record: RunRecord
   readonly #origin = performance.now()
   readonly #epochOrigin = Date.now()
-  #outputLines = 0
+  readonly #outputKept = new Map<string, { lines: number; chars: number }>()
+  readonly #onEntry: ((entry: TimelineEntry) => void) | undefined
 
-  constructor(base: Pick<RunRecord, 'runtime' | 'function' | 'warnings'> & { version: string }) {
+  constructor(base: Pick<RunRecord, 'runtime' | 'function' | 'warnings'> & { version: string; onEntry?: (entry: TimelineEntry) => void }) {
+    this.#onEntry = base.onEntry
     this.record = {
       harness: { name: 'lambda-harness', version: base.version },
       startedAt: new Date(this.#epochOrigin).toISOString(),
@@ -47,16 +55,25 @@ export class Recorder {
   }
 
   add(kind: TimelineEntry['kind'], detail: string, process?: string, atMs = this.now()): void {
-    this.record.timeline.push(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail })
+    const entry: TimelineEntry = process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail }
+    this.record.timeline.push(entry)
+    this.#onEntry?.({ ...entry })
   }
 
   output(process: string, stream: 'stdout' | 'stderr', line: string): void {
-    if (this.#outputLines >= MAX_TIMELINE_OUTPUT_LINES) {
+    const detail = stream === 'stderr' ? `[stderr] ${line}` : line
+    let kept = this.#outputKept.get(process)
+    if (kept === undefined) {
+      kept = { lines: 0, chars: 0 }
+      this.#outputKept.set(process, kept)
+    }
+    if (kept.lines >= MAX_TIMELINE_OUTPUT_LINES || kept.chars + detail.length > MAX_TIMELINE_OUTPUT_CHARS) {
       this.record.droppedOutputLines++
       return
     }
-    this.#outputLines++
-    this.add('output', stream === 'stderr' ? `[stderr] ${line}` : line, process)
+    kept.lines++
+    kept.chars += detail.length
+    this.add('output', detail, process)
   }
 
   problem(problem: Problem): void {

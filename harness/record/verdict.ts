@@ -1,6 +1,6 @@
 // What counts as a problem, in words a user understands. Lambda's own behaviour (an unsubscribed
 // extension killed at once, a 3.11 runtime killed at the end of its share) is reported, not blamed.
-import type { InitRecord, Problem, ShutdownRecord, TelemetrySubscriberRecord } from './run-record.js'
+import type { InitRecord, Problem, ProcessRecord, ShutdownRecord, TelemetrySubscriberRecord } from './run-record.js'
 
 export interface ShutdownVerdictInput {
   readonly shutdown: ShutdownRecord
@@ -25,6 +25,14 @@ export function shutdownProblems({ shutdown, sigtermReachesPython, ownRuntimeCli
         message: `the runtime has a SIGTERM handler but did not exit within its ${shutdown.runtimeShareMs} ms share of ${what} and was killed`,
       })
     }
+    const outside = signalFromOutside(runtime, shutdown)
+    if (outside !== undefined) {
+      problems.push({
+        code: 'killed-from-outside',
+        process: 'runtime',
+        message: `the runtime died of ${outside} during ${what}, a signal the harness did not send (the OOM killer, a user, another tool)`,
+      })
+    }
   }
   for (const extension of shutdown.extensions) {
     const name = `extension \`${extension.name}\``
@@ -38,7 +46,7 @@ export function shutdownProblems({ shutdown, sigtermReachesPython, ownRuntimeCli
           ? `${name} received SHUTDOWN but did not exit before the ${shutdown.windowMs} ms deadline and was killed`
           : `${name} did not exit before the ${shutdown.windowMs} ms deadline and was killed`,
       })
-    } else if (gotShutdown && extension.exit !== null && (extension.exit.code !== 0 || extension.exit.signal !== null)) {
+    } else if ((gotShutdown || diedDuring(extension, shutdown)) && extension.exit !== null && (extension.exit.code !== 0 || extension.exit.signal !== null) && !extension.killed) {
       problems.push({
         code: 'extension-shutdown-failed',
         process: extension.name,
@@ -61,6 +69,20 @@ export function shutdownProblems({ shutdown, sigtermReachesPython, ownRuntimeCli
     })
   }
   return problems
+}
+
+/** Whether the process ended once this Shutdown (or reset) had begun, rather than before it. */
+function diedDuring(process: ProcessRecord, shutdown: ShutdownRecord): boolean {
+  return process.exitedAtMs !== null && process.exitedAtMs >= shutdown.startedAtMs
+}
+
+/** The signal a process died of during the Shutdown when the harness never sent it that signal. */
+function signalFromOutside(process: ProcessRecord, shutdown: ShutdownRecord): NodeJS.Signals | undefined {
+  const signal = process.exit?.signal ?? null
+  if (signal === null || !diedDuring(process, shutdown) || process.signals.some((s) => s.signal === signal)) {
+    return undefined
+  }
+  return signal
 }
 
 export function resetProblem(reset: ShutdownRecord, cause: string): Problem {

@@ -17,7 +17,7 @@ import type { ExtensionEvent, InvokeEvent } from '../lifecycle/events.js'
 import type { RuntimeAgent } from '../lifecycle/runtime.js'
 import { PYTHON_BOOTSTRAP } from '../paths.js'
 import { Recorder } from '../record/recorder.js'
-import type { InvocationRecord, RunRecord, ShutdownRecord } from '../record/run-record.js'
+import type { InvocationRecord, RunRecord, ShutdownRecord, TimelineEntry } from '../record/run-record.js'
 import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.js'
 import type { SpawnSpec } from '../supervisor/supervisor.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
@@ -25,6 +25,7 @@ import { pythonInfo, type PythonInfo } from './python-info.js'
 import { SandboxResources } from './resources.js'
 import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
+import { processesWithEnvironment, uptimeTicks } from '../probes/processes.js'
 import { startIsolation, type Isolation } from '../isolation/isolation.js'
 import { TelemetryHub } from '../telemetry/hub.js'
 
@@ -52,6 +53,12 @@ export interface SandboxHooks {
   readonly warn?: (message: string) => void
   /** Called with host:port as soon as the API server listens, before Init (e.g. to act as a process). */
   readonly onApiListening?: (runtimeApi: string) => void
+  /**
+   * Called with each timeline entry as it is recorded (an API call, an event, a signal, an exit, an
+   * output line), synchronously: to follow a run live or to act at an exact point of it. It must
+   * not throw; what it throws is reported through `warn` and otherwise ignored.
+   */
+  readonly onTimeline?: (entry: TimelineEntry) => void
 }
 
 export class Sandbox implements AsyncDisposable, PlatformPort {
@@ -74,6 +81,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   /** bwrap namespaces or plain processes; set first thing in boot's try. */
   #isolation: Isolation | undefined
   #layers: PreparedLayers | undefined
+  /** Every AWS_LAMBDA_RUNTIME_API this sandbox handed out (each generation listens afresh), and from when. */
+  readonly #apiAddresses: string[] = []
+  readonly #bootTicks = uptimeTicks()
 
   private constructor(options: ParsedOptions, python: PythonInfo | undefined, extensionFiles: ExtensionFile[], recorder: Recorder) {
     this.#options = options
@@ -111,9 +121,11 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     for (const warning of warnings) {
       hooks.warn?.(warning)
     }
+    const { onTimeline } = hooks
     const recorder = new Recorder({
       version: HARNESS_VERSION,
       warnings,
+      ...(onTimeline === undefined ? {} : { onEntry: (entry: TimelineEntry) => callHook(onTimeline, entry, hooks.warn) }),
       runtime: {
         profile: parsed.profile.id,
         executionEnv: parsed.profile.executionEnv,
@@ -293,6 +305,12 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         errors.push(error)
       }
       try {
+        // A dispose without the final Shutdown: a plain daemon must not outlive the sandbox either.
+        this.#endPlainProcesses()
+      } catch (error) {
+        errors.push(error)
+      }
+      try {
         await this.#resources?.close()
       } catch (error) {
         errors.push(error)
@@ -347,6 +365,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     if (this.#generations > 0) {
       await this.#server.renew()
     }
+    this.#apiAddresses.push(this.#server.address)
     const generation = new Generation({
       index: this.#generations++,
       recorder: this.#recorder,
@@ -469,7 +488,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       this.#recorder.record.shutdown = record
       // Whatever escaped its process group (a double-forked daemon) dies with the sandbox.
       const reaped = new Set(record.orphans.flatMap((orphan) => orphan.pids))
-      const left = (await this.#sandboxed.end()).filter((pid) => !reaped.has(pid))
+      const left = [...(await this.#sandboxed.end()), ...this.#endPlainProcesses()].filter((pid) => !reaped.has(pid))
       if (left.length > 0) {
         record.orphans.push({ group: 'sandbox', pids: left })
         this.#recorder.add('signal', `SIGKILL to ${left.length} process(es) left in the sandbox: ${left.join(', ')}`, 'sandbox')
@@ -540,6 +559,28 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     return { name: 'runtime', kind: 'runtime', file, args: [...gil, this.#sandboxed.bootstrap, options.handler], cwd: this.#sandboxed.taskRoot, env }
   }
 
+  /**
+   * Plain processes have no PID namespace to end with the sandbox: those that left their process
+   * group (a double-forked daemon) are found by the API address they inherited, and SIGKILLed.
+   */
+  #endPlainProcesses(): number[] {
+    if (this.#isolation?.mode !== 'none') {
+      return []
+    }
+    const strays = processesWithEnvironment(
+      this.#apiAddresses.map((address) => `AWS_LAMBDA_RUNTIME_API=${address}`),
+      this.#bootTicks,
+    )
+    for (const pid of strays) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    return strays
+  }
+
   get #sandboxed(): Isolation {
     if (this.#isolation === undefined) {
       throw new HarnessError('ERR_INTERNAL', 'the sandbox has no isolation yet')
@@ -606,6 +647,15 @@ function traceId(): string {
   // One randomBytes call for both ids: it is on every invoke's path.
   const random = randomBytes(20).toString('hex')
   return `Root=1-${epoch}-${random.slice(0, 24)};Parent=${random.slice(24)};Sampled=0`
+}
+
+/** A user's hook runs inside the harness's own steps: what it throws must not break them. */
+function callHook(hook: (entry: TimelineEntry) => void, entry: TimelineEntry, warn: ((message: string) => void) | undefined): void {
+  try {
+    hook(entry)
+  } catch (error) {
+    warn?.(`the onTimeline hook threw: ${String(error)}`)
+  }
 }
 
 function describeFatal(fatal: Fatal | undefined): string | undefined {

@@ -228,9 +228,10 @@ function splitLines(readable: NodeJS.ReadableStream, onLine: (line: string) => v
       text = text.slice(newline + 1)
       newline = text.indexOf('\n')
     }
-    if (text.length > MAX_LINE_BYTES) {
+    // Cut into pieces, none of the text dropped.
+    while (text.length > MAX_LINE_BYTES) {
       onLine(text.slice(0, MAX_LINE_BYTES))
-      text = ''
+      text = text.slice(MAX_LINE_BYTES)
     }
     pending = text
   })
