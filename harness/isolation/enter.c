@@ -9,9 +9,11 @@
  * process runs inside the namespaces of <namespace-pid>, leads its own process group, has no
  * capabilities; this launcher waits for it and ends the same way (exit code or signal).
  * With "-" (plain mode) it joins nothing and drops nothing, but is a child subreaper and, if
- * the harness dies, SIGKILLs every process it started and every daemon they forked.
+ * the harness dies, SIGKILLs every process it started and every daemon they forked; when the
+ * process ends, the daemons it forked out of its group die with it (see enter.py).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -162,6 +164,48 @@ static void kill_descendants(pid_t leader) {
   }
 }
 
+/*
+ * When the process has ended: SIGKILLs what it left outside its own process group (the daemons
+ * this subreaper adopted, and everything under them), which would otherwise re-parent to init
+ * when this launcher exits and outlive the harness. What is left in its group stays for the
+ * harness, which reaps the group and records those processes as orphans.
+ */
+static void kill_escaped(pid_t leader) {
+  static pid_t found[4096];
+  size_t count = 0, next = 0;
+  found[count++] = getpid();
+  while (next < count) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)found[next++]);
+    DIR *tasks = opendir(path);
+    if (tasks == NULL) {
+      continue;
+    }
+    struct dirent *task;
+    while ((task = readdir(tasks)) != NULL) {
+      if (task->d_name[0] == '.') {
+        continue;
+      }
+      char children_path[sizeof path + sizeof task->d_name + 16];
+      snprintf(children_path, sizeof children_path, "%s/%s/children", path, task->d_name);
+      FILE *children = fopen(children_path, "r");
+      int child;
+      while (children != NULL && fscanf(children, "%d", &child) == 1 && count < sizeof found / sizeof found[0]) {
+        found[count++] = child;
+      }
+      if (children != NULL) {
+        fclose(children);
+      }
+    }
+    closedir(tasks);
+  }
+  for (size_t i = 1; i < count; i++) {
+    if (getpgid(found[i]) != leader) {
+      kill(found[i], SIGKILL);
+    }
+  }
+}
+
 /* Ends this launcher the way the process ended (same exit code, or killed by the same signal). */
 static int end_like(int status) {
   if (WIFSIGNALED(status)) {
@@ -248,6 +292,9 @@ int main(int argc, char **argv) {
     pid_t ended;
     while ((ended = waitpid(-1, &status, WNOHANG)) > 0) {
       if (ended == pid) {
+        if (!sandboxed) {
+          kill_escaped(pid);
+        }
         return end_like(status);
       }
     }

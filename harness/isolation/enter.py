@@ -19,7 +19,8 @@ With "-" instead of a namespace pid (plain mode) it joins nothing and drops noth
 subreaper, so a daemon the process forks out of its group (fork, setsid, fork) re-parents to this
 launcher rather than to the host's init, and when the harness dies (PR_SET_PDEATHSIG, even a
 SIGKILLed harness) it SIGKILLs every descendant it has: what bwrap's PID namespace does for an
-isolated sandbox. Standard library only; the module must not print on fds 1 and 2, which
+isolated sandbox. When the process ends, the daemons it left outside its group die too (its group
+is the harness's to reap and record), since once this launcher exits they would belong to init. Standard library only; the module must not print on fds 1 and 2, which
 belong to the process.
 """
 import ctypes
@@ -153,6 +154,33 @@ def kill_descendants(leader):
             pass
 
 
+def kill_escaped(leader):
+    """When the process has ended: SIGKILLs what it left outside its own process group (the daemons
+    this subreaper adopted, and everything under them), which would otherwise re-parent to init
+    when this launcher exits and outlive the harness. What is left in its group stays for the
+    harness, which reaps the group and records those processes as orphans."""
+    found, index = [os.getpid()], 0
+    while index < len(found):
+        current = found[index]
+        index += 1
+        try:
+            tasks = os.listdir("/proc/%d/task" % current)
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open("/proc/%d/task/%s/children" % (current, task)) as children:
+                    found.extend(int(child) for child in children.read().split())
+            except OSError:
+                pass
+    for pid in found[1:]:
+        try:
+            if os.getpgid(pid) != leader:
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def end_like(status):
     """Ends this launcher the way the child ended."""
     if os.WIFSIGNALED(status):
@@ -223,6 +251,8 @@ def main():
             if ended == 0:
                 break
             if ended == pid:
+                if not sandboxed:
+                    kill_escaped(pid)
                 end_like(status)
 
 

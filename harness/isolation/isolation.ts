@@ -65,7 +65,7 @@ export interface StartedIsolation {
  */
 export async function startIsolation(input: IsolationInput): Promise<StartedIsolation> {
   if (input.mode === 'none') {
-    return { isolation: plainIsolation(input), warning: plainWarning('isolation is off (isolation: "none", --no-isolation)') }
+    return plain(input, 'isolation is off (isolation: "none", --no-isolation)')
   }
   const hidden = (input.hostFiles ?? []).find((file) => hiddenInside(file.path) !== undefined)
   if (hidden !== undefined) {
@@ -73,7 +73,7 @@ export async function startIsolation(input: IsolationInput): Promise<StartedIsol
     if (input.mode === 'bwrap') {
       throw new HarnessError('ERR_INVALID_OPTION', `isolation "bwrap": ${why}`)
     }
-    return { isolation: plainIsolation(input), warning: plainWarning(`isolation is off (${why})`) }
+    return plain(input, `isolation is off (${why})`)
   }
   let why: string
   try {
@@ -84,17 +84,23 @@ export async function startIsolation(input: IsolationInput): Promise<StartedIsol
   if (input.mode === 'bwrap') {
     throw new HarnessError('ERR_SPAWN_FAILED', `isolation "bwrap": ${why}`)
   }
-  return { isolation: plainIsolation(input), warning: plainWarning(`isolation is off (${why})`) }
+  return plain(input, `isolation is off (${why})`)
 }
 
-/** The one warning of plain mode: what a result can get wrong without the sandbox. */
-export function plainWarning(why: string): string {
+function plain(input: IsolationInput, why: string): StartedIsolation {
+  const isolation = plainIsolation(input)
+  return { isolation, warning: plainWarning(why, isolation.launcher !== undefined) }
+}
+
+/** The one warning of plain mode: what a result can get wrong without the sandbox (`launcher`: see plainLauncher). */
+export function plainWarning(why: string, launcher: boolean): string {
   return (
     `${why}: the processes run as plain host processes, unlike Lambda's sandbox: ` +
     'the function is at its own folder instead of /var/task and layers at theirs instead of /opt (launchers that exec /opt/… fail), ' +
     'the root file system is writable (Lambda allows writes only in /tmp), /tmp is the host\'s, shared and unsized, ' +
     '`sandbox` and `sandbox.localdomain` resolve only if the host defines them, ' +
-    'and a daemon a process forks out of its process group can outlive the sandbox'
+    'and a daemon a process forks out of its process group ' +
+    (launcher ? 'dies when that process ends, unrecorded, instead of with the sandbox' : 'can outlive the sandbox')
   )
 }
 

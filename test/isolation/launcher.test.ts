@@ -167,9 +167,10 @@ for (const [label, command] of launchers) {
       t.match(await traps.process.exited, { code: 0, signal: null }, 'the handler ran and the process exited 0')
     })
 
-    t.test('a daemon forked out of the group (fork, setsid, fork) is adopted by the launcher, not by init', async (t) => {
-      const forks = start(t, plain, '/bin/sh', ['-c', 'setsid -f sh -c \'echo daemon $$; exec sleep 100\'; echo parent; exec sleep 100'], functionDir)
+    t.test('a daemon forked out of the group is adopted by the launcher, and dies when the process ends; its group is left to the harness', async (t) => {
+      const forks = start(t, plain, '/bin/sh', ['-c', 'setsid -f sh -c \'echo daemon $$; exec sleep 100\'; sleep 100 & echo child $!; exec sleep 100'], functionDir)
       const daemon = Number((await forks.line(/^daemon /))?.split(' ')[1])
+      const child = Number((await forks.line(/^child /))?.split(' ')[1])
       t.teardown(() => {
         try {
           process.kill(daemon, 'SIGKILL')
@@ -177,10 +178,15 @@ for (const [label, command] of launchers) {
           // Already gone.
         }
       })
-      await forks.line(/^parent$/)
-      const launcher = parentOf(forks.process.pid!)
-      t.ok(await until(() => parentOf(daemon) === launcher), `the daemon's parent is the launcher ${launcher}`)
-      t.same(groupMembers(forks.process.pid!), [forks.process.pid], 'it is out of the process group the harness signals')
+      const pid = forks.process.pid!
+      const launcher = parentOf(pid)
+      t.ok(await until(() => parentOf(daemon) === launcher), `the daemon's parent is the launcher ${launcher}, not init`)
+      t.same(groupMembers(pid).sort(), [pid, child].sort(), 'the daemon is out of the process group the harness signals')
+      // Only the process itself, not its group: the same-group child outlives it.
+      process.kill(pid, 'SIGKILL')
+      t.match(await forks.process.exited, { code: null, signal: 'SIGKILL' }, 'the exit is the process\'s own')
+      t.ok(await until(() => parentOf(daemon) === undefined), 'the daemon is gone with it')
+      t.same(groupMembers(pid), [child], 'its group\'s leftover is still there, for the harness to reap and record')
     })
 
     t.test('a file that cannot run is a launch failure with its errno', async (t) => {
