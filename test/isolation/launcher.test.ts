@@ -2,6 +2,7 @@
 // `make build` compiled it, enter.py always), through the supervisor as the sandbox uses it:
 // the record sees the real process (host pid, own group, its exit code or signal), never the
 // launcher, and group signals never reach the launcher.
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
@@ -123,10 +124,12 @@ for (const [label, launcher] of launchers) {
   })
 }
 
+/** A live (non-zombie) process's parent, or undefined once it is gone. */
 function parentOf(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return fields[0] === 'Z' ? undefined : Number(fields[1])
   } catch {
     return undefined
   }
@@ -187,6 +190,45 @@ for (const [label, command] of launchers) {
       t.match(await forks.process.exited, { code: null, signal: 'SIGKILL' }, 'the exit is the process\'s own')
       t.ok(await until(() => parentOf(daemon) === undefined), 'the daemon is gone with it')
       t.same(groupMembers(pid), [child], 'its group\'s leftover is still there, for the harness to reap and record')
+    })
+
+    t.test('when the harness dies (SIGKILL), the process and the daemon it adopted die too', async (t) => {
+      // A stand-in harness: a Node process that starts the launcher with its own pid, then is SIGKILLed.
+      const harness = spawn(
+        process.execPath,
+        [
+          '-e',
+          "require('node:child_process').spawn(process.argv[1], process.argv.slice(2).map((a) => (a === 'HARNESS' ? String(process.pid) : a)), { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] }); setInterval(() => {}, 1e6)",
+          command.file,
+          ...command.args,
+          '-',
+          'HARNESS',
+          functionDir,
+          '/bin/sh',
+          '-c',
+          "setsid -f sh -c 'echo daemon $$; exec sleep 100'; echo process $$; exec sleep 100",
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      )
+      let out = ''
+      harness.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
+      const said = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(out)?.[1] ?? 0)
+      const pids = () => [said('process'), said('daemon')]
+      t.teardown(() => {
+        for (const pid of [harness.pid!, ...pids()].filter((pid) => pid > 0)) {
+          try {
+            process.kill(pid, 'SIGKILL')
+          } catch {
+            // Already gone.
+          }
+        }
+      })
+      t.ok(await until(() => pids().every((pid) => pid > 0), 10_000), `the process and its daemon said their pids: ${out.trim()}`)
+      const launcher = parentOf(said('process'))!
+      t.equal(parentOf(launcher), harness.pid, 'the launcher is the stand-in harness\'s child')
+      t.ok(await until(() => parentOf(said('daemon')) === launcher), 'the daemon was adopted by the launcher')
+      harness.kill('SIGKILL')
+      t.ok(await until(() => [launcher, ...pids()].every((pid) => parentOf(pid) === undefined)), 'the launcher, the process and the daemon are gone')
     })
 
     t.test('a file that cannot run is a launch failure with its errno', async (t) => {
