@@ -3,27 +3,12 @@
 // harness's death by PR_SET_PDEATHSIG and SIGKILLs its whole tree, double-forked setsid daemons
 // included (they re-parent to it, not to init). A SIGKILLed harness runs no exit hook, yet leaves
 // nothing, and the next run on the machine boots, invokes and shuts down as usual.
-import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
-
-const HOLDER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'holds-a-sandbox.js')
-
-/** A live (non-zombie) process's parent, or undefined once it is gone. */
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return fields[0] === 'Z' ? undefined : Number(fields[1])
-  } catch {
-    return undefined
-  }
-}
+import { holdSandbox, parentOf } from './processes.js'
 
 /** Live processes whose environment holds `variable` (the sandbox's own mark, inherited by whatever it forks). */
 function marked(variable: string): number[] {
@@ -43,23 +28,10 @@ function marked(variable: string): number[] {
 t.test('plain mode: a SIGKILLed harness leaves no process, not a daemon, not a launcher; the next run is unaffected', async (t) => {
   const marker = `lh-killed-plain-${randomUUID()}`
   const variable = `LH_TEST_MARKER=${marker}`
-  const holder = spawn(process.execPath, [HOLDER, extensionsDir(t, ['double-forks-daemon']), 'none', marker], { stdio: ['ignore', 'pipe', 'inherit'] })
-  t.teardown(() => {
-    holder.kill('SIGKILL')
-  })
-  let out = ''
-  holder.stdout.setEncoding('utf8')
-  while (!out.includes('\n')) {
-    const [chunk] = (await Promise.race([once(holder.stdout, 'data'), once(holder, 'exit').then(() => [''])])) as [string]
-    if (chunk === '') {
-      throw new Error(`the holder exited before printing its pids: ${out}`)
-    }
-    out += chunk
-  }
-  const pids = JSON.parse(out) as Record<string, number>
+  const { holder, pids } = await holdSandbox(t, [extensionsDir(t, ['double-forks-daemon']), 'none', marker])
   const { runtime, daemon } = pids
   const extension = pids['double-forks-daemon']
-  t.ok(runtime !== undefined && extension !== undefined && daemon !== undefined, `the holder reported runtime, extension and daemon: ${out.trim()}`)
+  t.ok(runtime !== undefined && extension !== undefined && daemon !== undefined, `the holder reported runtime, extension and daemon: ${JSON.stringify(pids)}`)
   const launchers = [runtime!, extension!].map(parentOf)
   t.same(
     launchers.map((launcher) => parentOf(launcher!)),

@@ -12,6 +12,7 @@ import { SandboxNamespace } from '../../harness/isolation/namespace.js'
 import { PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
 import { SupervisedProcess, type Launcher, type SpawnSpec } from '../../harness/supervisor/supervisor.js'
 import { PYTHON, groupMembers, fn, until } from '../helpers.js'
+import { parentOf } from './processes.js'
 
 const launchers: [string, LauncherCommand][] = [['enter.py', { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }]]
 if (existsSync(ENTER_BINARY)) {
@@ -122,17 +123,6 @@ for (const [label, launcher] of launchers) {
       t.match(await notExecutable.process.launched, { code: 'EACCES' })
     })
   })
-}
-
-/** A live (non-zombie) process's parent, or undefined once it is gone. */
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return fields[0] === 'Z' ? undefined : Number(fields[1])
-  } catch {
-    return undefined
-  }
 }
 
 // Plain mode (isolation "none"): the same launcher joins nothing and drops nothing, but adopts

@@ -1,11 +1,11 @@
 // Plain mode: the processes run on the host as before isolation existed, with one warning that
 // names what differs; 'auto' falls back to it where bwrap is missing, 'bwrap' refuses to.
-import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { startIsolation } from '../../harness/isolation/isolation.js'
 import { isHarnessError } from '../../harness/index.js'
 import { validateOptions } from '../../harness/config/options.js'
 import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { parentOf } from './processes.js'
 
 const PLAIN_WARNING =
   'isolation is off (isolation: "none", --no-isolation): the processes run as plain host processes, unlike Lambda\'s sandbox: ' +
@@ -73,13 +73,7 @@ async function withDaemon(t: Test) {
   const daemonLine = () => sandbox.record.timeline.map((entry) => / daemon (\d+)$/.exec(entry.detail)?.[1]).find((pid) => pid !== undefined)
   t.ok(await until(() => daemonLine() !== undefined), 'the extension named its daemon')
   const daemon = Number(daemonLine())
-  const alive = () => {
-    try {
-      return !readFileSync(`/proc/${daemon}/stat`, 'utf8').includes(') Z ')
-    } catch {
-      return false
-    }
-  }
+  const alive = () => parentOf(daemon) !== undefined
   t.teardown(() => {
     if (alive()) {
       process.kill(daemon, 'SIGKILL')
