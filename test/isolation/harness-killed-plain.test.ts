@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
 import { holdSandbox, parentOf } from './processes.js'
 
@@ -25,7 +25,11 @@ function marked(variable: string): number[] {
   return found
 }
 
-t.test('plain mode: a SIGKILLed harness leaves no process, not a daemon, not a launcher; the next run is unaffected', async (t) => {
+/**
+ * Boots a plain sandbox in a harness process, checks who runs under whom, kills the harness with
+ * `signal` and checks that nothing of the sandbox is left; resolves with the marker it used.
+ */
+async function killHarness(t: Test, signal: NodeJS.Signals): Promise<string> {
   const marker = `lh-killed-plain-${randomUUID()}`
   const variable = `LH_TEST_MARKER=${marker}`
   const { holder, pids } = await holdSandbox(t, [extensionsDir(t, ['double-forks-daemon']), 'none', marker])
@@ -43,11 +47,17 @@ t.test('plain mode: a SIGKILLed harness leaves no process, not a daemon, not a l
   const known = [runtime!, extension!, daemon!, ...launchers.map(Number)]
   t.same([...before].sort(), [...known].sort(), `the marked processes are exactly the two launchers, the runtime, the extension and the daemon: ${before.join(', ')}`)
 
-  holder.kill('SIGKILL')
+  holder.kill(signal)
   await once(holder, 'exit')
   const alive = () => [...new Set([...known, ...marked(variable)])].filter((pid) => parentOf(pid) !== undefined)
   t.ok(await until(() => alive().length === 0, 10_000), 'all of them are gone within 10 s')
   t.same(alive(), [], 'nothing is left, by the reported pids or by the marker (count after: 0)')
+  return marker
+}
+
+t.test('plain mode: a SIGKILLed harness leaves no process, not a daemon, not a launcher; the next run is unaffected', async (t) => {
+  const marker = await killHarness(t, 'SIGKILL')
+  const variable = `LH_TEST_MARKER=${marker}`
 
   // The next run on the same machine, in the same test: boots, invokes and shuts down cleanly.
   const next = await startSandbox(t, { functionDir: fn('echo'), isolation: 'none', extensionsDir: extensionsDir(t, ['well-behaved']), env: { LH_TEST_MARKER: marker } })
@@ -58,4 +68,8 @@ t.test('plain mode: a SIGKILLed harness leaves no process, not a daemon, not a l
   await next.shutdown()
   t.same(next.record.verdict, { clean: true, problems: [] }, 'its record is clean')
   t.ok(await until(() => marked(variable).length === 0, 5000), 'and it leaves nothing either')
+})
+
+t.test('plain mode: a harness ended by SIGTERM (its exit hook runs) leaves nothing either', async (t) => {
+  await killHarness(t, 'SIGTERM')
 })
