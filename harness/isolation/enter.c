@@ -3,13 +3,17 @@
  * exists), built by `make build` where a C compiler is: it adds ~15 ms to each process start
  * where enter.py adds ~95 ms (most of it Python's own start-up).
  *
- *     enter <namespace-pid> <harness-pid> <cwd> <file> [args...]
+ *     enter <namespace-pid | -> <harness-pid> <cwd> <file> [args...]
  *
  * fd 3 gets one line: "pid <host pid>" or "error <ERRNO> <message>" (then exit 127). The
  * process runs inside the namespaces of <namespace-pid>, leads its own process group, has no
  * capabilities; this launcher waits for it and ends the same way (exit code or signal).
+ * With "-" (plain mode) it joins nothing and drops nothing, but is a child subreaper and, if
+ * the harness dies, SIGKILLs every process it started and every daemon they forked; when the
+ * process ends, the daemons it forked out of its group die with it (see enter.py).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -30,6 +34,12 @@
 #ifndef PR_CAPBSET_DROP
 #define PR_CAPBSET_DROP 24
 #endif
+#ifndef PR_SET_CHILD_SUBREAPER
+#define PR_SET_CHILD_SUBREAPER 36
+#endif
+
+/* The harness's death, as PR_SET_PDEATHSIG delivers it; blocked and taken with sigwaitinfo. */
+#define HARNESS_GONE SIGHUP
 
 static const char *errno_name(int number) {
   switch (number) {
@@ -110,8 +120,8 @@ static void join(const char *target) {
   close(owner);
 }
 
-/* In the forked child: own group, no capabilities, then exec; on failure the errno goes to `report`. */
-static void start(const char *cwd, char **argv, int report) {
+/* In the forked child: own group, no capabilities (in a sandbox), then exec; on failure the errno goes to `report`. */
+static void start(const char *cwd, char **argv, int report, int sandboxed) {
   setpgid(0, 0);
   sigset_t none;
   sigemptyset(&none);
@@ -120,9 +130,11 @@ static void start(const char *cwd, char **argv, int report) {
   if (chdir(cwd) != 0) {
     number = errno;
   } else {
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    for (int cap = 0; cap <= 63; cap++) {
-      prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+    if (sandboxed) {
+      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+      for (int cap = 0; cap <= 63; cap++) {
+        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+      }
     }
     execvp(argv[0], argv);
     number = errno;
@@ -131,17 +143,110 @@ static void start(const char *cwd, char **argv, int report) {
   _exit(127);
 }
 
+/* SIGKILLs this launcher's children until it has none: as a subreaper it inherits the orphans of
+   each one killed (double-forked daemons included), so the loop reaches every descendant. */
+static void kill_descendants(pid_t leader) {
+  kill(-leader, SIGKILL);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+  for (;;) {
+    FILE *children = fopen(path, "r");
+    if (children != NULL) {
+      int child;
+      while (fscanf(children, "%d", &child) == 1) {
+        kill(child, SIGKILL);
+      }
+      fclose(children);
+    }
+    if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD) {
+      return;
+    }
+  }
+}
+
+/*
+ * When the process has ended: SIGKILLs what it left outside its own process group (the daemons
+ * this subreaper adopted, and everything under them), which would otherwise re-parent to init
+ * when this launcher exits and outlive the harness. What is left in its group stays for the
+ * harness, which reaps the group and records those processes as orphans.
+ */
+static void kill_escaped(pid_t leader) {
+  static pid_t found[4096];
+  size_t count = 0, next = 0;
+  found[count++] = getpid();
+  while (next < count) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)found[next++]);
+    DIR *tasks = opendir(path);
+    if (tasks == NULL) {
+      continue;
+    }
+    struct dirent *task;
+    while ((task = readdir(tasks)) != NULL) {
+      if (task->d_name[0] == '.') {
+        continue;
+      }
+      char children_path[sizeof path + sizeof task->d_name + 16];
+      snprintf(children_path, sizeof children_path, "%s/%s/children", path, task->d_name);
+      FILE *children = fopen(children_path, "r");
+      int child;
+      while (children != NULL && fscanf(children, "%d", &child) == 1 && count < sizeof found / sizeof found[0]) {
+        found[count++] = child;
+      }
+      if (children != NULL) {
+        fclose(children);
+      }
+    }
+    closedir(tasks);
+  }
+  for (size_t i = 1; i < count; i++) {
+    if (getpgid(found[i]) != leader) {
+      kill(found[i], SIGKILL);
+    }
+  }
+}
+
+/* Ends this launcher the way the process ended (same exit code, or killed by the same signal). */
+static int end_like(int status) {
+  if (WIFSIGNALED(status)) {
+    int signal_number = WTERMSIG(status);
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    signal(signal_number, SIG_DFL);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, signal_number);
+    sigprocmask(SIG_UNBLOCK, &only, NULL);
+    kill(getpid(), signal_number);
+    return 128 + signal_number;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int main(int argc, char **argv) {
   if (argc < 5) {
-    fprintf(stderr, "usage: enter <namespace-pid> <harness-pid> <cwd> <file> [args...]\n");
+    fprintf(stderr, "usage: enter <namespace-pid | -> <harness-pid> <cwd> <file> [args...]\n");
     return 2;
   }
-  /* Die with the harness; if it is already gone, start nothing. */
-  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (getppid() != (pid_t)atoi(argv[2])) {
+  int sandboxed = strcmp(argv[1], "-") != 0;
+  pid_t harness = (pid_t)atoi(argv[2]);
+  /* Blocked before the death signal is armed, so it waits for sigwaitinfo below and is never lost. */
+  sigset_t waited;
+  sigemptyset(&waited);
+  sigaddset(&waited, SIGCHLD);
+  sigaddset(&waited, HARNESS_GONE);
+  sigprocmask(SIG_BLOCK, &waited, NULL);
+  /* Learn of the harness's death; if it is already gone, start nothing. */
+  prctl(PR_SET_PDEATHSIG, HARNESS_GONE, 0, 0, 0);
+  if (getppid() != harness) {
     return 1;
   }
-  join(argv[1]);
+  if (sandboxed) {
+    join(argv[1]);
+  } else {
+    /* Orphans of the process's tree (a setsid daemon) re-parent to us, not to the host's init. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  }
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
     fail(errno, "pipe", "");
@@ -153,7 +258,7 @@ int main(int argc, char **argv) {
   if (pid == 0) {
     close(3);
     close(report[0]);
-    start(argv[3], argv + 4, report[1]);
+    start(argv[3], argv + 4, report[1], sandboxed);
   }
   close(report[1]);
   setpgid(pid, pid); /* Also done by the child: whichever runs first. */
@@ -170,22 +275,28 @@ int main(int argc, char **argv) {
   }
   dprintf(3, "pid %d\n", (int)pid);
   close(3);
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      return 1;
+  for (;;) {
+    siginfo_t info;
+    if (sigwaitinfo(&waited, &info) < 0) {
+      continue;
+    }
+    if (info.si_signo == HARNESS_GONE) {
+      /* Only the death signal counts: by then we have been re-parented away from the harness. */
+      if (getppid() != harness) {
+        kill_descendants(pid);
+        return 1;
+      }
+      continue;
+    }
+    /* Reap every child that ended (a subreaper inherits zombies too) until the process is among them. */
+    pid_t ended;
+    while ((ended = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (ended == pid) {
+        if (!sandboxed) {
+          kill_escaped(pid);
+        }
+        return end_like(status);
+      }
     }
   }
-  if (WIFSIGNALED(status)) {
-    int signal_number = WTERMSIG(status);
-    struct rlimit no_core = {0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-    signal(signal_number, SIG_DFL);
-    sigset_t only;
-    sigemptyset(&only);
-    sigaddset(&only, signal_number);
-    sigprocmask(SIG_UNBLOCK, &only, NULL);
-    kill(getpid(), signal_number);
-    return 128 + signal_number;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

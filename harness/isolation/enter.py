@@ -1,6 +1,6 @@
 """Starts one sandbox process inside a running sandbox's namespaces (the harness's launcher).
 
-    python3 -I -S enter.py <namespace-pid> <harness-pid> <cwd> <file> [args...]
+    python3 -I -S enter.py <namespace-pid | -> <harness-pid> <cwd> <file> [args...]
 
 The environment is the process's own. The harness reads one line on fd 3:
     pid <host pid>                  the process runs, leader of its own process group
@@ -13,7 +13,14 @@ its host pid; this launcher never receives those signals, waits for the process 
 the same way it did (same exit code, or killed by the same signal), so the harness's view of
 the exit is the real process's. It joins the namespaces with setns(2) before forking, so the
 fork's return value is the child's host pid while the child itself lives in the sandbox's PID
-and mount namespaces. Standard library only; the module must not print on fds 1 and 2, which
+and mount namespaces.
+
+With "-" instead of a namespace pid (plain mode) it joins nothing and drops nothing; it is a child
+subreaper, so a daemon the process forks out of its group (fork, setsid, fork) re-parents to this
+launcher rather than to the host's init, and when the harness dies (PR_SET_PDEATHSIG, even a
+SIGKILLed harness) it SIGKILLs every descendant it has: what bwrap's PID namespace does for an
+isolated sandbox. When the process ends, the daemons it left outside its group die too (its group
+is the harness's to reap and record), since once this launcher exits they would belong to init. Standard library only; the module must not print on fds 1 and 2, which
 belong to the process.
 """
 import ctypes
@@ -31,6 +38,9 @@ NS_GET_USERNS = 0xB701
 PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+# The harness's death, as PR_SET_PDEATHSIG delivers it; blocked and taken with sigwaitinfo.
+HARNESS_GONE = signal.SIGHUP
 
 libc = ctypes.CDLL(None, use_errno=True)
 control = os.fdopen(3, "w", buffering=1, closefd=True)
@@ -102,18 +112,73 @@ def drop_capabilities():
         libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
 
 
-def start(cwd, file, args, report):
+def start(cwd, file, args, report, sandboxed):
     """In the forked child: own process group, default signals, then exec (never returns)."""
     os.setpgid(0, 0)
     for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
         signal.signal(number, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     try:
         os.chdir(cwd)
-        drop_capabilities()
+        if sandboxed:
+            drop_capabilities()
         os.execvpe(file, [file] + args, os.environ)
     except OSError as error:
         os.write(report, b"%d" % error.errno)
     os._exit(127)
+
+
+def kill_descendants(leader):
+    """SIGKILLs this launcher's children until it has none: as a subreaper it inherits the orphans
+    of each one killed (double-forked daemons included), so the loop reaches every descendant."""
+    try:
+        os.killpg(leader, signal.SIGKILL)
+    except OSError:
+        pass
+    path = "/proc/self/task/%d/children" % os.getpid()
+    while True:
+        try:
+            with open(path) as children:
+                for child in children.read().split():
+                    try:
+                        os.kill(int(child), signal.SIGKILL)
+                    except OSError:
+                        pass
+        except OSError:
+            pass
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            pass
+
+
+def kill_escaped(leader):
+    """When the process has ended: SIGKILLs what it left outside its own process group (the daemons
+    this subreaper adopted, and everything under them), which would otherwise re-parent to init
+    when this launcher exits and outlive the harness. What is left in its group stays for the
+    harness, which reaps the group and records those processes as orphans."""
+    found, index = [os.getpid()], 0
+    while index < len(found):
+        current = found[index]
+        index += 1
+        try:
+            tasks = os.listdir("/proc/%d/task" % current)
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open("/proc/%d/task/%s/children" % (current, task)) as children:
+                    found.extend(int(child) for child in children.read().split())
+            except OSError:
+                pass
+    for pid in found[1:]:
+        try:
+            if os.getpgid(pid) != leader:
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def end_like(status):
@@ -130,18 +195,26 @@ def end_like(status):
 
 
 def main():
-    target, harness, cwd, file, args = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
-    # Die with the harness; if it is already gone, do not start anything.
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    target, harness, cwd, file, args = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+    sandboxed = target != "-"
+    # Blocked before the death signal is armed, so it waits for sigwaitinfo below and is never lost.
+    waited = {signal.SIGCHLD, HARNESS_GONE}
+    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    # Learn of the harness's death; if it is already gone, do not start anything.
+    libc.prctl(PR_SET_PDEATHSIG, HARNESS_GONE, 0, 0, 0)
     if os.getppid() != harness:
         os._exit(1)
-    join(target)
+    if sandboxed:
+        join(int(target))
+    else:
+        # Orphans of the process's tree (a setsid daemon) re-parent to us, not to the host's init.
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
         control.close()
         os.close(read_end)
-        start(cwd, file, args, write_end)
+        start(cwd, file, args, write_end, sandboxed)
     os.close(write_end)
     try:
         os.setpgid(pid, pid)
@@ -162,12 +235,25 @@ def main():
     control.write("pid %d\n" % pid)
     control.close()
     while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
+        info = signal.sigwaitinfo(waited)
+        if info.si_signo == HARNESS_GONE:
+            # Only the death signal counts: by then we have been re-parented away from the harness.
+            if os.getppid() != harness:
+                kill_descendants(pid)
+                os._exit(1)
             continue
-    end_like(status)
+        # Reap every child that ended (a subreaper inherits zombies too) until the process is among them.
+        while True:
+            try:
+                ended, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if ended == 0:
+                break
+            if ended == pid:
+                if not sandboxed:
+                    kill_escaped(pid)
+                end_like(status)
 
 
 main()

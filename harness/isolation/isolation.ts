@@ -2,7 +2,7 @@
 // Linux when bwrap works), or as plain host processes, with one warning that names what differs.
 // The sandbox asks this module for Lambda's paths as its processes see them and for a launcher;
 // everything else (signals, exits, lines) works the same in both modes.
-import { accessSync, constants, readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { IsolationMode, LayerSpec } from '../config/options.js'
@@ -10,7 +10,8 @@ import { HarnessError } from '../errors.js'
 import { PACKAGE_ROOT, PYTHON_BOOTSTRAP, PYTHON_RUNTIME_DIR } from '../paths.js'
 import type { Launcher } from '../supervisor/supervisor.js'
 import { EXTENSIONS_DIR, OPT, RUNTIME_DIR, TASK_ROOT, hostsFile, sandboxMountArgs } from './mounts.js'
-import { ENTER_BINARY, ENTER_SCRIPT, ENTER_SOURCE, SandboxNamespace, type LauncherCommand } from './namespace.js'
+import { enterLauncher, findExecutable, launcherCommand } from './launcher.js'
+import { SandboxNamespace } from './namespace.js'
 
 /** A layer's parts that go on the runtime's search paths. */
 export type LayerPart = 'bin' | 'lib' | 'python'
@@ -28,7 +29,10 @@ export interface Isolation {
   extensionPath(name: string, hostPath: string): string
   /** The layers' `part` folders in Lambda's precedence order (earlier wins); '' entries are skipped. */
   layerDirs(part: LayerPart): string[]
-  /** Starts each process inside the sandbox; undefined in plain mode. */
+  /**
+   * Starts each process: inside the sandbox, or in plain mode as a host process whose whole tree
+   * dies with the harness; undefined only in plain mode without a launcher (no C build, no Python).
+   */
   readonly launcher: Launcher | undefined
   /** Folders whose open files the process probe names (as the processes see them). */
   readonly probeFolders: readonly string[]
@@ -61,7 +65,7 @@ export interface StartedIsolation {
  */
 export async function startIsolation(input: IsolationInput): Promise<StartedIsolation> {
   if (input.mode === 'none') {
-    return { isolation: plainIsolation(input), warning: plainWarning('isolation is off (isolation: "none", --no-isolation)') }
+    return plain(input, 'isolation is off (isolation: "none", --no-isolation)')
   }
   const hidden = (input.hostFiles ?? []).find((file) => hiddenInside(file.path) !== undefined)
   if (hidden !== undefined) {
@@ -69,7 +73,7 @@ export async function startIsolation(input: IsolationInput): Promise<StartedIsol
     if (input.mode === 'bwrap') {
       throw new HarnessError('ERR_INVALID_OPTION', `isolation "bwrap": ${why}`)
     }
-    return { isolation: plainIsolation(input), warning: plainWarning(`isolation is off (${why})`) }
+    return plain(input, `isolation is off (${why})`)
   }
   let why: string
   try {
@@ -80,17 +84,23 @@ export async function startIsolation(input: IsolationInput): Promise<StartedIsol
   if (input.mode === 'bwrap') {
     throw new HarnessError('ERR_SPAWN_FAILED', `isolation "bwrap": ${why}`)
   }
-  return { isolation: plainIsolation(input), warning: plainWarning(`isolation is off (${why})`) }
+  return plain(input, `isolation is off (${why})`)
 }
 
-/** The one warning of plain mode: what a result can get wrong without the sandbox. */
-export function plainWarning(why: string): string {
+function plain(input: IsolationInput, why: string): StartedIsolation {
+  const isolation = plainIsolation(input)
+  return { isolation, warning: plainWarning(why, isolation.launcher !== undefined) }
+}
+
+/** The one warning of plain mode: what a result can get wrong without the sandbox (`launcher`: see plainLauncher). */
+export function plainWarning(why: string, launcher: boolean): string {
   return (
     `${why}: the processes run as plain host processes, unlike Lambda's sandbox: ` +
     'the function is at its own folder instead of /var/task and layers at theirs instead of /opt (launchers that exec /opt/… fail), ' +
     'the root file system is writable (Lambda allows writes only in /tmp), /tmp is the host\'s, shared and unsized, ' +
     '`sandbox` and `sandbox.localdomain` resolve only if the host defines them, ' +
-    'and a daemon a process forks out of its process group can outlive the sandbox'
+    'and a daemon a process forks out of its process group ' +
+    (launcher ? 'dies when that process ends, unrecorded, instead of with the sandbox' : 'can outlive the sandbox')
   )
 }
 
@@ -104,7 +114,7 @@ function plainIsolation(input: IsolationInput): Isolation {
     extensionPath: (_name, hostPath) => hostPath,
     // A later layer wins, as in /opt; an `--extensions` folder has no bin/, lib/ or python/.
     layerDirs: (part) => [...input.layers].reverse().map((layer) => (layer.extensionsDir === layer.root ? '' : path.join(layer.root, part))),
-    launcher: undefined,
+    launcher: plainLauncher(input.launcherPythons),
     probeFolders: [input.functionDir, ...input.layers.map((layer) => layer.root), tmpdir()],
     end: async () => [],
     dispose: async () => undefined,
@@ -120,6 +130,9 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
     throw new Error('bwrap was not found on PATH; on Debian/Ubuntu: apt-get install bubblewrap')
   }
   const launcher = launcherCommand(input.launcherPythons)
+  if (launcher === undefined) {
+    throw new Error(`no Python 3 to run the sandbox launcher (tried ${input.launcherPythons.join(', ')})`)
+  }
   const namespace = await SandboxNamespace.start({
     bwrap,
     mountArgs: sandboxMountArgs(
@@ -155,19 +168,13 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   }
 }
 
-/** The compiled launcher when `make build` made it from the current source, else enter.py. */
-function launcherCommand(pythons: readonly string[]): LauncherCommand {
-  const binary = statSync(ENTER_BINARY, { throwIfNoEntry: false })
-  const source = statSync(ENTER_SOURCE, { throwIfNoEntry: false })
-  if (binary !== undefined && (source === undefined || binary.mtimeMs >= source.mtimeMs) && findExecutable(ENTER_BINARY) !== undefined) {
-    return { file: ENTER_BINARY, args: [] }
-  }
-  const python = pythons.map(findExecutable).find((found) => found !== undefined)
-  if (python === undefined) {
-    throw new Error(`no Python 3 to run the sandbox launcher (tried ${pythons.join(', ')})`)
-  }
-  // -I -S: no site, no PYTHON* variables (the process's environment has the sandbox's PYTHONPATH).
-  return { file: python, args: ['-I', '-S', ENTER_SCRIPT] }
+/**
+ * Plain mode's launcher: without it a SIGKILLed harness (no exit hook runs) would leave its
+ * processes and their setsid daemons running on the host; with it they die with the harness.
+ */
+function plainLauncher(pythons: readonly string[]): Launcher | undefined {
+  const command = launcherCommand(pythons)
+  return command === undefined ? undefined : enterLauncher(command, undefined)
 }
 
 /** Which of the sandbox's own folders hides a host path, if one does (the rest of the host is visible, read-only). */
@@ -185,19 +192,4 @@ function readHostFile(file: string): string {
   } catch {
     return ''
   }
-}
-
-/** An executable by path, or by name on PATH. */
-function findExecutable(command: string): string | undefined {
-  const candidates = command.includes('/')
-    ? [command]
-    : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter((dir) => dir !== '').map((dir) => path.join(dir, command))
-  return candidates.find((candidate) => {
-    try {
-      accessSync(candidate, constants.X_OK)
-      return true
-    } catch {
-      return false
-    }
-  })
 }

@@ -11,24 +11,10 @@
 // harness leaves nothing: its death kills the host-side bwrap, whose death kills pid 1.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { once } from 'node:events'
-import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { PACKAGE_ROOT } from '../paths.js'
 import { descendants } from '../supervisor/process-groups.js'
-import type { LaunchFailure, Launcher, SpawnSpec } from '../supervisor/supervisor.js'
-
-/** The launcher: joins the namespaces, forks, reports the host pid on fd 3 (see enter.py). */
-export const ENTER_SCRIPT = path.join(PACKAGE_ROOT, 'harness', 'isolation', 'enter.py')
-/** The same program compiled from enter.c by `make build`: ~15 ms per process start instead of ~95 ms. */
-export const ENTER_SOURCE = path.join(PACKAGE_ROOT, 'harness', 'isolation', 'enter.c')
-export const ENTER_BINARY = path.join(PACKAGE_ROOT, 'dist', 'harness', 'isolation', 'enter')
-
-/** How to run the launcher: the arguments come before its own. */
-export interface LauncherCommand {
-  readonly file: string
-  readonly args: readonly string[]
-}
+import type { Launcher } from '../supervisor/supervisor.js'
+import { enterLauncher, type LauncherCommand } from './launcher.js'
 
 /** How long bwrap may take to build the sandbox before we call it broken. */
 const READY_TIMEOUT_MS = 10_000
@@ -58,7 +44,7 @@ export class SandboxNamespace {
     this.#exited = exited
     this.initPid = initPid
     this.#holderPid = holderPid
-    this.launcher = namespaceLauncher(launcher, initPid)
+    this.launcher = enterLauncher(launcher, initPid)
   }
 
   /** Starts bwrap and resolves once the sandbox's mounts are all in place; rejects with bwrap's own words. */
@@ -183,35 +169,4 @@ function kill(pid: number | undefined, signal: NodeJS.Signals): void {
   } catch {
     // Already gone.
   }
-}
-
-/** Starts a spec through the launcher, which joins the sandbox at `initPid` (see enter.py for the protocol). */
-function namespaceLauncher(launcher: LauncherCommand, initPid: number): Launcher {
-  return {
-    command: (spec: SpawnSpec) => ({
-      file: launcher.file,
-      args: [...launcher.args, String(initPid), String(process.pid), spec.cwd, spec.file, ...spec.args],
-      cwd: '/',
-    }),
-    started: (control: NodeJS.ReadableStream) => readControlLine(control),
-  }
-}
-
-/** The launcher's one line on fd 3: `pid <n>` or `error <CODE> <message>`; EOF first is a failure too. */
-async function readControlLine(control: NodeJS.ReadableStream): Promise<{ pid: number } | LaunchFailure> {
-  let text = ''
-  control.setEncoding('utf8')
-  control.on('data', (chunk: string) => (text += chunk))
-  control.on('error', () => undefined)
-  await Promise.race([once(control, 'end'), once(control, 'close')]).catch(() => undefined)
-  const line = text.split('\n')[0] ?? ''
-  const pid = /^pid (\d+)$/.exec(line)
-  if (pid !== null) {
-    return { pid: Number(pid[1]) }
-  }
-  const error = /^error (\S+) (.*)$/.exec(line)
-  if (error !== null) {
-    return { code: error[1]!, message: error[2]!, cause: line }
-  }
-  return { code: 'UNKNOWN', message: `the sandbox launcher ended without starting the process${line === '' ? '' : ` (${line})`}`, cause: line }
 }

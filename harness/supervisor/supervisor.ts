@@ -109,6 +109,12 @@ export class SupervisedProcess {
         if ('pid' in started) {
           this.#pid = started.pid
           trackGroup(started.pid)
+          // From here the launcher ends by itself once its process's group is gone, and by itself
+          // when the harness dies (PR_SET_PDEATHSIG), killing the daemons it adopted first: a
+          // SIGKILL from the exit hook or destroy() would leave those daemons to init.
+          if (this.#launcherPid !== undefined) {
+            untrackGroup(this.#launcherPid)
+          }
           resolve(undefined)
         } else {
           resolve(started)
@@ -198,8 +204,9 @@ export class SupervisedProcess {
       untrackGroup(this.pid)
     }
     if (this.#launcherPid !== undefined) {
-      // Only while it runs: once it has exited its group id may belong to someone else.
-      if (this.#exit === undefined) {
+      // Only while it runs (once it has exited its group id may belong to someone else), and only
+      // if it never reported its process: one that did ends by itself, see `launched`.
+      if (this.#exit === undefined && this.#pid === undefined) {
         try {
           process.kill(-this.#launcherPid, 'SIGKILL')
         } catch {

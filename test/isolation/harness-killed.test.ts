@@ -1,16 +1,11 @@
 // A harness that is SIGKILLed runs no exit hook, yet leaves nothing: its death kills the host-side
 // bwrap (--die-with-parent), whose death kills the sandbox's pid 1, whose death makes the kernel
 // kill everything in the PID namespace, daemons included; the launchers die with the harness too.
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
-import path from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { extensionsDir } from '../helpers.js'
-
-const HOLDER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'holds-a-sandbox.js')
+import { extensionsDir, until } from '../helpers.js'
+import { holdSandbox } from './processes.js'
 
 function processes(): { pid: number; ppid: number; namespace: string | undefined }[] {
   const found: { pid: number; ppid: number; namespace: string | undefined }[] = []
@@ -35,33 +30,8 @@ function processes(): { pid: number; ppid: number; namespace: string | undefined
   return found
 }
 
-/** Checks `condition` every 20 ms until it holds or `timeoutMs` passes: a wait for the kernel, bounded. */
-async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      return false
-    }
-    await sleep(20)
-  }
-  return true
-}
-
 t.test('a SIGKILLed harness leaves no process: not the sandbox, not a daemon, not a launcher', async (t) => {
-  const holder = spawn(process.execPath, [HOLDER, extensionsDir(t, ['double-forks-daemon'])], { stdio: ['ignore', 'pipe', 'inherit'] })
-  t.teardown(() => {
-    holder.kill('SIGKILL')
-  })
-  let out = ''
-  holder.stdout.setEncoding('utf8')
-  while (!out.includes('\n')) {
-    const [chunk] = (await Promise.race([once(holder.stdout, 'data'), once(holder, 'exit').then(() => [''])])) as [string]
-    if (chunk === '') {
-      throw new Error(`the holder exited before printing its pids: ${out}`)
-    }
-    out += chunk
-  }
-  const pids = JSON.parse(out) as Record<string, number>
+  const { holder, pids } = await holdSandbox(t, [extensionsDir(t, ['double-forks-daemon'])])
   const namespace = readlinkSync(`/proc/${pids.runtime}/ns/pid`)
   const before = processes()
   const inSandbox = before.filter((p) => p.namespace === namespace).map((p) => p.pid)

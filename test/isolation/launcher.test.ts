@@ -2,13 +2,17 @@
 // `make build` compiled it, enter.py always), through the supervisor as the sandbox uses it:
 // the record sees the real process (host pid, own group, its exit code or signal), never the
 // launcher, and group signals never reach the launcher.
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
 import t, { type Test } from 'tap'
 import { sandboxMountArgs, hostsFile } from '../../harness/isolation/mounts.js'
-import { ENTER_BINARY, ENTER_SCRIPT, SandboxNamespace, type LauncherCommand } from '../../harness/isolation/namespace.js'
+import { ENTER_BINARY, ENTER_SCRIPT, enterLauncher, type LauncherCommand } from '../../harness/isolation/launcher.js'
+import { SandboxNamespace } from '../../harness/isolation/namespace.js'
 import { PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
-import { SupervisedProcess, type SpawnSpec } from '../../harness/supervisor/supervisor.js'
-import { PYTHON, fn, until } from '../helpers.js'
+import { SupervisedProcess, type Launcher, type SpawnSpec } from '../../harness/supervisor/supervisor.js'
+import { PYTHON, groupMembers, fn, until } from '../helpers.js'
+import { parentOf } from './processes.js'
 
 const launchers: [string, LauncherCommand][] = [['enter.py', { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }]]
 if (existsSync(ENTER_BINARY)) {
@@ -28,10 +32,10 @@ async function namespace(t: Test, launcher: LauncherCommand): Promise<SandboxNam
   return ns
 }
 
-function start(t: Test, ns: SandboxNamespace, file: string, args: string[]) {
+function start(t: Test, ns: { readonly launcher: Launcher }, file: string, args: string[], cwd = '/var/task') {
   const lines: string[] = []
   const waiters: (() => void)[] = []
-  const spec: SpawnSpec = { name: 'p', kind: 'extension', file, args, cwd: '/var/task', env: { PATH: '/usr/bin:/bin' }, launcher: ns.launcher }
+  const spec: SpawnSpec = { name: 'p', kind: 'extension', file, args, cwd, env: { PATH: '/usr/bin:/bin' }, launcher: ns.launcher }
   const onLine = (line: string) => {
     lines.push(line)
     waiters.splice(0).forEach((wake) => wake())
@@ -117,6 +121,112 @@ for (const [label, launcher] of launchers) {
       t.equal(missing.process.pid, undefined, 'no pid')
       const notExecutable = start(t, ns, '/var/task/data.txt', [])
       t.match(await notExecutable.process.launched, { code: 'EACCES' })
+    })
+  })
+}
+
+// Plain mode (isolation "none"): the same launcher joins nothing and drops nothing, but adopts
+// whatever the process forks out of its tree, so a harness's death can reach it (see
+// harness-killed-plain.test.ts for that death itself).
+for (const [label, command] of launchers) {
+  t.test(`${label}, plain mode`, async (t) => {
+    const plain = { launcher: enterLauncher(command, undefined) }
+    const functionDir = fn('touches-files')
+
+    t.test('the record sees the real process: host pid, its own group, the host\'s view, capabilities untouched', async (t) => {
+      const host = start(t, plain, '/bin/sh', ['-c', 'echo host $$ $(pwd); exec sleep 100'], functionDir)
+      const { process } = host
+      t.equal(await process.launched, undefined, 'started')
+      const pid = process.pid!
+      t.equal(await host.line(/^host /), `host ${pid} ${functionDir}`, 'its pid is the host pid and it runs in its cwd')
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      t.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]), pid, 'it leads its own process group')
+      t.equal(statusField(pid, 'NSpid')?.split(/\s+/).length, 1, 'no nested PID namespace')
+      t.equal(statusField(pid, 'NoNewPrivs'), '0', 'no_new_privs is not set, as for any host process')
+      t.ok(await until(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\u0000100\u0000'), 'the pid is the command, not the launcher')
+      process.signal('SIGKILL')
+      t.same((({ code, signal }) => ({ code, signal }))(await process.exited), { code: null, signal: 'SIGKILL' })
+    })
+
+    t.test('exit codes and signals are the process\'s own; a group SIGTERM never reaches the launcher', async (t) => {
+      t.match(await start(t, plain, '/bin/sh', ['-c', 'exit 3'], functionDir).process.exited, { code: 3, signal: null }, 'exit 3')
+      const killed = start(t, plain, 'sleep', ['100'], functionDir)
+      await killed.process.launched
+      killed.process.signal('SIGTERM')
+      t.match(await killed.process.exited, { code: null, signal: 'SIGTERM' }, 'killed by SIGTERM')
+      const traps = start(t, plain, '/bin/sh', ['-c', 'trap "echo got TERM; exit 0" TERM; echo ready; while :; do sleep 0.05; done'], functionDir)
+      t.equal(await traps.line(/^ready$/), 'ready', 'its trap is installed')
+      traps.process.signal('SIGTERM')
+      t.match(await traps.process.exited, { code: 0, signal: null }, 'the handler ran and the process exited 0')
+    })
+
+    t.test('a daemon forked out of the group is adopted by the launcher, and dies when the process ends; its group is left to the harness', async (t) => {
+      const forks = start(t, plain, '/bin/sh', ['-c', 'setsid -f sh -c \'echo daemon $$; exec sleep 100\'; sleep 100 & echo child $!; exec sleep 100'], functionDir)
+      const daemon = Number((await forks.line(/^daemon /))?.split(' ')[1])
+      const child = Number((await forks.line(/^child /))?.split(' ')[1])
+      t.teardown(() => {
+        try {
+          process.kill(daemon, 'SIGKILL')
+        } catch {
+          // Already gone.
+        }
+      })
+      const pid = forks.process.pid!
+      const launcher = parentOf(pid)
+      t.ok(await until(() => parentOf(daemon) === launcher), `the daemon's parent is the launcher ${launcher}, not init`)
+      t.same(groupMembers(pid).sort(), [pid, child].sort(), 'the daemon is out of the process group the harness signals')
+      // Only the process itself, not its group: the same-group child outlives it.
+      process.kill(pid, 'SIGKILL')
+      t.match(await forks.process.exited, { code: null, signal: 'SIGKILL' }, 'the exit is the process\'s own')
+      t.ok(await until(() => parentOf(daemon) === undefined), 'the daemon is gone with it')
+      t.same(groupMembers(pid), [child], 'its group\'s leftover is still there, for the harness to reap and record')
+    })
+
+    t.test('when the harness dies (SIGKILL), the process and the daemon it adopted die too', async (t) => {
+      // A stand-in harness: a Node process that starts the launcher with its own pid, then is SIGKILLed.
+      const harness = spawn(
+        process.execPath,
+        [
+          '-e',
+          "require('node:child_process').spawn(process.argv[1], process.argv.slice(2).map((a) => (a === 'HARNESS' ? String(process.pid) : a)), { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] }); setInterval(() => {}, 1e6)",
+          command.file,
+          ...command.args,
+          '-',
+          'HARNESS',
+          functionDir,
+          '/bin/sh',
+          '-c',
+          "setsid -f sh -c 'echo daemon $$; exec sleep 100'; echo process $$; exec sleep 100",
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      )
+      let out = ''
+      harness.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
+      const said = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(out)?.[1] ?? 0)
+      const pids = () => [said('process'), said('daemon')]
+      t.teardown(() => {
+        for (const pid of [harness.pid!, ...pids()].filter((pid) => pid > 0)) {
+          try {
+            process.kill(pid, 'SIGKILL')
+          } catch {
+            // Already gone.
+          }
+        }
+      })
+      t.ok(await until(() => pids().every((pid) => pid > 0), 10_000), `the process and its daemon said their pids: ${out.trim()}`)
+      const launcher = parentOf(said('process'))!
+      t.equal(parentOf(launcher), harness.pid, 'the launcher is the stand-in harness\'s child')
+      t.ok(await until(() => parentOf(said('daemon')) === launcher), 'the daemon was adopted by the launcher')
+      harness.kill('SIGKILL')
+      t.ok(await until(() => [launcher, ...pids()].every((pid) => parentOf(pid) === undefined)), 'the launcher, the process and the daemon are gone')
+    })
+
+    t.test('a file that cannot run is a launch failure with its errno', async (t) => {
+      const missing = start(t, plain, path.join(functionDir, 'missing'), [], functionDir)
+      t.match(await missing.process.launched, { code: 'ENOENT', message: /missing: No such file or directory/ })
+      t.match(await missing.process.exited, { code: 127, signal: null })
+      t.equal(missing.process.pid, undefined, 'no pid')
+      t.match(await start(t, plain, path.join(functionDir, 'data.txt'), [], functionDir).process.launched, { code: 'EACCES' })
     })
   })
 }

@@ -1,17 +1,18 @@
 // Plain mode: the processes run on the host as before isolation existed, with one warning that
 // names what differs; 'auto' falls back to it where bwrap is missing, 'bwrap' refuses to.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { startIsolation } from '../../harness/isolation/isolation.js'
 import { isHarnessError } from '../../harness/index.js'
 import { validateOptions } from '../../harness/config/options.js'
-import { extensionsDir, fn, startSandbox } from '../helpers.js'
+import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { parentOf } from './processes.js'
 
 const PLAIN_WARNING =
   'isolation is off (isolation: "none", --no-isolation): the processes run as plain host processes, unlike Lambda\'s sandbox: ' +
   'the function is at its own folder instead of /var/task and layers at theirs instead of /opt (launchers that exec /opt/… fail), ' +
   'the root file system is writable (Lambda allows writes only in /tmp), /tmp is the host\'s, shared and unsized, ' +
   '`sandbox` and `sandbox.localdomain` resolve only if the host defines them, ' +
-  'and a daemon a process forks out of its process group can outlive the sandbox'
+  'and a daemon a process forks out of its process group dies when that process ends, unrecorded, instead of with the sandbox'
 
 t.test('isolation "none": host paths, one warning with its exact text, the lifecycle as before', async (t) => {
   const warnings: string[] = []
@@ -63,4 +64,36 @@ t.test('options: isolation and ephemeralStorageMB are validated, with Lambda\'s 
   t.equal(refused({ isolation: 'docker' }), 'option isolation: expected auto | bwrap | none, got "docker"')
   t.equal(refused({ ephemeralStorageMB: 511 }), 'option ephemeralStorageMB: expected a number from 512 to 10240, got 511')
   t.equal(refused({ ephemeralStorageMB: 600.5 }), 'option ephemeralStorageMB: expected a whole number of MB from 512 to 10240, got 600.5')
+})
+
+/** Boots a plain sandbox whose extension double-forks a daemon; returns it and a liveness check for the daemon. */
+async function withDaemon(t: Test) {
+  const sandbox = await startSandbox(t, { functionDir: fn('echo'), isolation: 'none', extensionsDir: extensionsDir(t, ['double-forks-daemon']) })
+  await sandbox.invoke({})
+  const daemonLine = () => sandbox.record.timeline.map((entry) => / daemon (\d+)$/.exec(entry.detail)?.[1]).find((pid) => pid !== undefined)
+  t.ok(await until(() => daemonLine() !== undefined), 'the extension named its daemon')
+  const daemon = Number(daemonLine())
+  const alive = () => parentOf(daemon) !== undefined
+  t.teardown(() => {
+    if (alive()) {
+      process.kill(daemon, 'SIGKILL')
+    }
+  })
+  t.ok(alive(), `the daemon ${daemon} runs while the extension does`)
+  return { sandbox, alive }
+}
+
+t.test('isolation "none": a daemon forked out of its group (fork, setsid, fork) dies when its extension ends', async (t) => {
+  const { sandbox, alive } = await withDaemon(t)
+  const shutdown = await sandbox.shutdown()
+  t.match(shutdown.extensions, [{ name: 'double-forks-daemon', state: 'Exited', exit: { code: 0, signal: null } }])
+  // The launcher killed it as the extension ended; the record says what it said before the launcher.
+  t.same(shutdown.orphans, [], 'its group had nothing left to reap')
+  t.ok(await until(() => !alive()), 'the daemon is gone, not left to init')
+})
+
+t.test('isolation "none": dispose() without a shutdown leaves no daemon either', async (t) => {
+  const { sandbox, alive } = await withDaemon(t)
+  await sandbox.dispose()
+  t.ok(await until(() => !alive()), 'the daemon is gone, not left to init')
 })
