@@ -110,7 +110,7 @@ function probe(command: string): Promise<Probed> {
       }
       const [version = '', executable = '', freeThreaded = '', boto3 = '', botocore = '', ...watched] = stdout.split('\0')
       if (!/^\d+\.\d+\.\d+$/.test(version)) {
-        reject(new HarnessError('ERR_INVALID_OPTION', `option python: expected a Python interpreter, got ${JSON.stringify(command)} (it printed ${JSON.stringify(stdout.slice(0, 200))})`))
+        reject(new HarnessError('ERR_INVALID_OPTION', `option python: expected a Python interpreter, got ${JSON.stringify(command)} (it printed ${JSON.stringify(stdout.slice(0, 80))})`))
         return
       }
       const watch: (readonly [string, string])[] = []
