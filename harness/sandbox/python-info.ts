@@ -1,6 +1,12 @@
 // What the user's interpreter is: its version, whether it is a free-threaded build, and which
 // boto3/botocore it provides (Lambda's Python runtimes ship the SDK; a local interpreter may not).
-import { execa } from 'execa'
+// Running the interpreter is the dearest part of a first boot, so the answer is kept per harness
+// process and, for an interpreter run by its own path (not through a shim), on disk.
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { accessSync, constants, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import path from 'node:path'
 import { HarnessError } from '../errors.js'
 
 export interface PythonInfo {
@@ -13,41 +19,195 @@ export interface PythonInfo {
   readonly botocore: string | null
 }
 
-// importlib.metadata reads versions without importing boto3, which takes ~100 ms.
+// No imports beyond what site already loaded: importlib.metadata costs ~100 ms, json and sysconfig
+// ~15 ms more. A distribution's version is its METADATA's (PKG-INFO for an egg) `Version:`, from the
+// first sys.path folder that has it, as importlib.metadata finds it. The free-threaded build is the
+// one whose ABI flags carry "t" (Py_GIL_DISABLED). Fields are NUL-separated: no path holds a NUL.
+// `watch` is what the answer depends on besides the interpreter: each sys.path folder (and the
+// user site, which appears only once it exists) with its mtime; installing a package changes it.
 const PROBE = `
-import json, sys, sysconfig
-from importlib import metadata
-def v(name):
+import os, site, sys
+def version(name):
+    prefix = name + "-"
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for entry in names:
+            lower = entry.lower()
+            if lower.startswith(prefix) and (lower.endswith(".dist-info") or lower.endswith(".egg-info")):
+                for meta in ("METADATA", "PKG-INFO"):
+                    try:
+                        with open(os.path.join(folder or ".", entry, meta), encoding="utf-8", errors="replace") as file:
+                            for line in file:
+                                if line.startswith("Version:"):
+                                    return line[8:].strip()
+                                if not line.strip():
+                                    break
+                    except OSError:
+                        pass
+                return entry[len(prefix):].rsplit(".", 1)[0].split("-")[0]
+    return ""
+def mtime(folder):
     try:
-        return metadata.version(name)
-    except Exception:
-        return None
-print(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable,
-  "freeThreaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
-  "boto3": v("boto3"), "botocore": v("botocore")}))
+        return str(os.stat(folder).st_mtime_ns)
+    except OSError:
+        return "-"
+watched = [p for p in sys.path if p] + ([site.USER_SITE] if site.ENABLE_USER_SITE and site.USER_SITE not in sys.path else [])
+fields = ["%d.%d.%d" % sys.version_info[:3], sys.executable, "t" in getattr(sys, "abiflags", "") and "1" or "", version("boto3"), version("botocore")]
+for folder in watched:
+    fields += [folder, mtime(folder)]
+sys.stdout.write("\\0".join(fields))
 `
+
+/** The probe's answer and the folders (with their mtimes, ns) it was read from. */
+interface Probed {
+  readonly info: Omit<PythonInfo, 'command'>
+  readonly watch: readonly (readonly [string, string])[]
+}
+
+/** Bump when PROBE's meaning changes, so answers of an older harness are not reused. */
+const CACHE_VERSION = 1
+/** Environment that changes what the interpreter finds (its sys.path). */
+const PATH_VARIABLES = ['PYTHONPATH', 'PYTHONHOME', 'PYTHONUSERBASE', 'PYTHONNOUSERSITE', 'PYTHONSAFEPATH', 'PYTHONPLATLIBDIR'] as const
 
 const cache = new Map<string, Promise<PythonInfo>>()
 
-/** Runs the interpreter once per command per harness process. */
+/** Runs the interpreter once per command per harness process, or not at all when disk has its answer. */
 export function pythonInfo(command: string): Promise<PythonInfo> {
   let info = cache.get(command)
   if (info === undefined) {
-    info = probe(command)
+    info = load(command)
     cache.set(command, info)
     info.catch(() => cache.delete(command))
   }
   return info
 }
 
-async function probe(command: string): Promise<PythonInfo> {
-  const result = await execa(command, ['-c', PROBE], { reject: false, timeout: 20_000, extendEnv: true })
-  if (result.failed || result.exitCode !== 0) {
-    const why = result.code === 'ENOENT' ? 'not found' : result.stderr.split('\n').slice(-1)[0] || (result.shortMessage ?? 'failed')
-    throw new HarnessError('ERR_INVALID_OPTION', `option python: expected a Python interpreter, got ${JSON.stringify(command)} (${why})`, {
-      cause: result,
-    })
+async function load(command: string): Promise<PythonInfo> {
+  const key = cacheKey(command)
+  const stored = key === undefined ? undefined : readCached(key.file)
+  if (stored !== undefined) {
+    return { command, ...stored.info }
   }
-  const parsed = JSON.parse(result.stdout) as Omit<PythonInfo, 'command'>
-  return { command, ...parsed }
+  const probed = await probe(command)
+  // Only an interpreter run directly: a shim (pyenv's) picks a different one by folder or variable.
+  if (key !== undefined && sameFile(key.interpreter, probed.info.executable)) {
+    writeCached(key.file, probed)
+  }
+  return { command, ...probed.info }
+}
+
+function probe(command: string): Promise<Probed> {
+  return new Promise((resolve, reject) => {
+    execFile(command, ['-c', PROBE], { timeout: 20_000, maxBuffer: 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error !== null) {
+        const code = (error as NodeJS.ErrnoException).code
+        const why = code === 'ENOENT' ? 'not found' : stderr.trim().split('\n').slice(-1)[0] || (error.killed ? 'timed out' : error.message.split('\n')[0])
+        reject(new HarnessError('ERR_INVALID_OPTION', `option python: expected a Python interpreter, got ${JSON.stringify(command)} (${why})`, { cause: error }))
+        return
+      }
+      const [version = '', executable = '', freeThreaded = '', boto3 = '', botocore = '', ...watched] = stdout.split('\0')
+      if (!/^\d+\.\d+\.\d+$/.test(version)) {
+        reject(new HarnessError('ERR_INVALID_OPTION', `option python: expected a Python interpreter, got ${JSON.stringify(command)} (it printed ${JSON.stringify(stdout.slice(0, 80))})`))
+        return
+      }
+      const watch: (readonly [string, string])[] = []
+      for (let i = 0; i + 1 < watched.length; i += 2) {
+        watch.push([watched[i]!, watched[i + 1]!])
+      }
+      resolve({ info: { version, executable, freeThreaded: freeThreaded === '1', boto3: boto3 || null, botocore: botocore || null }, watch })
+    })
+  })
+}
+
+// ---- The disk cache ---------------------------------------------------------------------------
+
+/** Where the command's answer would be kept, or undefined when it cannot be (no such file, no cache folder). */
+function cacheKey(command: string): { file: string; interpreter: string } | undefined {
+  const interpreter = resolveCommand(command)
+  const folder = interpreter === undefined ? undefined : cacheFolder()
+  if (interpreter === undefined || folder === undefined) {
+    return undefined
+  }
+  try {
+    const real = realpathSync(interpreter)
+    const stat = statSync(real)
+    // The link itself too: a virtualenv recreated at the same place has a new python link.
+    const link = lstatSync(interpreter)
+    const env = PATH_VARIABLES.map((name) => process.env[name] ?? null)
+    const id = JSON.stringify([CACHE_VERSION, command, interpreter, real, stat.size, stat.mtimeMs, stat.ino, link.mtimeMs, env])
+    return { file: path.join(folder, `python-${createHash('sha256').update(id).digest('hex').slice(0, 32)}.json`), interpreter }
+  } catch {
+    return undefined
+  }
+}
+
+/** The file a command runs: a path as given, a name as found on PATH. */
+function resolveCommand(command: string): string | undefined {
+  if (command.includes('/')) {
+    return path.resolve(command)
+  }
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const candidate = path.resolve(dir === '' ? '.' : dir, command)
+    try {
+      accessSync(candidate, constants.X_OK)
+      if (statSync(candidate).isFile()) {
+        return candidate
+      }
+    } catch {
+      // Not here.
+    }
+  }
+  return undefined
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b)
+  } catch {
+    return false
+  }
+}
+
+/** A private (0700, ours) folder for the cache, or undefined when there is none to trust. */
+function cacheFolder(): string | undefined {
+  const base = process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache')
+  const folder = path.join(base, 'lambda-harness')
+  try {
+    mkdirSync(folder, { recursive: true, mode: 0o700 })
+    const stat = lstatSync(folder)
+    const uid = process.getuid?.()
+    if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) {
+      return undefined
+    }
+    return folder
+  } catch {
+    return undefined
+  }
+}
+
+/** The stored answer, if every folder it was read from is unchanged. */
+function readCached(file: string): Probed | undefined {
+  try {
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as Probed
+    const unchanged = stored.watch.every(([folder, mtime]) => {
+      const stat = statSync(folder, { bigint: true, throwIfNoEntry: false })
+      return (stat === undefined ? '-' : String(stat.mtimeNs)) === mtime
+    })
+    return unchanged && typeof stored.info?.version === 'string' ? stored : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function writeCached(file: string, probed: Probed): void {
+  const temporary = `${file}.${process.pid}.tmp`
+  try {
+    writeFileSync(temporary, JSON.stringify(probed), { mode: 0o600 })
+    renameSync(temporary, file)
+  } catch {
+    // A cache that cannot be written only costs the next process a probe.
+  }
 }

@@ -144,7 +144,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     const sandbox = new Sandbox(parsed, python, extensionFiles, recorder)
     sandbox.#layers = layers
     try {
-      const { isolation, warning } = await startIsolation({
+      // The namespace (~15–25 ms, most of an isolated boot's own cost) is made while the
+      // resources open and the API server starts listening: none needs another, Init needs all.
+      const isolating = startIsolation({
         mode: parsed.isolation,
         functionDir: parsed.functionDir,
         layers: parsed.layers,
@@ -155,23 +157,35 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
           parsed.runtimeCommand === undefined
             ? [{ option: 'python', path: python?.executable || parsed.python }]
             : [{ option: 'runtimeCommand', path: parsed.runtimeCommand[0] ?? '' }],
+      }).then((started) => {
+        sandbox.#isolation = started.isolation
+        return started
       })
-      sandbox.#isolation = isolation
+      const probe = parsed.postgres
+      const opening = (async () => {
+        sandbox.#resources = await SandboxResources.open(
+          {
+            postgres: typeof probe === 'boolean' || probe instanceof PostgresProbe ? probe : invalidProbe(probe),
+            postgresBinDir: parsed.postgresBinDir,
+            sink: parsed.sink,
+          },
+          `${parsed.functionName}_${randomBytes(3).toString('hex')}`,
+        )
+      })()
+      const listening = ApiServer.start(sandbox).then((server) => {
+        sandbox.#server = server
+      })
+      // Every part that started is kept (dispose ends it) before the first failure is thrown.
+      const failed = (await Promise.allSettled([isolating, opening, listening])).find((result) => result.status === 'rejected')
+      if (failed !== undefined) {
+        throw failed.reason
+      }
+      const { isolation, warning } = await isolating
       if (warning !== undefined) {
         hooks.warn?.(warning)
         recorder.record.warnings.push(warning)
       }
       recorder.add('phase', isolation.description)
-      const probe = parsed.postgres
-      sandbox.#resources = await SandboxResources.open(
-        {
-          postgres: typeof probe === 'boolean' || probe instanceof PostgresProbe ? probe : invalidProbe(probe),
-          postgresBinDir: parsed.postgresBinDir,
-          sink: parsed.sink,
-        },
-        `${parsed.functionName}_${randomBytes(3).toString('hex')}`,
-      )
-      sandbox.#server = await ApiServer.start(sandbox)
       hooks.onApiListening?.(sandbox.#server.address)
       const init = await sandbox.#startGeneration('init', parsed.initTimeoutMs)
       recorder.record.init = init

@@ -1,5 +1,5 @@
-// Kills every live process group if the harness's own Node process exits. `detached: true` turns
-// off execa's `cleanup`, so without this a crashed test run would leave sandboxes running.
+// Kills every live process group if the harness's own Node process exits. Detached groups (their
+// own sessions) outlive their parent, so without this a crashed test run would leave sandboxes running.
 import { onExit } from 'signal-exit'
 
 const liveGroups = new Set<number>()

@@ -8,7 +8,7 @@
 // lives as long as its extension's process (the runtime's, for an internal extension).
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Agent } from 'undici'
+import type { Agent } from 'undici'
 import type { ParsedTelemetryOptions } from '../config/telemetry-options.js'
 import { reject, type ApiRejection } from '../lifecycle/error-types.js'
 import type { Recorder } from '../record/recorder.js'
@@ -19,7 +19,7 @@ import { platformLines, subscriptionLine } from './log-lines.js'
 import type { PlatformEventType, TelemetrySink } from './sink.js'
 import { Subscriber, type PauseGate } from './subscriber.js'
 import { parseSubscription, validationErrorType, type SubscriptionApi } from './subscription.js'
-import { createTransport } from './transport.js'
+import { createTransport, httpAgent } from './transport.js'
 
 export interface TelemetryHubSetup {
   readonly recorder: Recorder
@@ -83,7 +83,8 @@ interface Replayed {
 export class TelemetryHub implements TelemetrySink {
   readonly #setup: TelemetryHubSetup
   readonly #version: { runtimeVersion: string; runtimeVersionArn: string }
-  readonly #dispatcher: Agent
+  /** Made for the first HTTP subscriber (loading undici then), shared by the rest. */
+  #dispatcher: Promise<Agent> | undefined
   readonly #gate = new Gate()
   #generation = -1
   #open = false
@@ -99,8 +100,6 @@ export class TelemetryHub implements TelemetrySink {
   constructor(setup: TelemetryHubSetup) {
     this.#setup = setup
     this.#version = runtimeVersion(setup.pythonVersion, setup.region)
-    // Loopback only; each attempt carries its own timeout signal.
-    this.#dispatcher = new Agent({ keepAliveTimeout: 4000, connect: { timeout: setup.options.requestTimeoutMs } })
   }
 
   // ---- TelemetrySink: what the sandbox reports -----------------------------------------------
@@ -171,7 +170,17 @@ export class TelemetryHub implements TelemetrySink {
       this.#end(subscriber, true, 'was still subscribed when the sandbox ended')
     }
     this.#gate.resume()
-    await this.#dispatcher.destroy().catch(() => undefined)
+    await this.#dispatcher?.then((agent) => agent.destroy()).catch(() => undefined)
+  }
+
+  #agent(): Promise<Agent> {
+    // Loopback only; each attempt carries its own timeout signal.
+    if (this.#dispatcher === undefined) {
+      this.#dispatcher = httpAgent({ keepAliveTimeout: 4000, connect: { timeout: this.#setup.options.requestTimeoutMs } })
+      // A failed load reaches each send; it must not also be an unhandled rejection.
+      this.#dispatcher.catch(() => undefined)
+    }
+    return this.#dispatcher
   }
 
   // ---- Subscriptions (the router) ----------------------------------------------------------
@@ -210,7 +219,7 @@ export class TelemetryHub implements TelemetrySink {
     const subscriber = new Subscriber(
       agent,
       parsed,
-      createTransport(parsed.destination, this.#dispatcher),
+      createTransport(parsed.destination, () => this.#agent()),
       this.#setup.options,
       {
         now: () => this.#setup.recorder.now(),

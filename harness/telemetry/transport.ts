@@ -4,8 +4,7 @@
 // address is ever contacted.
 import { createHash } from 'node:crypto'
 import { Socket } from 'node:net'
-import type { Dispatcher } from 'undici'
-import { request } from 'undici'
+import type { Agent, Dispatcher } from 'undici'
 import type { Destination } from './subscription.js'
 
 export const SANDBOX_ADDRESS = '127.0.0.1'
@@ -18,8 +17,25 @@ export interface Transport {
   readonly description: string
 }
 
-export function createTransport(destination: Destination, dispatcher: Dispatcher): Transport {
-  return destination.protocol === 'HTTP' ? new HttpTransport(destination, dispatcher) : new TcpTransport(destination.port)
+type Undici = typeof import('undici')
+let undici: Promise<Undici> | undefined
+
+/**
+ * undici is ~110 CommonJS files, ~200 ms of a fresh process's first boot (more under load), and
+ * only an HTTP subscriber needs it: it is loaded when the first one subscribes.
+ */
+export function httpAgent(options: Agent.Options): Promise<Agent> {
+  return loadUndici().then(({ Agent }) => new Agent(options))
+}
+
+function loadUndici(): Promise<Undici> {
+  undici ??= import('undici')
+  return undici
+}
+
+/** `dispatcher`: the hub's agent (httpAgent), asked for by HTTP destinations only. */
+export function createTransport(destination: Destination, dispatcher: () => Promise<Dispatcher>): Transport {
+  return destination.protocol === 'HTTP' ? new HttpTransport(destination, dispatcher()) : new TcpTransport(destination.port)
 }
 
 /** RIE LMI's Sequence-Id: base64 of the body's SHA-256. */
@@ -30,10 +46,10 @@ function sequenceId(body: string): string {
 class HttpTransport implements Transport {
   readonly description: string
   readonly #destination: Extract<Destination, { protocol: 'HTTP' }>
-  readonly #dispatcher: Dispatcher
+  readonly #dispatcher: Promise<Dispatcher>
   readonly #url: string
 
-  constructor(destination: Extract<Destination, { protocol: 'HTTP' }>, dispatcher: Dispatcher) {
+  constructor(destination: Extract<Destination, { protocol: 'HTTP' }>, dispatcher: Promise<Dispatcher>) {
     this.#destination = destination
     this.#dispatcher = dispatcher
     this.#url = `http://${SANDBOX_ADDRESS}:${destination.port}${destination.path}`
@@ -42,9 +58,10 @@ class HttpTransport implements Transport {
 
   async send(events: readonly string[], signal: AbortSignal): Promise<void> {
     const body = `[${events.join(',')}]`
+    const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.#dispatcher])
     const response = await request(this.#url, {
       method: this.#destination.method,
-      dispatcher: this.#dispatcher,
+      dispatcher,
       signal,
       headers: { host: this.#destination.authority, 'content-type': 'application/json', 'sequence-id': sequenceId(body) },
       body,
