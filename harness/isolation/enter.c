@@ -5,12 +5,13 @@
  *
  *     enter <namespace-pid | -> <harness-pid> <cwd> <file> [args...]
  *
- * fd 3 gets one line: "pid <host pid>" or "error <ERRNO> <message>" (then exit 127). The
- * process runs inside the namespaces of <namespace-pid>, leads its own process group, has no
- * capabilities; this launcher waits for it and ends the same way (exit code or signal).
- * With "-" (plain mode) it joins nothing and drops nothing, but is a child subreaper and, if
- * the harness dies, SIGKILLs every process it started and every daemon they forked; when the
- * process ends, the daemons it forked out of its group die with it (see enter.py).
+ * fd 3 gets "pid <host pid>", then "exit code <n>" or "exit signal <n>" when the process ends;
+ * or "error <ERRNO> <message>" (then exit 127). The process runs inside the namespaces of
+ * <namespace-pid>, leads its own process group, has no capabilities; this launcher waits for it
+ * and ends the same way (exit code or signal). With "-" (plain mode) it joins nothing and drops
+ * nothing, but is a child subreaper: the daemons the process forks re-parent to it and live on
+ * after the process, until a SIGTERM to this launcher (the sandbox is over) or the harness's
+ * death SIGKILLs every process left under it (see enter.py).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -143,10 +144,35 @@ static void start(const char *cwd, char **argv, int report, int sandboxed) {
   _exit(127);
 }
 
+/* The process, and whether its end has been reported on fd 3. */
+static pid_t process_pid;
+static int reported, process_status;
+
+/*
+ * Tells the harness how the process ended, as soon as it is reaped: the harness takes this line,
+ * not this launcher's own exit, as the process's exit, because in plain mode the launcher lives on
+ * while daemons the process forked are still running (see main).
+ */
+static void reaped(pid_t ended, int status) {
+  if (ended != process_pid || reported) {
+    return;
+  }
+  reported = 1;
+  process_status = status;
+  if (WIFSIGNALED(status)) {
+    dprintf(3, "exit signal %d\n", WTERMSIG(status));
+  } else {
+    dprintf(3, "exit code %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+  }
+  close(3);
+}
+
 /* SIGKILLs this launcher's children until it has none: as a subreaper it inherits the orphans of
    each one killed (double-forked daemons included), so the loop reaches every descendant. */
-static void kill_descendants(pid_t leader) {
-  kill(-leader, SIGKILL);
+static void kill_descendants(void) {
+  if (!reported) {
+    kill(-process_pid, SIGKILL); /* Its group; once it is reaped the id may be someone else's. */
+  }
   char path[64];
   snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
   for (;;) {
@@ -158,50 +184,13 @@ static void kill_descendants(pid_t leader) {
       }
       fclose(children);
     }
-    if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD) {
+    int status;
+    pid_t ended = waitpid(-1, &status, 0);
+    if (ended < 0 && errno == ECHILD) {
       return;
     }
-  }
-}
-
-/*
- * When the process has ended: SIGKILLs what it left outside its own process group (the daemons
- * this subreaper adopted, and everything under them), which would otherwise re-parent to init
- * when this launcher exits and outlive the harness. What is left in its group stays for the
- * harness, which reaps the group and records those processes as orphans.
- */
-static void kill_escaped(pid_t leader) {
-  static pid_t found[4096];
-  size_t count = 0, next = 0;
-  found[count++] = getpid();
-  while (next < count) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", (int)found[next++]);
-    DIR *tasks = opendir(path);
-    if (tasks == NULL) {
-      continue;
-    }
-    struct dirent *task;
-    while ((task = readdir(tasks)) != NULL) {
-      if (task->d_name[0] == '.') {
-        continue;
-      }
-      char children_path[sizeof path + sizeof task->d_name + 16];
-      snprintf(children_path, sizeof children_path, "%s/%s/children", path, task->d_name);
-      FILE *children = fopen(children_path, "r");
-      int child;
-      while (children != NULL && fscanf(children, "%d", &child) == 1 && count < sizeof found / sizeof found[0]) {
-        found[count++] = child;
-      }
-      if (children != NULL) {
-        fclose(children);
-      }
-    }
-    closedir(tasks);
-  }
-  for (size_t i = 1; i < count; i++) {
-    if (getpgid(found[i]) != leader) {
-      kill(found[i], SIGKILL);
+    if (ended > 0) {
+      reaped(ended, status);
     }
   }
 }
@@ -235,6 +224,7 @@ int main(int argc, char **argv) {
   sigemptyset(&waited);
   sigaddset(&waited, SIGCHLD);
   sigaddset(&waited, HARNESS_GONE);
+  sigaddset(&waited, SIGTERM); /* The harness's "the sandbox is over" (plain mode's dispose). */
   sigprocmask(SIG_BLOCK, &waited, NULL);
   /* Learn of the harness's death; if it is already gone, start nothing. */
   prctl(PR_SET_PDEATHSIG, HARNESS_GONE, 0, 0, 0);
@@ -273,30 +263,36 @@ int main(int argc, char **argv) {
     waitpid(pid, &status, 0);
     fail(number, argv[4], "");
   }
+  process_pid = pid;
   dprintf(3, "pid %d\n", (int)pid);
-  close(3);
   for (;;) {
     siginfo_t info;
     if (sigwaitinfo(&waited, &info) < 0) {
       continue;
     }
-    if (info.si_signo == HARNESS_GONE) {
+    if (info.si_signo == HARNESS_GONE || info.si_signo == SIGTERM) {
       /* Only the death signal counts: by then we have been re-parented away from the harness. */
-      if (getppid() != harness) {
-        kill_descendants(pid);
+      if (info.si_signo == SIGTERM || getppid() != harness) {
+        kill_descendants();
         return 1;
       }
       continue;
     }
-    /* Reap every child that ended (a subreaper inherits zombies too) until the process is among them. */
+    /*
+     * Reap every child that ended (a subreaper inherits zombies too). In a bwrap sandbox the
+     * launcher ends with the process. In plain mode it stays while it has children: daemons the
+     * process forked re-parent to it and live on, as they would in the sandbox (whose pid 1 holds
+     * them), until the harness ends the sandbox (SIGTERM to us) or dies (the death signal).
+     */
     pid_t ended;
     while ((ended = waitpid(-1, &status, WNOHANG)) > 0) {
-      if (ended == pid) {
-        if (!sandboxed) {
-          kill_escaped(pid);
-        }
+      reaped(ended, status);
+      if (ended == pid && sandboxed) {
         return end_like(status);
       }
+    }
+    if (reported && ended < 0 && errno == ECHILD) {
+      return end_like(process_status);
     }
   }
 }

@@ -2,9 +2,10 @@
 
     python3 -I -S enter.py <namespace-pid | -> <harness-pid> <cwd> <file> [args...]
 
-The environment is the process's own. The harness reads one line on fd 3:
+The environment is the process's own. The harness reads on fd 3:
     pid <host pid>                  the process runs, leader of its own process group
-    error <ERRNO> <message>         it could not be started (this launcher then exits 127)
+    exit code <n> | exit signal <n> then, how it ended (the harness takes this as its exit)
+    error <ERRNO> <message>         or: it could not be started (this launcher then exits 127)
 
 Why a launcher at all: a process started by `bwrap` directly shares its process group with bwrap,
 so a SIGTERM to that group would kill bwrap first, and bwrap reports a signal as exit code
@@ -17,11 +18,12 @@ and mount namespaces.
 
 With "-" instead of a namespace pid (plain mode) it joins nothing and drops nothing; it is a child
 subreaper, so a daemon the process forks out of its group (fork, setsid, fork) re-parents to this
-launcher rather than to the host's init, and when the harness dies (PR_SET_PDEATHSIG, even a
-SIGKILLed harness) it SIGKILLs every descendant it has: what bwrap's PID namespace does for an
-isolated sandbox. When the process ends, the daemons it left outside its group die too (its group
-is the harness's to reap and record), since once this launcher exits they would belong to init. Standard library only; the module must not print on fds 1 and 2, which
-belong to the process.
+launcher rather than to the host's init. It reports the process's end on fd 3 and stays while
+such daemons run, as a bwrap sandbox's pid 1 holds them, so they live until the sandbox is over:
+then the harness finds and records them, and a SIGTERM to this launcher, or the harness's death
+(PR_SET_PDEATHSIG, even a SIGKILLed harness), SIGKILLs every descendant left: what bwrap's PID
+namespace does for an isolated sandbox. Standard library only; the module must not print on fds
+1 and 2, which belong to the process.
 """
 import ctypes
 import errno
@@ -128,13 +130,36 @@ def start(cwd, file, args, report, sandboxed):
     os._exit(127)
 
 
-def kill_descendants(leader):
+class Process:
+    """The process this launcher started, and how it ended once reaped."""
+
+    pid = 0
+    status = None
+
+
+def reaped(ended, status):
+    """Tells the harness how the process ended, as soon as it is reaped: the harness takes this
+    line, not this launcher's own exit, as the process's exit, since in plain mode the launcher
+    lives on while the daemons the process forked still run."""
+    if ended != Process.pid or Process.status is not None:
+        return
+    Process.status = status
+    if os.WIFSIGNALED(status):
+        control.write("exit signal %d\n" % os.WTERMSIG(status))
+    else:
+        control.write("exit code %d\n" % (os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1))
+    control.close()
+
+
+def kill_descendants():
     """SIGKILLs this launcher's children until it has none: as a subreaper it inherits the orphans
     of each one killed (double-forked daemons included), so the loop reaches every descendant."""
-    try:
-        os.killpg(leader, signal.SIGKILL)
-    except OSError:
-        pass
+    if Process.status is None:
+        # Its group; once the process is reaped the id may be someone else's.
+        try:
+            os.killpg(Process.pid, signal.SIGKILL)
+        except OSError:
+            pass
     path = "/proc/self/task/%d/children" % os.getpid()
     while True:
         try:
@@ -147,37 +172,10 @@ def kill_descendants(leader):
         except OSError:
             pass
         try:
-            os.waitpid(-1, 0)
+            reaped(*os.waitpid(-1, 0))
         except ChildProcessError:
             return
         except InterruptedError:
-            pass
-
-
-def kill_escaped(leader):
-    """When the process has ended: SIGKILLs what it left outside its own process group (the daemons
-    this subreaper adopted, and everything under them), which would otherwise re-parent to init
-    when this launcher exits and outlive the harness. What is left in its group stays for the
-    harness, which reaps the group and records those processes as orphans."""
-    found, index = [os.getpid()], 0
-    while index < len(found):
-        current = found[index]
-        index += 1
-        try:
-            tasks = os.listdir("/proc/%d/task" % current)
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open("/proc/%d/task/%s/children" % (current, task)) as children:
-                    found.extend(int(child) for child in children.read().split())
-            except OSError:
-                pass
-    for pid in found[1:]:
-        try:
-            if os.getpgid(pid) != leader:
-                os.kill(pid, signal.SIGKILL)
-        except OSError:
             pass
 
 
@@ -198,7 +196,8 @@ def main():
     target, harness, cwd, file, args = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
     sandboxed = target != "-"
     # Blocked before the death signal is armed, so it waits for sigwaitinfo below and is never lost.
-    waited = {signal.SIGCHLD, HARNESS_GONE}
+    # SIGTERM is the harness's "the sandbox is over" (plain mode's dispose).
+    waited = {signal.SIGCHLD, HARNESS_GONE, signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, waited)
     # Learn of the harness's death; if it is already gone, do not start anything.
     libc.prctl(PR_SET_PDEATHSIG, HARNESS_GONE, 0, 0, 0)
@@ -232,27 +231,29 @@ def main():
         os.waitpid(pid, 0)
         number = int(report)
         fail(errno.errorcode.get(number, "UNKNOWN"), "%s: %s" % (file, os.strerror(number)))
+    Process.pid = pid
     control.write("pid %d\n" % pid)
-    control.close()
     while True:
         info = signal.sigwaitinfo(waited)
-        if info.si_signo == HARNESS_GONE:
+        if info.si_signo in (HARNESS_GONE, signal.SIGTERM):
             # Only the death signal counts: by then we have been re-parented away from the harness.
-            if os.getppid() != harness:
-                kill_descendants(pid)
+            if info.si_signo == signal.SIGTERM or os.getppid() != harness:
+                kill_descendants()
                 os._exit(1)
             continue
-        # Reap every child that ended (a subreaper inherits zombies too) until the process is among them.
+        # Reap every child that ended (a subreaper inherits zombies too). In a bwrap sandbox the
+        # launcher ends with the process; in plain mode it stays while it has children (see above).
         while True:
             try:
                 ended, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
+                if Process.status is not None:
+                    end_like(Process.status)
                 break
             if ended == 0:
                 break
-            if ended == pid:
-                if not sandboxed:
-                    kill_escaped(pid)
+            reaped(ended, status)
+            if ended == pid and sandboxed:
                 end_like(status)
 
 

@@ -98,9 +98,10 @@ export function plainWarning(why: string, launcher: boolean): string {
     `${why}: the processes run as plain host processes, unlike Lambda's sandbox: ` +
     'the function is at its own folder instead of /var/task and layers at theirs instead of /opt (launchers that exec /opt/… fail), ' +
     'the root file system is writable (Lambda allows writes only in /tmp), /tmp is the host\'s, shared and unsized, ' +
-    '`sandbox` and `sandbox.localdomain` resolve only if the host defines them, ' +
-    'and a daemon a process forks out of its process group ' +
-    (launcher ? 'dies when that process ends, unrecorded, instead of with the sandbox' : 'can outlive the sandbox')
+    (launcher
+      ? 'and `sandbox` and `sandbox.localdomain` resolve only if the host defines them'
+      : '`sandbox` and `sandbox.localdomain` resolve only if the host defines them, ' +
+        'and with no launcher (no compiled one, no Python) a daemon a process forks out of its process group is found only by the environment it inherited and outlives a SIGKILLed harness')
   )
 }
 
@@ -176,7 +177,8 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
 
 /**
  * Plain mode's launcher: without it a SIGKILLed harness (no exit hook runs) would leave its
- * processes and their setsid daemons running on the host; with it they die with the harness.
+ * processes and their setsid daemons running on the host; with it they die with the harness, and
+ * the daemons it adopts live until the sandbox ends, as under a bwrap sandbox's pid 1.
  */
 function plainLauncher(pythons: readonly string[]): Launcher | undefined {
   const command = launcherCommand(pythons)

@@ -1,13 +1,15 @@
 // The launcher every sandbox process starts through (enter.c, or enter.py without a C compiler):
-// it reports the real process's host pid on fd 3, puts it in its own process group and ends as it
-// ends. In a bwrap sandbox it first joins the sandbox's namespaces; in plain mode it is a child
-// subreaper that SIGKILLs the process's whole tree, setsid daemons included, if the harness dies
-// (what the PID namespace's death does for a bwrap sandbox). See enter.py for the protocol.
-import { accessSync, constants, statSync } from 'node:fs'
+// it reports the real process's host pid on fd 3, puts it in its own process group, and reports
+// how it ended. In a bwrap sandbox it first joins the sandbox's namespaces and ends with the
+// process; in plain mode it is a child subreaper that holds the daemons the process forked
+// until the sandbox is over (a SIGTERM to it) and SIGKILLs that whole tree, setsid daemons
+// included, if the harness dies (what the PID namespace does for a bwrap sandbox). See enter.py.
+import { accessSync, constants as fsConstants, statSync } from 'node:fs'
+import { constants } from 'node:os'
 import { once } from 'node:events'
 import path from 'node:path'
 import { PACKAGE_ROOT } from '../paths.js'
-import type { LaunchFailure, Launcher, SpawnSpec } from '../supervisor/supervisor.js'
+import type { LaunchedExit, LaunchFailure, Launcher, SpawnSpec } from '../supervisor/supervisor.js'
 
 export const ENTER_SCRIPT = path.join(PACKAGE_ROOT, 'harness', 'isolation', 'enter.py')
 /** The same program compiled from enter.c by `make build`: ~15 ms per process start instead of ~95 ms. */
@@ -43,27 +45,52 @@ export function enterLauncher(launcher: LauncherCommand, namespacePid: number | 
       args: [...launcher.args, namespacePid === undefined ? '-' : String(namespacePid), String(process.pid), spec.cwd, spec.file, ...spec.args],
       cwd: '/',
     }),
-    started: (control: NodeJS.ReadableStream) => readControlLine(control),
+    started: readControl,
   }
 }
 
-/** The launcher's one line on fd 3: `pid <n>` or `error <CODE> <message>`; EOF first is a failure too. */
-async function readControlLine(control: NodeJS.ReadableStream): Promise<{ pid: number } | LaunchFailure> {
-  let text = ''
+/**
+ * The launcher's lines on fd 3: `pid <n>` (or `error <CODE> <message>`; EOF first is a failure
+ * too), then `exit code <n>` or `exit signal <n>` once the process has ended.
+ */
+function readControl(control: NodeJS.ReadableStream): Promise<{ pid: number; ended: Promise<LaunchedExit | undefined> } | LaunchFailure> {
+  const lines: string[] = []
+  let pending = ''
+  let onLine: (() => void) | undefined
   control.setEncoding('utf8')
-  control.on('data', (chunk: string) => (text += chunk))
+  control.on('data', (chunk: string) => {
+    const parts = (pending + chunk).split('\n')
+    pending = parts.pop() ?? ''
+    lines.push(...parts)
+    onLine?.()
+  })
   control.on('error', () => undefined)
-  await Promise.race([once(control, 'end'), once(control, 'close')]).catch(() => undefined)
-  const line = text.split('\n')[0] ?? ''
-  const pid = /^pid (\d+)$/.exec(line)
-  if (pid !== null) {
-    return { pid: Number(pid[1]) }
+  const closed = Promise.race([once(control, 'end'), once(control, 'close')]).catch(() => undefined)
+  const line = (index: number): Promise<string | undefined> =>
+    lines.length > index
+      ? Promise.resolve(lines[index])
+      : Promise.race([new Promise<void>((resolve) => (onLine = resolve)), closed]).then(() => (lines.length > index ? lines[index] : undefined))
+  return line(0).then((first = '') => {
+    const pid = /^pid (\d+)$/.exec(first)
+    if (pid !== null) {
+      return { pid: Number(pid[1]), ended: line(1).then(parseExit) }
+    }
+    const error = /^error (\S+) (.*)$/.exec(first)
+    if (error !== null) {
+      return { code: error[1]!, message: error[2]!, cause: first }
+    }
+    return { code: 'UNKNOWN', message: `the sandbox launcher ended without starting the process${first === '' ? '' : ` (${first})`}`, cause: first }
+  })
+}
+
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]))
+
+function parseExit(line: string | undefined): LaunchedExit | undefined {
+  const exit = /^exit (code|signal) (\d+)$/.exec(line ?? '')
+  if (exit === null) {
+    return undefined
   }
-  const error = /^error (\S+) (.*)$/.exec(line)
-  if (error !== null) {
-    return { code: error[1]!, message: error[2]!, cause: line }
-  }
-  return { code: 'UNKNOWN', message: `the sandbox launcher ended without starting the process${line === '' ? '' : ` (${line})`}`, cause: line }
+  return exit[1] === 'code' ? { code: Number(exit[2]), signal: null } : { code: null, signal: SIGNAL_NAMES.get(Number(exit[2])) ?? null }
 }
 
 /** An executable by path, or by name on PATH. */
@@ -73,7 +100,7 @@ export function findExecutable(command: string): string | undefined {
     : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter((dir) => dir !== '').map((dir) => path.join(dir, command))
   return candidates.find((candidate) => {
     try {
-      accessSync(candidate, constants.X_OK)
+      accessSync(candidate, fsConstants.X_OK)
       return true
     } catch {
       return false

@@ -580,6 +580,11 @@ export class Generation {
     return result.kind === 'value'
   }
 
+  /** Every process this generation started, alive or not. */
+  get supervised(): SupervisedProcess[] {
+    return [...this.#processes.values()].map((entry) => entry.process)
+  }
+
   /** SIGKILLs whatever is left in each process group; anything that was left is an orphan. */
   #reapGroups(): { group: string; pids: number[] }[] {
     const orphans: { group: string; pids: number[] }[] = []

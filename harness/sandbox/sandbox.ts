@@ -19,7 +19,8 @@ import { PYTHON_BOOTSTRAP } from '../paths.js'
 import { Recorder } from '../record/recorder.js'
 import type { InvocationRecord, RunRecord, ShutdownRecord, TimelineEntry } from '../record/run-record.js'
 import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.js'
-import type { SpawnSpec } from '../supervisor/supervisor.js'
+import type { SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
+import { descendants, isLive } from '../supervisor/process-groups.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
 import { pythonInfo, type PythonInfo } from './python-info.js'
 import { SandboxResources } from './resources.js'
@@ -84,6 +85,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   /** Every AWS_LAMBDA_RUNTIME_API this sandbox handed out (each generation listens afresh), and from when. */
   readonly #apiAddresses: string[] = []
   readonly #bootTicks = uptimeTicks()
+  /** The processes of generations that have ended: in plain mode their launchers may hold daemons. */
+  readonly #ended: SupervisedProcess[] = []
 
   private constructor(options: ParsedOptions, python: PythonInfo | undefined, extensionFiles: ExtensionFile[], recorder: Recorder) {
     this.#options = options
@@ -498,6 +501,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   async #shutdownGeneration(reason: ShutdownReason, final: boolean): Promise<ShutdownRecord> {
     const record = await this.#current.shutdown(reason, final)
     this.#live = false
+    this.#ended.push(...this.#current.supervised)
     if (final) {
       this.#recorder.record.shutdown = record
       // Whatever escaped its process group (a double-forked daemon) dies with the sandbox.
@@ -581,16 +585,30 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     if (this.#isolation?.mode !== 'none') {
       return []
     }
-    const strays = processesWithEnvironment(
-      this.#apiAddresses.map((address) => `AWS_LAMBDA_RUNTIME_API=${address}`),
-      this.#bootTicks,
-    )
+    // The daemons each launcher holds (its descendants: the subreaper adopted them), and any
+    // process that still carries the sandbox's API address (one started without a launcher).
+    const launchers = [...this.#ended, ...(this.#current?.supervised ?? [])]
+    const held = launchers.flatMap((process) => (process.holdingLauncher === undefined ? [] : descendants(process.holdingLauncher).slice(1).filter(isLive)))
+    // The launchers themselves carry the address too (they run with the process's environment).
+    const holders = new Set(launchers.map((process) => process.holdingLauncher))
+    const strays = [
+      ...new Set([
+        ...held,
+        ...processesWithEnvironment(
+          this.#apiAddresses.map((address) => `AWS_LAMBDA_RUNTIME_API=${address}`),
+          this.#bootTicks,
+        ).filter((pid) => !holders.has(pid)),
+      ]),
+    ]
     for (const pid of strays) {
       try {
         process.kill(pid, 'SIGKILL')
       } catch {
         // Gone meanwhile.
       }
+    }
+    for (const launcher of launchers) {
+      launcher.endLauncher()
     }
     return strays
   }

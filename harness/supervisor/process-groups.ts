@@ -33,6 +33,16 @@ export function groupMembers(pgid: number): number[] {
   return members
 }
 
+/** Whether the process exists and is not a zombie (one that ended and awaits its parent's wait). */
+export function isLive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
+  } catch {
+    return false
+  }
+}
+
 /** Whether the process has a handler installed for SIGTERM (bit 15 of SigCgt). */
 export function catchesSigterm(pid: number | undefined): boolean | undefined {
   if (pid === undefined) {

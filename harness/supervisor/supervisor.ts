@@ -22,12 +22,19 @@ export interface SpawnSpec {
 /**
  * Starts a spec through another program that reports the real process: its host pid, that
  * process leading its own group (signals go there, never to the launcher), or why it did not
- * start. The launcher then ends as that process ends (same code or signal).
+ * start; then how it ended (`ended`, undefined if the launcher went without saying). The launcher
+ * may outlive the process (plain mode: it holds the daemons the process forked); a SIGTERM to it
+ * ends it and everything left under it.
  */
 export interface Launcher {
   /** What to run on the host instead of the spec; it gets one more pipe, fd 3, for its report. */
   command(spec: SpawnSpec): { readonly file: string; readonly args: readonly string[]; readonly cwd: string }
-  started(control: NodeJS.ReadableStream): Promise<{ readonly pid: number } | LaunchFailure>
+  started(control: NodeJS.ReadableStream): Promise<{ readonly pid: number; readonly ended: Promise<LaunchedExit | undefined> } | LaunchFailure>
+}
+
+export interface LaunchedExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
 }
 
 export interface ProcessExit {
@@ -69,6 +76,7 @@ export class SupervisedProcess {
   /** The process (with a launcher: once reported), leader of the group we signal. */
   #pid: number | undefined
   #launcherPid: number | undefined
+  #launcherRunning = false
 
   constructor(spec: SpawnSpec, hooks: SupervisorHooks) {
     this.name = spec.name
@@ -78,6 +86,7 @@ export class SupervisedProcess {
     const child = start(command, spec.env, launcher !== undefined)
     this.#pid = launcher === undefined ? child.pid : undefined
     this.#launcherPid = launcher === undefined ? undefined : child.pid
+    let reported: Promise<LaunchedExit | undefined> | undefined
     this.launched = new Promise((resolve) => {
       child.once('error', (error: NodeJS.ErrnoException) => {
         resolve({ code: error.code ?? 'UNKNOWN', message: error.message, cause: error })
@@ -90,10 +99,11 @@ export class SupervisedProcess {
       void launcher.started(control as NodeJS.ReadableStream).then((started) => {
         if ('pid' in started) {
           this.#pid = started.pid
+          reported = started.ended
           trackGroup(started.pid)
-          // From here the launcher ends by itself once its process's group is gone, and by itself
-          // when the harness dies (PR_SET_PDEATHSIG), killing the daemons it adopted first: a
-          // SIGKILL from the exit hook or destroy() would leave those daemons to init.
+          // From here the launcher ends by itself once it has nothing left to hold, or when told
+          // (destroy) or when the harness dies (PR_SET_PDEATHSIG), killing the daemons it adopted
+          // first: a SIGKILL from the exit hook would leave those daemons to init.
           if (this.#launcherPid !== undefined) {
             untrackGroup(this.#launcherPid)
           }
@@ -106,6 +116,10 @@ export class SupervisedProcess {
     if (child.pid !== undefined) {
       trackGroup(child.pid)
     }
+    if (launcher !== undefined && child.pid !== undefined) {
+      this.#launcherRunning = true
+      child.once('exit', () => (this.#launcherRunning = false))
+    }
     this.exited = new Promise((resolve) => {
       const settle = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.#exit === undefined) {
@@ -114,8 +128,20 @@ export class SupervisedProcess {
           resolve(this.#exit)
         }
       }
-      // A launcher ends as its process did; after its report, so a failed start is known first.
-      child.once('exit', (code, signal) => (launcher === undefined ? settle(code, signal) : void this.launched.then(() => settle(code, signal))))
+      if (launcher === undefined) {
+        child.once('exit', settle)
+      } else {
+        // The launcher's report of the process's end is its exit (the launcher may stay on, holding
+        // daemons); its own exit stands in only if it went without one. After the start report,
+        // so a failed start is known first.
+        child.once('exit', (code, signal) =>
+          void this.launched.then(async () => {
+            const ended = await reported
+            settle(ended?.code ?? code, ended === undefined ? signal : ended.signal)
+          }),
+        )
+        void this.launched.then(() => reported?.then((ended) => ended !== undefined && settle(ended.code, ended.signal)))
+      }
       // A process that never started has no 'exit'; report it as exit 127 like a shell would.
       child.once('error', () => settle(this.pid === undefined ? 127 : null, null))
     })
@@ -179,6 +205,25 @@ export class SupervisedProcess {
     }
   }
 
+  /**
+   * The launcher's host pid while it runs after its process ended: in plain mode it holds the
+   * daemons the process forked (its descendants) until `endLauncher()` or the harness's death.
+   */
+  get holdingLauncher(): number | undefined {
+    return this.#launcherRunning && this.#exit !== undefined ? this.#launcherPid : undefined
+  }
+
+  /** Tells a launcher still holding daemons that the sandbox is over: it SIGKILLs what it holds and ends. */
+  endLauncher(): void {
+    if (this.holdingLauncher !== undefined) {
+      try {
+        process.kill(this.holdingLauncher, 'SIGTERM')
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
   /** SIGKILLs whatever is left of the group and forgets it; the final step of dispose(). */
   destroy(): void {
     if (this.pid !== undefined) {
@@ -188,7 +233,7 @@ export class SupervisedProcess {
     if (this.#launcherPid !== undefined) {
       // Only while it runs (once it has exited its group id may belong to someone else), and only
       // if it never reported its process: one that did ends by itself, see `launched`.
-      if (this.#exit === undefined && this.#pid === undefined) {
+      if (this.#launcherRunning && this.#pid === undefined) {
         try {
           process.kill(-this.#launcherPid, 'SIGKILL')
         } catch {

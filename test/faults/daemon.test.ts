@@ -36,6 +36,8 @@ for (const { isolation, forker } of cells) {
     // Printed before the invoke ends, but a pipe and a socket race: wait for the line itself.
     t.ok(await until(() => daemonLine(sandbox.record, forker, prefix) !== undefined), 'the forker printed its daemon\'s pid')
     const printed = Number(daemonLine(sandbox.record, forker, prefix)!.slice(prefix.length))
+    // The daemon's pid is printed before it has exec'd `sleep`: wait for the exec.
+    await until(() => hostPidOf(printed) !== undefined)
     const daemon = hostPidOf(printed)
     t.ok(daemon !== undefined, `the daemon (pid ${printed} as the sandbox sees it) runs as host pid ${daemon}`)
     const forkerPid = sandbox.record.processes.find((p) => p.name === forker)!.pid!

@@ -160,15 +160,17 @@ for (const [label, command] of launchers) {
       t.match(await traps.process.exited, { code: 0, signal: null }, 'the handler ran and the process exited 0')
     })
 
-    t.test('a daemon forked out of the group is adopted by the launcher, and dies when the process ends; its group is left to the harness', async (t) => {
+    t.test('a daemon forked out of the group is adopted by the launcher and outlives the process, as in a sandbox, until the launcher is told the sandbox is over', async (t) => {
       const forks = start(t, plain, '/bin/sh', ['-c', 'setsid -f sh -c \'echo daemon $$; exec sleep 100\'; sleep 100 & echo child $!; exec sleep 100'], functionDir)
       const daemon = Number((await forks.line(/^daemon /))?.split(' ')[1])
       const child = Number((await forks.line(/^child /))?.split(' ')[1])
       t.teardown(() => {
-        try {
-          process.kill(daemon, 'SIGKILL')
-        } catch {
-          // Already gone.
+        for (const pid of [daemon, child]) {
+          try {
+            process.kill(pid, 'SIGKILL')
+          } catch {
+            // Already gone.
+          }
         }
       })
       const pid = forks.process.pid!
@@ -177,9 +179,12 @@ for (const [label, command] of launchers) {
       t.same(groupMembers(pid).sort(), [pid, child].sort(), 'the daemon is out of the process group the harness signals')
       // Only the process itself, not its group: the same-group child outlives it.
       process.kill(pid, 'SIGKILL')
-      t.match(await forks.process.exited, { code: null, signal: 'SIGKILL' }, 'the exit is the process\'s own')
-      t.ok(await until(() => parentOf(daemon) === undefined), 'the daemon is gone with it')
+      t.match(await forks.process.exited, { code: null, signal: 'SIGKILL' }, 'the exit is the process\'s own, reported while the launcher stays')
+      t.equal(forks.process.holdingLauncher, launcher, 'the launcher still runs, holding what the process left')
+      t.equal(parentOf(daemon), launcher, 'the daemon lives on under it')
       t.same(groupMembers(pid), [child], 'its group\'s leftover is still there, for the harness to reap and record')
+      forks.process.endLauncher()
+      t.ok(await until(() => [launcher!, daemon, child].every((p) => parentOf(p) === undefined)), 'told the sandbox is over, the launcher kills the daemon and the leftover and ends')
     })
 
     t.test('when the harness dies (SIGKILL), the process and the daemon it adopted die too', async (t) => {
