@@ -50,6 +50,8 @@ export interface GenerationSetup {
   readonly probeFolders: readonly string[]
   /** host:port of our own API: a killed process's connection to it is not news. */
   readonly apiAddress: string
+  /** Client-side inodes of the connections to our API: no socket table is read for these. */
+  readonly ownSockets: ReadonlySet<string>
   /** Starts every process inside the sandbox's namespaces; undefined in plain mode. */
   readonly launcher?: Launcher
   /** Per-process variables from the probes (DATABASE_URL, PGAPPNAME=<name>, SINK_URL). */
@@ -466,7 +468,7 @@ export class Generation {
         // Stopped at the deadline, so reading what it holds from /proc (milliseconds under load)
         // gives it no extra time to run; then noted before the signal takes it all away.
         entry.process.signal('SIGSTOP')
-        const held = heldResources(descendants(pid), this.#setup.probeFolders)
+        const held = heldResources(descendants(pid), this.#setup.probeFolders, this.#setup.ownSockets)
         const tcp = held.tcp.filter((c) => c.remote !== this.#setup.apiAddress)
         if (tcp.length > 0 || held.files.length > 0) {
           entry.record.heldAtKill = { tcp, files: held.files }

@@ -2,6 +2,7 @@
 // processes and the record, serialises phases, and turns failures into resets as Lambda does.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { readdirSync, statSync } from 'node:fs'
+import type { Socket } from 'node:net'
 import path from 'node:path'
 import { ApiServer } from '../api/server.js'
 import type { ApiCall, FunctionInfo, PlatformPort, TelemetryPort } from '../api/port.js'
@@ -24,6 +25,7 @@ import { pythonInfo, type PythonInfo } from './python-info.js'
 import { SandboxResources } from './resources.js'
 import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
+import { OwnConnections } from '../probes/processes.js'
 import { startIsolation, type Isolation } from '../isolation/isolation.js'
 import { TelemetryHub } from '../telemetry/hub.js'
 
@@ -66,6 +68,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   /** Init duration to report on the first invoke after a cold (not suppressed) Init. */
   #coldInitMs: number | undefined
   readonly #telemetry: TelemetryHub
+  /** Our API's connections, so the evidence read before a SIGKILL can skip them (probes/processes.ts). */
+  readonly #ownConnections = new OwnConnections()
   #generations = 0
   #queue: Promise<unknown> = Promise.resolve()
   #shutDown = false
@@ -219,6 +223,10 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     this.#current.registered(agent)
   }
 
+  connected(socket: Socket): void {
+    this.#ownConnections.accepted(socket)
+  }
+
   extensionError(agent: ExtensionAgent, kind: 'Extension.InitError' | 'Extension.ExitError', reportedType: string): void {
     const record = this.#current.processRecord(agent.name)
     if (record !== undefined) {
@@ -358,6 +366,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       functionName: this.#options.functionName,
       probeFolders: this.#sandboxed.probeFolders,
       apiAddress: this.#server.address,
+      ownSockets: this.#ownConnections.inodes,
       processEnv: (name) => this.#resources?.env(name) ?? {},
       functionTimeoutMs: this.#options.timeoutMs,
     })

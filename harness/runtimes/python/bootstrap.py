@@ -29,6 +29,30 @@ sys.path.insert(0, _TASK_ROOT)
 # every cold start compiles what the package did not ship compiled). Keep the user's folder clean.
 sys.dont_write_bytecode = True
 
+import socket  # noqa: E402
+
+_RUNTIME_API = os.environ.get("AWS_LAMBDA_RUNTIME_API") or "127.0.0.1:9001"
+
+
+def _connect_early(address):
+    """The Runtime API connection, opened before the imports below and the handler's, not at the
+    first /next. No request is made, so nothing on the API changes; the harness learns early which
+    socket is its own (and so reads no socket table to describe it before a SIGKILL). Any failure
+    is left to the first request, which reports it as before."""
+    host, _, port = address.rpartition(":")
+    try:
+        sock = socket.create_connection((host, int(port)))
+    except (OSError, ValueError):
+        return None
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass
+    return sock
+
+
+_EARLY_SOCKET = _connect_early(_RUNTIME_API)
+
 import decimal  # noqa: E402
 import http.client  # noqa: E402
 import importlib  # noqa: E402
@@ -50,7 +74,6 @@ except ImportError:  # pragma: no cover - other implementations
 _RIC_VERSION = "lambda-harness"
 _USER_AGENT = "aws-lambda-python/%d.%d.%d-%s" % (sys.version_info[:3] + (_RIC_VERSION,))
 
-_RUNTIME_API = os.environ.get("AWS_LAMBDA_RUNTIME_API") or "127.0.0.1:9001"
 _EXECUTION_ENV = os.environ.get("AWS_EXECUTION_ENV")
 
 # awslambdaric switches two behaviours on these exact AWS_EXECUTION_ENV values (LAMBDA-SPEC s7):
@@ -563,6 +586,8 @@ class RuntimeApiClient(object):
         # timeout=None: blocking sockets whatever socket.setdefaulttimeout() user code sets; the
         # /next call must never time out.
         self._conn = http.client.HTTPConnection(address, timeout=None)
+        if address == _RUNTIME_API and _EARLY_SOCKET is not None:
+            self._conn.sock = _EARLY_SOCKET
 
     def _request(self, method, path, body=None, headers=()):
         for attempt in (1, 2):
