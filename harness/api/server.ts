@@ -104,7 +104,9 @@ export class ApiServer {
     void this.#route(req, res, fullPath).then(
       (outcome) => {
         this.#inFlight.delete(entry)
-        this.#port.apiCall({ ...entry, ...outcome })
+        // Spelt out: spreading two objects of different shapes was ~25 µs of every call.
+        const { surface, caller, status, errorType } = outcome
+        this.#port.apiCall({ surface, caller, status, errorType, method: entry.method, path: entry.path, atMs: entry.atMs })
       },
       (error: unknown) => {
         // A bug of ours must not take the server down: the caller gets a 500 (RAPID's "container

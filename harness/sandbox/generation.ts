@@ -9,12 +9,12 @@ import { RuntimeAgent, MAX_RESPONSE_BYTES, type RuntimeAnswer } from '../lifecyc
 import { MAX_PROCESS_EXIT_WAIT_MS, planShutdown } from '../lifecycle/shutdown-plan.js'
 import type { Recorder } from '../record/recorder.js'
 import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
-import { catchesSigterm, descendants, groupMembers, peakMemoryMB } from '../supervisor/process-groups.js'
+import { catchesSigterm, descendants, groupMembers, PeakMemory } from '../supervisor/process-groups.js'
 import type { TelemetrySink } from '../telemetry/sink.js'
 import { heldResources } from '../probes/processes.js'
 import { SupervisedProcess, type Launcher, type SpawnSpec } from '../supervisor/supervisor.js'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { raceUntil } from './race.js'
+import { Deadline, raceUntil } from './race.js'
 
 /** The first fatal error of a generation: it ends the current phase and causes a reset. */
 export interface Fatal {
@@ -72,6 +72,8 @@ export class Generation {
   readonly #processes = new Map<string, { process: SupervisedProcess; record: ProcessRecord }>()
   readonly #fatal = deferred<Fatal>()
   #shuttingDown = false
+  /** The runtime's VmHWM, for REPORT: opened at the first invoke, closed when the runtime exits. */
+  #runtimeMemory: PeakMemory | undefined
 
   constructor(setup: GenerationSetup) {
     this.#setup = setup
@@ -291,6 +293,9 @@ export class Generation {
       return
     }
     const { record } = entry
+    if (name === 'runtime') {
+      this.#runtimeMemory?.close()
+    }
     record.exit = { code, signal }
     record.exitedAtMs = atMs
     this.#setup.telemetry.exited(name, { code, signal })
@@ -327,8 +332,9 @@ export class Generation {
   async invoke(event: InvokeEvent, record: InvocationRecord, initDurationMs?: number): Promise<InvokeOutcome> {
     const { recorder, signal, telemetry } = this.#setup
     this.thaw()
-    const deadlineAtMs = recorder.atEpoch(event.deadlineMs)
-    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.fatal, deadlineAtMs - recorder.now(), signal)
+    // One timer for the invoke's three waits, which all end at its deadline.
+    const deadline = new Deadline(recorder.atEpoch(event.deadlineMs) - recorder.now())
+    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.fatal, deadline, signal)
     const tracing = event.traceId === undefined ? {} : { tracing: { type: 'X-Amzn-Trace-Id', value: event.traceId } }
     const runtimeStartedAtMs = recorder.now()
     let runtimeDone = false
@@ -343,12 +349,14 @@ export class Generation {
       })
     }
     const finish = (reset: ShutdownReason | undefined): InvokeOutcome => {
+      deadline.clear()
       record.durationMs = recorder.now() - record.startedAtMs
       if (!runtimeDone) {
         emitRuntimeDone(0)
       }
       const billed = Math.ceil(record.durationMs) + (initDurationMs === undefined ? 0 : Math.ceil(initDurationMs))
-      const maxMemoryUsedMB = peakMemoryMB(this.#processes.get('runtime')?.process.pid)
+      this.#runtimeMemory ??= new PeakMemory(this.#processes.get('runtime')?.process.pid)
+      const maxMemoryUsedMB = this.#runtimeMemory.read()
       telemetry.platform('platform.report', {
         requestId: event.requestId,
         status: record.status,
@@ -445,8 +453,9 @@ export class Generation {
   }
 
   thaw(): void {
-    for (const process of this.liveProcesses) {
-      if (process.frozen) {
+    // On every invoke's path: no array copies when nothing is frozen.
+    for (const { process } of this.#processes.values()) {
+      if (process.alive && process.frozen) {
         process.thaw()
         this.#signalled(process.name, 'SIGCONT', 'thaw')
       }
@@ -602,6 +611,7 @@ export class Generation {
   async destroy(): Promise<void> {
     this.#shuttingDown = true
     this.runtime.close()
+    this.#runtimeMemory?.close()
     const processes = [...this.#processes.values()].map((entry) => entry.process)
     for (const process of processes) {
       process.destroy()
