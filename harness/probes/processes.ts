@@ -2,7 +2,7 @@
 // /proc (Linux) just before the signal. A killed process's TCP peers see a reset or EOF instead
 // of a goodbye, and its buffered writes are lost; this names them.
 import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import type { Socket } from 'node:net'
 
 export interface TcpConnection {
@@ -215,26 +215,45 @@ export class OwnConnections {
 
   async #learn(): Promise<void> {
     this.#reading = true
+    const buffer = Buffer.allocUnsafe(64 * 1024)
     while (this.#waiting.size > 0) {
       const waiting = this.#waiting
       this.#waiting = new Map()
-      let text: string
+      let file: FileHandle
       try {
-        text = await readFile('/proc/self/net/tcp', 'latin1')
+        file = await open('/proc/self/net/tcp', 'r')
       } catch {
         break
       }
-      for (const [pair, socket] of waiting) {
-        const at = text.indexOf(` ${pair} `)
-        if (at === -1 || socket.destroyed) {
-          continue
+      try {
+        // A page of rows per read, stopping once every connection is found: on average half the
+        // walk of the established-connection hash. Those that arrive meanwhile wait for the next pass.
+        let rest = ''
+        while (waiting.size > 0) {
+          const { bytesRead } = await file.read(buffer, 0, buffer.length, null)
+          if (bytesRead <= 0) {
+            break
+          }
+          const text = rest + buffer.toString('latin1', 0, bytesRead)
+          const complete = text.lastIndexOf('\n') + 1
+          rest = text.slice(complete)
+          for (const [pair, socket] of waiting) {
+            const at = text.indexOf(` ${pair} `)
+            if (at === -1 || at >= complete) {
+              continue
+            }
+            waiting.delete(pair)
+            const inode = text.slice(at, text.indexOf('\n', at)).trim().split(/\s+/)[8]
+            if (inode !== undefined && inode !== '0' && !socket.destroyed) {
+              this.#inodes.add(inode)
+              socket.once('close', () => this.#inodes.delete(inode))
+            }
+          }
         }
-        const fields = text.slice(at, text.indexOf('\n', at)).trim().split(/\s+/)
-        const inode = fields[8]
-        if (inode !== undefined && inode !== '0') {
-          this.#inodes.add(inode)
-          socket.once('close', () => this.#inodes.delete(inode))
-        }
+      } catch {
+        // Unreadable: the kill path reads the tables itself.
+      } finally {
+        await file.close()
       }
     }
     this.#reading = false
