@@ -338,6 +338,7 @@ export class Generation {
     const tracing = event.traceId === undefined ? {} : { tracing: { type: 'X-Amzn-Trace-Id', value: event.traceId } }
     const runtimeStartedAtMs = recorder.now()
     let runtimeDone = false
+    let maxMemoryUsedMB: number | undefined
     const emitRuntimeDone = (producedBytes: number) => {
       runtimeDone = true
       telemetry.platform('platform.runtimeDone', {
@@ -355,8 +356,7 @@ export class Generation {
         emitRuntimeDone(0)
       }
       const billed = Math.ceil(record.durationMs) + (initDurationMs === undefined ? 0 : Math.ceil(initDurationMs))
-      this.#runtimeMemory ??= new PeakMemory(this.#processes.get('runtime')?.process.pid)
-      const maxMemoryUsedMB = this.#runtimeMemory.read()
+      maxMemoryUsedMB ??= this.#peakMemoryMB()
       telemetry.platform('platform.report', {
         requestId: event.requestId,
         status: record.status,
@@ -391,6 +391,9 @@ export class Generation {
       return finish(answered.kind === 'fatal' ? answered.fatal.resetReason : 'timeout')
     }
     this.#applyAnswer(record, answered.value)
+    // The handler is done: its peak is read now, while the runtime reads our 202 and calls /next
+    // (the main thread would otherwise wait for that), not on the way back to the caller.
+    maxMemoryUsedMB = this.#peakMemoryMB()
     const runtimeNext = await wait(nextCalled)
     if (runtimeNext.kind === 'value') {
       emitRuntimeDone(answered.value.kind === 'tooLarge' ? answered.value.size : answered.value.payload.length)
@@ -404,6 +407,12 @@ export class Generation {
       return finish(done.kind === 'deadline' ? 'timeout' : done.fatal.resetReason)
     }
     return finish(undefined)
+  }
+
+  /** The runtime's VmHWM in MB, for REPORT. */
+  #peakMemoryMB(): number | undefined {
+    this.#runtimeMemory ??= new PeakMemory(this.#processes.get('runtime')?.process.pid)
+    return this.#runtimeMemory.read()
   }
 
   #applyAnswer(record: InvocationRecord, answer: RuntimeAnswer): void {
