@@ -1,5 +1,6 @@
 // What the routers need from the sandbox: the current generation's agents and somewhere to
 // report what happened. The sandbox implements it; the routers never see processes.
+import type { Socket } from 'node:net'
 import type { ApiRejection } from '../lifecycle/error-types.js'
 import type { ExtensionAgent, ExtensionRegistry } from '../lifecycle/extensions.js'
 import type { ExtensionEvent, InvokeEvent } from '../lifecycle/events.js'
@@ -42,4 +43,6 @@ export interface PlatformPort {
   delivered(caller: string, event: InvokeEvent | ExtensionEvent): void
   registered(agent: ExtensionAgent): void
   extensionError(agent: ExtensionAgent, kind: 'Extension.InitError' | 'Extension.ExitError', reportedType: string): void
+  /** A process connected to the API (before its first request). */
+  connected?(socket: Socket): void
 }

@@ -24,8 +24,15 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
   res.end(body)
 }
 
+// The most frequent answer (every /response and /error), rendered once.
+const ACCEPTED_BODY = goJson({ status: 'OK' })
+const ACCEPTED_HEADERS = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(ACCEPTED_BODY) }
+
 export function sendAccepted(res: ServerResponse): void {
-  sendJson(res, 202, { status: 'OK' })
+  if (!res.writableEnded && !res.destroyed) {
+    res.writeHead(202, ACCEPTED_HEADERS)
+    res.end(ACCEPTED_BODY)
+  }
 }
 
 export function sendRejection(res: ServerResponse, rejection: ApiRejection): void {

@@ -12,7 +12,6 @@ const INVOCATION = /^\/runtime\/invocation\/([^/]+)\/(response|error)$/
 type Outcome = { status: number; errorType?: string }
 const ACCEPTED: Outcome = { status: 202 }
 
-
 function answer(res: ServerResponse, rejection: ApiRejection | undefined): Outcome {
   if (rejection === undefined) {
     sendAccepted(res)
@@ -20,6 +19,12 @@ function answer(res: ServerResponse, rejection: ApiRejection | undefined): Outco
   }
   sendRejection(res, rejection)
   return { status: rejection.status, errorType: rejection.errorType }
+}
+
+function setIfPresent(headers: Record<string, string>, name: string, value: string | undefined): void {
+  if (value !== undefined && value !== '') {
+    headers[name] = value
+  }
 }
 
 function renderInvoke(res: ServerResponse, event: InvokeEvent): void {
@@ -34,17 +39,10 @@ function renderInvoke(res: ServerResponse, event: InvokeEvent): void {
     'Content-Type': event.contentType,
     'Content-Length': String(event.payload.length),
   }
-  const optional: [string, string | undefined][] = [
-    ['Lambda-Runtime-Trace-Id', event.traceId],
-    ['Lambda-Runtime-Client-Context', event.clientContext],
-    ['Lambda-Runtime-Cognito-Identity', event.cognitoIdentity],
-    ['Lambda-Runtime-Aws-Tenant-Id', event.tenantId],
-  ]
-  for (const [name, value] of optional) {
-    if (value !== undefined && value !== '') {
-      headers[name] = value
-    }
-  }
+  setIfPresent(headers, 'Lambda-Runtime-Trace-Id', event.traceId)
+  setIfPresent(headers, 'Lambda-Runtime-Client-Context', event.clientContext)
+  setIfPresent(headers, 'Lambda-Runtime-Cognito-Identity', event.cognitoIdentity)
+  setIfPresent(headers, 'Lambda-Runtime-Aws-Tenant-Id', event.tenantId)
   res.writeHead(200, headers)
   res.end(event.payload)
 }

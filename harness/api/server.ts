@@ -1,7 +1,7 @@
 // One loopback HTTP server per sandbox, with a router per surface under its version prefix,
 // the way RAPID serves every API from one listener (rapi/server.go).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { HarnessError } from '../errors.js'
 import { header } from './body.js'
 import { handleExtensions } from './extensions-router.js'
@@ -43,7 +43,10 @@ export class ApiServer {
 
   #listen(): Promise<Server> {
     const holder: { server?: Server } = {}
-    return listen((req, res) => this.#handle(req, res, holder.server)).then((server) => (holder.server = server))
+    return listen((req, res) => this.#handle(req, res, holder.server)).then((server) => {
+      server.on('connection', (socket: Socket) => this.#port.connected?.(socket))
+      return (holder.server = server)
+    })
   }
 
   /**
@@ -101,7 +104,9 @@ export class ApiServer {
     void this.#route(req, res, fullPath).then(
       (outcome) => {
         this.#inFlight.delete(entry)
-        this.#port.apiCall({ ...entry, ...outcome })
+        // Spelt out: spreading two objects of different shapes was ~25 µs of every call.
+        const { surface, caller, status, errorType } = outcome
+        this.#port.apiCall({ surface, caller, status, errorType, method: entry.method, path: entry.path, atMs: entry.atMs })
       },
       (error: unknown) => {
         // A bug of ours must not take the server down: the caller gets a 500 (RAPID's "container

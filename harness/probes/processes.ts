@@ -1,7 +1,9 @@
 // The process probe: what a process still held when the harness had to SIGKILL it, read from
 // /proc (Linux) just before the signal. A killed process's TCP peers see a reset or EOF instead
 // of a goodbye, and its buffered writes are lost; this names them.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
+import type { Socket } from 'node:net'
 
 export interface TcpConnection {
   readonly local: string
@@ -54,30 +56,91 @@ function decodeAddress(hex: string): string {
   return `[${v6}]:${portNumber}`
 }
 
-function socketTable(pid: number): Map<string, TcpConnection> {
-  const table = new Map<string, TcpConnection>()
-  for (const file of ['tcp', 'tcp6']) {
-    let text: string
-    try {
-      // The process's own network namespace view.
-      text = readFileSync(`/proc/${pid}/net/${file}`, 'utf8')
-    } catch {
-      continue
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/)
-      if (fields.length < 10) {
-        continue
-      }
-      const [, local = '', remote = '', state = ''] = fields
-      table.set(fields[9]!, { local: decodeAddress(local), remote: decodeAddress(remote), state: TCP_STATES[state] ?? state })
-    }
+/**
+ * Reads the /proc table at `file` until every inode in `wanted` was seen in its column `column`,
+ * calling `found` with each such row's fields and taking the inode out of `wanted`. Reading a TCP
+ * table to its end walks every bucket of the kernel's established-connection hash (262144 here:
+ * ~2 ms for tcp alone, more under load), and parsing every row cost as much again, at each
+ * SIGKILL, to name one or two sockets: only the rows asked for are split, and the read stops early.
+ */
+function scanTable(file: string, wanted: Set<string>, column: number, found: (fields: string[], inode: string) => void): void {
+  let fd: number
+  try {
+    fd = openSync(file, 'r')
+  } catch {
+    return
   }
-  return table
+  try {
+    // The kernel renders a page of whole rows per read; a row cut at a chunk's end is kept for the
+    // next one all the same.
+    let rest = ''
+    while (wanted.size > 0) {
+      const size = readSync(fd, chunk, 0, chunk.length, null)
+      if (size <= 0) {
+        break
+      }
+      const text = rest + chunk.toString('latin1', 0, size)
+      const complete = text.lastIndexOf('\n') + 1
+      rest = text.slice(complete)
+      for (const inode of [...wanted]) {
+        const fields = rowOf(text.slice(0, complete), inode, column)
+        if (fields !== undefined) {
+          wanted.delete(inode)
+          found(fields, inode)
+        }
+      }
+    }
+  } catch {
+    // Gone while we read it.
+  } finally {
+    closeSync(fd)
+  }
 }
 
-/** What the processes hold right now; folders limit which files are worth naming. */
-export function heldResources(pids: readonly number[], folders: readonly string[]): HeldResources {
+const chunk = Buffer.allocUnsafe(64 * 1024)
+
+/** The fields of the row of `text` whose column `column` is `inode`, if there is one. */
+function rowOf(text: string, inode: string, column: number): string[] | undefined {
+  const needle = ` ${inode}`
+  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+    const after = text.charCodeAt(at + needle.length)
+    if (after !== 32 && after !== 10) {
+      continue
+    }
+    const start = text.lastIndexOf('\n', at) + 1
+    const end = text.indexOf('\n', at)
+    const fields = text.slice(start, end === -1 ? undefined : end).trim().split(/\s+/)
+    // The same digits may stand in another column (a uid, a timeout): only the inode column counts.
+    if (fields[column] === inode) {
+      return fields
+    }
+  }
+  return undefined
+}
+
+/**
+ * The TCP connections among the socket inodes of process `pid`. Unix sockets (a process's stdout
+ * and stderr are socketpairs from Node) are found in the small unix table first, so the TCP tables
+ * are read only for what may be TCP, and only as far as needed.
+ */
+function tcpConnections(pid: number, inodes: readonly string[]): Map<string, TcpConnection> {
+  const connections = new Map<string, TcpConnection>()
+  const wanted = new Set(inodes)
+  scanTable(`/proc/${pid}/net/unix`, wanted, 6, () => undefined)
+  for (const file of ['tcp', 'tcp6']) {
+    // The process's own network namespace view.
+    scanTable(`/proc/${pid}/net/${file}`, wanted, 9, ([, local = '', remote = '', state = ''], inode) => {
+      connections.set(inode, { local: decodeAddress(local), remote: decodeAddress(remote), state: TCP_STATES[state] ?? state })
+    })
+  }
+  return connections
+}
+
+/**
+ * What the processes hold right now; folders limit which files are worth naming. Sockets in `own`
+ * (our API's connections, see OwnConnections) are left out without a look at the socket table.
+ */
+export function heldResources(pids: readonly number[], folders: readonly string[], own: ReadonlySet<string> = new Set()): HeldResources {
   const tcp: TcpConnection[] = []
   const files = new Set<string>()
   for (const pid of pids) {
@@ -87,7 +150,8 @@ export function heldResources(pids: readonly number[], folders: readonly string[
     } catch {
       continue
     }
-    let sockets: Map<string, TcpConnection> | undefined
+    // The fds first (cheap), the socket table only for the sockets they name.
+    const sockets: string[] = []
     for (const fd of fds) {
       let target: string
       try {
@@ -95,15 +159,23 @@ export function heldResources(pids: readonly number[], folders: readonly string[
       } catch {
         continue
       }
-      const socket = /^socket:\[(\d+)\]$/.exec(target)
-      if (socket !== null) {
-        sockets ??= socketTable(pid)
-        const connection = sockets.get(socket[1]!)
-        if (connection !== undefined && connection.state !== 'LISTEN') {
-          tcp.push(connection)
+      if (target.startsWith('socket:[')) {
+        const inode = target.slice(8, -1)
+        if (!own.has(inode)) {
+          sockets.push(inode)
         }
       } else if (folders.some((folder) => target.startsWith(`${folder}/`))) {
         files.add(target)
+      }
+    }
+    if (sockets.length > 0) {
+      // Unix and UDP sockets are in neither table: they are looked for and not found.
+      const found = tcpConnections(pid, sockets)
+      for (const inode of sockets) {
+        const connection = found.get(inode)
+        if (connection !== undefined && connection.state !== 'LISTEN') {
+          tcp.push(connection)
+        }
       }
     }
   }
@@ -150,4 +222,86 @@ export function processesWithEnvironment(entries: readonly string[], sinceTicks:
       }
     })
     .map(Number)
+}
+
+/**
+ * The client-side socket inodes of the connections to our own API, learnt when each connection
+ * arrives, so a killed process whose only sockets are these needs no socket table at all (the
+ * usual runtime: its one keep-alive connection). One asynchronous read of /proc/self/net/tcp, off
+ * the main thread, serves every connection that arrived before it started; the kill path reads
+ * the table itself only for a socket not learnt (yet).
+ */
+export class OwnConnections {
+  readonly #inodes = new Set<string>()
+  /** Connections waiting for a read of the table, by their row's address pair. */
+  #waiting = new Map<string, Socket>()
+  #reading = false
+
+  /** Inodes of live connections to our API, as the client processes see them. */
+  get inodes(): ReadonlySet<string> {
+    return this.#inodes
+  }
+
+  /** A connection our loopback server accepted. */
+  accepted(socket: Socket): void {
+    const { localAddress, localPort, remoteAddress, remotePort } = socket
+    if (localAddress !== '127.0.0.1' || remoteAddress !== '127.0.0.1' || localPort === undefined || remotePort === undefined) {
+      return
+    }
+    // The client's row: its address is local, ours remote (/proc/net/tcp's little-endian hex).
+    this.#waiting.set(`0100007F:${hexPort(remotePort)} 0100007F:${hexPort(localPort)}`, socket)
+    if (!this.#reading) {
+      void this.#learn()
+    }
+  }
+
+  async #learn(): Promise<void> {
+    this.#reading = true
+    const buffer = Buffer.allocUnsafe(64 * 1024)
+    while (this.#waiting.size > 0) {
+      const waiting = this.#waiting
+      this.#waiting = new Map()
+      let file: FileHandle
+      try {
+        file = await open('/proc/self/net/tcp', 'r')
+      } catch {
+        break
+      }
+      try {
+        // A page of rows per read, stopping once every connection is found: on average half the
+        // walk of the established-connection hash. Those that arrive meanwhile wait for the next pass.
+        let rest = ''
+        while (waiting.size > 0) {
+          const { bytesRead } = await file.read(buffer, 0, buffer.length, null)
+          if (bytesRead <= 0) {
+            break
+          }
+          const text = rest + buffer.toString('latin1', 0, bytesRead)
+          const complete = text.lastIndexOf('\n') + 1
+          rest = text.slice(complete)
+          for (const [pair, socket] of waiting) {
+            const at = text.indexOf(` ${pair} `)
+            if (at === -1 || at >= complete) {
+              continue
+            }
+            waiting.delete(pair)
+            const inode = text.slice(at, text.indexOf('\n', at)).trim().split(/\s+/)[8]
+            if (inode !== undefined && inode !== '0' && !socket.destroyed) {
+              this.#inodes.add(inode)
+              socket.once('close', () => this.#inodes.delete(inode))
+            }
+          }
+        }
+      } catch {
+        // Unreadable: the kill path reads the tables itself.
+      } finally {
+        await file.close()
+      }
+    }
+    this.#reading = false
+  }
+}
+
+function hexPort(port: number): string {
+  return port.toString(16).toUpperCase().padStart(4, '0')
 }

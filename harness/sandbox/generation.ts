@@ -9,12 +9,12 @@ import { RuntimeAgent, MAX_RESPONSE_BYTES, type RuntimeAnswer } from '../lifecyc
 import { MAX_PROCESS_EXIT_WAIT_MS, planShutdown } from '../lifecycle/shutdown-plan.js'
 import type { Recorder } from '../record/recorder.js'
 import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
-import { catchesSigterm, descendants, groupMembers, peakMemoryMB } from '../supervisor/process-groups.js'
+import { catchesSigterm, descendants, groupMembers, PeakMemory } from '../supervisor/process-groups.js'
 import type { TelemetrySink } from '../telemetry/sink.js'
 import { heldResources } from '../probes/processes.js'
 import { SupervisedProcess, type Launcher, type SpawnSpec } from '../supervisor/supervisor.js'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { raceUntil } from './race.js'
+import { Deadline, raceUntil } from './race.js'
 
 /** The first fatal error of a generation: it ends the current phase and causes a reset. */
 export interface Fatal {
@@ -50,6 +50,8 @@ export interface GenerationSetup {
   readonly probeFolders: readonly string[]
   /** host:port of our own API: a killed process's connection to it is not news. */
   readonly apiAddress: string
+  /** Client-side inodes of the connections to our API: no socket table is read for these. */
+  readonly ownSockets: ReadonlySet<string>
   /** Starts every process inside the sandbox's namespaces; undefined in plain mode. */
   readonly launcher?: Launcher
   /** Per-process variables from the probes (DATABASE_URL, PGAPPNAME=<name>, SINK_URL). */
@@ -70,6 +72,8 @@ export class Generation {
   readonly #processes = new Map<string, { process: SupervisedProcess; record: ProcessRecord }>()
   readonly #fatal = deferred<Fatal>()
   #shuttingDown = false
+  /** The runtime's VmHWM, for REPORT: opened at the first invoke, closed when the runtime exits. */
+  #runtimeMemory: PeakMemory | undefined
 
   constructor(setup: GenerationSetup) {
     this.#setup = setup
@@ -289,6 +293,9 @@ export class Generation {
       return
     }
     const { record } = entry
+    if (name === 'runtime') {
+      this.#runtimeMemory?.close()
+    }
     record.exit = { code, signal }
     record.exitedAtMs = atMs
     this.#setup.telemetry.exited(name, { code, signal })
@@ -325,11 +332,13 @@ export class Generation {
   async invoke(event: InvokeEvent, record: InvocationRecord, initDurationMs?: number): Promise<InvokeOutcome> {
     const { recorder, signal, telemetry } = this.#setup
     this.thaw()
-    const deadlineAtMs = recorder.atEpoch(event.deadlineMs)
-    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.fatal, deadlineAtMs - recorder.now(), signal)
+    // One timer for the invoke's three waits, which all end at its deadline.
+    const deadline = new Deadline(recorder.atEpoch(event.deadlineMs) - recorder.now())
+    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.fatal, deadline, signal)
     const tracing = event.traceId === undefined ? {} : { tracing: { type: 'X-Amzn-Trace-Id', value: event.traceId } }
     const runtimeStartedAtMs = recorder.now()
     let runtimeDone = false
+    let maxMemoryUsedMB: number | undefined
     const emitRuntimeDone = (producedBytes: number) => {
       runtimeDone = true
       telemetry.platform('platform.runtimeDone', {
@@ -341,12 +350,13 @@ export class Generation {
       })
     }
     const finish = (reset: ShutdownReason | undefined): InvokeOutcome => {
+      deadline.clear()
       record.durationMs = recorder.now() - record.startedAtMs
       if (!runtimeDone) {
         emitRuntimeDone(0)
       }
       const billed = Math.ceil(record.durationMs) + (initDurationMs === undefined ? 0 : Math.ceil(initDurationMs))
-      const maxMemoryUsedMB = peakMemoryMB(this.#processes.get('runtime')?.process.pid)
+      maxMemoryUsedMB ??= this.#peakMemoryMB()
       telemetry.platform('platform.report', {
         requestId: event.requestId,
         status: record.status,
@@ -381,6 +391,9 @@ export class Generation {
       return finish(answered.kind === 'fatal' ? answered.fatal.resetReason : 'timeout')
     }
     this.#applyAnswer(record, answered.value)
+    // The handler is done: its peak is read now, while the runtime reads our 202 and calls /next
+    // (the main thread would otherwise wait for that), not on the way back to the caller.
+    maxMemoryUsedMB = this.#peakMemoryMB()
     const runtimeNext = await wait(nextCalled)
     if (runtimeNext.kind === 'value') {
       emitRuntimeDone(answered.value.kind === 'tooLarge' ? answered.value.size : answered.value.payload.length)
@@ -394,6 +407,12 @@ export class Generation {
       return finish(done.kind === 'deadline' ? 'timeout' : done.fatal.resetReason)
     }
     return finish(undefined)
+  }
+
+  /** The runtime's VmHWM in MB, for REPORT. */
+  #peakMemoryMB(): number | undefined {
+    this.#runtimeMemory ??= new PeakMemory(this.#processes.get('runtime')?.process.pid)
+    return this.#runtimeMemory.read()
   }
 
   #applyAnswer(record: InvocationRecord, answer: RuntimeAnswer): void {
@@ -443,8 +462,9 @@ export class Generation {
   }
 
   thaw(): void {
-    for (const process of this.liveProcesses) {
-      if (process.frozen) {
+    // On every invoke's path: no array copies when nothing is frozen.
+    for (const { process } of this.#processes.values()) {
+      if (process.alive && process.frozen) {
         process.thaw()
         this.#signalled(process.name, 'SIGCONT', 'thaw')
       }
@@ -466,7 +486,7 @@ export class Generation {
         // Stopped at the deadline, so reading what it holds from /proc (milliseconds under load)
         // gives it no extra time to run; then noted before the signal takes it all away.
         entry.process.signal('SIGSTOP')
-        const held = heldResources(descendants(pid), this.#setup.probeFolders)
+        const held = heldResources(descendants(pid), this.#setup.probeFolders, this.#setup.ownSockets)
         const tcp = held.tcp.filter((c) => c.remote !== this.#setup.apiAddress)
         if (tcp.length > 0 || held.files.length > 0) {
           entry.record.heldAtKill = { tcp, files: held.files }
@@ -605,6 +625,7 @@ export class Generation {
   async destroy(): Promise<void> {
     this.#shuttingDown = true
     this.runtime.close()
+    this.#runtimeMemory?.close()
     const processes = [...this.#processes.values()].map((entry) => entry.process)
     for (const process of processes) {
       process.destroy()

@@ -82,23 +82,67 @@ function listenAbort(signal: AbortSignal, onAbort: () => void): () => void {
 }
 
 /**
- * Waits for `promise`, unless `fatal` settles first, or `waitMs` passes (Infinity: no limit).
- * Rejects with the abort reason when `signal` aborts.
+ * One timer shared by several waits that end at the same moment: an invoke's three waits (the
+ * answer, the runtime's next /next, the INVOKE subscribers' next /event/next) all end at its
+ * deadline, and a timer each was two timer inserts and removals per invoke too many.
  */
-export function raceUntil<T, F>(promise: Promise<T>, fatal: Promise<F>, waitMs: number, signal: AbortSignal): Promise<RaceResult<T, F>> {
+export class Deadline {
+  #timer: NodeJS.Timeout | undefined
+  #passed = false
+  readonly #waiters = new Set<() => void>()
+
+  /** `waitMs` from now; Infinity: never. */
+  constructor(waitMs: number) {
+    if (Number.isFinite(waitMs)) {
+      this.#timer = setTimeout(() => {
+        this.#passed = true
+        const waiters = [...this.#waiters]
+        this.#waiters.clear()
+        for (const each of waiters) {
+          each()
+        }
+      }, Math.max(0, waitMs))
+    }
+  }
+
+  get passed(): boolean {
+    return this.#passed
+  }
+
+  /** Calls `onPassed` when the deadline passes; returns how to stop listening. */
+  listen(onPassed: () => void): () => void {
+    this.#waiters.add(onPassed)
+    return () => this.#waiters.delete(onPassed)
+  }
+
+  /** No wait needs it any more. */
+  clear(): void {
+    clearTimeout(this.#timer)
+    this.#waiters.clear()
+  }
+}
+
+/**
+ * Waits for `promise`, unless `fatal` settles first, or the deadline passes: `waitMs` from now
+ * (Infinity: no limit) or a shared Deadline. Rejects with the abort reason when `signal` aborts.
+ */
+export function raceUntil<T, F>(promise: Promise<T>, fatal: Promise<F>, deadline: number | Deadline, signal: AbortSignal): Promise<RaceResult<T, F>> {
   if (signal.aborted) {
     return Promise.reject(signal.reason)
   }
-  // One plain timer, cleared by whichever side settles first. An AbortController per wait (to
-  // cancel a timers/promises sleep) built a DOMException and an AbortError, each with a captured
-  // stack, on every settle: three waits per invoke made it ~35% of the harness's CPU per invoke
-  // (bench/RESULTS.md). The sandbox's signal still ends the wait, as an event, never a poll.
+  // One plain timer (or a shared one), cleared by whichever side settles first. An
+  // AbortController per wait (to cancel a timers/promises sleep) built a DOMException and an
+  // AbortError, each with a captured stack, on every settle: three waits per invoke made it ~35%
+  // of the harness's CPU per invoke (bench/RESULTS.md). The sandbox's signal still ends the wait,
+  // as an event, never a poll.
   return new Promise<RaceResult<T, F>>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined
+    let stopDeadline = (): unknown => undefined
     let stopAbort = (): unknown => undefined
     let stopFatal = (): unknown => undefined
     const stop = () => {
       clearTimeout(timer)
+      stopDeadline()
       stopAbort()
       stopFatal()
     }
@@ -110,9 +154,17 @@ export function raceUntil<T, F>(promise: Promise<T>, fatal: Promise<F>, waitMs: 
       stop()
       reject(error)
     }
+    const passed = () => settle({ kind: 'deadline' })
     stopAbort = listenAbort(signal, () => fail(signal.reason))
-    if (Number.isFinite(waitMs)) {
-      timer = setTimeout(() => settle({ kind: 'deadline' }), Math.max(0, waitMs))
+    if (typeof deadline !== 'number') {
+      if (deadline.passed) {
+        // Still after an already-settled `promise`, as a 0 ms timer of its own would be.
+        timer = setTimeout(passed, 0)
+      } else {
+        stopDeadline = deadline.listen(passed)
+      }
+    } else if (Number.isFinite(deadline)) {
+      timer = setTimeout(passed, Math.max(0, deadline))
     }
     // `promise` first: when both are already settled, the value wins, as it always did.
     promise.then((value) => settle({ kind: 'value', value }), fail)

@@ -1,7 +1,8 @@
 // The Sandbox: one execution environment. It owns the API server, the current generation of
 // processes and the record, serialises phases, and turns failures into resets as Lambda does.
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes, randomFillSync, randomUUID } from 'node:crypto'
 import { readdirSync, statSync } from 'node:fs'
+import type { Socket } from 'node:net'
 import path from 'node:path'
 import { ApiServer } from '../api/server.js'
 import type { ApiCall, FunctionInfo, PlatformPort, TelemetryPort } from '../api/port.js'
@@ -26,7 +27,7 @@ import { pythonInfo, type PythonInfo } from './python-info.js'
 import { SandboxResources } from './resources.js'
 import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
-import { processesWithEnvironment, uptimeTicks } from '../probes/processes.js'
+import { OwnConnections, processesWithEnvironment, uptimeTicks } from '../probes/processes.js'
 import { startIsolation, type Isolation } from '../isolation/isolation.js'
 import { TelemetryHub } from '../telemetry/hub.js'
 
@@ -75,6 +76,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   /** Init duration to report on the first invoke after a cold (not suppressed) Init. */
   #coldInitMs: number | undefined
   readonly #telemetry: TelemetryHub
+  readonly #functionArn: string
+  /** Our API's connections, so the evidence read before a SIGKILL can skip them (probes/processes.ts). */
+  readonly #ownConnections = new OwnConnections()
   #generations = 0
   #queue: Promise<unknown> = Promise.resolve()
   #shutDown = false
@@ -93,6 +97,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     this.#python = python
     this.#extensionFiles = extensionFiles
     this.#recorder = recorder
+    this.#functionArn = `arn:aws:lambda:${options.region}:${options.accountId}:function:${options.functionName}`
     this.#telemetry = new TelemetryHub({
       recorder,
       options: options.telemetry,
@@ -252,6 +257,10 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     this.#current.registered(agent)
   }
 
+  connected(socket: Socket): void {
+    this.#ownConnections.accepted(socket)
+  }
+
   extensionError(agent: ExtensionAgent, kind: 'Extension.InitError' | 'Extension.ExitError', reportedType: string): void {
     const record = this.#current.processRecord(agent.name)
     if (record !== undefined) {
@@ -398,6 +407,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       functionName: this.#options.functionName,
       probeFolders: this.#sandboxed.probeFolders,
       apiAddress: this.#server.address,
+      ownSockets: this.#ownConnections.inodes,
       processEnv: (name) => this.#resources?.env(name) ?? {},
       functionTimeoutMs: this.#options.timeoutMs,
     })
@@ -473,7 +483,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     const event: InvokeEvent = {
       requestId,
       deadlineMs,
-      invokedFunctionArn: `arn:aws:lambda:${this.#options.region}:${this.#options.accountId}:function:${this.#options.functionName}`,
+      invokedFunctionArn: this.#functionArn,
       traceId: traceId(),
       clientContext: options.clientContext,
       cognitoIdentity: options.cognitoIdentity,
@@ -489,7 +499,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     } else if (this.#options.freeze) {
       generation.freeze()
     }
-    return structuredClone(record)
+    return copyInvocation(record)
   }
 
   async #reset(reason: ShutdownReason, cause: string | undefined): Promise<void> {
@@ -674,10 +684,19 @@ function jitEnv(python: PythonInfo | undefined): Record<string, string> {
   return major > 3 || (major === 3 && minor >= 13) ? { PYTHON_JIT: '0' } : {}
 }
 
+// Trace ids come from a pool filled 256 at a time, as Node's randomUUID does: a randomBytes call
+// per invoke (a synchronous job plus OpenSSL's fork check) was ~29 µs of every invoke's CPU.
+const TRACE_RANDOM_BYTES = 20
+const tracePool = Buffer.alloc(TRACE_RANDOM_BYTES * 256)
+let tracePoolOffset = tracePool.length
+
 function traceId(): string {
   const epoch = Math.floor(Date.now() / 1000).toString(16).padStart(8, '0')
-  // One randomBytes call for both ids: it is on every invoke's path.
-  const random = randomBytes(20).toString('hex')
+  if (tracePoolOffset === tracePool.length) {
+    randomFillSync(tracePool)
+    tracePoolOffset = 0
+  }
+  const random = tracePool.toString('hex', tracePoolOffset, (tracePoolOffset += TRACE_RANDOM_BYTES))
   return `Root=1-${epoch}-${random.slice(0, 24)};Parent=${random.slice(24)};Sampled=0`
 }
 
@@ -688,6 +707,14 @@ function callHook(hook: (entry: TimelineEntry) => void, entry: TimelineEntry, wa
   } catch (error) {
     warn?.(`the onTimeline hook threw: ${String(error)}`)
   }
+}
+
+/**
+ * The caller's copy of an invocation record. Every field but `init` is a primitive, so a spread
+ * copies it; structuredClone (serialise and deserialise) was the largest item of `#invoke`.
+ */
+function copyInvocation(record: InvocationRecord): InvocationRecord {
+  return record.init === undefined ? { ...record } : structuredClone(record)
 }
 
 function describeFatal(fatal: Fatal | undefined): string | undefined {

@@ -1,5 +1,5 @@
 // Process groups as /proc sees them (Linux). Elsewhere these answer from kill(-pgid, 0) alone.
-import { readdirSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
 
 /** Live (non-zombie) members of the process group `pgid`. */
 export function groupMembers(pgid: number): number[] {
@@ -57,18 +57,55 @@ export function catchesSigterm(pid: number | undefined): boolean | undefined {
   }
 }
 
-/** Peak resident memory (VmHWM) of a process in whole MB, as REPORT's "Max Memory Used". */
-export function peakMemoryMB(pid: number | undefined): number | undefined {
-  if (pid === undefined) {
-    return undefined
+/**
+ * Peak resident memory (VmHWM) of a process in whole MB, as REPORT's "Max Memory Used", read on
+ * every invoke: /proc/<pid>/status is kept open and re-read with one pread (the kernel renders it
+ * afresh at offset 0), 13 µs against 47 µs for open, read, read to EOF and close, which was the
+ * largest single item of the harness's CPU per invoke (bench/findings.md). The descriptor names
+ * that process only: once it is gone a read fails (ESRCH) even if its pid is reused.
+ */
+export class PeakMemory {
+  #fd: number | undefined
+
+  constructor(pid: number | undefined) {
+    if (pid !== undefined) {
+      try {
+        this.#fd = openSync(`/proc/${pid}/status`, 'r')
+      } catch {
+        // Not Linux, or gone already: no figure.
+      }
+    }
   }
-  try {
-    const match = /^VmHWM:\s*(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+
+  /** Undefined when it cannot be read (not Linux, or the process is gone). */
+  read(): number | undefined {
+    if (this.#fd === undefined) {
+      return undefined
+    }
+    let size: number
+    try {
+      size = readSync(this.#fd, statusBuffer, 0, statusBuffer.length, 0)
+    } catch {
+      return undefined
+    }
+    const at = statusBuffer.indexOf('VmHWM:')
+    if (at === -1 || at >= size) {
+      return undefined
+    }
+    const match = /^VmHWM:\s*(\d+) kB$/m.exec(statusBuffer.toString('latin1', at, statusBuffer.indexOf(10, at)))
     return match === null ? undefined : Math.ceil(Number(match[1]) / 1024)
-  } catch {
-    return undefined
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) {
+      closeSync(this.#fd)
+      this.#fd = undefined
+    }
   }
 }
+
+// /proc/<pid>/status is ~1.5 KB; one buffer serves every read (they are synchronous).
+const statusBuffer = Buffer.alloc(8192)
 
 /**
  * The process and its descendants, from /proc/<pid>/task/<tid>/children: cheap enough to run at a

@@ -31,7 +31,7 @@ export function reportLine(record: Fields): string {
       fields.push(`Error Type: ${text(record.errorType)}`)
     }
   }
-  return fields.map((field) => `${field}\t`).join('')
+  return `${fields.join('\t')}\t`
 }
 
 /** `INIT_REPORT …`: printed for a failed or timed-out Init (on-demand success prints none). */

@@ -1,0 +1,85 @@
+// The process probe against a real Python process: the TCP connections and files it holds, read
+// from /proc, with our own API connections (learnt as they arrive) left out without a table read.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import t, { type Test } from 'tap'
+import { heldResources, OwnConnections } from '../../harness/probes/processes.js'
+import { PYTHON, until } from '../helpers.js'
+
+interface Holder {
+  readonly child: ChildProcess
+  readonly port: number
+  readonly folder: string
+  readonly accepted: Socket[]
+}
+
+/** A Python process with two TCP connections to us, a listener, a socketpair and an open file. */
+async function holder(t: Test, own?: OwnConnections): Promise<Holder> {
+  const folder = mkdtempSync(path.join(tmpdir(), 'lh-held-'))
+  const accepted: Socket[] = []
+  const server: Server = createServer((socket) => {
+    accepted.push(socket)
+    own?.accepted(socket)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  const script = [
+    'import socket, sys',
+    `a = socket.create_connection(("127.0.0.1", ${port}))`,
+    `b = socket.create_connection(("127.0.0.1", ${port}))`,
+    'l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()',
+    'u = socket.socketpair()',
+    `f = open(${JSON.stringify(path.join(folder, 'kept.txt'))}, "w")`,
+    'print("ready", a.getsockname()[1], b.getsockname()[1], flush=True)',
+    'sys.stdin.read()',
+  ].join('\n')
+  const child = spawn(PYTHON, ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] })
+  t.teardown(async () => {
+    child.kill('SIGKILL')
+    await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)))
+    server.close()
+    for (const socket of accepted) {
+      socket.destroy()
+    }
+    rmSync(folder, { recursive: true, force: true })
+  })
+  await new Promise((resolve) => child.stdout!.once('data', resolve))
+  return { child, port, folder, accepted }
+}
+
+t.test('names TCP connections in fd order and files under the folders; no listener, no Unix socket', async (t) => {
+  const { child, port, folder } = await holder(t)
+  const held = heldResources([child.pid!], [folder])
+  t.same(held.pids, [child.pid])
+  t.equal(held.tcp.length, 2)
+  for (const connection of held.tcp) {
+    t.match(connection, { local: /^127\.0\.0\.1:\d+$/, remote: `127.0.0.1:${port}`, state: 'ESTABLISHED' })
+  }
+  t.not(held.tcp[0]!.local, held.tcp[1]!.local)
+  t.same(held.files, [path.join(folder, 'kept.txt')])
+  t.same(heldResources([child.pid!], []).files, [], 'files only under the folders given')
+})
+
+t.test('connections learnt by OwnConnections are left out; the rest are still named', async (t) => {
+  const own = new OwnConnections()
+  const { child, port, accepted } = await holder(t, own)
+  t.ok(await until(() => own.inodes.size === 2), 'both client-side inodes learnt')
+  t.same(heldResources([child.pid!], [], own.inodes).tcp, [], 'our own connections need no table')
+  const kept = new Set(own.inodes)
+  const [first] = [...kept]
+  kept.delete(first!)
+  t.match(heldResources([child.pid!], [], kept).tcp, [{ remote: `127.0.0.1:${port}`, state: 'ESTABLISHED' }])
+  // A connection that closes is forgotten: its inode could name another socket one day.
+  accepted[0]!.destroy()
+  t.ok(await until(() => own.inodes.size === 1), 'a closed connection is forgotten')
+})
+
+t.test('a process that is gone holds nothing', async (t) => {
+  const { child } = await holder(t)
+  child.kill('SIGKILL')
+  await new Promise((resolve) => child.once('exit', resolve))
+  t.same(heldResources([child.pid!], ['/tmp']), { pids: [child.pid], tcp: [], files: [] })
+})
