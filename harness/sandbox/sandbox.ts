@@ -324,43 +324,25 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   dispose(): Promise<void> {
     this.#disposing ??= (async () => {
       this.#controller.abort(new HarnessError('ERR_DISPOSED', 'the sandbox was disposed'))
-      const errors: unknown[] = []
-      try {
-        await this.#current?.destroy()
-      } catch (error) {
-        errors.push(error)
-      }
-      try {
+      // Every step runs even when one before it failed; the first failure is thrown at the end.
+      const steps: (() => unknown)[] = [
+        () => this.#current?.destroy(),
         // A dispose without the final Shutdown: a plain daemon must not outlive the sandbox either.
-        this.#endPlainProcesses()
-      } catch (error) {
-        errors.push(error)
-      }
-      try {
-        await this.#resources?.close()
-      } catch (error) {
-        errors.push(error)
-      }
-      try {
-        await this.#telemetry.close()
-      } catch (error) {
-        errors.push(error)
-      }
-      try {
-        await this.#server?.close()
-      } catch (error) {
-        errors.push(error)
-      }
-      try {
-        await this.#isolation?.dispose()
-      } catch (error) {
-        errors.push(error)
-      }
-      try {
+        () => this.#endPlainProcesses(),
+        () => this.#resources?.close(),
+        () => this.#telemetry.close(),
+        () => this.#server?.close(),
+        () => this.#isolation?.dispose(),
         // After the processes and bind mounts are gone.
-        await this.#layers?.cleanup()
-      } catch (error) {
-        errors.push(error)
+        () => this.#layers?.cleanup(),
+      ]
+      const errors: unknown[] = []
+      for (const step of steps) {
+        try {
+          await step()
+        } catch (error) {
+          errors.push(error)
+        }
       }
       if (errors.length > 0) {
         throw errors[0]
