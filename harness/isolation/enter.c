@@ -14,7 +14,6 @@
  * death SIGKILLs every process left under it (see enter.py).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
