@@ -2,8 +2,9 @@
 // handler (3.12+ profile). The harness sends Shutdown's SIGTERM as soon as the last invoke is
 // complete, i.e. the moment /next arrives, while the runtime's main thread is entering its wait.
 // A lock wait there loses a signal that lands between releasing the GIL and sem_wait: under CPU
-// load 21 of 250 handlers never ran (12 of 100 with this fixture). On Lambda SHUTDOWN comes much later, so
-// a missed handler would be ours, not the platform's. Two busy loops make the window likely.
+// load 21 of 250 handlers never ran (12 of 100 with this fixture). On Lambda SHUTDOWN comes much
+// later, so a missed handler would be ours, not the platform's. Two busy loops make the window
+// likely.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'

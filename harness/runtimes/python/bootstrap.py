@@ -741,8 +741,9 @@ def _make_wait_next(client):
         # released the GIL and before it entered sem_wait (CPython's C handler only flags it, and
         # nothing wakes the wait). On Lambda SHUTDOWN comes long after /next, so that window is
         # never hit; here Shutdown can follow the /next within a millisecond, and under load 8% of
-        # SIGTERM handlers never ran (21 of 250; test/runtimes/sigterm-race.test.ts). The pipe's write end is also
-        # the signal wakeup fd, so a signal, whenever it lands, leaves a byte that ends the read;
+        # SIGTERM handlers never ran (21 of 250; test/runtimes/sigterm-race.test.ts). The pipe's
+        # write end is also the signal wakeup fd, so a signal, whenever it lands, leaves a byte
+        # that ends the read;
         # the handler then runs on the main thread at the next bytecode boundary, and we read on.
         asked = threading.Lock()
         asked.acquire()
