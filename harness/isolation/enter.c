@@ -225,6 +225,14 @@ int main(int argc, char **argv) {
   sigaddset(&waited, HARNESS_GONE);
   sigaddset(&waited, SIGTERM); /* The harness's "the sandbox is over" (plain mode's dispose). */
   sigprocmask(SIG_BLOCK, &waited, NULL);
+  /* Once the harness is gone, a report on fd 3 meets a closed pipe: that must be EPIPE, not a
+     SIGPIPE that ends this launcher halfway through killing what the harness left (its
+     descendants would go to the host's init). Blocked, not ignored: SIG_IGN would outlive exec
+     into the process; start() clears the mask, and a fork's pending signals start empty. */
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  sigprocmask(SIG_BLOCK, &pipe_signal, NULL);
   /* Learn of the harness's death; if it is already gone, start nothing. */
   prctl(PR_SET_PDEATHSIG, HARNESS_GONE, 0, 0, 0);
   if (getppid() != harness) {

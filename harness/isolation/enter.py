@@ -49,8 +49,11 @@ control = os.fdopen(3, "w", buffering=1, closefd=True)
 
 
 def fail(code, message):
-    control.write("error %s %s\n" % (code, message.replace("\n", " ")))
-    control.close()
+    try:
+        control.write("error %s %s\n" % (code, message.replace("\n", " ")))
+        control.close()
+    except OSError:
+        pass  # The harness is gone: nobody to tell.
     os._exit(127)
 
 
@@ -145,10 +148,16 @@ def reaped(ended, status):
         return
     Process.status = status
     if os.WIFSIGNALED(status):
-        control.write("exit signal %d\n" % os.WTERMSIG(status))
+        line = "exit signal %d\n" % os.WTERMSIG(status)
     else:
-        control.write("exit code %d\n" % (os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1))
-    control.close()
+        line = "exit code %d\n" % (os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+    try:
+        control.write(line)
+        control.close()
+    except OSError:
+        # The harness is gone (EPIPE): nobody to tell, and the launcher must go on killing what
+        # it left, not end in a traceback with descendants still alive.
+        pass
 
 
 def kill_descendants():
@@ -232,7 +241,10 @@ def main():
         number = int(report)
         fail(errno.errorcode.get(number, "UNKNOWN"), "%s: %s" % (file, os.strerror(number)))
     Process.pid = pid
-    control.write("pid %d\n" % pid)
+    try:
+        control.write("pid %d\n" % pid)
+    except OSError:
+        pass  # The harness is gone; its death signal is already pending and ends the wait below.
     while True:
         info = signal.sigwaitinfo(waited)
         if info.si_signo in (HARNESS_GONE, signal.SIGTERM):

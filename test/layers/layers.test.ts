@@ -10,17 +10,23 @@ import { buildZip } from './zip-writer.js'
 
 const LAYERS_MODULE = new URL('../../harness/layers/layers.js', import.meta.url).href
 
+// A TMPDIR of this file's own (os.tmpdir() reads it at each call, and the harness process in the
+// last test inherits it): other test files unpack layers into the shared /tmp at the same time,
+// so a leftover check there would count their folders as ours.
+const privateTmp = mkdtempSync(path.join(tmpdir(), 'lh-layers-test-'))
+process.env.TMPDIR = privateTmp
+
 /** Our temp folders in os.tmpdir() right now. */
 function leftovers(): string[] {
   return readdirSync(tmpdir()).filter((name) => name.startsWith(LAYER_TEMP_PREFIX))
 }
 
 // Every test must leave os.tmpdir() as it found it.
-const before = leftovers()
 t.teardown(() => {
-  const after = leftovers().filter((name) => !before.includes(name))
+  const after = leftovers()
+  rmSync(privateTmp, { recursive: true, force: true })
   if (after.length > 0) {
-    throw new Error(`unpacked layers left in ${tmpdir()}: ${after.join(', ')}`)
+    throw new Error(`unpacked layers left in ${privateTmp}: ${after.join(', ')}`)
   }
 })
 
