@@ -3,7 +3,7 @@
 // the top functions by self time per invoke. Idle, GC and `writev` are left out of the shares:
 // the sampler charts time spent preempted inside a syscall to that syscall (perf shows it is not
 // work), and both sides make the same writes.
-// Usage: node dist/bench/profile-invoke.js <harness|baseline> [invokes] [out.cpuprofile]
+// Usage: node dist/bench/profile-invoke.js <harness|baseline> [invokes] [out.cpuprofile] [warm-up invokes, 300]
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import type { Profiler } from 'node:inspector'
@@ -34,10 +34,10 @@ function selfTimes(profile: Profiler.Profile, invokes: number): { busyUs: number
 }
 
 async function main(): Promise<void> {
-  const [side = 'harness', invokesArg = '3000', out = `bench-invoke-${side}.cpuprofile`] = process.argv.slice(2)
+  const [side = 'harness', invokesArg = '3000', out = `bench-invoke-${side}.cpuprofile`, warmupArg = '300'] = process.argv.slice(2)
   const invokes = Number(invokesArg)
   if ((side !== 'harness' && side !== 'baseline') || !Number.isInteger(invokes) || invokes < 1) {
-    throw new Error('usage: node dist/bench/profile-invoke.js <harness|baseline> [invokes] [out.cpuprofile]')
+    throw new Error('usage: node dist/bench/profile-invoke.js <harness|baseline> [invokes] [out.cpuprofile] [warm-up invokes, 300]')
   }
   const workspace = new Workspace()
   let invoke: () => Promise<unknown>
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   }
   const session = new Session()
   try {
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < Number(warmupArg); i++) {
       await invoke()
     }
     session.connect()
