@@ -35,3 +35,30 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Body
     req.on('error', () => resolve({ kind: 'truncated' }))
   })
 }
+
+/**
+ * Answers once the request's body has all been read (and dropped). An answer sent while a slow
+ * body is still arriving is lost under load: the connection closes after the answer, the client's
+ * next piece meets a closed socket, the kernel answers with a reset and the client's unread answer
+ * goes with it (EPIPE instead of the status). Go's server lingers after closing for the same
+ * reason; here the answer simply waits for the body, which for a body-less request is at once.
+ */
+export function answerAfterBody(req: IncomingMessage, answer: () => void): Promise<void> {
+  if (req.complete) {
+    answer()
+    return Promise.resolve()
+  }
+  return new Promise((resolve) => {
+    let answered = false
+    const once = () => {
+      if (!answered) {
+        answered = true
+        answer() // After 'close' (the client went away) the send helpers see a destroyed response.
+        resolve()
+      }
+    }
+    req.once('end', once)
+    req.once('close', once)
+    req.resume()
+  })
+}

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { reject } from '../lifecycle/error-types.js'
 import type { ExtensionAgent } from '../lifecycle/extensions.js'
-import { header, readBody } from './body.js'
+import { answerAfterBody, header, readBody } from './body.js'
 import type { PlatformPort } from './port.js'
 import { sendAccepted, sendJson, sendMethodNotAllowed, sendNotFound, sendRejection } from './render.js'
 
@@ -32,11 +32,11 @@ export async function handleExtensions(
 ): Promise<ExtensionsOutcome> {
   const allowed = ROUTES[path]
   if (allowed === undefined) {
-    sendNotFound(res)
+    await answerAfterBody(req, () => sendNotFound(res))
     return { status: 404 }
   }
   if (req.method !== allowed) {
-    sendMethodNotAllowed(res, allowed)
+    await answerAfterBody(req, () => sendMethodNotAllowed(res, allowed))
     return { status: 405 }
   }
   const registry = port.extensions

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MAX_RESPONSE_BYTES } from '../lifecycle/runtime.js'
 import { reject, type ApiRejection } from '../lifecycle/error-types.js'
 import type { InvokeEvent } from '../lifecycle/events.js'
-import { header, readBody } from './body.js'
+import { answerAfterBody, header, readBody } from './body.js'
 import type { PlatformPort } from './port.js'
 import { sendAccepted, sendMethodNotAllowed, sendNotFound, sendRejection } from './render.js'
 
@@ -53,7 +53,7 @@ export async function handleRuntime(req: IncomingMessage, res: ServerResponse, p
   const method = req.method ?? 'GET'
   if (path === '/runtime/invocation/next') {
     if (method !== 'GET') {
-      sendMethodNotAllowed(res, 'GET')
+      await answerAfterBody(req, () => sendMethodNotAllowed(res, 'GET'))
       return { status: 405 }
     }
     const runtime = port.runtime
@@ -70,7 +70,7 @@ export async function handleRuntime(req: IncomingMessage, res: ServerResponse, p
   const invocation = INVOCATION.exec(path)
   if (invocation !== null || path === '/runtime/init/error') {
     if (method !== 'POST') {
-      sendMethodNotAllowed(res, 'POST')
+      await answerAfterBody(req, () => sendMethodNotAllowed(res, 'POST'))
       return { status: 405 }
     }
     // The agent is the one of this request's generation, even if a reset replaces it meanwhile.
@@ -106,7 +106,7 @@ export async function handleRuntime(req: IncomingMessage, res: ServerResponse, p
     }
     return answer(res, runtime.fail(requestId, body.body, contentType, errorType))
   }
-  sendNotFound(res)
+  await answerAfterBody(req, () => sendNotFound(res))
   return { status: 404 }
 }
 

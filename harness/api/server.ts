@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { HarnessError } from '../errors.js'
-import { header } from './body.js'
+import { answerAfterBody, header } from './body.js'
 import { handleExtensions } from './extensions-router.js'
 import type { PlatformPort } from './port.js'
 import { sendJson, sendNotFound } from './render.js'
@@ -137,8 +137,7 @@ export class ApiServer {
         return { surface: 'telemetry', caller: outcome.caller, status: outcome.status, ...(outcome.errorType === undefined ? {} : { errorType: outcome.errorType }) }
       }
     }
-    req.resume()
-    sendNotFound(res)
+    await answerAfterBody(req, () => sendNotFound(res))
     return { surface: 'unknown', caller: undefined, status: 404 }
   }
 

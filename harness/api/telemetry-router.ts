@@ -3,7 +3,7 @@
 // 200 "OK" or the rejection.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { reject } from '../lifecycle/error-types.js'
-import { header, readBody } from './body.js'
+import { answerAfterBody, header, readBody } from './body.js'
 import type { PlatformPort } from './port.js'
 import { sendMethodNotAllowed, sendNotFound, sendRejection } from './render.js'
 
@@ -27,13 +27,11 @@ export async function handleTelemetry(
   // The docs' own Logs API example writes the path with a trailing slash.
   const route = api === 'telemetry' ? '/telemetry' : '/logs'
   if (path !== route && path !== `${route}/`) {
-    req.resume()
-    sendNotFound(res)
+    await answerAfterBody(req, () => sendNotFound(res))
     return { status: 404 }
   }
   if (req.method !== 'PUT') {
-    req.resume()
-    sendMethodNotAllowed(res, 'PUT')
+    await answerAfterBody(req, () => sendMethodNotAllowed(res, 'PUT'))
     return { status: 405 }
   }
   const agent = port.extensions.identify(header(req, 'lambda-extension-identifier'))
