@@ -45,7 +45,27 @@ const TARGET_NAME: Record<ExtensionCall, ExtensionStateName> = {
 /** RAPID MaxAgentsAllowed: internal and external together. */
 export const MAX_EXTENSIONS = 10
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const BARE_UUID = /^[0-9a-f]{32}$/i
+
+/**
+ * An identifier as RAPID's uuid.Parse (google/uuid 1.6) reads it, in its canonical lower-case
+ * text, or undefined when it is not one. Parse takes four forms, hex in either case: the 8-4-4-4-12
+ * text, `urn:uuid:` (prefix in either case) before it, the 32 digits alone, and 38 characters
+ * around it, where Parse skips the first and never looks at the last; we ask for the braces those
+ * two are meant to be (the stricter reading).
+ */
+export function parseUuid(text: string): string | undefined {
+  let dashed = text
+  if (text.length === 45 && text.slice(0, 9).toLowerCase() === 'urn:uuid:') {
+    dashed = text.slice(9)
+  } else if (text.length === 38 && text.startsWith('{') && text.endsWith('}')) {
+    dashed = text.slice(1, 37)
+  } else if (BARE_UUID.test(text)) {
+    dashed = `${text.slice(0, 8)}-${text.slice(8, 12)}-${text.slice(12, 16)}-${text.slice(16, 20)}-${text.slice(20)}`
+  }
+  return CANONICAL_UUID.test(dashed) ? dashed.toLowerCase() : undefined
+}
 
 export class ExtensionAgent {
   readonly id = randomUUID()
@@ -231,12 +251,14 @@ export class ExtensionRegistry {
     if (header === undefined || header === '') {
       return reject(403, 'Extension.MissingExtensionIdentifier', 'Missing Lambda-Extension-Identifier header')
     }
-    if (!UUID.test(header)) {
+    const id = parseUuid(header)
+    if (id === undefined) {
       return reject(403, 'Extension.InvalidExtensionIdentifier', 'Invalid Lambda-Extension-Identifier')
     }
-    const agent = this.#agents.get(header.toLowerCase())
+    const agent = this.#agents.get(id)
     if (agent === undefined) {
-      return reject(403, 'Extension.UnknownExtensionIdentifier', unknownMessage ?? `Unknown extension ${header}`)
+      // RAPID names the parsed value (agentID.String()), not the header's own text.
+      return reject(403, 'Extension.UnknownExtensionIdentifier', unknownMessage ?? `Unknown extension ${id}`)
     }
     return agent
   }

@@ -250,7 +250,7 @@ type IdChoice = { header: string | undefined; agent: KnownExtension | undefined;
 
 function identifier(rng: Rng, world: World): IdChoice {
   const known = world.extensions
-  switch (rng.int(0, 9)) {
+  switch (rng.int(0, 10)) {
     case 0:
     case 1:
     case 2: {
@@ -271,17 +271,22 @@ function identifier(rng: Rng, world: World): IdChoice {
     }
     case 7:
       return { header: 'garbage', agent: undefined, problem: 'invalid', duplicate: rng.pick(known).id }
+    case 8: {
+      const agent = rng.pick(known)
+      // The other forms Go's uuid.Parse takes: undashed, braced, urn: (its prefix in any case).
+      const forms = [agent.id.replaceAll('-', ''), `{${agent.id}}`, `urn:uuid:${agent.id}`, `URN:UUID:${agent.id.toUpperCase()}`]
+      return { header: rng.pick(forms), agent, problem: undefined }
+    }
     default: {
       const id = rng.pick(known).id
-      // Go's uuid.Parse would also take the undashed, braced and urn: forms of an identifier; the
-      // harness takes only the canonical 8-4-4-4-12 text (the stricter reading), so they are invalid.
       const garbage = [
         'xyz',
-        id.replaceAll('-', ''),
+        `${id.replaceAll('-', '')}0`,
         `${id}0`,
         id.slice(1),
-        `{${id}}`,
+        `[${id}]`,
         `urn:uuid:${id}`.slice(0, 36),
+        `urn:uid:${id}`,
         `${id.slice(0, 35)}g`,
         rng.token(rng.int(1, 100)),
         rng.token(rng.int(1000, 8000)),

@@ -1,6 +1,6 @@
 // Registration rules and every (state, call) pair of the extension agent's state machine.
 import t from 'tap'
-import { ExtensionAgent, ExtensionRegistry, MAX_EXTENSIONS } from '../../harness/lifecycle/extensions.js'
+import { ExtensionAgent, ExtensionRegistry, MAX_EXTENSIONS, parseUuid } from '../../harness/lifecycle/extensions.js'
 
 const body = (value: unknown) => Buffer.from(JSON.stringify(value))
 const register = (registry: ExtensionRegistry, name: string | undefined, events: unknown = ['INVOKE', 'SHUTDOWN']) =>
@@ -57,6 +57,23 @@ t.test('identify: missing, malformed and unknown identifiers', async (t) => {
   t.same(registry.identify('nope'), { status: 403, errorType: 'Extension.InvalidExtensionIdentifier', errorMessage: 'Invalid Lambda-Extension-Identifier' })
   const id = '6f9619ff-8b86-d011-b42d-00c04fc964ff'
   t.same(registry.identify(id), { status: 403, errorType: 'Extension.UnknownExtensionIdentifier', errorMessage: `Unknown extension ${id}` })
+})
+
+t.test('identify: every form RAPID\'s uuid.Parse takes finds the extension; near misses are invalid', async (t) => {
+  const registry = new ExtensionRegistry(['ext-a'])
+  const agent = register(registry, 'ext-a') as ExtensionAgent
+  const id = agent.id
+  const upper = id.toUpperCase()
+  for (const form of [id, upper, id.replaceAll('-', ''), upper.replaceAll('-', ''), `{${id}}`, `{${upper}}`, `urn:uuid:${id}`, `URN:uuid:${upper}`]) {
+    t.equal(registry.identify(form), agent, `${form} is ext-a`)
+  }
+  for (const form of [`${id}0`, id.slice(1), `[${id}]`, `{${id}`, `urn:uid:${id}`, `urn:uuid:${id.replaceAll('-', '')}`, `${id.replaceAll('-', '')}0`, `${id.slice(0, 35)}g`, ` ${id.replaceAll('-', '')}`]) {
+    t.equal(parseUuid(form), undefined, `${JSON.stringify(form)} is not a UUID`)
+    t.match(registry.identify(form), { errorType: 'Extension.InvalidExtensionIdentifier' })
+  }
+  // RAPID's message names the parsed value, in Go's lower-case text.
+  const unknown = 'urn:uuid:6F9619FF-8B86-D011-B42D-00C04FC964FF'
+  t.same(registry.identify(unknown), { status: 403, errorType: 'Extension.UnknownExtensionIdentifier', errorMessage: 'Unknown extension 6f9619ff-8b86-d011-b42d-00c04fc964ff' })
 })
 
 t.test('registration closes at the runtime\'s first next (internals only)', async (t) => {
