@@ -59,8 +59,8 @@ import importlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
+import select  # noqa: E402
 import signal  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 
@@ -75,12 +75,12 @@ _USER_AGENT = "aws-lambda-python/%d.%d.%d-%s" % (sys.version_info[:3] + (_RIC_VE
 _EXECUTION_ENV = os.environ.get("AWS_EXECUTION_ENV")
 
 # awslambdaric switches two behaviours on these exact AWS_EXECUTION_ENV values (LAMBDA-SPEC s7):
-# raw UTF-8 in JSON (ensure_ascii=False) and waiting for /next in a worker thread.
+# raw UTF-8 in JSON (ensure_ascii=False) and waiting for /next where signal handlers can run.
 _MODERN_EXECUTION_ENVS = frozenset(
     "AWS_Lambda_python3.%d" % minor for minor in (12, 13, 14, 15)
 )
 _RAW_UNICODE = _EXECUTION_ENV in _MODERN_EXECUTION_ENVS
-_THREADED_NEXT = _EXECUTION_ENV in _MODERN_EXECUTION_ENVS
+_HANDLERS_RUN_DURING_NEXT = _EXECUTION_ENV in _MODERN_EXECUTION_ENVS
 
 _LOG_FORMAT_JSON = (os.environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
 _LOG_LEVEL = {None: "", "TRACE": "DEBUG"}.get(
@@ -597,7 +597,10 @@ class RuntimeApiClient(object):
         if address == _RUNTIME_API and _EARLY_SOCKET is not None:
             self._conn.sock = _EARLY_SOCKET
 
-    def _request(self, method, path, body=None, headers=()):
+    def _request(self, method, path, body=None, headers=(), wait=None):
+        """`wait(sock)`, when given, runs once the request is sent and returns when the answer
+        can be read. It runs outside the retry: what a signal handler raises in it is the
+        handler's, not a dropped connection."""
         for attempt in (1, 2):
             conn = self._conn
             try:
@@ -608,6 +611,16 @@ class RuntimeApiClient(object):
                 if body is not None:
                     conn.putheader("Content-Length", str(len(body)))
                 conn.endheaders(body)
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                if attempt == 2:
+                    raise RuntimeApiError(
+                        "%s %s failed: %s: %s" % (method, path, type(e).__name__, e)
+                    ) from e
+                continue
+            if wait is not None and conn.sock is not None:
+                wait(conn.sock)
+            try:
                 response = conn.getresponse()
                 data = response.read()
                 return response, data
@@ -619,8 +632,8 @@ class RuntimeApiClient(object):
                         "%s %s failed: %s: %s" % (method, path, type(e).__name__, e)
                     ) from e
 
-    def next_invocation(self):
-        response, body = self._request("GET", _NEXT_PATH)
+    def next_invocation(self, wait=None):
+        response, body = self._request("GET", _NEXT_PATH, wait=wait)
         if response.status != 200:
             raise RuntimeApiError(
                 "Failed to get next invocation. Http Response code: %d. Body: %r"
@@ -701,10 +714,23 @@ class RuntimeApiClient(object):
 # awslambdaric installs no signal handler. What decides whether a user's
 # signal.signal(SIGTERM, handler) ever runs on Lambda is where the main thread waits for /next:
 #
-# - 3.12+ (AWS_EXECUTION_ENV in _MODERN_EXECUTION_ENVS): the blocking call runs in a worker
-#   thread and the main thread waits in Python (future.result()). A lock wait is interrupted by
-#   signals, so CPython runs the Python handler on the main thread while the runtime waits; during
-#   Shutdown, when /next is never answered, that is how a function shuts down gracefully.
+# - 3.12+ (AWS_EXECUTION_ENV in _MODERN_EXECUTION_ENVS): awslambdaric makes the blocking call in
+#   a one-worker ThreadPoolExecutor and the main thread waits in future.result(), in Python, where
+#   signals interrupt the wait and CPython runs the handler on the main thread; during Shutdown,
+#   when /next is never answered, that is how a function shuts down gracefully. Here the main
+#   thread itself waits, in select() on the Runtime API socket and on a pipe that is the signal
+#   wakeup fd, then reads the answer: handlers run during the wait exactly as there, a handler
+#   that calls sys.exit() ends the process at once as there, and between invokes no thread of
+#   ours exists (awslambdaric's executor is shut down after each /next, so a handler sees only
+#   the main thread there too). A worker thread per /next cost two cross-core wake-ups per invoke
+#   (~0.1-0.25 ms of the invoke p50 on these machines, bench/findings.md).
+#   Why the wakeup pipe: a wait that only the signal's EINTR can end loses a signal that lands
+#   just before the wait's syscall (CPython's C handler only flags it). On Lambda SHUTDOWN comes
+#   long after /next, so that window is never hit; here Shutdown can follow the /next within a
+#   millisecond, and under load 8% of SIGTERM handlers never ran (21 of 250, with the lock wait
+#   the worker design used; test/runtimes/sigterm-race.test.ts). A signal, whenever it lands,
+#   leaves a byte in the pipe that ends the select; the handler runs at the next bytecode
+#   boundary, and the wait goes on.
 #
 # - 3.10/3.11 (or AWS_EXECUTION_ENV unset): the main thread sits inside the C extension's next()
 #   (libcurl, retrying on EINTR). CPython only runs Python handlers on the main thread between
@@ -731,73 +757,31 @@ _CAN_MASK = hasattr(signal, "pthread_sigmask")
 
 
 def _make_wait_next(client):
-    if _THREADED_NEXT:
-        # The main thread releases `asked`; the worker makes the call, stores its outcome and
-        # writes a zero byte to a pipe the main thread reads. It is awslambdaric's hand-off (a
-        # future per /next) with nothing but the waiting: a Future, its Condition and a queue per
-        # call cost twice the bare thread switch (35 vs 18 us).
-        #
-        # Why a pipe and not a second lock: a lock wait loses a signal that lands after the wait
-        # released the GIL and before it entered sem_wait (CPython's C handler only flags it, and
-        # nothing wakes the wait). On Lambda SHUTDOWN comes long after /next, so that window is
-        # never hit; here Shutdown can follow the /next within a millisecond, and under load 8% of
-        # SIGTERM handlers never ran (21 of 250; test/runtimes/sigterm-race.test.ts). The pipe's
-        # write end is also the signal wakeup fd, so a signal, whenever it lands, leaves a byte
-        # that ends the read;
-        # the handler then runs on the main thread at the next bytecode boundary, and we read on.
-        asked = threading.Lock()
-        asked.acquire()
-        answered_r, answered_w = os.pipe()
-        os.set_blocking(answered_w, False)  # required of a wakeup fd; one byte never fills a pipe
-        outcome = [None, None]
+    if _HANDLERS_RUN_DURING_NEXT:
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)  # required of a wakeup fd
+        installed = []
 
-        def poll():
+        def readable(sock):
             while True:
-                asked.acquire()
-                try:
-                    outcome[0] = client.next_invocation()
-                except BaseException as e:  # handed to the main thread
-                    outcome[1] = e
-                os.write(answered_w, b"\0")
-
-        # One daemon worker for the life of the runtime, started on the first /next. Daemon, not
-        # ThreadPoolExecutor's non-daemon worker: when a SIGTERM handler calls sys.exit() while
-        # /next is pending, exit must not wait on a join that never ends (CPython 3.11 happens
-        # to let such a join go; 3.13's new thread handles need not). It is born with every
-        # asynchronous signal blocked (it inherits the mask we set here for a moment), so a
-        # process signal goes to the main thread (Linux tries the thread-group leader first),
-        # where CPython runs Python handlers, and never to this worker.
-        worker = []
+                ready, _, _ = select.select((sock, wake_r), (), ())
+                if wake_r in ready:
+                    try:
+                        os.read(wake_r, 512)  # the signals' numbers; their handlers run next
+                    except BlockingIOError:
+                        pass
+                if sock in ready:
+                    return
 
         def wait_next():
-            if not worker:
-                old_mask = (
-                    signal.pthread_sigmask(signal.SIG_BLOCK, _ASYNC_SIGNALS) if _CAN_MASK else None
-                )
-                try:
-                    thread = threading.Thread(target=poll, name="lambda-harness-next", daemon=True)
-                    thread.start()
-                finally:
-                    if old_mask is not None:
-                        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-                worker.append(thread)
-                # Signals write their number (never zero) here. A user's own set_wakeup_fd later
-                # replaces this, as it would replace any other; the wait is then only a read.
-                signal.set_wakeup_fd(answered_w, warn_on_full_buffer=False)
-            asked.release()
-            # The main thread waits here, in Python: a read is interrupted by signals (and a
-            # signal that came just before leaves its byte), so handlers run during the wait, as
-            # they do in Future.result() on Lambda.
-            while os.read(answered_r, 1) != b"\0":
-                pass
-            invocation, error = outcome
-            outcome[0] = outcome[1] = None
-            if error is not None:
-                try:
-                    raise error
-                finally:
-                    error = None
-            return invocation
+            if not installed:
+                # At the first /next, after the handler's module has run. A user's own
+                # set_wakeup_fd later replaces this, as it would replace any other; the wait is
+                # then only the select, as exposed to the race as a lock wait.
+                signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+                installed.append(True)
+            return client.next_invocation(wait=readable)
 
         return wait_next
 
