@@ -3,7 +3,7 @@
 // the top functions by self time per invoke. Idle, GC and `writev` are left out of the shares:
 // the sampler charts time spent preempted inside a syscall to that syscall (perf shows it is not
 // work), and both sides make the same writes.
-// Usage: node dist/bench/profile-invoke.js <harness|baseline> [invokes] [out.cpuprofile] [warm-up invokes, 300]
+// Usage: node dist/bench/profile-invoke.js <harness|baseline> [invokes] [out.cpuprofile] [warm-up invokes, 300] [extensions, 0]
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import type { Profiler } from 'node:inspector'
@@ -34,20 +34,20 @@ function selfTimes(profile: Profiler.Profile, invokes: number): { busyUs: number
 }
 
 async function main(): Promise<void> {
-  const [side = 'harness', invokesArg = '3000', out = `bench-invoke-${side}.cpuprofile`, warmupArg = '300'] = process.argv.slice(2)
+  const [side = 'harness', invokesArg = '3000', out = `bench-invoke-${side}.cpuprofile`, warmupArg = '300', extensionsArg = '0'] = process.argv.slice(2)
   const invokes = Number(invokesArg)
   if ((side !== 'harness' && side !== 'baseline') || !Number.isInteger(invokes) || invokes < 1) {
-    throw new Error('usage: node dist/bench/profile-invoke.js <harness|baseline> [invokes] [out.cpuprofile] [warm-up invokes, 300]')
+    throw new Error('usage: node dist/bench/profile-invoke.js <harness|baseline> [invokes] [out.cpuprofile] [warm-up invokes, 300] [extensions, 0]')
   }
   const workspace = new Workspace()
   let invoke: () => Promise<unknown>
   let dispose: () => Promise<void>
   if (side === 'harness') {
-    const sandbox = await boot(workspace.bootOptions('/usr/bin/python3', 0, 'none'))
+    const sandbox = await boot(workspace.bootOptions('/usr/bin/python3', Number(extensionsArg), 'none'))
     invoke = () => sandbox.invoke({})
     dispose = () => workspace.disposeHarness(sandbox)
   } else {
-    const sandbox = await BaselineSandbox.boot(workspace.baselineSpec('/usr/bin/python3', 0))
+    const sandbox = await BaselineSandbox.boot(workspace.baselineSpec('/usr/bin/python3', Number(extensionsArg)))
     invoke = () => sandbox.invoke()
     dispose = () => workspace.disposeBaseline(sandbox)
   }
