@@ -589,6 +589,16 @@ def _header(headers, name):
     return value
 
 
+def _dropped(conn, attempt, method, path, error):
+    """A dropped keep-alive connection: closed, so the next attempt reconnects on a fresh socket;
+    a second failure ends the request."""
+    conn.close()
+    if attempt == 2:
+        raise RuntimeApiError(
+            "%s %s failed: %s: %s" % (method, path, type(error).__name__, error)
+        ) from error
+
+
 class RuntimeApiClient(object):
     def __init__(self, address):
         # timeout=None: blocking sockets whatever socket.setdefaulttimeout() user code sets; the
@@ -612,11 +622,7 @@ class RuntimeApiClient(object):
                     conn.putheader("Content-Length", str(len(body)))
                 conn.endheaders(body)
             except (OSError, http.client.HTTPException) as e:
-                conn.close()
-                if attempt == 2:
-                    raise RuntimeApiError(
-                        "%s %s failed: %s: %s" % (method, path, type(e).__name__, e)
-                    ) from e
+                _dropped(conn, attempt, method, path, e)
                 continue
             if wait is not None and conn.sock is not None:
                 wait(conn.sock)
@@ -625,12 +631,7 @@ class RuntimeApiClient(object):
                 data = response.read()
                 return response, data
             except (OSError, http.client.HTTPException) as e:
-                # A dropped keep-alive connection: reconnect once on a fresh socket.
-                conn.close()
-                if attempt == 2:
-                    raise RuntimeApiError(
-                        "%s %s failed: %s: %s" % (method, path, type(e).__name__, e)
-                    ) from e
+                _dropped(conn, attempt, method, path, e)
 
     def next_invocation(self, wait=None):
         response, body = self._request("GET", _NEXT_PATH, wait=wait)
