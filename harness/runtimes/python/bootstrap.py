@@ -719,7 +719,7 @@ class RuntimeApiClient(object):
 #   a one-worker ThreadPoolExecutor and the main thread waits in future.result(), in Python, where
 #   signals interrupt the wait and CPython runs the handler on the main thread; during Shutdown,
 #   when /next is never answered, that is how a function shuts down gracefully. Here the main
-#   thread itself waits, in select() on the Runtime API socket and on a pipe that is the signal
+#   thread itself waits, in poll() on the Runtime API socket and on a pipe that is the signal
 #   wakeup fd, then reads the answer: handlers run during the wait exactly as there, a handler
 #   that calls sys.exit() ends the process at once as there, and between invokes no thread of
 #   ours exists (awslambdaric's executor is shut down after each /next, so a handler sees only
@@ -730,7 +730,7 @@ class RuntimeApiClient(object):
 #   long after /next, so that window is never hit; here Shutdown can follow the /next within a
 #   millisecond, and under load 8% of SIGTERM handlers never ran (21 of 250, with the lock wait
 #   the worker design used; test/runtimes/sigterm-race.test.ts). A signal, whenever it lands,
-#   leaves a byte in the pipe that ends the select; the handler runs at the next bytecode
+#   leaves a byte in the pipe that ends the poll; the handler runs at the next bytecode
 #   boundary, and the wait goes on.
 #
 # - 3.10/3.11 (or AWS_EXECUTION_ENV unset): the main thread sits inside the C extension's next()
@@ -764,22 +764,31 @@ def _make_wait_next(client):
         os.set_blocking(wake_w, False)  # required of a wakeup fd
         installed = []
 
+        # poll, not select: select cannot take an fd past 1023, and the pipe is made after the
+        # function's module has run (which may have opened any number of files).
+        poller = select.poll()
+        poller.register(wake_r, select.POLLIN)
+
         def readable(sock):
-            while True:
-                ready, _, _ = select.select((sock, wake_r), (), ())
-                if wake_r in ready:
-                    try:
-                        os.read(wake_r, 512)  # the signals' numbers; their handlers run next
-                    except BlockingIOError:
-                        pass
-                if sock in ready:
-                    return
+            fd = sock.fileno()
+            poller.register(fd, select.POLLIN)
+            try:
+                while True:
+                    for ready, _ in poller.poll():
+                        if ready == fd:
+                            return  # an answer, or a closed connection that the read reports
+                        try:
+                            os.read(wake_r, 512)  # the signals' numbers; their handlers run next
+                        except BlockingIOError:
+                            pass
+            finally:
+                poller.unregister(fd)
 
         def wait_next():
             if not installed:
                 # At the first /next, after the handler's module has run. A user's own
                 # set_wakeup_fd later replaces this, as it would replace any other; the wait is
-                # then only the select, as exposed to the race as a lock wait.
+                # then only the poll, as exposed to the race as a lock wait.
                 signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
                 installed.append(True)
             return client.next_invocation(wait=readable)
