@@ -53,12 +53,19 @@ export function answerAfterBody(req: IncomingMessage, answer: () => void): Promi
     const once = () => {
       if (!answered) {
         answered = true
+        clearTimeout(timer)
         answer() // After 'close' (the client went away) the send helpers see a destroyed response.
         resolve()
       }
     }
+    // A body that stops coming does not hold the answer for ever: Go answers such a request at
+    // once; after this long the reset risk is the client's own doing.
+    const timer = setTimeout(once, BODY_WAIT_MS)
     req.once('end', once)
     req.once('close', once)
     req.resume()
   })
 }
+
+/** How long an early answer waits for the rest of a body (answerAfterBody). */
+const BODY_WAIT_MS = 2000

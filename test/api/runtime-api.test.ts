@@ -179,3 +179,33 @@ t.test('malformed requests never break the server', async (t) => {
   driver.pending('GET', NEXT)
   t.equal((await invoking).status, 'success')
 })
+
+t.test('a 404 or 405 waits for the request body, and a body that stops coming is answered within ~2 s', async (t) => {
+  const { driver } = await asRuntime(t)
+  const net = await import('node:net')
+  const [host, port] = driver.base.slice('http://'.length).split(':')
+  /** Sends the head and `first` bytes of a `length`-byte body, then `rest` (never, when undefined). */
+  const send = (target: string, length: number, first: string, rest?: string) =>
+    new Promise<{ head: string; ms: number }>((resolve, reject) => {
+      const started = performance.now()
+      const socket = net.connect(Number(port), host, () => {
+        socket.write(`PATCH ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n${first}`)
+        if (rest !== undefined) {
+          // The rest of the body is sent once the server has had a first piece: an event, not a sleep.
+          setImmediate(() => socket.write(rest))
+        }
+      })
+      socket.once('data', (chunk: Buffer) => {
+        resolve({ head: chunk.toString('latin1').split('\r\n')[0] ?? '', ms: performance.now() - started })
+        socket.destroy()
+      })
+      socket.on('error', reject)
+    })
+  const whole = await send('/2020-08-15/logs', 6, 'abc', 'def')
+  t.equal(whole.head, 'HTTP/1.1 405 Method Not Allowed', 'a body sent in two pieces gets its 405')
+  const unknown = await send('/2018-06-01/nowhere', 6, 'abc', 'def')
+  t.equal(unknown.head, 'HTTP/1.1 404 Not Found')
+  const stalled = await send('/2020-08-15/logs', 100, 'abc')
+  t.equal(stalled.head, 'HTTP/1.1 405 Method Not Allowed', 'a body that stops coming still gets its answer')
+  t.ok(stalled.ms >= 1900 && stalled.ms < 10_000, `after ${stalled.ms.toFixed(0)} ms (the wait is 2000 ms)`)
+})
