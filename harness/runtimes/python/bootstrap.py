@@ -720,11 +720,11 @@ class RuntimeApiClient(object):
 #   signals interrupt the wait and CPython runs the handler on the main thread; during Shutdown,
 #   when /next is never answered, that is how a function shuts down gracefully. Here the main
 #   thread itself waits, in poll() on the Runtime API socket and on a pipe that is the signal
-#   wakeup fd, then reads the answer: handlers run during the wait exactly as there, a handler
-#   that calls sys.exit() ends the process at once as there, and between invokes no thread of
-#   ours exists (awslambdaric's executor is shut down after each /next, so a handler sees only
-#   the main thread there too). A worker thread per /next cost two cross-core wake-ups per invoke
-#   (~0.1-0.25 ms of the invoke p50 on these machines, bench/findings.md).
+#   wakeup fd (ours for the wait only), then reads the answer: handlers run during the wait as
+#   there, a handler that calls sys.exit() ends the process at once as there, and between
+#   invokes no thread of ours exists (awslambdaric's executor is shut down after each /next, so
+#   a handler sees only the main thread there too). A worker thread per /next cost two
+#   cross-core wake-ups per invoke (~0.1-0.25 ms of the invoke p50 here, bench/findings.md).
 #   Why the wakeup pipe: a wait that only the signal's EINTR can end loses a signal that lands
 #   just before the wait's syscall (CPython's C handler only flags it). On Lambda SHUTDOWN comes
 #   long after /next, so that window is never hit; here Shutdown can follow the /next within a
@@ -762,12 +762,18 @@ def _make_wait_next(client):
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)  # required of a wakeup fd
-        installed = []
 
         # poll, not select: select cannot take an fd past 1023, and the pipe is made after the
         # function's module has run (which may have opened any number of files).
         poller = select.poll()
         poller.register(wake_r, select.POLLIN)
+
+        def drain():
+            """The signals' numbers written since the last look (their handlers run next)."""
+            try:
+                return os.read(wake_r, 512)
+            except BlockingIOError:
+                return b""
 
         def readable(sock):
             fd = sock.fileno()
@@ -777,21 +783,34 @@ def _make_wait_next(client):
                     for ready, _ in poller.poll():
                         if ready == fd:
                             return  # an answer, or a closed connection that the read reports
-                        try:
-                            os.read(wake_r, 512)  # the signals' numbers; their handlers run next
-                        except BlockingIOError:
-                            pass
+                        caught.append(drain())
             finally:
                 poller.unregister(fd)
 
+        caught = []
+
         def wait_next():
-            if not installed:
-                # At the first /next, after the handler's module has run. A user's own
-                # set_wakeup_fd later replaces this, as it would replace any other; the wait is
-                # then only the poll, as exposed to the race as a lock wait.
-                signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-                installed.append(True)
-            return client.next_invocation(wait=readable)
+            # Ours for the wait only: a wakeup fd the function set (asyncio's add_signal_handler
+            # does) stays its own while its code runs, and gets the numbers of the signals that
+            # came during the wait, as it would have had them on Lambda.
+            previous = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+            try:
+                return client.next_invocation(wait=readable)
+            finally:
+                try:
+                    signal.set_wakeup_fd(previous)
+                except (ValueError, OSError):
+                    signal.set_wakeup_fd(-1)  # The function closed its own fd meanwhile.
+                    previous = -1
+                if previous != -1:
+                    caught.append(drain())
+                    numbers = b"".join(caught)
+                    if numbers:
+                        try:
+                            os.write(previous, numbers)
+                        except OSError:
+                            pass  # Full or closed: CPython's own write would drop them too.
+                del caught[:]
 
         return wait_next
 
