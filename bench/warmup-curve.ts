@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { boot } from '../harness/index.js'
 import type { IsolationMode } from '../harness/config/options.js'
+import { statFields } from '../harness/supervisor/process-groups.js'
 import { Workspace } from './workspace.js'
 
 /** CPU ticks (user + system, 10 ms each) by thread id: the main thread's id is the pid. */
@@ -13,8 +14,7 @@ function threadTicks(): Map<number, number> {
   const ticks = new Map<number, number>()
   for (const task of readdirSync('/proc/self/task')) {
     try {
-      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const fields = statFields(readFileSync(`/proc/self/task/${task}/stat`, 'utf8'))
       ticks.set(Number(task), Number(fields[11]) + Number(fields[12]))
     } catch {
       // The thread ended meanwhile.

@@ -4,6 +4,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import type { Socket } from 'node:net'
+import { statFields } from '../supervisor/process-groups.js'
 
 export interface TcpConnection {
   readonly local: string
@@ -208,9 +209,8 @@ export function processesWithEnvironment(entries: readonly string[], sinceTicks:
   return pids
     .filter((pid) => {
       try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-        // Field 22, starttime; counted after the command, which is in parentheses.
-        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) < sinceTicks) {
+        // Field 22, starttime.
+        if (Number(statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[19]) < sinceTicks) {
           return false
         }
         // A leading NUL, so the first variable matches like the others.

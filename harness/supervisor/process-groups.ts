@@ -1,6 +1,15 @@
 // Process groups as /proc sees them (Linux). Elsewhere these answer from kill(-pgid, 0) alone.
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
 
+/**
+ * The fields of a /proc/<pid>/stat line after the command (which is in parentheses and may itself
+ * hold spaces or parentheses): [0] is the state (field 3), [1] the parent, [2] the process group,
+ * [19] the start time in clock ticks.
+ */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
 /** Live (non-zombie) members of the process group `pgid`. */
 export function groupMembers(pgid: number): number[] {
   try {
@@ -20,9 +29,7 @@ export function groupMembers(pgid: number): number[] {
       continue
     }
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      // Fields after the command, which is in parentheses and may itself hold spaces.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const fields = statFields(readFileSync(`/proc/${entry}/stat`, 'utf8'))
       if (Number(fields[2]) === pgid && fields[0] !== 'Z') {
         members.push(Number(entry))
       }
@@ -36,8 +43,7 @@ export function groupMembers(pgid: number): number[] {
 /** Whether the process exists and is not a zombie (one that ended and awaits its parent's wait). */
 export function isLive(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
+    return statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[0] !== 'Z'
   } catch {
     return false
   }

@@ -4,6 +4,7 @@
 // final Shutdown kills the daemon and reports it as an orphan of the sandbox.
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
+import { statFields } from '../../harness/supervisor/process-groups.js'
 import { formatReport, type BootOptions, type RunRecord } from '../../harness/index.js'
 import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
 
@@ -86,7 +87,7 @@ function hostPidOf(pid: number): number | undefined {
 function stat(pid: number): string[] | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')
+    return statFields(text)
   } catch {
     return undefined
   }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { formatReport } from '../../harness/index.js'
-import { descendants } from '../../harness/supervisor/process-groups.js'
+import { descendants, statFields } from '../../harness/supervisor/process-groups.js'
 import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
 
 /** Our children that run the PostgreSQL server binary: the probe's postmaster. */
@@ -23,7 +23,7 @@ function command(pid: number): string | undefined {
 function parentOf(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    return Number(statFields(stat)[1])
   } catch {
     return undefined
   }
@@ -33,7 +33,7 @@ function parentOf(pid: number): number | undefined {
 function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '')
+    return !['Z', 'X'].includes(statFields(stat)[0] ?? '')
   } catch {
     return false
   }

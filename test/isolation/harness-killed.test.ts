@@ -4,6 +4,7 @@
 import { once } from 'node:events'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import t from 'tap'
+import { statFields } from '../../harness/supervisor/process-groups.js'
 import { extensionsDir, until } from '../helpers.js'
 import { holdSandbox } from './processes.js'
 
@@ -11,8 +12,7 @@ function processes(): { pid: number; ppid: number; namespace: string | undefined
   const found: { pid: number; ppid: number; namespace: string | undefined }[] = []
   for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const fields = statFields(readFileSync(`/proc/${entry}/stat`, 'utf8'))
       if (fields[0] === 'Z') {
         continue
       }

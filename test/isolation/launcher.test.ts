@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
+import { statFields } from '../../harness/supervisor/process-groups.js'
 import { sandboxMountArgs, hostsFile } from '../../harness/isolation/mounts.js'
 import { ENTER_BINARY, ENTER_SCRIPT, enterLauncher, type LauncherCommand } from '../../harness/isolation/launcher.js'
 import { SandboxNamespace } from '../../harness/isolation/namespace.js'
@@ -74,7 +75,7 @@ for (const [label, launcher] of launchers) {
       t.ok(pid > 0)
       const line = await inside.line(/^inside /)
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
+      const pgid = Number(statFields(stat)[2])
       t.equal(pgid, pid, 'it leads its own process group')
       const nspid = statusField(pid, 'NSpid')?.split(/\s+/)
       t.equal(nspid?.length, 2, `it lives in a nested PID namespace (NSpid ${nspid?.join(' ')})`)
@@ -140,7 +141,7 @@ for (const [label, command] of launchers) {
       const pid = process.pid!
       t.equal(await host.line(/^host /), `host ${pid} ${functionDir}`, 'its pid is the host pid and it runs in its cwd')
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      t.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]), pid, 'it leads its own process group')
+      t.equal(Number(statFields(stat)[2]), pid, 'it leads its own process group')
       t.equal(statusField(pid, 'NSpid')?.split(/\s+/).length, 1, 'no nested PID namespace')
       t.equal(statusField(pid, 'NoNewPrivs'), '0', 'no_new_privs is not set, as for any host process')
       t.ok(await until(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\u0000100\u0000'), 'the pid is the command, not the launcher')

@@ -7,14 +7,14 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Readable } from 'node:stream'
 import type { Test } from 'tap'
+import { statFields } from '../../harness/supervisor/process-groups.js'
 
 const HOLDER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'holds-a-sandbox.js')
 
 /** A live (non-zombie) process's parent, or undefined once it is gone. */
 export function parentOf(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))
     return fields[0] === 'Z' ? undefined : Number(fields[1])
   } catch {
     return undefined

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
+import { statFields } from '../../harness/supervisor/process-groups.js'
 import { formatReport, type BootOptions, type RunRecord, type Sandbox } from '../../harness/index.js'
 import { ROOT, extensionsDir, fn, startSandbox, until } from '../helpers.js'
 import { buildZip } from '../layers/zip-writer.js'
@@ -156,7 +157,7 @@ t.test('a daemon an extension double-forks out of its group dies with the sandbo
   t.ok(daemon !== undefined, `the daemon (pid ${insidePid} in the sandbox) runs, host pid ${daemon}`)
   const extensionPid = sandbox.record.processes.find((p) => p.name === 'double-forks-daemon')?.pid
   const stat = readFileSync(`/proc/${daemon}/stat`, 'utf8')
-  t.not(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]), extensionPid, 'it left the extension\'s process group')
+  t.not(Number(statFields(stat)[2]), extensionPid, 'it left the extension\'s process group')
 
   const inside = membersOf(namespace)
   const shutdown = await sandbox.shutdown()

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { setTimeout } from 'node:timers/promises'
 import t, { type Test } from 'tap'
+import { statFields } from '../../harness/supervisor/process-groups.js'
 import type { BootOptions, ProcessRecord, RunRecord, ShutdownRecord } from '../../harness/index.js'
 import { extensionsDir, fn, groupMembers, startSandbox } from '../helpers.js'
 
@@ -329,6 +330,6 @@ function processState(pid: number): 'dead' | 'alive' {
   } catch {
     return 'dead'
   }
-  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+  const state = statFields(stat)[0]
   return state === 'Z' || state === 'X' ? 'dead' : 'alive'
 }
