@@ -767,6 +767,7 @@ def _make_wait_next(client):
         # function's module has run (which may have opened any number of files).
         poller = select.poll()
         poller.register(wake_r, select.POLLIN)
+        caught = []  # what drain() read during a wait, handed on when the wakeup fd goes back
 
         def drain():
             """The signals' numbers written since the last look (their handlers run next)."""
@@ -786,8 +787,6 @@ def _make_wait_next(client):
                         caught.append(drain())
             finally:
                 poller.unregister(fd)
-
-        caught = []
 
         def wait_next():
             # Ours for the wait only: a wakeup fd the function set (asyncio's add_signal_handler
