@@ -4,7 +4,6 @@
 setup: system-deps
 	npm ci
 	npm run build
-	$(MAKE) launcher
 	@# npx lambda-harness finds the package's own bin through node_modules/.bin.
 	mkdir -p node_modules/.bin && ln -sf ../../dist/harness/cli.js node_modules/.bin/lambda-harness
 
@@ -22,9 +21,10 @@ system-deps:
 		fi; \
 	fi
 
+# npm run build compiles the TypeScript and, through this Makefile, the launcher: `npm run bench`,
+# `npm test` and `npm run demo` wipe dist/ first and would otherwise run on the slower enter.py.
 build:
 	npm run build
-	$(MAKE) launcher
 
 # The sandbox launcher compiled from harness/isolation/enter.c. Without a C compiler the harness
 # runs the same program in Python (enter.py), which costs more per process started. Linked
