@@ -54,7 +54,6 @@ def _connect_early(address):
 _EARLY_SOCKET = _connect_early(_RUNTIME_API)
 
 import decimal  # noqa: E402
-import http.client  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -547,11 +546,22 @@ def _make_xray_fault(ex_type, ex_msg, working_dir, tb_tuples):
 
 
 # ---------------------------------------------------------------------------------------------
-# The Runtime API client: one persistent keep-alive connection, explicit Content-Length.
+# The Runtime API client: one persistent keep-alive HTTP/1.1 connection, written on the socket.
+#
+# awslambdaric makes these calls in C++ (aws-lambda-cpp over libcurl). This client used
+# http.client before, whose email-based header parser and buffered file objects cost ~110 us of
+# CPU per invoke here, more than everything else the client does (bench/findings.md). The
+# requests are the bytes http.client wrote (request line, Host, User-Agent, the call's headers,
+# Content-Length, body in one send); an answer is read by Content-Length, chunked, or to the end
+# of the connection, as HTTP/1.1 allows.
 
 
 class RuntimeApiError(Exception):
     """A Runtime API call failed at the HTTP or connection level."""
+
+
+class _BadAnswer(Exception):
+    """The server's bytes were not an HTTP/1.1 answer, or the connection ended inside one."""
 
 
 class Invocation(object):
@@ -568,25 +578,192 @@ class Invocation(object):
     )
 
 
-def _headers(message):
-    """A response's headers by lower-case name, the first of each as message.get(name) gives it:
-    one pass over them instead of one per header read (eight per /next)."""
-    found = {}
-    for name, value in message.items():
-        found.setdefault(name.lower(), value)
-    return found
+class _Response(object):
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case name -> the first value, as message.get gave it
+        self.body = body
+
+
+_MAX_HEAD_BYTES = 64 * 1024
+_RECV_BYTES = 64 * 1024
+_NO_BODY_STATUSES = frozenset((204, 304))
 
 
 def _header(headers, name):
-    """A response header as the C client returns it: None when absent or empty, UTF-8 decoded.
-    `headers` is _headers(message); `name` is lower-case."""
-    value = headers.get(name)
-    if not value:
-        return None
-    if not value.isascii():
-        # http.client decodes header bytes as latin-1; the C client hands Python the raw UTF-8.
-        value = value.encode("latin-1", "replace").decode("utf-8", "replace")
-    return value
+    """A response header as the C client returns it: None when absent or empty. `headers` is a
+    _Response's; `name` is lower-case."""
+    return headers.get(name) or None
+
+
+def _header_bytes(value):
+    # http.client sends str values as latin-1 and refuses CR/LF in them (a ValueError that would
+    # end the runtime); here such a value is sent with spaces instead.
+    data = value if isinstance(value, bytes) else value.encode("latin-1", "replace")
+    if b"\r" in data or b"\n" in data:
+        data = data.replace(b"\r", b" ").replace(b"\n", b" ")
+    return data
+
+
+class _Connection(object):
+    def __init__(self, address, sock=None):
+        self._address = address
+        host, _, port = address.rpartition(":")
+        # Host as http.client writes it: the port left out when it is 80.
+        self._host = _header_bytes(host if port == "80" else address)
+        self.sock = sock
+        self._buffer = b""  # bytes read past the end of the last answer
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self._buffer = b""
+
+    def _connect(self):
+        host, _, port = self._address.rpartition(":")
+        try:
+            port = int(port)
+        except ValueError:
+            raise _BadAnswer("nonnumeric port: %r" % self._address) from None
+        sock = socket.create_connection((host.strip("[]"), port))
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        self.sock = sock
+        self._buffer = b""
+
+    def send(self, method, path, body, headers):
+        if self.sock is None:
+            self._connect()
+        parts = [
+            b"%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
+            % (method.encode("ascii"), path.encode("utf-8"), self._host, _USER_AGENT_BYTES)
+        ]
+        for name, value in headers:
+            parts.append(b"%s: %s\r\n" % (name.encode("ascii"), _header_bytes(value)))
+        if body is not None:
+            parts.append(b"Content-Length: %d\r\n" % len(body))
+        parts.append(b"\r\n")
+        if body is not None:
+            parts.append(body)
+        self.sock.sendall(b"".join(parts))
+
+    @property
+    def answer_waiting(self):
+        """Whether bytes of the next answer were already read (nothing to wait for)."""
+        return bool(self._buffer)
+
+    def _more(self, data, what):
+        chunk = self.sock.recv(_RECV_BYTES)
+        if not chunk:
+            raise _BadAnswer("Remote end closed connection %s" % what)
+        return data + chunk
+
+    def _exactly(self, data, count):
+        """`count` bytes: those already in `data`, then straight from the socket."""
+        if len(data) >= count:
+            return data[:count], data[count:]
+        out = bytearray(count)
+        out[: len(data)] = data
+        view = memoryview(out)
+        got = len(data)
+        while got < count:
+            n = self.sock.recv_into(view[got:])
+            if n == 0:
+                raise _BadAnswer("Remote end closed connection inside a body")
+            got += n
+        return bytes(out), b""
+
+    def _line(self, data):
+        while True:
+            end = data.find(b"\r\n")
+            if end >= 0:
+                return data[:end], data[end + 2 :]
+            if len(data) > _MAX_HEAD_BYTES:
+                raise _BadAnswer("chunk line too long")
+            data = self._more(data, "inside a chunked body")
+
+    def _chunked(self, data):
+        pieces = []
+        while True:
+            line, data = self._line(data)
+            try:
+                size = int(line.split(b";", 1)[0], 16)
+            except ValueError:
+                raise _BadAnswer("bad chunk size %r" % line[:64]) from None
+            if size == 0:
+                while True:  # trailers, up to the empty line
+                    line, data = self._line(data)
+                    if not line:
+                        return b"".join(pieces), data
+            piece, data = self._exactly(data, size + 2)
+            pieces.append(piece[:size])
+
+    def read(self):
+        data = self._buffer
+        self._buffer = b""
+        while True:
+            end = data.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            if len(data) > _MAX_HEAD_BYTES:
+                raise _BadAnswer("answer head too long")
+            data = self._more(data, "without response" if not data else "inside a head")
+        lines = data[:end].decode("latin-1").split("\r\n")
+        data = data[end + 4 :]
+        status_line = lines[0].split(None, 2)
+        try:
+            if len(status_line) < 2 or not status_line[0].startswith("HTTP/"):
+                raise ValueError
+            status = int(status_line[1])
+        except ValueError:
+            raise _BadAnswer("bad status line %r" % lines[0][:64]) from None
+        headers = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if colon:
+                name = name.strip().lower()
+                if name not in headers:
+                    headers[name] = _utf8(value.strip())
+        keep = headers.get("connection", "").lower() != "close" and status_line[0] != "HTTP/1.0"
+        length = headers.get("content-length")
+        if status in _NO_BODY_STATUSES or 100 <= status < 200:
+            body = b""
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            body, data = self._chunked(data)
+        elif length is not None:
+            try:
+                count = int(length)
+            except ValueError:
+                raise _BadAnswer("bad Content-Length %r" % length[:64]) from None
+            body, data = self._exactly(data, count)
+        else:
+            pieces = [data]
+            while True:
+                chunk = self.sock.recv(_RECV_BYTES)
+                if not chunk:
+                    break
+                pieces.append(chunk)
+            body, data, keep = b"".join(pieces), b"", False
+        if keep:
+            self._buffer = data
+        else:
+            self.close()
+        return _Response(status, headers, body)
+
+
+def _utf8(value):
+    # The head is decoded as latin-1, byte for byte; the C client hands Python the raw UTF-8.
+    if value.isascii():
+        return value
+    return value.encode("latin-1").decode("utf-8", "replace")
+
+
+_USER_AGENT_BYTES = _USER_AGENT.encode("latin-1")
 
 
 def _dropped(conn, attempt, method, path, error):
@@ -601,46 +778,37 @@ def _dropped(conn, attempt, method, path, error):
 
 class RuntimeApiClient(object):
     def __init__(self, address):
-        # timeout=None: blocking sockets whatever socket.setdefaulttimeout() user code sets; the
-        # /next call must never time out.
-        self._conn = http.client.HTTPConnection(address, timeout=None)
-        if address == _RUNTIME_API and _EARLY_SOCKET is not None:
-            self._conn.sock = _EARLY_SOCKET
+        # Blocking sockets whatever socket.setdefaulttimeout() user code sets: /next must never
+        # time out.
+        self._conn = _Connection(address, _EARLY_SOCKET if address == _RUNTIME_API else None)
 
     def _request(self, method, path, body=None, headers=(), wait=None):
         """`wait(sock)`, when given, runs once the request is sent and returns when the answer
         can be read. It runs outside the retry: what a signal handler raises in it is the
         handler's, not a dropped connection."""
+        conn = self._conn
         for attempt in (1, 2):
-            conn = self._conn
             try:
-                conn.putrequest(method, path, skip_accept_encoding=True)
-                conn.putheader("User-Agent", _USER_AGENT)
-                for name, value in headers:
-                    conn.putheader(name, value)
-                if body is not None:
-                    conn.putheader("Content-Length", str(len(body)))
-                conn.endheaders(body)
-            except (OSError, http.client.HTTPException) as e:
+                conn.send(method, path, body, headers)
+            except (OSError, _BadAnswer, ValueError) as e:
                 _dropped(conn, attempt, method, path, e)
                 continue
-            if wait is not None and conn.sock is not None:
+            if wait is not None and not conn.answer_waiting:
                 wait(conn.sock)
             try:
-                response = conn.getresponse()
-                data = response.read()
-                return response, data
-            except (OSError, http.client.HTTPException) as e:
+                return conn.read()
+            except (OSError, _BadAnswer) as e:
                 _dropped(conn, attempt, method, path, e)
 
     def next_invocation(self, wait=None):
-        response, body = self._request("GET", _NEXT_PATH, wait=wait)
+        response = self._request("GET", _NEXT_PATH, wait=wait)
+        body = response.body
         if response.status != 200:
             raise RuntimeApiError(
                 "Failed to get next invocation. Http Response code: %d. Body: %r"
                 % (response.status, body[:1024])
             )
-        msg = _headers(response.msg)
+        msg = response.headers
         request_id = _header(msg, "lambda-runtime-aws-request-id")
         if request_id is None:
             raise RuntimeApiError(
@@ -663,7 +831,7 @@ class RuntimeApiClient(object):
 
     def post_invocation_result(self, invoke_id, result_data, content_type):
         body = result_data if isinstance(result_data, bytes) else result_data.encode("utf-8")
-        response, data = self._request(
+        response = self._request(
             "POST",
             "%s/invocation/%s/response" % (_API_PREFIX, invoke_id),
             body,
@@ -674,7 +842,7 @@ class RuntimeApiClient(object):
             # (e.g. 413 Function.ResponseSizeTooLarge). Carry on with the next /next.
             _log_runtime_error(
                 "Failed to post handler success response. Http response code: %d. %s"
-                % (response.status, data.decode("utf-8", "replace").strip())
+                % (response.status, response.body.decode("utf-8", "replace").strip())
             )
 
     def post_invocation_error(self, invoke_id, error_response_data, xray_fault):
@@ -683,7 +851,7 @@ class RuntimeApiClient(object):
             xray_bytes = b""
         # No Lambda-Runtime-Function-Error-Type header: awslambdaric's C client never sends one
         # on invocation errors, so the platform records Runtime.Unknown (LAMBDA-SPEC s7).
-        response, data = self._request(
+        response = self._request(
             "POST",
             "%s/invocation/%s/error" % (_API_PREFIX, invoke_id),
             error_response_data.encode("utf-8"),
@@ -692,11 +860,11 @@ class RuntimeApiClient(object):
         if not 200 <= response.status < 300:
             _log_runtime_error(
                 "Failed to post handler error response. Http response code: %d. %s"
-                % (response.status, data.decode("utf-8", "replace").strip())
+                % (response.status, response.body.decode("utf-8", "replace").strip())
             )
 
     def post_init_error(self, error_result):
-        response, data = self._request(
+        response = self._request(
             "POST",
             _INIT_ERROR_PATH,
             to_json(error_result).encode("utf-8"),
@@ -705,7 +873,7 @@ class RuntimeApiClient(object):
         if response.status != 202:
             _log_runtime_error(
                 "Request to Lambda Runtime '%s' endpoint failed. Reason: '%d'. Response body: '%s'"
-                % (_INIT_ERROR_PATH, response.status, data.decode("utf-8", "replace").strip())
+                % (_INIT_ERROR_PATH, response.status, response.body.decode("utf-8", "replace").strip())
             )
 
 
