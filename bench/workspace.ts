@@ -1,44 +1,59 @@
 // What a bench run creates and must leave clean: temporary extension folders, and every process
 // group either side started, checked as soon as its sandbox is torn down so a leak fails the run.
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { BootOptions, Sandbox } from '../harness/index.js'
 import { PACKAGE_ROOT } from '../harness/paths.js'
 import { groupMembers } from '../harness/supervisor/process-groups.js'
-import type { BaselineSandbox, BaselineSpec } from './baseline/baseline-sandbox.js'
+import { BARE_EXTENSION, type BaselineSandbox, type BaselineSpec } from './baseline/baseline-sandbox.js'
 import type { Isolation } from './config.js'
 
 export const ECHO_FUNCTION = path.join(PACKAGE_ROOT, 'fixtures', 'functions', 'echo')
 /** Subscribes to INVOKE and SHUTDOWN and exits at SHUTDOWN (fixtures/extensions/lib/extension_kit.py). */
 export const WELL_BEHAVED = path.join(PACKAGE_ROOT, 'fixtures', 'extensions', 'well-behaved')
 
+/** The fixture extension that says a line per event, or the bench's bare loop. */
+export type ExtensionKind = 'fixture' | 'bare'
+
 export class Workspace {
   readonly #dirs: string[] = []
-  readonly #extensionDirs = new Map<number, { dir: string; files: string[] }>()
+  readonly #extensionDirs = new Map<string, { dir: string; files: string[] }>()
   readonly #leftovers: number[] = []
   #checked = 0
 
-  /** A folder of `count` well-behaved extensions (well-behaved-1 …), made once per count. */
-  extensions(count: number): { dir: string; files: string[] } {
-    let entry = this.#extensionDirs.get(count)
+  /**
+   * A folder of `count` extensions, made once per count and kind: the well-behaved fixture
+   * (well-behaved-1 …, which says a line per event), or bare-extension.py as an executable file
+   * run by `python` (bare-extension-1 …), the extension the invoke suite runs on every side.
+   */
+  extensions(count: number, kind: ExtensionKind = 'fixture', python = '/usr/bin/python3'): { dir: string; files: string[] } {
+    const key = `${kind} ${count} ${python}`
+    let entry = this.#extensionDirs.get(key)
     if (entry === undefined) {
       const dir = mkdtempSync(path.join(tmpdir(), 'lh-bench-ext-'))
       this.#dirs.push(dir)
       const files: string[] = []
       for (let i = 1; i <= count; i++) {
-        const file = path.join(dir, `well-behaved-${i}`)
-        symlinkSync(WELL_BEHAVED, file)
-        files.push(file)
+        if (kind === 'fixture') {
+          const file = path.join(dir, `well-behaved-${i}`)
+          symlinkSync(WELL_BEHAVED, file)
+          files.push(file)
+        } else {
+          // A copy, not a link: its first line names the interpreter, as a user's file would.
+          const file = path.join(dir, `bare-extension-${i}`)
+          writeFileSync(file, `#!${python}\n${readFileSync(BARE_EXTENSION, 'utf8')}`, { mode: 0o755 })
+          files.push(file)
+        }
       }
       entry = { dir, files }
-      this.#extensionDirs.set(count, entry)
+      this.#extensionDirs.set(key, entry)
     }
     return entry
   }
 
-  /** Boot options for the echo function with `extensionCount` well-behaved extensions. */
-  bootOptions(python: string, extensionCount: number, isolation: Isolation | undefined): BootOptions {
+  /** Boot options for the echo function with `extensionCount` extensions of `kind`. */
+  bootOptions(python: string, extensionCount: number, isolation: Isolation | undefined, kind: ExtensionKind = 'fixture'): BootOptions {
     return {
       functionDir: ECHO_FUNCTION,
       handler: 'app.handler',
@@ -46,19 +61,23 @@ export class Workspace {
       ...(isolation === undefined ? {} : { isolation }),
       // A loaded 2-core machine can take seconds to start 50 interpreters; Init must not time out.
       initTimeoutMs: 120_000,
-      ...(extensionCount > 0 ? { extensionsDir: this.extensions(extensionCount).dir } : {}),
+      ...(extensionCount > 0 ? { extensionsDir: this.extensions(extensionCount, kind, python).dir } : {}),
     }
   }
 
-  /** The same processes for the baseline: our clients (`client`) or bare loops (`bare`). */
-  baselineSpec(python: string, extensionCount: number, kind: 'client' | 'bare' = 'client'): BaselineSpec {
+  /**
+   * The same processes for the baseline: our runtime client (`client`) or a bare loop (`bare`),
+   * and the extensions of `kind`, run as the harness runs them, or (`bare` with the fixture) as
+   * bare-extension.py loops.
+   */
+  baselineSpec(python: string, extensionCount: number, runtime: BaselineSpec['runtime'] = 'client', kind: ExtensionKind = 'fixture'): BaselineSpec {
     return {
       python,
       functionDir: ECHO_FUNCTION,
       handler: 'app.handler',
-      runtime: kind,
-      extensions: extensionCount === 0 ? [] : this.extensions(extensionCount).files,
-      extensionKind: kind,
+      runtime,
+      extensions: extensionCount === 0 ? [] : this.extensions(extensionCount, kind, python).files,
+      extensionKind: kind === 'bare' || runtime === 'client' ? 'client' : 'bare',
     }
   }
 

@@ -1,5 +1,6 @@
-"""The invoke baseline's extension: register for INVOKE and SHUTDOWN, then a bare loop of
-GET event/next on one keep-alive connection; exit at SHUTDOWN."""
+"""The invoke suite's extension, on every side: register for INVOKE and SHUTDOWN, then a bare loop
+of GET event/next on one keep-alive connection; exit at SHUTDOWN. Run as `python
+bare-extension.py NAME`, or as an executable copy whose file name is its name (the harness's way)."""
 import http.client
 import json
 import os
@@ -10,7 +11,7 @@ conn.request(
     "POST",
     "/2020-01-01/extension/register",
     json.dumps({"events": ["INVOKE", "SHUTDOWN"]}),
-    {"Lambda-Extension-Name": sys.argv[1] if len(sys.argv) > 1 else "bare-extension"},
+    {"Lambda-Extension-Name": sys.argv[1] if len(sys.argv) > 1 else os.path.basename(sys.argv[0])},
 )
 response = conn.getresponse()
 response.read()

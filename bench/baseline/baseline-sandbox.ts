@@ -11,14 +11,16 @@ import { DirectProcess } from './direct-process.js'
 import { TrivialServer } from './trivial-server.js'
 
 export const BARE_RUNTIME = path.join(PACKAGE_ROOT, 'bench', 'baseline', 'bare-runtime.py')
+/** bare-runtime.py's loop on the socket, without http.client: the invoke suite's floor. */
+export const SOCKET_RUNTIME = path.join(PACKAGE_ROOT, 'bench', 'baseline', 'bare-runtime-socket.py')
 export const BARE_EXTENSION = path.join(PACKAGE_ROOT, 'bench', 'baseline', 'bare-extension.py')
 
 export interface BaselineSpec {
   readonly python: string
   readonly functionDir: string
   readonly handler: string
-  /** `client`: our bootstrap.py, as the harness runs it; `bare`: bare-runtime.py. */
-  readonly runtime: 'client' | 'bare'
+  /** `client`: our bootstrap.py, as the harness runs it; `bare`: bare-runtime.py; `socket`: bare-runtime-socket.py. */
+  readonly runtime: 'client' | 'bare' | 'socket'
   /**
    * External extensions: executable files run as the harness runs them (`client`), or as many
    * bare-extension.py loops (`bare`).
@@ -79,7 +81,7 @@ export class BaselineSandbox {
       await server.registered(spec.extensions.length)
       runtime = await DirectProcess.start({
         file: spec.python,
-        args: spec.runtime === 'client' ? [PYTHON_BOOTSTRAP, spec.handler] : [BARE_RUNTIME],
+        args: spec.runtime === 'client' ? [PYTHON_BOOTSTRAP, spec.handler] : [spec.runtime === 'socket' ? SOCKET_RUNTIME : BARE_RUNTIME],
         cwd: spec.functionDir,
         env,
       })
