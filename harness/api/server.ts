@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { HarnessError } from '../errors.js'
+import { Members } from '../lifecycle/members.js'
 import { answerAfterBody, header } from './body.js'
 import { handleExtensions } from './extensions-router.js'
 import type { PlatformPort } from './port.js'
@@ -22,12 +23,16 @@ interface InFlight {
   readonly server: Server
   /** Kept so a call still unanswered at close (a pending /event/next) can be named. */
   readonly extensionId: string | undefined
+  /** Takes it off the calls in flight. */
+  leave: () => void
 }
+
+const NOT_YET = (): void => undefined
 
 export class ApiServer {
   #server!: Server
   readonly #port: PlatformPort
-  readonly #inFlight = new Set<InFlight>()
+  readonly #inFlight = new Members<InFlight>()
   #closing: Promise<void> | undefined
 
   private constructor(port: PlatformPort) {
@@ -73,9 +78,9 @@ export class ApiServer {
   }
 
   #dropListener(server: Server): void {
-    for (const entry of this.#inFlight) {
+    for (const entry of this.#inFlight.values()) {
       if (entry.server === server) {
-        this.#inFlight.delete(entry)
+        entry.leave()
         const runtime = entry.path.startsWith(RUNTIME_PREFIX)
         this.#port.apiCall({ ...entry, surface: runtime ? 'runtime' : 'extensions', caller: runtime ? 'runtime' : this.#callerOf(entry), status: 0 })
       }
@@ -99,11 +104,12 @@ export class ApiServer {
       atMs: this.#port.now(),
       server,
       extensionId: header(req, 'lambda-extension-identifier'),
+      leave: NOT_YET,
     }
-    this.#inFlight.add(entry)
+    entry.leave = this.#inFlight.add(entry)
     void this.#route(req, res, fullPath).then(
       (outcome) => {
-        this.#inFlight.delete(entry)
+        entry.leave()
         // Spelt out: spreading two objects of different shapes was ~25 µs of every call.
         const { surface, caller, status, errorType } = outcome
         this.#port.apiCall({ surface, caller, status, errorType, method: entry.method, path: entry.path, atMs: entry.atMs })
@@ -111,7 +117,7 @@ export class ApiServer {
       (error: unknown) => {
         // A bug of ours must not take the server down: the caller gets a 500 (RAPID's "container
         // error": the runtime should exit) and the record keeps the evidence.
-        this.#inFlight.delete(entry)
+        entry.leave()
         sendJson(res, 500, { errorMessage: String((error as Error)?.message ?? error), errorType: 'Sandbox.Failure' })
         this.#port.apiCall({ ...entry, surface: 'unknown', caller: undefined, status: 500, errorType: 'Sandbox.Failure' })
       },

@@ -1,4 +1,5 @@
 // Every wait in the sandbox is an event raced against a deadline, a fatal error and disposal.
+import { Members } from '../lifecycle/members.js'
 
 export type RaceResult<T, F> =
   | { readonly kind: 'value'; readonly value: T }
@@ -13,27 +14,26 @@ interface FatalWaiter {
 
 interface FatalFanOut {
   settled: boolean
-  readonly waiters: Set<FatalWaiter>
+  readonly waiters: Members<FatalWaiter>
 }
 
 // One reaction per fatal promise and one listener per signal, fanned out to the waits in progress.
 // A generation's fatal promise never settles in a healthy run, so a `.then` per wait stayed on it
 // for the generation's life, and with it the wait's result: every invoke's answer (payload Buffer
 // included) was retained, 1 MB per invoke of a 1 MB response (bench/RESULTS.md). A waiter is
-// removed from its set as soon as its wait settles. (EventTarget listeners are also slow to add.)
+// removed as soon as its wait settles (Members, not a Set: see there). (EventTarget listeners are
+// also slow to add.)
 const fatalFanOuts = new WeakMap<Promise<unknown>, FatalFanOut>()
-const abortFanOuts = new WeakMap<AbortSignal, Set<() => void>>()
+const abortFanOuts = new WeakMap<AbortSignal, Members<() => void>>()
 
 /** Calls `waiter` when `fatal` settles; returns how to stop listening. */
 function listenFatal(fatal: Promise<unknown>, waiter: FatalWaiter): () => void {
   let fanOut = fatalFanOuts.get(fatal)
   if (fanOut === undefined) {
-    const created: FatalFanOut = { settled: false, waiters: new Set() }
+    const created: FatalFanOut = { settled: false, waiters: new Members() }
     const notify = (call: (waiter: FatalWaiter) => void) => {
       created.settled = true
-      const waiters = [...created.waiters]
-      created.waiters.clear()
-      for (const each of waiters) {
+      for (const each of created.waiters.take()) {
         call(each)
       }
     }
@@ -52,22 +52,18 @@ function listenFatal(fatal: Promise<unknown>, waiter: FatalWaiter): () => void {
     )
     return () => undefined
   }
-  const waiters = fanOut.waiters
-  waiters.add(waiter)
-  return () => waiters.delete(waiter)
+  return fanOut.waiters.add(waiter)
 }
 
 /** Calls `onAbort` when `signal` aborts; returns how to stop listening. */
 function listenAbort(signal: AbortSignal, onAbort: () => void): () => void {
   let listeners = abortFanOuts.get(signal)
   if (listeners === undefined) {
-    const created = new Set<() => void>()
+    const created = new Members<() => void>()
     signal.addEventListener(
       'abort',
       () => {
-        const all = [...created]
-        created.clear()
-        for (const each of all) {
+        for (const each of created.take()) {
           each()
         }
       },
@@ -76,9 +72,7 @@ function listenAbort(signal: AbortSignal, onAbort: () => void): () => void {
     abortFanOuts.set(signal, created)
     listeners = created
   }
-  const set = listeners
-  set.add(onAbort)
-  return () => set.delete(onAbort)
+  return listeners.add(onAbort)
 }
 
 /**
@@ -89,16 +83,14 @@ function listenAbort(signal: AbortSignal, onAbort: () => void): () => void {
 export class Deadline {
   #timer: NodeJS.Timeout | undefined
   #passed = false
-  readonly #waiters = new Set<() => void>()
+  readonly #waiters = new Members<() => void>()
 
   /** `waitMs` from now; Infinity: never. */
   constructor(waitMs: number) {
     if (Number.isFinite(waitMs)) {
       this.#timer = setTimeout(() => {
         this.#passed = true
-        const waiters = [...this.#waiters]
-        this.#waiters.clear()
-        for (const each of waiters) {
+        for (const each of this.#waiters.take()) {
           each()
         }
       }, Math.max(0, waitMs))
@@ -111,14 +103,13 @@ export class Deadline {
 
   /** Calls `onPassed` when the deadline passes; returns how to stop listening. */
   listen(onPassed: () => void): () => void {
-    this.#waiters.add(onPassed)
-    return () => this.#waiters.delete(onPassed)
+    return this.#waiters.add(onPassed)
   }
 
   /** No wait needs it any more. */
   clear(): void {
     clearTimeout(this.#timer)
-    this.#waiters.clear()
+    this.#waiters.take()
   }
 }
 
