@@ -2,7 +2,7 @@
 // group. Whether the runtime or an extension forked it, with bwrap isolation (the PID namespace ends
 // with the sandbox) or plain processes (found by the AWS_LAMBDA_RUNTIME_API they inherited), the
 // final Shutdown kills the daemon and reports it as an orphan of the sandbox.
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import t from 'tap'
 import { statFields } from '../../harness/supervisor/process-groups.js'
 import { formatReport, type BootOptions, type RunRecord } from '../../harness/index.js'
@@ -37,11 +37,14 @@ for (const { isolation, forker } of cells) {
     // Printed before the invoke ends, but a pipe and a socket race: wait for the line itself.
     t.ok(await until(() => daemonLine(sandbox.record, forker, prefix) !== undefined), 'the forker printed its daemon\'s pid')
     const printed = Number(daemonLine(sandbox.record, forker, prefix)!.slice(prefix.length))
-    // The daemon's pid is printed before it has exec'd `sleep`: wait for the exec.
-    await until(() => hostPidOf(printed) !== undefined)
-    const daemon = hostPidOf(printed)
-    t.ok(daemon !== undefined, `the daemon (pid ${printed} as the sandbox sees it) runs as host pid ${daemon}`)
     const forkerPid = sandbox.record.processes.find((p) => p.name === forker)!.pid!
+    // Looked for in the forker's PID namespace only: the other isolated cell runs beside this one,
+    // and its daemon can have the same pid inside its own sandbox.
+    const namespace = pidNamespaceOf(forkerPid)
+    // The daemon's pid is printed before it has exec'd `sleep`: wait for the exec.
+    await until(() => hostPidOf(printed, namespace) !== undefined)
+    const daemon = hostPidOf(printed, namespace)
+    t.ok(daemon !== undefined, `the daemon (pid ${printed} as the sandbox sees it) runs as host pid ${daemon}`)
     t.not(processGroupOf(daemon!), forkerPid, 'it left the forker\'s process group')
 
     const shutdown = await sandbox.shutdown()
@@ -70,9 +73,21 @@ function daemonLine(record: RunRecord, process: string, prefix: string): string 
 }
 
 /** The host pid of the `sleep` whose innermost pid (NSpid's last field) is `pid`. */
-function hostPidOf(pid: number): number | undefined {
+function pidNamespaceOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`)
+  } catch {
+    return undefined
+  }
+}
+
+/** The host pid of the `sleep` whose pid in `namespace` is `pid`. */
+function hostPidOf(pid: number, namespace: string | undefined): number | undefined {
   for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
+      if (pidNamespaceOf(Number(entry)) !== namespace) {
+        continue
+      }
       const status = readFileSync(`/proc/${entry}/status`, 'utf8')
       if (/^Name:\s+sleep$/m.test(status) && /^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/).at(-1) === String(pid)) {
         return Number(entry)
