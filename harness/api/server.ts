@@ -34,6 +34,8 @@ export class ApiServer {
   readonly #port: PlatformPort
   readonly #inFlight = new Members<InFlight>()
   #closing: Promise<void> | undefined
+  /** Earlier generations' listeners, bound until close() (see renew). */
+  readonly #retired: Server[] = []
 
   private constructor(port: PlatformPort) {
     this.#port = port
@@ -55,14 +57,20 @@ export class ApiServer {
   }
 
   /**
-   * A fresh listener for a new generation, the old one closed with its connections and backlog:
-   * a request a killed process wrote just before it died must not reach the processes that
-   * replace it (it did, under load, when both shared one listener).
+   * A fresh listener for a new generation, the old one's connections closed: a request a killed
+   * process wrote just before it died must not reach the processes that replace it (it did,
+   * under load, when both shared one listener). The old listener stays bound, answering nothing
+   * (#handle drops whatever still reaches it), until the sandbox closes: its port, in the
+   * AWS_LAMBDA_RUNTIME_API of every process of that generation, must not be handed to another
+   * sandbox meanwhile, or plain mode's final sweep (which finds escaped processes by that
+   * variable) would kill the other sandbox's processes (it did, in CI: a port freed by a renew
+   * went to the sandbox of the test running beside it).
    */
   async renew(): Promise<void> {
     const old = this.#server
     this.#server = await this.#listen()
-    this.#dropListener(old)
+    this.#dropListener(old, 'keep bound')
+    this.#retired.push(old)
   }
 
   /** host:port, as AWS_LAMBDA_RUNTIME_API has it (no scheme). */
@@ -77,7 +85,7 @@ export class ApiServer {
     return agent === undefined || 'status' in agent ? undefined : agent.name
   }
 
-  #dropListener(server: Server): void {
+  #dropListener(server: Server, keep?: 'keep bound'): void {
     for (const entry of this.#inFlight.values()) {
       if (entry.server === server) {
         entry.leave()
@@ -85,7 +93,9 @@ export class ApiServer {
         this.#port.apiCall({ ...entry, surface: runtime ? 'runtime' : 'extensions', caller: runtime ? 'runtime' : this.#callerOf(entry), status: 0 })
       }
     }
-    server.close()
+    if (keep === undefined) {
+      server.close()
+    }
     server.closeAllConnections()
   }
 
@@ -152,6 +162,10 @@ export class ApiServer {
     this.#closing ??= new Promise<void>((resolve) => {
       const server = this.#server
       server.once('close', () => resolve())
+      for (const retired of this.#retired.splice(0)) {
+        retired.close()
+        retired.closeAllConnections()
+      }
       this.#dropListener(server)
     })
     return this.#closing

@@ -193,13 +193,15 @@ export function uptimeTicks(): number {
 }
 
 /**
- * Host processes, this one aside, started at or after `sinceTicks` whose environment as they were
- * started holds one of `entries` (`KEY=value`, e.g. the AWS_LAMBDA_RUNTIME_API a sandbox gave its
- * processes): how plain processes that left their process group (a double-forked daemon) are
- * found, as they keep what they inherited. Zombies have no environment and are not listed.
+ * Host processes, this one aside, whose environment as they were started holds one of the
+ * entries (`KEY=value`, e.g. an AWS_LAMBDA_RUNTIME_API a sandbox gave its processes) and which
+ * started at or after that entry's `sinceTicks` (when it was handed out): how plain processes that
+ * left their process group (a double-forked daemon) are found, as they keep what they inherited.
+ * Zombies have no environment and are not listed.
  */
-export function processesWithEnvironment(entries: readonly string[], sinceTicks: number): number[] {
-  const needles = entries.map((entry) => Buffer.from(`\0${entry}\0`))
+export function processesWithEnvironment(entries: readonly { readonly entry: string; readonly sinceTicks: number }[]): number[] {
+  const needles = entries.map(({ entry, sinceTicks }) => ({ bytes: Buffer.from(`\0${entry}\0`), sinceTicks }))
+  const earliest = Math.min(...needles.map((needle) => needle.sinceTicks))
   let pids: string[]
   try {
     pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
@@ -210,12 +212,13 @@ export function processesWithEnvironment(entries: readonly string[], sinceTicks:
     .filter((pid) => {
       try {
         // Field 22, starttime.
-        if (Number(statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[19]) < sinceTicks) {
+        const started = Number(statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[19])
+        if (started < earliest) {
           return false
         }
         // A leading NUL, so the first variable matches like the others.
         const environ = Buffer.concat([Buffer.from('\0'), readFileSync(`/proc/${pid}/environ`)])
-        return needles.some((needle) => environ.includes(needle))
+        return needles.some((needle) => started >= needle.sinceTicks && environ.includes(needle.bytes))
       } catch {
         // Gone meanwhile, or another user's.
         return false

@@ -86,9 +86,12 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   /** bwrap namespaces or plain processes; set first thing in boot's try. */
   #isolation: Isolation | undefined
   #layers: PreparedLayers | undefined
-  /** Every AWS_LAMBDA_RUNTIME_API this sandbox handed out (each generation listens afresh), and from when. */
-  readonly #apiAddresses: string[] = []
-  readonly #bootTicks = uptimeTicks()
+  /**
+   * Every AWS_LAMBDA_RUNTIME_API this sandbox handed out (each generation listens afresh, and the
+   * server keeps every port bound until it closes), and from when, in clock ticks since the host
+   * booted: a process started earlier carried the address for a sandbox that had the port before.
+   */
+  readonly #apiAddresses: { readonly address: string; readonly sinceTicks: number }[] = []
   /** The processes of generations that have ended: in plain mode their launchers may hold daemons. */
   readonly #ended: SupervisedProcess[] = []
 
@@ -373,7 +376,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     if (this.#generations > 0) {
       await this.#server.renew()
     }
-    this.#apiAddresses.push(this.#server.address)
+    this.#apiAddresses.push({ address: this.#server.address, sinceTicks: uptimeTicks() })
     const generation = new Generation({
       index: this.#generations++,
       recorder: this.#recorder,
@@ -587,8 +590,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       ...new Set([
         ...held,
         ...processesWithEnvironment(
-          this.#apiAddresses.map((address) => `AWS_LAMBDA_RUNTIME_API=${address}`),
-          this.#bootTicks,
+          this.#apiAddresses.map(({ address, sinceTicks }) => ({ entry: `AWS_LAMBDA_RUNTIME_API=${address}`, sinceTicks })),
         ).filter((pid) => !holders.has(pid)),
       ]),
     ]

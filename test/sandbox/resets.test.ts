@@ -1,6 +1,8 @@
 // Resets (LAMBDA-SPEC §3.3 "A failed invoke causes a reset", §3.1, §8 items 1, 5 and 11): each
 // failure gives the caller Lambda's error, runs a Shutdown with the right lowercase reason (what a
 // well-behaved extension sees), and the next invoke re-inits in a suppressed Init.
+import { request } from 'node:http'
+import { createServer } from 'node:net'
 import t, { type Test } from 'tap'
 import type { BootOptions, InvocationRecord, ProcessRecord, RunRecord, ShutdownRecord } from '../../harness/index.js'
 import { extensionsDir, fn, startSandbox } from '../helpers.js'
@@ -253,3 +255,42 @@ t.test('a misspelt name for INVOKE only: an internal extension, the external nev
   record = sandbox.record
   t.same(record.resets.map((r) => r.reason), ['timeout', 'timeout'])
 })
+
+t.test('a reset keeps the earlier generation\'s port bound until the sandbox closes, so no other sandbox gets that address', async (t) => {
+  for (const isolation of ['auto', 'none'] as const) {
+    const sandbox = await boot(t, 'exits-when-asked', [], { isolation })
+    const first = sandbox.runtimeApi
+    t.equal((await sandbox.invoke({ exit: 3 })).status, 'error', `${isolation}: the crash`)
+    t.equal((await sandbox.invoke({})).status, 'success', `${isolation}: the invoke after the reset`)
+    const second = sandbox.runtimeApi
+    t.not(second, first, `${isolation}: the new generation listens afresh`)
+    const port = Number(first.split(':')[1])
+    // Plain mode's final sweep finds escaped processes by the address they inherited: another
+    // sandbox handed this port meanwhile would have its processes taken for ours.
+    t.equal(await tryListen(port), 'EADDRINUSE', `${isolation}: the first generation's port is still ours`)
+    // It answers nothing: a connection to it is dropped at its first request.
+    t.equal(await requestOn(port), 'dropped', `${isolation}: a request on it is dropped`)
+    await sandbox.shutdown()
+    await sandbox.dispose()
+    t.equal(await tryListen(port), 'free', `${isolation}: the port is free once the sandbox is gone`)
+  }
+})
+
+async function tryListen(port: number): Promise<string> {
+  const server = createServer()
+  return new Promise((resolve) => {
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve('free')))
+  })
+}
+
+async function requestOn(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/2018-06-01/runtime/invocation/next', agent: false }, (res) => {
+      res.resume()
+      resolve(`answered ${res.statusCode}`)
+    })
+    req.once('error', () => resolve('dropped'))
+    req.end()
+  })
+}
