@@ -33,6 +33,13 @@ export interface BenchConfig {
    * p50 is reported as its own figure, so the timed runs compare steady states.
    */
   readonly processWarmupInvokes: number
+  /**
+   * Untimed sandboxes of `invokes` invokes each side runs after those, before the timed runs:
+   * the harness's CPU per invoke keeps falling over its first few sandboxes in a process (V8
+   * re-optimises after the second sandbox's "wrong map" deopts: 779, 404, 370, 258, 198 µs per
+   * invoke over five fresh sandboxes after 2,000 first invokes, bench/findings.md).
+   */
+  readonly warmupSandboxes: number
   readonly shutdownRuns: number
   /** Sandbox counts booted and shut down concurrently. */
   readonly scaleCounts: readonly number[]
@@ -54,6 +61,7 @@ const FULL = {
   invokes: 1000,
   warmupInvokes: 50,
   processWarmupInvokes: 2000,
+  warmupSandboxes: 4,
   shutdownRuns: 8,
   scaleCounts: [1, 10, 50],
   scaleRuns: 2,
@@ -70,6 +78,7 @@ const TINY: typeof FULL = {
   invokes: 20,
   warmupInvokes: 2,
   processWarmupInvokes: 10,
+  warmupSandboxes: 1,
   shutdownRuns: 1,
   scaleCounts: [2],
   scaleRuns: 1,
@@ -86,6 +95,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --invoke-runs N         runs of --invokes invokes per configuration and side (BENCH_INVOKE_RUNS, default ${FULL.invokeRuns})
   --invokes N             invokes per run (BENCH_INVOKES, default ${FULL.invokes})
   --process-warmup N      invokes per side first in the process, reported on their own (BENCH_PROCESS_WARMUP, default ${FULL.processWarmupInvokes})
+  --warmup-sandboxes N    then untimed sandboxes of --invokes invokes per side (BENCH_WARMUP_SANDBOXES, default ${FULL.warmupSandboxes})
   --shutdown-runs N       shutdowns per configuration and side (BENCH_SHUTDOWN_RUNS, default ${FULL.shutdownRuns})
   --scale LIST            concurrent sandbox counts (BENCH_SCALE, default ${FULL.scaleCounts.join(',')})
   --scale-runs N          runs per count and side (BENCH_SCALE_RUNS, default ${FULL.scaleRuns})
@@ -144,6 +154,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         'invoke-runs': { type: 'string' },
         invokes: { type: 'string' },
         'process-warmup': { type: 'string' },
+        'warmup-sandboxes': { type: 'string' },
         'shutdown-runs': { type: 'string' },
         scale: { type: 'string' },
         'scale-runs': { type: 'string' },
@@ -182,6 +193,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     invokes,
     warmupInvokes: Math.min(preset.warmupInvokes, invokes),
     processWarmupInvokes: positiveInteger('--process-warmup', pick(values['process-warmup'], 'BENCH_PROCESS_WARMUP'), preset.processWarmupInvokes),
+    warmupSandboxes: positiveInteger('--warmup-sandboxes', pick(values['warmup-sandboxes'], 'BENCH_WARMUP_SANDBOXES'), preset.warmupSandboxes),
     shutdownRuns: positiveInteger('--shutdown-runs', pick(values['shutdown-runs'], 'BENCH_SHUTDOWN_RUNS'), preset.shutdownRuns),
     scaleCounts: integerList('--scale', pick(values.scale, 'BENCH_SCALE'), preset.scaleCounts),
     scaleRuns: positiveInteger('--scale-runs', pick(values['scale-runs'], 'BENCH_SCALE_RUNS'), preset.scaleRuns),

@@ -87,7 +87,7 @@ function settingsText(config: BenchConfig): string {
     `suites: ${config.suites.join(', ')}${config.tiny ? ' (tiny mode)' : ''}`,
     `harness isolation: ${config.isolation ?? "the harness's default"}; the baseline runs the same processes directly on the host`,
     `boot: runtime + ${config.extensionCounts.join(' / ')} extensions, ${config.bootRuns} paired run(s) each, ${warmup}`,
-    `invoke: first ${config.processWarmupInvokes} invokes per side in the process (their own figure), then ${config.invokeRuns} run(s) of ${config.invokes} invokes per configuration and side, after ${config.warmupInvokes} untimed`,
+    `invoke: first ${config.processWarmupInvokes} invokes per side in the process (their own figure), then ${config.warmupSandboxes} untimed sandbox(es) of ${config.invokes} per side and configuration, then ${config.invokeRuns} run(s) of ${config.invokes} invokes per configuration and side, after ${config.warmupInvokes} untimed`,
     `shutdown: runtime + ${config.extensionCounts.join(' / ')} extensions, ${config.shutdownRuns} paired run(s) each`,
     `scale: ${config.scaleCounts.join(', ')} sandboxes, ${config.scaleRuns} paired run(s) each`,
     `memory: ${config.memoryRuns} probe(s) per side, ${config.memorySandboxes} sandbox(es) each, ${config.invokes} invokes on one`,

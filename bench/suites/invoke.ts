@@ -115,6 +115,13 @@ export async function invokeSuite(context: SuiteContext): Promise<Figure[]> {
         }),
       )
     }
+    // Then fresh sandboxes, untimed, until every side's per-invoke code has settled (config.ts).
+    for (let i = 0; i < config.warmupSandboxes; i++) {
+      context.progress(`invoke ${configurationName(extensions)}: warm-up sandbox ${i + 1}/${config.warmupSandboxes}`)
+      for (const side of SIDES) {
+        await run[side](0, config.invokes)
+      }
+    }
     const runs: Record<Side, InvokeRun[]> = { harness: [], bare: [], client: [], socket: [] }
     for (let i = 0; i < config.invokeRuns; i++) {
       context.progress(`invoke ${configurationName(extensions)}: run ${i + 1}/${config.invokeRuns}`)
@@ -127,7 +134,7 @@ export async function invokeSuite(context: SuiteContext): Promise<Figure[]> {
     const label = 'same clients, trivial server'
     const name = (metric: string) => `invoke ${metric}, ${configurationName(extensions)}`
     const pick = (side: Side, key: keyof InvokeRun) => runs[side].map((r) => r[key])
-    const note = `${config.invokes} invokes per run, after ${config.processWarmupInvokes} per side in the process`
+    const note = `${config.invokes} invokes per run, after ${config.processWarmupInvokes} per side in the process and ${config.warmupSandboxes} untimed sandboxes of ${config.invokes}`
     const input = (key: keyof InvokeRun) => ({
       harness: pick('harness', key),
       baseline: pick('bare', key),
