@@ -409,7 +409,8 @@ export class Generation {
     if (runtimeNext.kind === 'value') {
       emitRuntimeDone(answered.value.kind === 'tooLarge' ? answered.value.size : answered.value.payload.length)
     }
-    const done = runtimeNext.kind === 'value' ? await wait(Promise.all(extensionsDone)) : runtimeNext
+    // With no INVOKE subscriber there is nothing more to wait for (and no race to build).
+    const done = runtimeNext.kind !== 'value' || extensionsDone.length === 0 ? runtimeNext : await wait(Promise.all(extensionsDone))
     if (done.kind !== 'value') {
       // The caller already has its response; the invoke still ends in a timeout or a failure.
       // LAMBDA-SPEC §3.4: 'failure' only for a Sandbox.* fatal error, 'error' otherwise (as #failInvoke).
