@@ -75,6 +75,12 @@ export async function handleExtensions(
   const isErrorReport = path !== '/extension/event/next'
   const agent = registry.identify(header(req, 'lambda-extension-identifier'), isErrorReport ? 'Unknown Lambda-Extension-Identifier' : undefined)
   if ('status' in agent) {
+    if (isErrorReport) {
+      // After the body, as every answer to a report (reportError).
+      let outcome: ExtensionsOutcome | undefined
+      await answerAfterBody(req, () => (outcome = fail(agent)))
+      return outcome ?? { status: 0 }
+    }
     return fail(agent)
   }
   if (!isErrorReport) {
@@ -98,18 +104,27 @@ async function reportError(
   port: PlatformPort,
   fail: (rejection: ReturnType<typeof reject>, caller?: string) => ExtensionsOutcome,
 ): Promise<ExtensionsOutcome> {
-  // RAPID ignores the body, but it must still be read off the connection.
-  await readBody(req, 0)
+  // RAPID acts on the headers and never reads the body (Go's server discards what is left after
+  // the answer): the report takes effect now, even while a slow body is still arriving. The
+  // answer waits for the body (2 s at most, as every early answer here), so a client still
+  // sending it does not lose the answer to a reset.
   const errorType = header(req, 'lambda-extension-function-error-type')
+  let answer: () => ExtensionsOutcome
   if (errorType === undefined) {
-    return fail(reject(403, 'Extension.MissingHeader', 'Lambda-Extension-Function-Error-Type not found'), agent.name)
+    answer = () => fail(reject(403, 'Extension.MissingHeader', 'Lambda-Extension-Function-Error-Type not found'), agent.name)
+  } else if (!agent.can(call)) {
+    const refusal = agent.refusal(call)
+    answer = () => fail(refusal, agent.name)
+  } else {
+    agent.apply(call)
+    agent.reportedError = errorType
+    port.extensionError(agent, call === 'initError' ? 'Extension.InitError' : 'Extension.ExitError', errorType)
+    answer = () => {
+      sendAccepted(res)
+      return { status: 202, caller: agent.name }
+    }
   }
-  if (!agent.can(call)) {
-    return fail(agent.refusal(call), agent.name)
-  }
-  agent.apply(call)
-  agent.reportedError = errorType
-  port.extensionError(agent, call === 'initError' ? 'Extension.InitError' : 'Extension.ExitError', errorType)
-  sendAccepted(res)
-  return { status: 202, caller: agent.name }
+  let outcome: ExtensionsOutcome | undefined
+  await answerAfterBody(req, () => (outcome = answer()))
+  return outcome ?? { status: 0, caller: agent.name }
 }

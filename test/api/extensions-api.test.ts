@@ -1,5 +1,6 @@
 // Extensions API 2020-01-01 over real HTTP: the test plays an external extension named after its
 // (idle) file, and the runtime (LAMBDA-SPEC §2).
+import { connect } from 'node:net'
 import t from 'tap'
 import { extensionsDir } from '../helpers.js'
 import { bootDriven, type Reply } from './driver.js'
@@ -128,4 +129,41 @@ t.test('exit/error is accepted once and then every call is refused; the next inv
   const codes = sandbox.record.verdict.problems.map((p) => p.code)
   t.ok(codes.includes('reset'), 'the reset is a problem')
   t.ok(codes.includes('extension-reported-error'), 'so is the reported error')
+})
+
+t.test('init/error takes effect on its headers, as RAPID does, even while its body is still coming; the answer follows the body (2 s at most)', async (t) => {
+  let answered: Promise<{ head: string; ms: number }> | undefined
+  let sentAt = 0
+  const { sandbox } = await bootDriven(t, { extensionsDir: extensionsDir(t, ['idle']), initTimeoutMs: 5_000 }, async (d) => {
+    const registered = await d.call('POST', `${EXT}/register`, { headers: { 'lambda-extension-name': 'idle' }, body: JSON.stringify({ events: ['SHUTDOWN'] }) })
+    const id = registered.headers['lambda-extension-identifier'] as string
+    const [host, port] = d.base.slice('http://'.length).split(':')
+    answered = new Promise((resolve, reject) => {
+      const socket = connect(Number(port), host, () => {
+        sentAt = performance.now()
+        // The head and 3 of 100 bytes: the rest never comes.
+        socket.write(`POST ${EXT}/init/error HTTP/1.1\r\nHost: x\r\nLambda-Extension-Identifier: ${id}\r\nLambda-Extension-Function-Error-Type: Extension.Stalled\r\nContent-Length: 100\r\n\r\nabc`)
+      })
+      socket.once('data', (chunk: Buffer) => {
+        resolve({ head: chunk.toString('latin1').split('\r\n')[0] ?? '', ms: performance.now() - sentAt })
+        socket.destroy()
+      })
+      socket.on('error', reject)
+    })
+    answered.catch(() => undefined)
+  })
+  // A deadline for the wait, not a sleep: a server that never answers fails here instead of hanging.
+  let timer: NodeJS.Timeout | undefined
+  const answer = await Promise.race([answered!, new Promise<{ head: string; ms: number }>((resolve) => (timer = setTimeout(() => resolve({ head: 'no answer', ms: Infinity }), 15_000)))])
+  clearTimeout(timer)
+  const record = sandbox.record
+  t.match(record.init, { status: 'error', errorType: 'Extension.InitError' }, 'Init failed on the report')
+  // The call's timeline entry is stamped with its arrival; the fatal error with when it was raised.
+  const arrived = record.timeline.find((e) => e.kind === 'api' && e.detail.startsWith(`POST ${EXT}/init/error`))
+  const raised = record.timeline.find((e) => e.kind === 'phase' && e.detail.startsWith('fatal: Extension.InitError'))
+  t.ok(arrived !== undefined && raised !== undefined, 'the call and the fatal error are in the timeline')
+  const afterMs = (raised?.atMs ?? Infinity) - (arrived?.atMs ?? 0)
+  t.ok(afterMs < 1000, `the report took effect ${afterMs.toFixed(0)} ms after its head arrived, without its body`)
+  t.equal(answer.head, 'HTTP/1.1 202 Accepted', 'the report was accepted')
+  t.ok(answer.ms >= 1900 && answer.ms < 10_000, `answered after ${answer.ms.toFixed(0)} ms (the wait for a body is 2000 ms)`)
 })
