@@ -12,8 +12,11 @@ export interface ExtensionFileEntry {
   readonly path: string
 }
 
-/** Throws the first problem found, as a user error naming the input and where it looked. */
-export function preflight(options: ParsedOptions, extensionFiles: readonly ExtensionFileEntry[]): void {
+/**
+ * Throws the first problem found, as a user error naming the input and where it looked.
+ * `interpreterPath` is the interpreter's own sys.path: a handler's module may be installed there.
+ */
+export function preflight(options: ParsedOptions, extensionFiles: readonly ExtensionFileEntry[], interpreterPath: readonly string[] = []): void {
   for (const file of extensionFiles) {
     extensionProblem(file)
   }
@@ -22,7 +25,7 @@ export function preflight(options: ParsedOptions, extensionFiles: readonly Exten
     throw new HarnessError('ERR_BAD_INPUT', `option runtimeCommand: ${JSON.stringify(command)} is not an executable file`)
   }
   if (options.runtimeCommand === undefined) {
-    handlerProblem(options)
+    handlerProblem(options, interpreterPath)
   }
 }
 
@@ -46,17 +49,19 @@ function extensionProblem(file: ExtensionFileEntry): void {
 }
 
 /**
- * Where our runtime client imports the handler's module from: the function folder and each layer's
- * python/ folder. The module name is the handler up to its last dot, "/" read as "." (awslambdaric).
+ * Where our runtime client imports the handler's module from: the function folder, each layer's
+ * python/ folder, then the interpreter's own sys.path (its standard library and site-packages, as
+ * /var/runtime and /var/lang are on Lambda). The module name is the handler up to its last dot,
+ * "/" read as "." (awslambdaric).
  */
-function handlerProblem(options: ParsedOptions): void {
+function handlerProblem(options: ParsedOptions, interpreterPath: readonly string[]): void {
   const modname = options.handler.slice(0, options.handler.lastIndexOf('.'))
   const parts = modname.replaceAll('/', '.').split('.')
   const dirs = [options.functionDir, ...options.layers.filter((layer) => layer.extensionsDir !== layer.root).map((layer) => path.join(layer.root, 'python'))]
-  if (!dirs.some((dir) => hasModule(dir, parts))) {
+  if (!dirs.some((dir) => hasModule(dir, parts)) && !interpreterPath.some((dir) => hasModule(dir, parts))) {
     throw new HarnessError(
       'ERR_FILE_NOT_FOUND',
-      `option handler: no module ${JSON.stringify(modname)} for handler ${JSON.stringify(options.handler)} in ${dirs.join(', ')} (Lambda would fail Init with Runtime.ImportModuleError)`,
+      `option handler: no module ${JSON.stringify(modname)} for handler ${JSON.stringify(options.handler)} in ${dirs.join(', ')}${interpreterPath.length > 0 ? ' or on the interpreter\'s sys.path' : ''} (Lambda would fail Init with Runtime.ImportModuleError)`,
     )
   }
 }

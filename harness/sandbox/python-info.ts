@@ -17,6 +17,8 @@ export interface PythonInfo {
   readonly freeThreaded: boolean
   readonly boto3: string | null
   readonly botocore: string | null
+  /** The interpreter's own sys.path folders (not the host's PYTHONPATH): where else a handler's module can come from. */
+  readonly sysPath: readonly string[]
 }
 
 // No imports beyond what site already loaded: importlib.metadata costs ~100 ms, json and sysconfig
@@ -63,8 +65,14 @@ sys.stdout.write("\\0".join(fields))
 
 /** The probe's answer and the folders (with their mtimes, ns) it was read from. */
 interface Probed {
-  readonly info: Omit<PythonInfo, 'command'>
+  readonly info: Omit<PythonInfo, 'command' | 'sysPath'>
   readonly watch: readonly (readonly [string, string])[]
+}
+
+/** The folders the probe watched are the interpreter's sys.path (and user site), less the host's PYTHONPATH, which the sandbox replaces. */
+function withSysPath(command: string, probed: Probed): PythonInfo {
+  const hostPath = new Set((process.env.PYTHONPATH ?? '').split(':').filter((folder) => folder !== '').map((folder) => path.resolve(folder)))
+  return { command, ...probed.info, sysPath: probed.watch.map(([folder]) => folder).filter((folder) => !hostPath.has(path.resolve(folder))) }
 }
 
 /** Bump when PROBE's meaning changes, so answers of an older harness are not reused. */
@@ -89,14 +97,14 @@ async function load(command: string): Promise<PythonInfo> {
   const key = cacheKey(command)
   const stored = key === undefined ? undefined : readCached(key.file)
   if (stored !== undefined) {
-    return { command, ...stored.info }
+    return withSysPath(command, stored)
   }
   const probed = await probe(command)
   // Only an interpreter run directly: a shim (pyenv's) picks a different one by folder or variable.
   if (key !== undefined && sameFile(key.interpreter, probed.info.executable)) {
     writeCached(key.file, probed)
   }
-  return { command, ...probed.info }
+  return withSysPath(command, probed)
 }
 
 function probe(command: string): Promise<Probed> {

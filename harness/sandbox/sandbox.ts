@@ -120,10 +120,10 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     try {
       parsed = validateOptions({ ...options, ...(options.layers === undefined ? {} : { layers: layers.layers.map((layer) => layer.root) }) })
       extensionFiles = listExtensions(parsed)
-      if (parsed.preflight) {
-        preflight(parsed, extensionFiles)
-      }
       python = parsed.runtimeCommand === undefined ? await pythonInfo(parsed.python) : undefined
+      if (parsed.preflight) {
+        preflight(parsed, extensionFiles, python?.sysPath)
+      }
     } catch (error) {
       await layers.cleanup()
       throw error
