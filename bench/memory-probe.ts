@@ -64,7 +64,6 @@ async function main(): Promise<void> {
         handler: 'app.handler',
         runtime: 'client',
         extensions: [],
-        extensionKind: 'client',
       })
       return { invoke: () => sandbox.invoke(), dispose: () => sandbox.dispose(), pids: () => sandbox.pids }
     }

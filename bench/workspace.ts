@@ -65,11 +65,7 @@ export class Workspace {
     }
   }
 
-  /**
-   * The same processes for the baseline: our runtime client (`client`) or a bare loop (`bare`),
-   * and the extensions of `kind`, run as the harness runs them, or (`bare` with the fixture) as
-   * bare-extension.py loops.
-   */
+  /** The same processes for the baseline: a runtime of its kind, and the extensions of `kind`, run as the harness runs them. */
   baselineSpec(python: string, extensionCount: number, runtime: BaselineSpec['runtime'] = 'client', kind: ExtensionKind = 'fixture'): BaselineSpec {
     return {
       python,
@@ -77,7 +73,6 @@ export class Workspace {
       handler: 'app.handler',
       runtime,
       extensions: extensionCount === 0 ? [] : this.extensions(extensionCount, kind, python).files,
-      extensionKind: kind === 'bare' || runtime === 'client' ? 'client' : 'bare',
     }
   }
 

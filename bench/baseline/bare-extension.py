@@ -1,6 +1,6 @@
 """The invoke suite's extension, on every side: register for INVOKE and SHUTDOWN, then a bare loop
-of GET event/next on one keep-alive connection; exit at SHUTDOWN. Run as `python
-bare-extension.py NAME`, or as an executable copy whose file name is its name (the harness's way)."""
+of GET event/next on one keep-alive connection; exit at SHUTDOWN. Run as an executable copy whose
+file name is its name, as the harness runs an extension (bench/workspace.ts)."""
 import http.client
 import json
 import os
@@ -11,7 +11,7 @@ conn.request(
     "POST",
     "/2020-01-01/extension/register",
     json.dumps({"events": ["INVOKE", "SHUTDOWN"]}),
-    {"Lambda-Extension-Name": sys.argv[1] if len(sys.argv) > 1 else os.path.basename(sys.argv[0])},
+    {"Lambda-Extension-Name": os.path.basename(sys.argv[0])},
 )
 response = conn.getresponse()
 response.read()

@@ -21,12 +21,15 @@ export interface BaselineSpec {
   readonly handler: string
   /** `client`: our bootstrap.py, as the harness runs it; `bare`: bare-runtime.py; `socket`: bare-runtime-socket.py. */
   readonly runtime: 'client' | 'bare' | 'socket'
-  /**
-   * External extensions: executable files run as the harness runs them (`client`), or as many
-   * bare-extension.py loops (`bare`).
-   */
+  /** External extensions: executable files, run as the harness runs them. */
   readonly extensions: readonly string[]
-  readonly extensionKind: 'client' | 'bare'
+}
+
+/** What each runtime kind runs, after the interpreter. */
+const RUNTIME_ARGS: Record<BaselineSpec['runtime'], (handler: string) => string[]> = {
+  client: (handler) => [PYTHON_BOOTSTRAP, handler],
+  bare: () => [BARE_RUNTIME],
+  socket: () => [SOCKET_RUNTIME],
 }
 
 const ACCOUNT_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:harness-function'
@@ -71,17 +74,13 @@ export class BaselineSandbox {
     try {
       for (const file of spec.extensions) {
         extensions.push(
-          await DirectProcess.start(
-            spec.extensionKind === 'client'
-              ? { file, args: [], cwd: spec.functionDir, env: extensionEnv }
-              : { file: spec.python, args: [BARE_EXTENSION, path.basename(file)], cwd: spec.functionDir, env: extensionEnv },
-          ),
+          await DirectProcess.start({ file, args: [], cwd: spec.functionDir, env: extensionEnv }),
         )
       }
       await server.registered(spec.extensions.length)
       runtime = await DirectProcess.start({
         file: spec.python,
-        args: spec.runtime === 'client' ? [PYTHON_BOOTSTRAP, spec.handler] : [spec.runtime === 'socket' ? SOCKET_RUNTIME : BARE_RUNTIME],
+        args: RUNTIME_ARGS[spec.runtime](spec.handler),
         cwd: spec.functionDir,
         env,
       })
