@@ -46,16 +46,16 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Body
 }
 
 /**
- * Answers once the request's body has all been read (and dropped). An answer sent while a slow
+ * Answers once the request's body has all been read (and dropped), and resolves with what
+ * `answer` returned. An answer sent while a slow
  * body is still arriving is lost under load: the connection closes after the answer, the client's
  * next piece meets a closed socket, the kernel answers with a reset and the client's unread answer
  * goes with it (EPIPE instead of the status). Go's server lingers after closing for the same
  * reason; here the answer simply waits for the body, which for a body-less request is at once.
  */
-export function answerAfterBody(req: IncomingMessage, answer: () => void): Promise<void> {
+export function answerAfterBody<T>(req: IncomingMessage, answer: () => T): Promise<T> {
   if (req.complete) {
-    answer()
-    return Promise.resolve()
+    return Promise.resolve(answer())
   }
   return new Promise((resolve) => {
     let answered = false
@@ -63,8 +63,8 @@ export function answerAfterBody(req: IncomingMessage, answer: () => void): Promi
       if (!answered) {
         answered = true
         clearTimeout(timer)
-        answer() // After 'close' (the client went away) the send helpers see a destroyed response.
-        resolve()
+        // After 'close' (the client went away) the send helpers see a destroyed response.
+        resolve(answer())
       }
     }
     // A body that stops coming does not hold the answer for ever: Go answers such a request at

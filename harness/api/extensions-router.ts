@@ -75,13 +75,8 @@ export async function handleExtensions(
   const isErrorReport = path !== '/extension/event/next'
   const agent = registry.identify(header(req, 'lambda-extension-identifier'), isErrorReport ? 'Unknown Lambda-Extension-Identifier' : undefined)
   if ('status' in agent) {
-    if (isErrorReport) {
-      // After the body, as every answer to a report (reportError).
-      let outcome: ExtensionsOutcome | undefined
-      await answerAfterBody(req, () => (outcome = fail(agent)))
-      return outcome ?? { status: 0 }
-    }
-    return fail(agent)
+    // A report is answered after its body, as in reportError.
+    return isErrorReport ? answerAfterBody(req, () => fail(agent)) : fail(agent)
   }
   if (!isErrorReport) {
     const next = agent.next()
@@ -124,7 +119,5 @@ async function reportError(
       return { status: 202, caller: agent.name }
     }
   }
-  let outcome: ExtensionsOutcome | undefined
-  await answerAfterBody(req, () => (outcome = answer()))
-  return outcome ?? { status: 0, caller: agent.name }
+  return answerAfterBody(req, answer)
 }
