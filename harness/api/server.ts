@@ -163,8 +163,7 @@ export class ApiServer {
       const server = this.#server
       server.once('close', () => resolve())
       for (const retired of this.#retired.splice(0)) {
-        retired.close()
-        retired.closeAllConnections()
+        this.#dropListener(retired)
       }
       this.#dropListener(server)
     })
