@@ -1,13 +1,11 @@
 /**
  * The members of a long-lived owner (a server, a generation's fatal gate, the sandbox's signal)
  * that come and go on every invoke: the calls in flight, the waits listening. A linked list, not
- * a Set, because of how V8 treats a Set that outlives a few collections: its hash table is
- * reallocated as members come and go, each new table is allocated in the old generation with its
- * owner, and every dead table stays there until a full collection, still pointing at members that
- * have long left. Each scavenge takes those pointers as roots: the members and all they hold (an
- * invoke's promises, closures, answer) survived and were promoted, ~1 MB per scavenge, which made
- * scavenges of 3–8 ms (bench/findings.md). Unlinking overwrites the one pointer that named the
- * member, so nothing old keeps it.
+ * a Set: a Set's hash table is reallocated as members come and go, and once the Set is old V8
+ * allocates each new table in the old generation too, where the dead ones stay until a full
+ * collection (~1 KB per invoke in the sampling heap profiler, bench/findings.md, "Session 4"). A
+ * node is all an add allocates, and unlinking overwrites the one pointer that named the member.
+ * (The bytes promoted per scavenge did not measurably change with it.)
  */
 interface Node<T> {
   readonly value: T
