@@ -34,21 +34,27 @@ import socket  # noqa: E402
 _RUNTIME_API = os.environ.get("AWS_LAMBDA_RUNTIME_API") or "127.0.0.1:9001"
 
 
-def _connect_early(address):
-    """The Runtime API connection, opened before the imports below and the handler's, not at the
-    first /next. No request is made, so nothing on the API changes; the harness learns early which
-    socket is its own (and so reads no socket table to describe it before a SIGKILL). Any failure
-    is left to the first request, which reports it as before."""
+def _open_connection(address):
+    """A TCP connection to `host:port`, Nagle off; OSError, or ValueError for a port that is no
+    number."""
     host, _, port = address.rpartition(":")
-    try:
-        sock = socket.create_connection((host, int(port)))
-    except (OSError, ValueError):
-        return None
+    sock = socket.create_connection((host.strip("[]"), int(port)))
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:
         pass
     return sock
+
+
+def _connect_early(address):
+    """The Runtime API connection, opened before the imports below and the handler's, not at the
+    first /next. No request is made, so nothing on the API changes; the harness learns early which
+    socket is its own (and so reads no socket table to describe it before a SIGKILL). Any failure
+    is left to the first request, which reports it as before."""
+    try:
+        return _open_connection(address)
+    except (OSError, ValueError):
+        return None
 
 
 _EARLY_SOCKET = _connect_early(_RUNTIME_API)
@@ -623,17 +629,8 @@ class _Connection(object):
         self._buffer = b""
 
     def _connect(self):
-        host, _, port = self._address.rpartition(":")
-        try:
-            port = int(port)
-        except ValueError:
-            raise _BadAnswer("nonnumeric port: %r" % self._address) from None
-        sock = socket.create_connection((host.strip("[]"), port))
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-        self.sock = sock
+        # A port that is no number is a ValueError, which _request reports like a refused connection.
+        self.sock = _open_connection(self._address)
         self._buffer = b""
 
     def send(self, method, path, body, headers):
