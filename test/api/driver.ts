@@ -1,6 +1,8 @@
 // The test process plays the runtime or an extension over real HTTP (undici), against a live
 // sandbox whose own "runtime" and "extension" processes stay idle.
+import { connect } from 'node:net'
 import path from 'node:path'
+import { performance } from 'node:perf_hooks'
 import type { Test } from 'tap'
 import { Agent, request } from 'undici'
 import type { BootOptions, Sandbox } from '../../harness/index.js'
@@ -47,6 +49,30 @@ export class Driver {
     reply.catch(() => undefined)
     return reply
   }
+}
+
+/**
+ * Writes `text` (a request's head and as much of its body as the test wants sent) on a fresh
+ * connection to `base`, and `rest` once the server has had that first piece (an event, not a
+ * sleep); resolves with the answer's status line and the ms from the connection to it.
+ */
+export function rawRequest(base: string, text: string, rest?: string): Promise<{ head: string; ms: number }> {
+  const [host = '127.0.0.1', port] = base.slice('http://'.length).split(':')
+  return new Promise((resolve, reject) => {
+    let sentAt = 0
+    const socket = connect(Number(port), host, () => {
+      sentAt = performance.now()
+      socket.write(text)
+      if (rest !== undefined) {
+        setImmediate(() => socket.write(rest))
+      }
+    })
+    socket.once('data', (chunk: Buffer) => {
+      resolve({ head: chunk.toString('latin1').split('\r\n')[0] ?? '', ms: performance.now() - sentAt })
+      socket.destroy()
+    })
+    socket.on('error', reject)
+  })
 }
 
 /**

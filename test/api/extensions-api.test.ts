@@ -1,9 +1,8 @@
 // Extensions API 2020-01-01 over real HTTP: the test plays an external extension named after its
 // (idle) file, and the runtime (LAMBDA-SPEC §2).
-import { connect } from 'node:net'
 import t from 'tap'
 import { extensionsDir } from '../helpers.js'
-import { bootDriven, type Reply } from './driver.js'
+import { bootDriven, rawRequest, type Reply } from './driver.js'
 
 const EXT = '/2020-01-01/extension'
 const NEXT = '/2018-06-01/runtime/invocation/next'
@@ -133,23 +132,14 @@ t.test('exit/error is accepted once and then every call is refused; the next inv
 
 t.test('init/error takes effect on its headers, as RAPID does, even while its body is still coming; the answer follows the body (2 s at most)', async (t) => {
   let answered: Promise<{ head: string; ms: number }> | undefined
-  let sentAt = 0
   const { sandbox } = await bootDriven(t, { extensionsDir: extensionsDir(t, ['idle']), initTimeoutMs: 5_000 }, async (d) => {
     const registered = await d.call('POST', `${EXT}/register`, { headers: { 'lambda-extension-name': 'idle' }, body: JSON.stringify({ events: ['SHUTDOWN'] }) })
     const id = registered.headers['lambda-extension-identifier'] as string
-    const [host, port] = d.base.slice('http://'.length).split(':')
-    answered = new Promise((resolve, reject) => {
-      const socket = connect(Number(port), host, () => {
-        sentAt = performance.now()
-        // The head and 3 of 100 bytes: the rest never comes.
-        socket.write(`POST ${EXT}/init/error HTTP/1.1\r\nHost: x\r\nLambda-Extension-Identifier: ${id}\r\nLambda-Extension-Function-Error-Type: Extension.Stalled\r\nContent-Length: 100\r\n\r\nabc`)
-      })
-      socket.once('data', (chunk: Buffer) => {
-        resolve({ head: chunk.toString('latin1').split('\r\n')[0] ?? '', ms: performance.now() - sentAt })
-        socket.destroy()
-      })
-      socket.on('error', reject)
-    })
+    // The head and 3 of 100 bytes: the rest never comes.
+    answered = rawRequest(
+      d.base,
+      `POST ${EXT}/init/error HTTP/1.1\r\nHost: x\r\nLambda-Extension-Identifier: ${id}\r\nLambda-Extension-Function-Error-Type: Extension.Stalled\r\nContent-Length: 100\r\n\r\nabc`,
+    )
     answered.catch(() => undefined)
   })
   // A deadline for the wait, not a sleep: a server that never answers fails here instead of hanging.

@@ -1,6 +1,6 @@
 // Runtime API 2018-06-01 over real HTTP: every endpoint's success and error paths (LAMBDA-SPEC §1).
 import t from 'tap'
-import { bootDriven, type Driver } from './driver.js'
+import { bootDriven, rawRequest, type Driver } from './driver.js'
 
 const NEXT = '/2018-06-01/runtime/invocation/next'
 const OK_BODY = '{"status":"OK"}\n'
@@ -182,25 +182,9 @@ t.test('malformed requests never break the server', async (t) => {
 
 t.test('a 404 or 405 waits for the request body, and a body that stops coming is answered within ~2 s', async (t) => {
   const { driver } = await asRuntime(t)
-  const net = await import('node:net')
-  const [host, port] = driver.base.slice('http://'.length).split(':')
   /** Sends the head and `first` bytes of a `length`-byte body, then `rest` (never, when undefined). */
   const send = (target: string, length: number, first: string, rest?: string) =>
-    new Promise<{ head: string; ms: number }>((resolve, reject) => {
-      const started = performance.now()
-      const socket = net.connect(Number(port), host, () => {
-        socket.write(`PATCH ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n${first}`)
-        if (rest !== undefined) {
-          // The rest of the body is sent once the server has had a first piece: an event, not a sleep.
-          setImmediate(() => socket.write(rest))
-        }
-      })
-      socket.once('data', (chunk: Buffer) => {
-        resolve({ head: chunk.toString('latin1').split('\r\n')[0] ?? '', ms: performance.now() - started })
-        socket.destroy()
-      })
-      socket.on('error', reject)
-    })
+    rawRequest(driver.base, `PATCH ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n${first}`, rest)
   const whole = await send('/2020-08-15/logs', 6, 'abc', 'def')
   t.equal(whole.head, 'HTTP/1.1 405 Method Not Allowed', 'a body sent in two pieces gets its 405')
   const unknown = await send('/2018-06-01/nowhere', 6, 'abc', 'def')
