@@ -2,11 +2,12 @@
 // group. Whether the runtime or an extension forked it, with bwrap isolation (the PID namespace ends
 // with the sandbox) or plain processes (found by the AWS_LAMBDA_RUNTIME_API they inherited), the
 // final Shutdown kills the daemon and reports it as an orphan of the sandbox.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { statFields } from '../../harness/supervisor/process-groups.js'
 import { formatReport, type BootOptions, type RunRecord } from '../../harness/index.js'
 import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { membersOf, pidNamespaceOf } from '../isolation/processes.js'
 
 t.jobs = 2
 
@@ -72,31 +73,16 @@ function daemonLine(record: RunRecord, process: string, prefix: string): string 
   return record.timeline.find((e) => e.kind === 'output' && e.process === process && e.detail.startsWith(prefix))?.detail
 }
 
-/** The host pid of the `sleep` whose innermost pid (NSpid's last field) is `pid`. */
-function pidNamespaceOf(pid: number): string | undefined {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/pid`)
-  } catch {
-    return undefined
-  }
-}
-
-/** The host pid of the `sleep` whose pid in `namespace` is `pid`. */
+/** The host pid of the `sleep` whose pid in `namespace` (NSpid's last field) is `pid`. */
 function hostPidOf(pid: number, namespace: string | undefined): number | undefined {
-  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+  return (namespace === undefined ? [] : membersOf(namespace)).find((entry) => {
     try {
-      if (pidNamespaceOf(Number(entry)) !== namespace) {
-        continue
-      }
       const status = readFileSync(`/proc/${entry}/status`, 'utf8')
-      if (/^Name:\s+sleep$/m.test(status) && /^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/).at(-1) === String(pid)) {
-        return Number(entry)
-      }
+      return /^Name:\s+sleep$/m.test(status) && /^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/).at(-1) === String(pid)
     } catch {
-      // Gone meanwhile.
+      return false // Gone meanwhile.
     }
-  }
-  return undefined
+  })
 }
 
 function stat(pid: number): string[] | undefined {

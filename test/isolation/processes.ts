@@ -2,7 +2,7 @@
 // (holds-a-sandbox.js) to SIGKILL once it has booted a sandbox and said its pids.
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Readable } from 'node:stream'
@@ -19,6 +19,22 @@ export function parentOf(pid: number): number | undefined {
   } catch {
     return undefined
   }
+}
+
+/** A process's PID namespace (its /proc/<pid>/ns/pid link), or undefined once it is gone. */
+export function pidNamespaceOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`)
+  } catch {
+    return undefined
+  }
+}
+
+/** Host pids in the PID namespace `namespace` (a /proc/<pid>/ns/pid link), zombies included. */
+export function membersOf(namespace: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && pidNamespaceOf(Number(entry)) === namespace)
+    .map(Number)
 }
 
 /** Starts holds-a-sandbox.js with `args` and resolves with it and the pids it printed; SIGKILLed at teardown. */

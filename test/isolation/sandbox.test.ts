@@ -1,7 +1,7 @@
 // Isolated mode as Lambda's sandbox (issue "Isolation"): the function at /var/task, layers merged
 // at /opt, the rest read-only (EROFS), a private sized /tmp that survives resets, `sandbox` and
 // `sandbox.localdomain` on loopback, and a PID namespace that leaves nothing behind.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
@@ -9,6 +9,7 @@ import { statFields } from '../../harness/supervisor/process-groups.js'
 import { formatReport, type BootOptions, type RunRecord, type Sandbox } from '../../harness/index.js'
 import { ROOT, extensionsDir, fn, startSandbox, until } from '../helpers.js'
 import { buildZip } from '../layers/zip-writer.js'
+import { membersOf } from './processes.js'
 
 const LAYERS = path.join(ROOT, 'fixtures', 'layers')
 
@@ -30,19 +31,6 @@ function outputOf(record: RunRecord, process: string): string[] {
   return record.timeline.filter((e) => e.kind === 'output' && e.process === process).map((e) => e.detail)
 }
 
-/** Host pids in the PID namespace `namespace` (a /proc/<pid>/ns/pid link), zombies included. */
-function membersOf(namespace: string): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => {
-      try {
-        return readlinkSync(`/proc/${entry}/ns/pid`) === namespace
-      } catch {
-        return false
-      }
-    })
-    .map(Number)
-}
 
 
 function tempLayer(t: Test, files: Record<string, string>): string {
