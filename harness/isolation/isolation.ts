@@ -8,9 +8,9 @@ import path from 'node:path'
 import type { IsolationMode, LayerSpec } from '../config/options.js'
 import { HarnessError } from '../errors.js'
 import { PACKAGE_ROOT, PYTHON_BOOTSTRAP, PYTHON_RUNTIME_DIR } from '../paths.js'
-import type { Launcher } from '../supervisor/supervisor.js'
+import type { Launcher, ProcessHost } from '../supervisor/supervisor.js'
 import { EXTENSIONS_DIR, OPT, RUNTIME_DIR, TASK_ROOT, hostsFile, sandboxMountArgs } from './mounts.js'
-import { enterLauncher, findExecutable, launcherCommand } from './launcher.js'
+import { enterLauncher, findExecutable, holderBinary, launcherCommand } from './launcher.js'
 import { SandboxNamespace } from './namespace.js'
 
 /** A layer's parts that go on the runtime's search paths. */
@@ -30,10 +30,11 @@ export interface Isolation {
   /** The layers' `part` folders in Lambda's precedence order (earlier wins); '' entries are skipped. */
   layerDirs(part: LayerPart): string[]
   /**
-   * Starts each process: inside the sandbox, or in plain mode as a host process whose whole tree
-   * dies with the harness; undefined only in plain mode without a launcher (no C build, no Python).
+   * Starts each process: inside the sandbox (its holder, or a launcher that joins it), or in plain
+   * mode as a host process whose whole tree dies with the harness; undefined only in plain mode
+   * without a launcher (no C build, no Python).
    */
-  readonly launcher: Launcher | undefined
+  readonly launcher: Launcher | ProcessHost | undefined
   /** Folders whose open files the process probe names (as the processes see them). */
   readonly probeFolders: readonly string[]
   /** At the final Shutdown: SIGKILLs what is still running in the sandbox and returns its pids. */
@@ -153,6 +154,7 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
       4,
     ),
     hostsData: hostsFile(readHostFile('/etc/hosts')),
+    holder: holderBinary(),
     launcher,
   })
   return {

@@ -22,16 +22,30 @@ export interface LauncherCommand {
   readonly args: readonly string[]
 }
 
+/** A bwrap sandbox's holder (hold.c), compiled by `make build`; it starts the sandbox's processes itself. */
+export const HOLDER_SOURCE = path.join(PACKAGE_ROOT, 'harness', 'isolation', 'hold.c')
+export const HOLDER_BINARY = path.join(PACKAGE_ROOT, 'dist', 'harness', 'isolation', 'hold')
+
 /** The compiled launcher when `make build` made it from the current source, else enter.py; undefined without either. */
 export function launcherCommand(pythons: readonly string[]): LauncherCommand | undefined {
-  const binary = statSync(ENTER_BINARY, { throwIfNoEntry: false })
-  const source = statSync(ENTER_SOURCE, { throwIfNoEntry: false })
-  if (binary !== undefined && (source === undefined || binary.mtimeMs >= source.mtimeMs) && findExecutable(ENTER_BINARY) !== undefined) {
+  if (isCompiled(ENTER_BINARY, ENTER_SOURCE)) {
     return { file: ENTER_BINARY, args: [] }
   }
   const python = pythons.map(findExecutable).find((found) => found !== undefined)
   // -I -S: no site, no PYTHON* variables (the process's environment has the sandbox's PYTHONPATH).
   return python === undefined ? undefined : { file: python, args: ['-I', '-S', ENTER_SCRIPT] }
+}
+
+/** The compiled holder when `make build` made it from the current source; undefined without (a shell holds instead). */
+export function holderBinary(): string | undefined {
+  return isCompiled(HOLDER_BINARY, HOLDER_SOURCE) ? HOLDER_BINARY : undefined
+}
+
+/** An executable built from `source` no earlier than the source's last change. */
+function isCompiled(binary: string, source: string): boolean {
+  const built = statSync(binary, { throwIfNoEntry: false })
+  const changed = statSync(source, { throwIfNoEntry: false })
+  return built !== undefined && (changed === undefined || built.mtimeMs >= changed.mtimeMs) && findExecutable(binary) !== undefined
 }
 
 /**

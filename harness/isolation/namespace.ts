@@ -2,8 +2,13 @@
 // sandbox lives, and the launcher that starts each runtime and extension process inside them.
 //
 //   harness (node) ── bwrap (host side, dies with the harness: --die-with-parent)
-//                     └─ bwrap's pid 1 in the sandbox (dies with the host-side bwrap) ── sh (holds)
-//   harness (node) ── enter (host side) ── the runtime or an extension (inside, own group)
+//                     └─ bwrap's pid 1 in the sandbox (dies with the host-side bwrap) ── hold
+//                                                   the runtime and each extension (own groups) ─┘
+//
+// The holder (hold.c) starts each process inside, on the harness's request over its stdin, and
+// the harness reads their output from pipes it takes out of the holder's fd table (holder.ts).
+// Without a compiled holder a shell holds the sandbox and each process starts through the
+// launcher, which joins the namespaces from the host (`harness ── enter ── process`).
 //
 // The holder, not the processes, owns the namespaces, so /tmp (a tmpfs of this mount namespace)
 // outlives a generation's processes: it survives invokes and resets and goes with the sandbox.
@@ -14,6 +19,8 @@ import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { descendants } from '../supervisor/process-groups.js'
 import type { Launcher } from '../supervisor/supervisor.js'
+import type { ProcessHost } from '../supervisor/supervisor.js'
+import { SandboxHolder } from './holder.js'
 import { enterLauncher, type LauncherCommand } from './launcher.js'
 
 /** How long bwrap may take to build the sandbox before we call it broken. */
@@ -26,34 +33,38 @@ export interface NamespaceSpec {
   /** Mount options, from sandboxMountArgs(); fd 4 carries `hostsData`. */
   readonly mountArgs: readonly string[]
   readonly hostsData: string
+  /** The compiled holder (hold.c), which starts the processes; without it, each starts through `launcher`. */
+  readonly holder: string | undefined
   readonly launcher: LauncherCommand
 }
 
 export class SandboxNamespace {
   /** Host pid of the namespace's pid 1 (bwrap's reaper); its /proc/<pid>/ns/* are the sandbox's. */
   readonly initPid: number
-  readonly launcher: Launcher
+  readonly launcher: Launcher | ProcessHost
   readonly #bwrap: ChildProcess
   readonly #exited: Promise<unknown>
   /** The holder's pid as the sandbox sees it. */
   readonly #holderPid: string
   #closing: Promise<void> | undefined
 
-  private constructor(bwrap: ChildProcess, exited: Promise<unknown>, initPid: number, holderPid: string, launcher: LauncherCommand) {
+  private constructor(bwrap: ChildProcess, exited: Promise<unknown>, initPid: number, holderPid: string, launcher: Launcher | ProcessHost) {
     this.#bwrap = bwrap
     this.#exited = exited
     this.initPid = initPid
     this.#holderPid = holderPid
-    this.launcher = enterLauncher(launcher, initPid)
+    this.launcher = launcher
   }
 
   /** Starts bwrap and resolves once the sandbox's mounts are all in place; rejects with bwrap's own words. */
   static async start(spec: NamespaceSpec): Promise<SandboxNamespace> {
     // node:child_process rather than execa: bwrap needs two extra fds (--info-fd, --ro-bind-data).
+    const holder = spec.holder === undefined ? ['/bin/sh', '-c', 'echo ready $$; exec cat'] : [spec.holder]
     const bwrap = spawn(
       spec.bwrap,
-      [...spec.mountArgs, '--unshare-pid', '--die-with-parent', '--info-fd', '3', '--', '/bin/sh', '-c', 'echo ready $$; exec cat'],
-      // stdin stays open (the holder's `cat` reads it) and is never written; stdout says "ready <its pid inside>".
+      [...spec.mountArgs, '--unshare-pid', '--die-with-parent', '--info-fd', '3', '--', ...holder],
+      // stdin stays open while the sandbox lives (the holder's commands; `cat` only waits on it);
+      // stdout says "ready <its pid inside>", then the holder's answers.
       { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true },
     )
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
@@ -107,9 +118,22 @@ export class SandboxNamespace {
     }
     for (const stream of [bwrap.stdout, bwrap.stderr, infoFd]) {
       stream?.removeAllListeners('data')
+    }
+    for (const stream of spec.holder === undefined ? [bwrap.stdout, bwrap.stderr, infoFd] : [bwrap.stderr, infoFd]) {
       stream?.resume()
     }
-    return new SandboxNamespace(bwrap, exited, Number(initPid), holderPid, spec.launcher)
+    let launcher: Launcher | ProcessHost
+    if (spec.holder === undefined) {
+      launcher = enterLauncher(spec.launcher, Number(initPid))
+    } else {
+      // The holder is pid 1's only child.
+      const holderHostPid = Number(readChildren(Number(initPid))[0])
+      if (!(holderHostPid > 0) || bwrap.stdin === null || bwrap.stdout === null) {
+        return fail(`the sandbox's holder is not where bwrap started it (pid 1 is host pid ${initPid})`)
+      }
+      launcher = new SandboxHolder(bwrap.stdin, bwrap.stdout, holderHostPid)
+    }
+    return new SandboxNamespace(bwrap, exited, Number(initPid), holderPid, launcher)
   }
 
   /**
@@ -157,6 +181,14 @@ export class SandboxNamespace {
 
   get #running(): boolean {
     return this.#bwrap.exitCode === null && this.#bwrap.signalCode === null
+  }
+}
+
+function readChildren(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter((child) => child.trim() !== '')
+  } catch {
+    return []
   }
 }
 

@@ -12,7 +12,7 @@ import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, Shutdown
 import { catchesSigterm, descendants, groupMembers, PeakMemory } from '../supervisor/process-groups.js'
 import type { TelemetrySink } from '../telemetry/sink.js'
 import { heldResources } from '../probes/processes.js'
-import { SupervisedProcess, type Launcher, type SpawnSpec } from '../supervisor/supervisor.js'
+import { SupervisedProcess, type Launcher, type ProcessHost, type SpawnSpec } from '../supervisor/supervisor.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Deadline, raceUntil } from './race.js'
 
@@ -53,7 +53,7 @@ export interface GenerationSetup {
   /** Client-side inodes of the connections to our API: no socket table is read for these. */
   readonly ownSockets: ReadonlySet<string>
   /** Starts every process inside the sandbox's namespaces; undefined in plain mode. */
-  readonly launcher?: Launcher
+  readonly launcher?: Launcher | ProcessHost
   /** Per-process variables from the probes (DATABASE_URL, PGAPPNAME=<name>, SINK_URL). */
   processEnv(name: string): Readonly<Record<string, string>>
 }

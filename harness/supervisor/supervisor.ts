@@ -15,8 +15,8 @@ export interface SpawnSpec {
   readonly args: readonly string[]
   readonly cwd: string
   readonly env: Readonly<Record<string, string>>
-  /** Start through this launcher (into a sandbox's namespaces) instead of directly. */
-  readonly launcher?: Launcher
+  /** Start through this launcher, or have this host start it (in a sandbox), instead of directly. */
+  readonly launcher?: Launcher | ProcessHost
 }
 
 /**
@@ -30,6 +30,27 @@ export interface Launcher {
   /** What to run on the host instead of the spec; it gets one more pipe, fd 3, for its report. */
   command(spec: SpawnSpec): { readonly file: string; readonly args: readonly string[]; readonly cwd: string }
   started(control: NodeJS.ReadableStream): Promise<{ readonly pid: number; readonly ended: Promise<LaunchedExit | undefined> } | LaunchFailure>
+}
+
+/**
+ * Starts a spec itself, with no process of ours on the host: a bwrap sandbox's holder forks it
+ * inside the sandbox (hold.c). It hands back the process's host pid (leader of its own group),
+ * its output, and how it ended (a host that is gone reports its processes SIGKILLed: they died
+ * with the sandbox).
+ */
+export interface ProcessHost {
+  launch(spec: SpawnSpec): Promise<HostedProcess | LaunchFailure>
+}
+
+export interface HostedProcess {
+  readonly pid: number
+  readonly stdout: NodeJS.ReadableStream
+  readonly stderr: NodeJS.ReadableStream
+  readonly ended: Promise<LaunchedExit>
+}
+
+export function isProcessHost(launcher: Launcher | ProcessHost): launcher is ProcessHost {
+  return 'launch' in launcher
 }
 
 export interface LaunchedExit {
@@ -82,6 +103,13 @@ export class SupervisedProcess {
     this.name = spec.name
     this.kind = spec.kind
     const { launcher } = spec
+    if (launcher !== undefined && isProcessHost(launcher)) {
+      const hosted = this.#hosted(launcher, spec, hooks)
+      this.launched = hosted.launched
+      this.exited = hosted.exited
+      this.outputEnded = hosted.outputEnded
+      return
+    }
     const command = launcher?.command(spec) ?? spec
     const child = start(command, spec.env, launcher !== undefined)
     this.#pid = launcher === undefined ? child.pid : undefined
@@ -121,13 +149,7 @@ export class SupervisedProcess {
       child.once('exit', () => (this.#launcherRunning = false))
     }
     this.exited = new Promise((resolve) => {
-      const settle = (code: number | null, signal: NodeJS.Signals | null) => {
-        if (this.#exit === undefined) {
-          this.#exit = { code, signal, atMs: hooks.now() }
-          hooks.onExit(this, this.#exit)
-          resolve(this.#exit)
-        }
-      }
+      const settle = (code: number | null, signal: NodeJS.Signals | null) => resolve(this.#settle(code, signal, hooks))
       if (launcher === undefined) {
         child.once('exit', settle)
       } else {
@@ -149,17 +171,55 @@ export class SupervisedProcess {
     for (const stream of ['stdout', 'stderr'] as const) {
       const readable = child[stream]
       if (readable !== null) {
-        splitLines(readable, (line) => {
-          this.tail.push(line)
-          if (this.tail.length > TAIL_LINES) {
-            this.tail.shift()
-          }
-          hooks.onLine(this, stream, line)
-        })
-        ends.push(new Promise((resolve) => readable.once('close', () => resolve())))
+        ends.push(this.#watchOutput(readable, stream, hooks))
       }
     }
     this.outputEnded = Promise.all(ends).then(() => undefined)
+  }
+
+  /** The same three promises for a process a host starts: nothing of ours runs on the host. */
+  #hosted(host: ProcessHost, spec: SpawnSpec, hooks: SupervisorHooks): Pick<SupervisedProcess, 'launched' | 'exited' | 'outputEnded'> {
+    const started = host.launch(spec)
+    const launched = started.then((process) => {
+      if ('pid' in process) {
+        this.#pid = process.pid
+        trackGroup(process.pid)
+        return undefined
+      }
+      return process
+    })
+    // A process that never started is reported as exit 127, as a shell would.
+    const exited = started.then(async (process) => {
+      const ended = 'pid' in process ? await process.ended : { code: 127, signal: null }
+      return this.#settle(ended.code, ended.signal, hooks)
+    })
+    const outputEnded = started.then(async (process) => {
+      if ('pid' in process) {
+        await Promise.all([this.#watchOutput(process.stdout, 'stdout', hooks), this.#watchOutput(process.stderr, 'stderr', hooks)])
+      }
+    })
+    return { launched, exited, outputEnded }
+  }
+
+  /** Records the exit once (whichever report comes first) and tells the hooks. */
+  #settle(code: number | null, signal: NodeJS.Signals | null, hooks: SupervisorHooks): ProcessExit {
+    if (this.#exit === undefined) {
+      this.#exit = { code, signal, atMs: hooks.now() }
+      hooks.onExit(this, this.#exit)
+    }
+    return this.#exit
+  }
+
+  /** Lines to the hooks and the tail; settles when the stream has closed. */
+  #watchOutput(readable: NodeJS.ReadableStream, stream: OutputStream, hooks: SupervisorHooks): Promise<void> {
+    splitLines(readable, (line) => {
+      this.tail.push(line)
+      if (this.tail.length > TAIL_LINES) {
+        this.tail.shift()
+      }
+      hooks.onLine(this, stream, line)
+    })
+    return new Promise((resolve) => readable.once('close', () => resolve()))
   }
 
   get exit(): ProcessExit | undefined {

@@ -1,19 +1,16 @@
-// The launcher that starts each process inside a sandbox, both builds of it (enter.c when
-// `make build` compiled it, enter.py always), through the supervisor as the sandbox uses it:
-// the record sees the real process (host pid, own group, its exit code or signal), never the
-// launcher, and group signals never reach the launcher.
+// What starts each process inside a sandbox: the sandbox's holder (hold.c, when `make build`
+// compiled it) and the launcher, both builds of it (enter.c when compiled, enter.py always),
+// through the supervisor as the sandbox uses them: the record sees the real process (host pid,
+// own group, its exit code or signal), never the launcher, and group signals never reach it.
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { statFields } from '../../harness/supervisor/process-groups.js'
-import { sandboxMountArgs, hostsFile } from '../../harness/isolation/mounts.js'
-import { ENTER_BINARY, ENTER_SCRIPT, enterLauncher, type LauncherCommand } from '../../harness/isolation/launcher.js'
-import { SandboxNamespace } from '../../harness/isolation/namespace.js'
-import { PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
-import { SupervisedProcess, type Launcher, type SpawnSpec } from '../../harness/supervisor/supervisor.js'
+import { ENTER_BINARY, ENTER_SCRIPT, HOLDER_BINARY, enterLauncher, type LauncherCommand } from '../../harness/isolation/launcher.js'
 import { PYTHON, groupMembers, fn, until } from '../helpers.js'
 import { parentOf } from './processes.js'
+import { namespace, start } from './starting.js'
 
 const launchers: [string, LauncherCommand][] = [['enter.py', { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }]]
 if (existsSync(ENTER_BINARY)) {
@@ -21,51 +18,21 @@ if (existsSync(ENTER_BINARY)) {
 } else {
   t.comment(`${ENTER_BINARY} is not built (make build, needs a C compiler): only enter.py is tested`)
 }
-
-async function namespace(t: Test, launcher: LauncherCommand): Promise<SandboxNamespace> {
-  const ns = await SandboxNamespace.start({
-    bwrap: 'bwrap',
-    mountArgs: sandboxMountArgs({ functionDir: fn('touches-files'), runtimeDir: PYTHON_RUNTIME_DIR, layers: [], ephemeralStorageMB: 512 }, 4),
-    hostsData: hostsFile(''),
-    launcher,
-  })
-  t.teardown(() => ns.close())
-  return ns
+/** In a sandbox: the holder starts the processes, or (no holder) each launcher joins the sandbox. */
+const starters: [string, LauncherCommand, string | undefined][] = launchers.map(([label, command]) => [label, command, undefined])
+if (existsSync(HOLDER_BINARY)) {
+  starters.unshift(['hold (compiled)', launchers[0]![1], HOLDER_BINARY])
+} else {
+  t.comment(`${HOLDER_BINARY} is not built (make build, needs a C compiler): the holder is not tested`)
 }
-
-function start(t: Test, ns: { readonly launcher: Launcher }, file: string, args: string[], cwd = '/var/task') {
-  const lines: string[] = []
-  const waiters: (() => void)[] = []
-  const spec: SpawnSpec = { name: 'p', kind: 'extension', file, args, cwd, env: { PATH: '/usr/bin:/bin' }, launcher: ns.launcher }
-  const onLine = (line: string) => {
-    lines.push(line)
-    waiters.splice(0).forEach((wake) => wake())
-  }
-  const process = new SupervisedProcess(spec, { now: () => performance.now(), onLine: (_p, _s, line) => onLine(line), onExit: () => undefined })
-  t.teardown(() => process.destroy())
-  /** The first line matching, once printed (each new line is checked; the process's exit ends the wait). */
-  const line = async (pattern: RegExp): Promise<string | undefined> => {
-    // Output can come before the launcher's report: the pid is known once `launched` settles.
-    await process.launched
-    for (;;) {
-      const found = lines.find((candidate) => pattern.test(candidate))
-      if (found !== undefined || process.exit !== undefined) {
-        return found
-      }
-      await Promise.race([new Promise<void>((resolve) => waiters.push(resolve)), process.exited])
-    }
-  }
-  return { process, lines, line }
-}
-
 
 function statusField(pid: number, field: string): string | undefined {
   return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
 }
 
-for (const [label, launcher] of launchers) {
+for (const [label, launcher, holder] of starters) {
   t.test(label, async (t) => {
-    const ns = await namespace(t, launcher)
+    const ns = await namespace(t, launcher, holder)
 
     t.test('the record sees the real process: host pid, its own group, inside the sandbox, no capabilities', async (t) => {
       const inside = start(t, ns, '/bin/sh', ['-c', 'echo inside $$ $(pwd); exec sleep 100'])
@@ -102,6 +69,8 @@ for (const [label, launcher] of launchers) {
       t.equal(await traps.line(/^ready$/), 'ready', 'its trap is installed')
       traps.process.signal('SIGTERM')
       t.match(await traps.process.exited, { code: 0, signal: null }, 'the handler ran and the process exited 0')
+      // The exit report and the output come on different pipes: the line may still be in its pipe.
+      await traps.process.outputEnded
       t.ok(traps.lines.includes('got TERM'))
     })
 

@@ -1,0 +1,194 @@
+// The harness's side of a bwrap sandbox's holder (hold.c): it asks the holder, inside the
+// sandbox, to start each process, and takes the process's output pipes from the holder's own fd
+// table (/proc/<holder>/fd/<n>: opening a pipe there opens that pipe). No process of ours is
+// forked on the host per sandbox process: a fork of the Node process blocks its event loop for
+// as long as copying its page tables takes, and grows with the user's heap.
+import { closeSync, constants, openSync, readFileSync } from 'node:fs'
+import net from 'node:net'
+import { constants as osConstants } from 'node:os'
+import type { HostedProcess, LaunchedExit, LaunchFailure, ProcessHost, SpawnSpec } from '../supervisor/supervisor.js'
+
+type Answer = { readonly kind: 'pid'; readonly inner: number; readonly out: number; readonly err: number } | { readonly kind: 'error'; readonly failure: LaunchFailure }
+
+const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, number]) => [number, name as NodeJS.Signals]))
+
+/**
+ * How long the holder may take to answer a start. It answers once the process has exec'd (or
+ * failed to), in well under a millisecond; but it lives inside the sandbox, where a process
+ * running as root can stop it (kill -STOP -1), and a start must fail then, not hang.
+ */
+export const LAUNCH_TIMEOUT_MS = 10_000
+
+/** What a holder that is gone means for a process it held: it died with the sandbox. */
+const DIED_WITH_SANDBOX: LaunchedExit = { code: null, signal: 'SIGKILL' }
+
+export class SandboxHolder implements ProcessHost {
+  readonly #input: NodeJS.WritableStream
+  /** The holder's host pid: its fd table and its children are where the processes are found. */
+  readonly #hostPid: number
+  readonly #launchTimeoutMs: number
+  #nextId = 1
+  /** Launches waiting for the holder's answer, by request id. */
+  readonly #answers = new Map<number, (answer: Answer) => void>()
+  /** Released processes waiting for their end, by request id. */
+  readonly #ends = new Map<number, (exit: LaunchedExit) => void>()
+  #gone = false
+
+  /** `input` and `output` are the holder's stdin and stdout (bwrap's); `hostPid` is the holder's pid on the host. */
+  constructor(input: NodeJS.WritableStream, output: NodeJS.ReadableStream, hostPid: number, launchTimeoutMs = LAUNCH_TIMEOUT_MS) {
+    this.#input = input
+    this.#hostPid = hostPid
+    this.#launchTimeoutMs = launchTimeoutMs
+    input.on('error', () => undefined)
+    let pending = ''
+    output.setEncoding('utf8')
+    output.on('data', (chunk: string) => {
+      const lines = (pending + chunk).split('\n')
+      pending = lines.pop() ?? ''
+      for (const line of lines) {
+        this.#answer(line)
+      }
+    })
+    output.on('error', () => undefined)
+    output.once('close', () => this.#close())
+  }
+
+  async launch(spec: SpawnSpec): Promise<HostedProcess | LaunchFailure> {
+    if (this.#gone) {
+      return gone()
+    }
+    const id = this.#nextId++
+    const answered = new Promise<Answer>((resolve) => this.#answers.set(id, resolve))
+    const payload = Buffer.from(
+      [spec.cwd, spec.file, String(spec.args.length + 1), spec.file, ...spec.args, ...Object.entries(spec.env).map(([key, value]) => `${key}=${value}`)]
+        .map((field) => `${field}\0`)
+        .join(''),
+    )
+    this.#input.write(`spawn ${id} ${payload.length}\n`)
+    this.#input.write(payload)
+    const timer = setTimeout(
+      () => this.#settleAnswer(id, { kind: 'error', failure: { code: 'ETIMEDOUT', message: `the sandbox's holder did not start ${spec.file} within ${this.#launchTimeoutMs} ms`, cause: undefined } }),
+      this.#launchTimeoutMs,
+    )
+    const answer = await answered
+    clearTimeout(timer)
+    if (answer.kind === 'error') {
+      return answer.failure
+    }
+    // Unreleased, the process is not reaped: it is still in the holder's children, a zombie at worst.
+    const pid = this.#hostPidOf(answer.inner)
+    const stdout = this.#takePipe(answer.out)
+    const stderr = this.#takePipe(answer.err)
+    const ended = new Promise<LaunchedExit>((resolve) => this.#ends.set(id, resolve))
+    this.#input.write(`release ${id}\n`)
+    if (pid === undefined || stdout === undefined || stderr === undefined) {
+      for (const stream of [stdout, stderr]) {
+        stream?.destroy()
+      }
+      return { code: 'UNKNOWN', message: `the sandbox's holder started ${spec.file} (pid ${answer.inner} inside) where the harness cannot find it`, cause: answer }
+    }
+    if (this.#gone) {
+      this.#ends.get(id)?.(DIED_WITH_SANDBOX)
+    }
+    return { pid, stdout, stderr, ended }
+  }
+
+  #answer(line: string): void {
+    const started = /^pid (\d+) (\d+) (\d+) (\d+)$/.exec(line)
+    if (started !== null) {
+      const id = Number(started[1])
+      const inner = Number(started[2])
+      if (!this.#answers.has(id)) {
+        // Started after its launch gave up waiting: nobody reads it, so it must not run on.
+        killGroup(this.#hostPidOf(inner))
+        this.#input.write(`release ${id}\n`)
+        return
+      }
+      this.#settleAnswer(id, { kind: 'pid', inner, out: Number(started[3]), err: Number(started[4]) })
+      return
+    }
+    const error = /^error (\d+) (\S+) (.*)$/.exec(line)
+    if (error !== null) {
+      this.#settleAnswer(Number(error[1]), { kind: 'error', failure: { code: error[2]!, message: error[3]!, cause: line } })
+      return
+    }
+    const exit = /^exit (\d+) (code|signal) (\d+)$/.exec(line)
+    if (exit !== null) {
+      const id = Number(exit[1])
+      this.#ends.get(id)?.(exit[2] === 'code' ? { code: Number(exit[3]), signal: null } : { code: null, signal: SIGNAL_NAMES.get(Number(exit[3])) ?? null })
+      this.#ends.delete(id)
+    }
+  }
+
+  #settleAnswer(id: number, answer: Answer): void {
+    this.#answers.get(id)?.(answer)
+    this.#answers.delete(id)
+  }
+
+  /** The holder is gone (the sandbox ended): what waits for it learns now. */
+  #close(): void {
+    this.#gone = true
+    for (const resolve of this.#answers.values()) {
+      resolve({ kind: 'error', failure: gone() })
+    }
+    this.#answers.clear()
+    for (const resolve of this.#ends.values()) {
+      resolve(DIED_WITH_SANDBOX)
+    }
+    this.#ends.clear()
+  }
+
+  /** The host pid of the holder's child that is `inner` inside the sandbox (NSpid's last field). */
+  #hostPidOf(inner: number): number | undefined {
+    let children: string[]
+    try {
+      children = readFileSync(`/proc/${this.#hostPid}/task/${this.#hostPid}/children`, 'utf8').split(' ')
+    } catch {
+      return undefined
+    }
+    for (const child of children) {
+      if (child.trim() === '') {
+        continue
+      }
+      try {
+        const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${child}/status`, 'utf8'))?.[1]?.trim().split(/\s+/)
+        if (nspid !== undefined && Number(nspid[nspid.length - 1]) === inner) {
+          return Number(child)
+        }
+      } catch {
+        // Gone meanwhile: not one the holder still holds.
+      }
+    }
+    return undefined
+  }
+
+  /** Our own reading end of a pipe the holder holds; the holder closes its end at release. */
+  #takePipe(fd: number): net.Socket | undefined {
+    let own: number
+    try {
+      own = openSync(`/proc/${this.#hostPid}/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK)
+    } catch {
+      return undefined
+    }
+    try {
+      return new net.Socket({ fd: own, readable: true, writable: false })
+    } catch {
+      closeSync(own)
+      return undefined
+    }
+  }
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid !== undefined) {
+    try {
+      process.kill(-pid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function gone(): LaunchFailure {
+  return { code: 'UNKNOWN', message: "the sandbox's holder is gone (the sandbox ended)", cause: undefined }
+}
