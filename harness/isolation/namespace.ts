@@ -16,7 +16,6 @@
 // harness leaves nothing: its death kills the host-side bwrap, whose death kills pid 1.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { descendants } from '../supervisor/process-groups.js'
 import type { Launcher } from '../supervisor/supervisor.js'
 import type { ProcessHost } from '../supervisor/supervisor.js'
@@ -92,13 +91,7 @@ export class SandboxNamespace {
         check()
       })
     })
-    const timer = new AbortController()
-    const outcome = await Promise.race([
-      readyLine.then(() => 'ready' as const),
-      exited.then((exit) => exit),
-      sleep(READY_TIMEOUT_MS, 'timeout' as const, { signal: timer.signal }).catch(() => 'timeout' as const),
-    ])
-    timer.abort()
+    const outcome = await Promise.race([readyLine.then(() => 'ready' as const), exited.then((exit) => exit), timeout(READY_TIMEOUT_MS)])
     const fail = (why: string): never => {
       kill(bwrap.pid, 'SIGKILL')
       const said = stderr.trim().split('\n').filter((line) => line !== '')
@@ -168,9 +161,7 @@ export class SandboxNamespace {
       // Once the host-side bwrap has exited, pid 1 is dead too and its pid may be someone else's.
       if (this.#running) {
         kill(this.initPid, 'SIGKILL')
-        const timer = new AbortController()
-        await Promise.race([this.#exited, sleep(CLOSE_TIMEOUT_MS, undefined, { signal: timer.signal }).catch(() => undefined)])
-        timer.abort()
+        await Promise.race([this.#exited, timeout(CLOSE_TIMEOUT_MS)])
       }
       if (this.#running) {
         kill(this.#bwrap.pid, 'SIGKILL')
@@ -182,6 +173,15 @@ export class SandboxNamespace {
   get #running(): boolean {
     return this.#bwrap.exitCode === null && this.#bwrap.signalCode === null
   }
+}
+
+/**
+ * Resolves 'timeout' after `ms` without keeping the process alive, and costs nothing once the race
+ * is won: unlike a timers/promises sleep cancelled through an AbortController, whose abort builds
+ * a DOMException and an AbortError with their stacks on the boot's critical path.
+ */
+function timeout(ms: number): Promise<'timeout'> {
+  return new Promise((resolve) => setTimeout(resolve, ms, 'timeout').unref())
 }
 
 function readChildren(pid: number): string[] {
