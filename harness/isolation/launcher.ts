@@ -1,9 +1,11 @@
-// The launcher every sandbox process starts through (enter.c, or enter.py without a C compiler):
-// it reports the real process's host pid on fd 3, puts it in its own process group, and reports
-// how it ended. In a bwrap sandbox it first joins the sandbox's namespaces and ends with the
-// process; in plain mode it is a child subreaper that holds the daemons the process forked
-// until the sandbox is over (a SIGTERM to it) and SIGKILLs that whole tree, setsid daemons
-// included, if the harness dies (what the PID namespace does for a bwrap sandbox). See enter.py.
+// The launcher a sandbox process starts through (enter.c, or enter.py without a C compiler) when
+// the sandbox's holder (hold.c) does not start it: in plain mode always, in a bwrap sandbox only
+// without a compiled holder. It reports the real process's host pid on fd 3, puts it in its own
+// process group, and reports how it ended. In a bwrap sandbox it first joins the sandbox's
+// namespaces and ends with the process; in plain mode it is a child subreaper that holds the
+// daemons the process forked until the sandbox is over (a SIGTERM to it) and SIGKILLs that whole
+// tree, setsid daemons included, if the harness dies (what the PID namespace does for a bwrap
+// sandbox). See enter.py.
 import { accessSync, constants as fsConstants, statSync } from 'node:fs'
 import { constants } from 'node:os'
 import { once } from 'node:events'
