@@ -269,9 +269,19 @@ static void release(long id) {
   reap();
 }
 
+/* Nothing of bwrap's (its info and data fds) reaches the processes. close_range is Linux 5.9+. */
+static void close_inherited(void) {
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) {
+    return;
+  }
+  long limit = sysconf(_SC_OPEN_MAX);
+  for (int fd = 3; fd < (limit > 0 && limit < 65536 ? limit : 65536); fd++) {
+    close(fd);
+  }
+}
+
 int main(void) {
-  /* Nothing of bwrap's (its info and data fds) reaches the processes. */
-  syscall(SYS_close_range, 3U, ~0U, 0U);
+  close_inherited();
   signal(SIGPIPE, SIG_IGN);
   sigset_t child_ended;
   sigemptyset(&child_ended);
