@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exec-report.h"
+
 #ifndef NS_GET_USERNS
 #define NS_GET_USERNS 0xb701
 #endif
@@ -40,24 +42,6 @@
 
 /* The harness's death, as PR_SET_PDEATHSIG delivers it; blocked and taken with sigwaitinfo. */
 #define HARNESS_GONE SIGHUP
-
-static const char *errno_name(int number) {
-  switch (number) {
-  case EACCES: return "EACCES";
-  case ENOENT: return "ENOENT";
-  case ENOEXEC: return "ENOEXEC";
-  case ENOTDIR: return "ENOTDIR";
-  case EPERM: return "EPERM";
-  case EINVAL: return "EINVAL";
-  case ELOOP: return "ELOOP";
-  case ENAMETOOLONG: return "ENAMETOOLONG";
-  case ETXTBSY: return "ETXTBSY";
-  case E2BIG: return "E2BIG";
-  case ENOMEM: return "ENOMEM";
-  case EISDIR: return "EISDIR";
-  default: return "UNKNOWN";
-  }
-}
 
 static void fail(int number, const char *what, const char *detail) {
   dprintf(3, "error %s %s%s%s: %s\n", errno_name(number), what, detail[0] ? " " : "", detail, strerror(number));
@@ -259,14 +243,9 @@ int main(int argc, char **argv) {
   }
   close(report[1]);
   setpgid(pid, pid); /* Also done by the child: whichever runs first. */
-  int number = 0;
-  ssize_t got;
-  do {
-    got = read(report[0], &number, sizeof number);
-  } while (got < 0 && errno == EINTR);
-  close(report[0]);
+  int number = exec_errno(report[0]);
   int status;
-  if (got == (ssize_t)sizeof number) {
+  if (number != 0) {
     waitpid(pid, &status, 0);
     fail(number, argv[4], "");
   }

@@ -41,6 +41,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exec-report.h"
+
 #ifndef PR_CAPBSET_DROP
 #define PR_CAPBSET_DROP 24
 #endif
@@ -56,25 +58,6 @@ struct child {
 
 static struct child *children;
 static size_t child_count, child_capacity;
-
-static const char *errno_name(int number) {
-  switch (number) {
-  case EACCES: return "EACCES";
-  case ENOENT: return "ENOENT";
-  case ENOEXEC: return "ENOEXEC";
-  case ENOTDIR: return "ENOTDIR";
-  case EPERM: return "EPERM";
-  case EINVAL: return "EINVAL";
-  case ELOOP: return "ELOOP";
-  case ENAMETOOLONG: return "ENAMETOOLONG";
-  case ETXTBSY: return "ETXTBSY";
-  case E2BIG: return "E2BIG";
-  case ENOMEM: return "ENOMEM";
-  case EISDIR: return "EISDIR";
-  case EAGAIN: return "EAGAIN";
-  default: return "UNKNOWN";
-  }
-}
 
 /* Answers are short (< PIPE_BUF), so each is one atomic write. A harness that is gone makes this
    EPIPE (SIGPIPE is ignored), and its EOF on stdin ends us next. */
@@ -210,13 +193,8 @@ static void spawn(long id, char *payload, size_t size) {
     return;
   }
   setpgid(pid, pid); /* Also done by the child: whichever runs first. */
-  int number = 0;
-  ssize_t got;
-  do {
-    got = read(report[0], &number, sizeof number);
-  } while (got < 0 && errno == EINTR);
-  close(report[0]);
-  if (got == (ssize_t)sizeof number) {
+  int number = exec_errno(report[0]);
+  if (number != 0) {
     waitpid(pid, NULL, 0);
     close(out[0]);
     close(err[0]);
