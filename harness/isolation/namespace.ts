@@ -15,7 +15,7 @@
 // When pid 1 dies the kernel SIGKILLs everything in the PID namespace; that is how a SIGKILLed
 // harness leaves nothing: its death kills the host-side bwrap, whose death kills pid 1.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 import { descendants } from '../supervisor/process-groups.js'
 import type { Launcher } from '../supervisor/supervisor.js'
 import type { ProcessHost } from '../supervisor/supervisor.js'
@@ -24,6 +24,8 @@ import { enterLauncher, type LauncherCommand } from './launcher.js'
 
 /** How long bwrap may take to build the sandbox before we call it broken. */
 const READY_TIMEOUT_MS = 10_000
+/** The fd bwrap gets the holder's file on and execs it from (/proc/self/fd/5). */
+const HOLDER_FD = 5
 /** After SIGKILL to pid 1, how long the host-side bwrap may take to report it. */
 const CLOSE_TIMEOUT_MS = 2_000
 
@@ -58,14 +60,30 @@ export class SandboxNamespace {
   /** Starts bwrap and resolves once the sandbox's mounts are all in place; rejects with bwrap's own words. */
   static async start(spec: NamespaceSpec): Promise<SandboxNamespace> {
     // node:child_process rather than execa: bwrap needs two extra fds (--info-fd, --ro-bind-data).
-    const holder = spec.holder === undefined ? ['/bin/sh', '-c', 'echo ready $$; exec cat'] : [spec.holder]
-    const bwrap = spawn(
-      spec.bwrap,
-      [...spec.mountArgs, '--unshare-pid', '--die-with-parent', '--info-fd', '3', '--', ...holder],
-      // stdin stays open while the sandbox lives (the holder's commands; `cat` only waits on it);
-      // stdout says "ready <its pid inside>", then the holder's answers.
-      { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true },
-    )
+    // The holder runs from fd 5, not by its path: wherever the harness is installed (under /tmp,
+    // /opt or /var/task, which the sandbox replaces with its own), the open file is still there.
+    let holderFile: number | undefined
+    try {
+      holderFile = spec.holder === undefined ? undefined : openSync(spec.holder, 'r')
+    } catch (error) {
+      throw new Error(`cannot open the sandbox's holder ${spec.holder} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+    }
+    const holder = holderFile === undefined ? ['/bin/sh', '-c', 'echo ready $$; exec cat'] : [`/proc/self/fd/${HOLDER_FD}`]
+    let bwrap: ChildProcess
+    try {
+      bwrap = spawn(
+        spec.bwrap,
+        [...spec.mountArgs, '--unshare-pid', '--die-with-parent', '--info-fd', '3', '--', ...holder],
+        // stdin stays open while the sandbox lives (the holder's commands; `cat` only waits on
+        // it); stdout says "ready <its pid inside>", then the holder's answers.
+        { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', holderFile ?? 'ignore'], detached: true },
+      )
+    } finally {
+      // The child has its own copy (or none, if the spawn threw).
+      if (holderFile !== undefined) {
+        closeSync(holderFile)
+      }
+    }
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
       bwrap.once('exit', (code, signal) => resolve({ code, signal }))
       bwrap.once('error', (error) => resolve({ code: null, signal: null, error }))

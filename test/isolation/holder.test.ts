@@ -6,10 +6,14 @@
 // cannot read.
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
 import { SandboxHolder } from '../../harness/isolation/holder.js'
 import { ENTER_BINARY, ENTER_SCRIPT, HOLDER_BINARY, type LauncherCommand } from '../../harness/isolation/launcher.js'
-import { PYTHON, until } from '../helpers.js'
+import { hostsFile, sandboxMountArgs } from '../../harness/isolation/mounts.js'
+import { SandboxNamespace } from '../../harness/isolation/namespace.js'
+import { PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
+import { PYTHON, fn, until } from '../helpers.js'
 import { namespace, start } from './starting.js'
 
 const launcher: LauncherCommand = existsSync(ENTER_BINARY) ? { file: ENTER_BINARY, args: [] } : { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }
@@ -70,6 +74,25 @@ if (!existsSync(HOLDER_BINARY)) {
       t.same(many.map((each) => each.lines), many.map((_, i) => [String(i)]))
       t.equal(new Set(many.map((each) => each.process.pid)).size, 20, '20 different pids')
     })
+  })
+
+  t.test('it runs where its own file is hidden inside the sandbox (a harness installed under /tmp, /opt or /var/task)', async (t) => {
+    const ns = await SandboxNamespace.start({
+      bwrap: 'bwrap',
+      mountArgs: [
+        ...sandboxMountArgs({ functionDir: fn('touches-files'), runtimeDir: PYTHON_RUNTIME_DIR, layers: [], ephemeralStorageMB: 512 }, 4),
+        '--tmpfs',
+        path.dirname(HOLDER_BINARY),
+      ],
+      hostsData: hostsFile(''),
+      holder: HOLDER_BINARY,
+      launcher,
+    })
+    t.teardown(() => ns.close())
+    const inside = start(t, ns, '/bin/sh', ['-c', `test -e ${HOLDER_BINARY} && echo visible || echo hidden`])
+    t.match(await inside.process.exited, { code: 0 })
+    await inside.process.outputEnded
+    t.same(inside.lines, ['hidden'], 'its file is not there for the processes, and it started them all the same')
   })
 
   t.test('when the sandbox ends, its processes end SIGKILLed and nothing more starts', async (t) => {
