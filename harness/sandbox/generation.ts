@@ -282,6 +282,12 @@ export class Generation {
     })
     const process = new SupervisedProcess({ ...spec, launcher: this.#setup.launcher }, {
       now: () => recorder.now(),
+      // Known once started (a launcher reports the pid of the process it started), and in the
+      // timeline before anything the process said.
+      onStarted: (started) => {
+        record.pid = started.pid ?? null
+        recorder.add('spawn', `started ${spec.file} (pid ${started.pid})`, spec.name)
+      },
       onLine: (_p, stream, line) => {
         recorder.output(spec.name, stream, line)
         this.#setup.telemetry.line(spec.kind === 'runtime' ? 'function' : 'extension', spec.name, line)
@@ -290,8 +296,6 @@ export class Generation {
     })
     this.#processes.set(spec.name, { process, record })
     const failure = await process.launched
-    // Known once started: a launcher reports the pid of the process it started.
-    record.pid = process.pid ?? null
     if (failure !== undefined) {
       record.state = 'LaunchError'
       recorder.add('spawn', `could not start ${spec.file}: ${failure.code}`, spec.name)
@@ -300,7 +304,6 @@ export class Generation {
       this.raiseFatal({ errorType, message: `${reason}: ${failure.message}`, process: spec.name, resetReason: 'failure' })
       return false
     }
-    recorder.add('spawn', `started ${spec.file} (pid ${process.pid})`, spec.name)
     return true
   }
 

@@ -74,6 +74,12 @@ export interface LaunchFailure {
 
 export interface SupervisorHooks {
   now(): number
+  /**
+   * Once, synchronously, the moment the process is known to run (its pid is known), before any
+   * of its lines: output and the launcher's report come on separate pipes, and one poll of the
+   * event loop can hand over a process's first line before the report of its start.
+   */
+  onStarted?(process: SupervisedProcess): void
   onLine(process: SupervisedProcess, stream: OutputStream, line: string): void
   onExit(process: SupervisedProcess, exit: ProcessExit): void
 }
@@ -98,6 +104,8 @@ export class SupervisedProcess {
   #pid: number | undefined
   #launcherPid: number | undefined
   #launcherRunning = false
+  /** Lines that came before the start was known; undefined once it was (see onStarted). */
+  #heldLines: [OutputStream, string][] | undefined = []
 
   constructor(spec: SpawnSpec, hooks: SupervisorHooks) {
     this.name = spec.name
@@ -117,11 +125,15 @@ export class SupervisedProcess {
     let reported: Promise<LaunchedExit | undefined> | undefined
     this.launched = new Promise((resolve) => {
       child.once('error', (error: NodeJS.ErrnoException) => {
+        this.#releaseLines(hooks)
         resolve({ code: error.code ?? 'UNKNOWN', message: error.message, cause: error })
       })
       const control = child.stdio[3]
       if (launcher === undefined || control === null || control === undefined) {
-        child.once('spawn', () => resolve(undefined))
+        child.once('spawn', () => {
+          this.#announce(hooks)
+          resolve(undefined)
+        })
         return
       }
       void launcher.started(control as NodeJS.ReadableStream).then((started) => {
@@ -135,8 +147,10 @@ export class SupervisedProcess {
           if (this.#launcherPid !== undefined) {
             untrackGroup(this.#launcherPid)
           }
+          this.#announce(hooks)
           resolve(undefined)
         } else {
+          this.#releaseLines(hooks)
           resolve(started)
         }
       })
@@ -184,8 +198,10 @@ export class SupervisedProcess {
       if ('pid' in process) {
         this.#pid = process.pid
         trackGroup(process.pid)
+        this.#announce(hooks)
         return undefined
       }
+      this.#releaseLines(hooks)
       return process
     })
     // A process that never started is reported as exit 127, as a shell would.
@@ -210,16 +226,38 @@ export class SupervisedProcess {
     return this.#exit
   }
 
-  /** Lines to the hooks and the tail; settles when the stream has closed. */
+  /** Lines to the hooks and the tail (held until the start is known); settles when the stream has closed. */
   #watchOutput(readable: NodeJS.ReadableStream, stream: OutputStream, hooks: SupervisorHooks): Promise<void> {
     splitLines(readable, (line) => {
-      this.tail.push(line)
-      if (this.tail.length > TAIL_LINES) {
-        this.tail.shift()
+      if (this.#heldLines !== undefined) {
+        this.#heldLines.push([stream, line])
+      } else {
+        this.#deliverLine(stream, line, hooks)
       }
-      hooks.onLine(this, stream, line)
     })
     return new Promise((resolve) => readable.once('close', () => resolve()))
+  }
+
+  #deliverLine(stream: OutputStream, line: string, hooks: SupervisorHooks): void {
+    this.tail.push(line)
+    if (this.tail.length > TAIL_LINES) {
+      this.tail.shift()
+    }
+    hooks.onLine(this, stream, line)
+  }
+
+  /** The process runs: the hooks hear of it, then of the lines that came first. */
+  #announce(hooks: SupervisorHooks): void {
+    hooks.onStarted?.(this)
+    this.#releaseLines(hooks)
+  }
+
+  #releaseLines(hooks: SupervisorHooks): void {
+    const held = this.#heldLines ?? []
+    this.#heldLines = undefined
+    for (const [stream, line] of held) {
+      this.#deliverLine(stream, line, hooks)
+    }
   }
 
   get exit(): ProcessExit | undefined {
