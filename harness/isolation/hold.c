@@ -123,14 +123,19 @@ static void start(char *cwd, char **argv, char **envp, int out, int err, int rep
 
 /* Splits a spawn payload (NUL-terminated strings) and starts the process. */
 static void spawn(long id, char *payload, size_t size) {
-  char *fields[4] = {0};
+  /* Checked first: every strlen below then stops inside the payload. */
+  if (size == 0 || payload[size - 1] != '\0') {
+    answer("error %ld EINVAL malformed spawn request\n", id);
+    return;
+  }
+  char *fields[3] = {0};
   char *at = payload, *end = payload + size;
   for (int i = 0; i < 3 && at < end; i++) {
     fields[i] = at;
     at += strlen(at) + 1;
   }
   long argc = fields[2] != NULL ? strtol(fields[2], NULL, 10) : 0;
-  if (fields[2] == NULL || argc < 1 || size == 0 || payload[size - 1] != '\0') {
+  if (fields[2] == NULL || argc < 1) {
     answer("error %ld EINVAL malformed spawn request\n", id);
     return;
   }
