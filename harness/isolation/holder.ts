@@ -5,12 +5,10 @@
 // as long as copying its page tables takes, and grows with the user's heap.
 import { closeSync, constants, openSync, readFileSync } from 'node:fs'
 import net from 'node:net'
-import { constants as osConstants } from 'node:os'
 import type { HostedProcess, LaunchedExit, LaunchFailure, ProcessHost, SpawnSpec } from '../supervisor/supervisor.js'
+import { launchedExit } from './launcher.js'
 
 type Answer = { readonly kind: 'pid'; readonly inner: number; readonly out: number; readonly err: number } | { readonly kind: 'error'; readonly failure: LaunchFailure }
-
-const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, number]) => [number, name as NodeJS.Signals]))
 
 /**
  * How long the holder may take to answer a start. It answers once the process has exec'd (or
@@ -115,7 +113,7 @@ export class SandboxHolder implements ProcessHost {
     const exit = /^exit (\d+) (code|signal) (\d+)$/.exec(line)
     if (exit !== null) {
       const id = Number(exit[1])
-      this.#ends.get(id)?.(exit[2] === 'code' ? { code: Number(exit[3]), signal: null } : { code: null, signal: SIGNAL_NAMES.get(Number(exit[3])) ?? null })
+      this.#ends.get(id)?.(launchedExit(exit[2] as 'code' | 'signal', Number(exit[3])))
       this.#ends.delete(id)
     }
   }

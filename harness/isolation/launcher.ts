@@ -103,10 +103,12 @@ const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, numbe
 
 function parseExit(line: string | undefined): LaunchedExit | undefined {
   const exit = /^exit (code|signal) (\d+)$/.exec(line ?? '')
-  if (exit === null) {
-    return undefined
-  }
-  return exit[1] === 'code' ? { code: Number(exit[2]), signal: null } : { code: null, signal: SIGNAL_NAMES.get(Number(exit[2])) ?? null }
+  return exit === null ? undefined : launchedExit(exit[1] as 'code' | 'signal', Number(exit[2]))
+}
+
+/** An end as the launcher and the holder report it: `code <n>` or `signal <n>`. */
+export function launchedExit(kind: 'code' | 'signal', number: number): LaunchedExit {
+  return kind === 'code' ? { code: number, signal: null } : { code: null, signal: SIGNAL_NAMES.get(number) ?? null }
 }
 
 /** An executable by path, or by name on PATH. */
