@@ -6,6 +6,7 @@
 import { closeSync, constants, openSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import type { HostedProcess, LaunchedExit, LaunchFailure, ProcessHost, SpawnSpec } from '../supervisor/supervisor.js'
+import { childrenOf, innermostPid } from '../supervisor/process-groups.js'
 import { launchedExit } from './launcher.js'
 
 type Answer = { readonly kind: 'pid'; readonly inner: number; readonly out: number; readonly err: number } | { readonly kind: 'error'; readonly failure: LaunchFailure }
@@ -138,26 +139,13 @@ export class SandboxHolder implements ProcessHost {
 
   /** The host pid of the holder's child that is `inner` inside the sandbox (NSpid's last field). */
   #hostPidOf(inner: number): number | undefined {
-    let children: string[]
-    try {
-      children = readFileSync(`/proc/${this.#hostPid}/task/${this.#hostPid}/children`, 'utf8').split(' ')
-    } catch {
-      return undefined
-    }
-    for (const child of children) {
-      if (child.trim() === '') {
-        continue
-      }
+    return childrenOf(this.#hostPid).find((child) => {
       try {
-        const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${child}/status`, 'utf8'))?.[1]?.trim().split(/\s+/)
-        if (nspid !== undefined && Number(nspid[nspid.length - 1]) === inner) {
-          return Number(child)
-        }
+        return innermostPid(readFileSync(`/proc/${child}/status`, 'utf8')) === inner
       } catch {
-        // Gone meanwhile: not one the holder still holds.
+        return false // Gone meanwhile: not one the holder still holds.
       }
-    }
-    return undefined
+    })
   }
 
   /** Our own reading end of a pipe the holder holds; the holder closes its end at release. */

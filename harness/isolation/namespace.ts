@@ -16,9 +16,8 @@
 // harness leaves nothing: its death kills the host-side bwrap, whose death kills pid 1.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
-import { descendants } from '../supervisor/process-groups.js'
-import type { Launcher } from '../supervisor/supervisor.js'
-import type { ProcessHost } from '../supervisor/supervisor.js'
+import { childrenOf, descendants, innermostPid } from '../supervisor/process-groups.js'
+import type { Launcher, ProcessHost } from '../supervisor/supervisor.js'
 import { SandboxHolder } from './holder.js'
 import { enterLauncher, type LauncherCommand } from './launcher.js'
 
@@ -46,10 +45,10 @@ export class SandboxNamespace {
   readonly #bwrap: ChildProcess
   readonly #exited: Promise<unknown>
   /** The holder's pid as the sandbox sees it. */
-  readonly #holderPid: string
+  readonly #holderPid: number
   #closing: Promise<void> | undefined
 
-  private constructor(bwrap: ChildProcess, exited: Promise<unknown>, initPid: number, holderPid: string, launcher: Launcher | ProcessHost) {
+  private constructor(bwrap: ChildProcess, exited: Promise<unknown>, initPid: number, holderPid: number, launcher: Launcher | ProcessHost) {
     this.#bwrap = bwrap
     this.#exited = exited
     this.initPid = initPid
@@ -138,13 +137,13 @@ export class SandboxNamespace {
       launcher = enterLauncher(spec.launcher, Number(initPid))
     } else {
       // The holder is pid 1's only child.
-      const holderHostPid = Number(readChildren(Number(initPid))[0])
-      if (!(holderHostPid > 0) || bwrap.stdin === null || bwrap.stdout === null) {
+      const holderHostPid = childrenOf(Number(initPid))[0]
+      if (holderHostPid === undefined || bwrap.stdin === null || bwrap.stdout === null) {
         return fail(`the sandbox's holder is not where bwrap started it (pid 1 is host pid ${initPid})`)
       }
       launcher = new SandboxHolder(bwrap.stdin, bwrap.stdout, holderHostPid)
     }
-    return new SandboxNamespace(bwrap, exited, Number(initPid), holderPid, launcher)
+    return new SandboxNamespace(bwrap, exited, Number(initPid), Number(holderPid), launcher)
   }
 
   /**
@@ -161,7 +160,7 @@ export class SandboxNamespace {
       }
       try {
         const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-        const inside = /^NSpid:.*\s(\d+)\s*$/m.exec(status)?.[1]
+        const inside = innermostPid(status)
         const state = /^State:\s*(\S)/m.exec(status)?.[1]
         if (inside !== this.#holderPid && state !== 'Z') {
           members.push(pid)
@@ -200,14 +199,6 @@ export class SandboxNamespace {
  */
 function timeout(ms: number): Promise<'timeout'> {
   return new Promise((resolve) => setTimeout(resolve, ms, 'timeout').unref())
-}
-
-function readChildren(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter((child) => child.trim() !== '')
-  } catch {
-    return []
-  }
 }
 
 function kill(pid: number | undefined, signal: NodeJS.Signals): void {

@@ -123,23 +123,36 @@ export function descendants(pid: number): number[] {
   while (queue.length > 0) {
     const current = queue.shift()!
     found.push(current)
-    let tasks: string[]
-    try {
-      tasks = readdirSync(`/proc/${current}/task`)
-    } catch {
-      continue
-    }
-    for (const task of tasks) {
-      try {
-        for (const child of readFileSync(`/proc/${current}/task/${task}/children`, 'utf8').split(' ')) {
-          if (child.trim() !== '') {
-            queue.push(Number(child))
-          }
-        }
-      } catch {
-        // Gone meanwhile.
-      }
-    }
+    queue.push(...childrenOf(current))
   }
   return found
+}
+
+/** The process's children (of every thread of it); none once it is gone. */
+export function childrenOf(pid: number): number[] {
+  let tasks: string[]
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return []
+  }
+  const children: number[] = []
+  for (const task of tasks) {
+    try {
+      for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ')) {
+        if (child.trim() !== '') {
+          children.push(Number(child))
+        }
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return children
+}
+
+/** The pid a process has in its own (innermost) PID namespace: NSpid's last field in its /proc status. */
+export function innermostPid(status: string): number | undefined {
+  const pid = /^NSpid:.*\s(\d+)\s*$/m.exec(status)?.[1]
+  return pid === undefined ? undefined : Number(pid)
 }
