@@ -5,6 +5,7 @@
 // starts at once, the sandbox ending under it, a holder that stops answering, and requests it
 // cannot read.
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
@@ -15,6 +16,16 @@ import { SandboxNamespace } from '../../harness/isolation/namespace.js'
 import { PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
 import { PYTHON, fn, until } from '../helpers.js'
 import { namespace, start } from './starting.js'
+
+/** Whether the stream gives another chunk within `ms`: a holder that goes silent fails the test, never hangs it. */
+async function nextData(stream: NodeJS.ReadableStream, ms = 5000): Promise<boolean> {
+  try {
+    await once(stream, 'data', { signal: AbortSignal.timeout(ms) })
+    return true
+  } catch {
+    return false
+  }
+}
 
 const launcher: LauncherCommand = existsSync(ENTER_BINARY) ? { file: ENTER_BINARY, args: [] } : { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }
 
@@ -115,8 +126,8 @@ if (!existsSync(HOLDER_BINARY)) {
     holder.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
     holder.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
     const answered = async (pattern: RegExp) => {
-      for (let i = 0; i < 500 && !pattern.test(out); i++) {
-        await new Promise((resolve) => holder.stdout.once('data', resolve))
+      while (!pattern.test(out) && (await nextData(holder.stdout))) {
+        // Each chunk is appended to `out` by the listener above.
       }
       return pattern.test(out)
     }
@@ -143,7 +154,7 @@ if (!existsSync(HOLDER_BINARY)) {
     // Outside a sandbox, over the holder's own pipes, with a short limit.
     const raw = spawn(HOLDER_BINARY, [], { stdio: ['pipe', 'pipe', 'inherit'] })
     t.teardown(() => raw.kill('SIGKILL'))
-    await new Promise((resolve) => raw.stdout.once('data', resolve))
+    t.ok(await nextData(raw.stdout), 'ready')
     const holder = new SandboxHolder(raw.stdin, raw.stdout, raw.pid!, 200)
     const children = () => readFileSync(`/proc/${raw.pid}/task/${raw.pid}/children`, 'utf8').trim()
     raw.kill('SIGSTOP')
