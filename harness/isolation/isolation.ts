@@ -37,8 +37,11 @@ export interface Isolation {
   readonly launcher: Launcher | ProcessHost | undefined
   /** Folders whose open files the process probe names (as the processes see them). */
   readonly probeFolders: readonly string[]
-  /** At the final Shutdown: SIGKILLs what is still running in the sandbox and returns its pids. */
-  end(): Promise<number[]>
+  /**
+   * At the final Shutdown: SIGKILLs what is still running in the sandbox and returns its pids.
+   * `killed` are processes the Shutdown itself SIGKILLed as orphans: their end is part of it too.
+   */
+  end(killed: readonly number[]): Promise<number[]>
   /** Idempotent: nothing of the sandbox is left afterwards. */
   dispose(): Promise<void>
 }
@@ -168,14 +171,15 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
     layerDirs: (part) => [path.posix.join(OPT, part)],
     launcher: namespace.launcher,
     probeFolders: [TASK_ROOT, OPT, '/tmp'],
-    end: async () => {
+    end: async (killed) => {
       const left = namespace.members()
       // SIGKILL to pid 1 goes out now either way. With nothing of the sandbox's own left, waiting
       // for bwrap to report it is the harness's housekeeping, not the sandbox's shutdown (~3 ms of
-      // a 10 ms Shutdown): dispose() waits for the same close. With members left, their end is
-      // what Shutdown reports, so it waits here.
+      // a 10 ms Shutdown): dispose() waits for the same close. With members left, or orphans just
+      // SIGKILLed (dead, but perhaps not yet reaped by pid 1, so not among the members), their end
+      // is what Shutdown reports, so it waits here: once bwrap has exited, all are reaped.
       const closing = namespace.close()
-      if (left.length > 0) {
+      if (left.length > 0 || killed.length > 0) {
         await closing
       }
       return left

@@ -501,7 +501,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       this.#recorder.record.shutdown = record
       // Whatever escaped its process group (a double-forked daemon) dies with the sandbox.
       const reaped = new Set(record.orphans.flatMap((orphan) => orphan.pids))
-      const left = [...(await this.#sandboxed.end()), ...this.#endPlainProcesses()].filter((pid) => !reaped.has(pid))
+      const left = [...(await this.#sandboxed.end([...reaped])), ...this.#endPlainProcesses()].filter((pid) => !reaped.has(pid))
       if (left.length > 0) {
         record.orphans.push({ group: 'sandbox', pids: left })
         this.#recorder.add('signal', `SIGKILL to ${left.length} process(es) left in the sandbox: ${left.join(', ')}`, 'sandbox')

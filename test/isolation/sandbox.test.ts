@@ -156,3 +156,18 @@ t.test('a daemon an extension double-forks out of its group dies with the sandbo
   t.same(inside.filter((pid) => existsSync(`/proc/${pid}`)), [], `nothing of the sandbox is left (before: ${inside.join(', ')})`)
   t.ok(inside.includes(daemon!), 'the daemon was among them')
 })
+
+t.test('orphans the Shutdown SIGKILLs are gone, reaped, when shutdown() resolves, even with pid 1 slow to reap them', async (t) => {
+  const sandbox = await bootIsolated(t, { functionDir: fn('echo'), extensionsDir: extensionsDir(t, ['spawns-child']) })
+  t.equal((await sandbox.invoke({})).status, 'success')
+  const initPid = Number(/pid 1 is host pid (\d+)/.exec(sandbox.record.timeline.find((e) => e.kind === 'phase' && e.detail.startsWith('Sandbox: bwrap'))?.detail ?? '')?.[1])
+  t.ok(initPid > 0, `pid 1 is host pid ${initPid}`)
+  // Stopped, pid 1 reaps nothing: a killed orphan stays a zombie until the sandbox itself ends.
+  process.kill(initPid, 'SIGSTOP')
+  const shutdown = await sandbox.shutdown({ reason: 'spindown' })
+  const orphans = shutdown.orphans.flatMap((orphan) => orphan.pids)
+  t.ok(orphans.length > 0, `the extension's child was left and killed: ${orphans.join(', ')}`)
+  for (const pid of orphans) {
+    t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `pid ${pid} is gone, not a zombie`)
+  }
+})
