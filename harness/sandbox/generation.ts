@@ -16,9 +16,6 @@ import { SupervisedProcess, type Launcher, type ProcessHost, type SpawnSpec } fr
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Deadline, raceUntil } from './race.js'
 
-/** How long the last lines of a process that died may take to come out of its pipes. */
-const MAX_LAST_LINES_WAIT_MS = 100
-
 /** The first fatal error of a generation: it ends the current phase and causes a reset. */
 export interface Fatal {
   readonly errorType: FatalErrorType | string
@@ -219,26 +216,12 @@ export class Generation {
     return finish('success')
   }
 
-  async #initFailed(result: { kind: 'fatal'; fatal: Fatal } | { kind: 'deadline' }, finish: (status: PhaseStatus, errorType?: string) => InitRecord): Promise<InitRecord> {
+  #initFailed(result: { kind: 'fatal'; fatal: Fatal } | { kind: 'deadline' }, finish: (status: PhaseStatus, errorType?: string) => InitRecord): InitRecord {
     if (result.kind === 'fatal') {
-      // A crash that failed Init: its last lines (why it crashed) belong in the record it returns.
-      const crashed = this.#processes.get(result.fatal.process)?.process
-      if (crashed?.exit !== undefined) {
-        await this.#readLastLines(crashed, MAX_LAST_LINES_WAIT_MS)
-      }
       return finish('error', result.fatal.errorType)
     }
     this.raiseFatal({ errorType: 'Sandbox.Timeout', message: 'Init timed out', process: 'platform', resetReason: 'timeout' })
     return finish('timeout', 'Sandbox.Timeout')
-  }
-
-  /**
-   * A process's last lines may still be in its pipes when its exit is seen (exit and output come
-   * separately): reads them, briefly, since a leftover process of its group can hold them open.
-   */
-  async #readLastLines(process: SupervisedProcess, limitMs: number): Promise<void> {
-    const never = new Promise<never>(() => undefined)
-    await raceUntil(process.outputEnded, never, Math.max(0, limitMs), this.#setup.signal)
   }
 
   /** Settles when an external agent has called /register. */
@@ -588,10 +571,6 @@ export class Generation {
     // Buffered telemetry goes out after the runtime is gone and before SHUTDOWN (RIE LMI order;
     // UNCONFIRMED for production), so an extension that flushes on SHUTDOWN can have it all.
     const flushUntilMs = recorder.now() + Math.max(0, Math.min(1000, deadlineAtMs - recorder.now()))
-    if (runtime !== undefined) {
-      // Read into the flush what it said last.
-      await this.#readLastLines(runtime.process, Math.min(MAX_LAST_LINES_WAIT_MS, flushUntilMs - recorder.now()))
-    }
     await this.#setup.telemetry.flush(Math.max(0, flushUntilMs - recorder.now()))
     const shutdownEvent = { eventType: 'SHUTDOWN' as const, shutdownReason: reason, deadlineMs: record.deadlineEpochMs }
     const awaiting: SupervisedProcess[] = []
