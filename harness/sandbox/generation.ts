@@ -42,6 +42,8 @@ export interface GenerationSetup {
   readonly signal: AbortSignal
   readonly runtimeShutdownMs: number | undefined
   readonly telemetry: TelemetrySink
+  /** Managed Instances' order: buffered telemetry is flushed between the runtime's exit and SHUTDOWN. */
+  readonly flushTelemetryBeforeShutdown: boolean
   readonly memoryMB: number
   readonly functionName: string
   /** The function timeout, for the "Task timed out after N seconds" message. */
@@ -568,10 +570,12 @@ export class Generation {
       await this.#waitExit(runtime.process, MAX_PROCESS_EXIT_WAIT_MS)
     }
 
-    // Buffered telemetry goes out after the runtime is gone and before SHUTDOWN (RIE LMI order;
-    // UNCONFIRMED for production), so an extension that flushes on SHUTDOWN can have it all.
-    const flushUntilMs = recorder.now() + Math.max(0, Math.min(1000, deadlineAtMs - recorder.now()))
-    await this.#setup.telemetry.flush(Math.max(0, flushUntilMs - recorder.now()))
+    // Classic RAPID (internal/lambda/rapid/shutdown.go) sends SHUTDOWN once the runtime is gone;
+    // Managed Instances first flush telemetry, 1 s at most (lambda-managed-instances/rapid/shutdown.go).
+    if (this.#setup.flushTelemetryBeforeShutdown) {
+      await this.#setup.telemetry.flush(Math.max(0, Math.min(1000, deadlineAtMs - recorder.now())))
+    }
+    this.#setup.telemetry.shutdownStarts()
     const shutdownEvent = { eventType: 'SHUTDOWN' as const, shutdownReason: reason, deadlineMs: record.deadlineEpochMs }
     const awaiting: SupervisedProcess[] = []
     for (const file of this.#setup.extensionFiles) {

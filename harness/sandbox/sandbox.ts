@@ -388,6 +388,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       signal: this.#controller.signal,
       runtimeShutdownMs: this.#options.runtimeShutdownMs,
       telemetry: this.#telemetry,
+      flushTelemetryBeforeShutdown: this.#options.telemetry.flushBeforeShutdown,
       memoryMB: this.#options.memoryMB,
       functionName: this.#options.functionName,
       probeFolders: this.#sandboxed.probeFolders,
