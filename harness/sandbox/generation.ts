@@ -7,7 +7,7 @@ import { extensionInvokeEvent, type InvokeEvent } from '../lifecycle/events.js'
 import { deferred } from '../lifecycle/deferred.js'
 import { RuntimeAgent, MAX_RESPONSE_BYTES, type RuntimeAnswer } from '../lifecycle/runtime.js'
 import { MAX_PROCESS_EXIT_WAIT_MS, planShutdown } from '../lifecycle/shutdown-plan.js'
-import type { Recorder } from '../record/recorder.js'
+import { roundMs, type Recorder } from '../record/recorder.js'
 import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
 import { catchesSigterm, descendants, groupMembers, PeakMemory } from '../supervisor/process-groups.js'
 import type { TelemetrySink } from '../telemetry/sink.js'
@@ -135,7 +135,7 @@ export class Generation {
       if (errorType !== undefined) {
         record.errorType = errorType
       }
-      record.durationMs = recorder.now() - startedAtMs
+      record.durationMs = recorder.since(startedAtMs)
       const error = errorType === undefined ? {} : { errorType }
       if (!runtimeDone) {
         telemetry.platform('platform.initRuntimeDone', { ...initType, status, ...error })
@@ -363,12 +363,12 @@ export class Generation {
     const emitRuntimeDone = (producedBytes: number) => {
       runtimeDone = true
       const fields = outcomeFields()
-      fields.metrics = { durationMs: recorder.now() - runtimeStartedAtMs, producedBytes }
+      fields.metrics = { durationMs: recorder.since(runtimeStartedAtMs), producedBytes }
       telemetry.platform('platform.runtimeDone', withTracing(fields))
     }
     const finish = (reset: ShutdownReason | undefined): InvokeOutcome => {
       deadline.clear()
-      record.durationMs = recorder.now() - record.startedAtMs
+      record.durationMs = recorder.since(record.startedAtMs)
       if (!runtimeDone) {
         emitRuntimeDone(0)
       }
@@ -538,7 +538,7 @@ export class Generation {
       internals: this.extensions.internals.length,
       runtimeShutdownMs: this.#setup.runtimeShutdownMs,
     })
-    const deadlineAtMs = startedAtMs + plan.windowMs
+    const deadlineAtMs = roundMs(startedAtMs + plan.windowMs)
     const record: ShutdownRecord = {
       reason,
       final,
@@ -600,7 +600,7 @@ export class Generation {
     )
     await Promise.all(this.liveProcesses.map((process) => this.#waitExit(process, MAX_PROCESS_EXIT_WAIT_MS)))
     record.orphans = this.#reapGroups()
-    record.durationMs = recorder.now() - startedAtMs
+    record.durationMs = recorder.since(startedAtMs)
     recorder.add('phase', `Shutdown end (${record.durationMs.toFixed(1)} ms)`)
     return record
   }
