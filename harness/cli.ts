@@ -40,6 +40,9 @@ run options:
   --runtime-shutdown-ms <ms>   the runtime's share of the shutdown window (default 300; 500 with internal extensions)
   --init-timeout-ms <ms>       the Init limit (default 10000, as Lambda)
   --freeze                     SIGSTOP the sandbox between invokes, as Lambda freezes it
+  --telemetry-flush-before-shutdown
+                               Managed Instances' order: deliver buffered telemetry (1 s at most) after the
+                               runtime exits and before SHUTDOWN; on-demand Lambda sends SHUTDOWN at once
   --ephemeral-storage <MB>     size of the sandbox's private /tmp (512–10240, default 512)
   --no-isolation               plain host processes instead of the bwrap sandbox (/var/task, /opt,
                                read-only root, private /tmp); the default where bwrap is missing
@@ -104,6 +107,7 @@ async function run(argv: string[]): Promise<number> {
       'runtime-shutdown-ms': { type: 'string' },
       'init-timeout-ms': { type: 'string' },
       freeze: { type: 'boolean' },
+      'telemetry-flush-before-shutdown': { type: 'boolean' },
       'ephemeral-storage': { type: 'string' },
       'no-isolation': { type: 'boolean' },
       postgres: { type: 'boolean' },
@@ -145,6 +149,7 @@ async function run(argv: string[]): Promise<number> {
     initTimeoutMs: numberFlag('init-timeout-ms', values['init-timeout-ms']),
     env: parseEnv(values.env, values['pass-env']),
     freeze: values.freeze ?? false,
+    ...(values['telemetry-flush-before-shutdown'] === true ? { telemetry: { flushBeforeShutdown: true } } : {}),
     ephemeralStorageMB: numberFlag('ephemeral-storage', values['ephemeral-storage']),
     ...(values['no-isolation'] === true ? { isolation: 'none' as const } : {}),
     postgres: values.postgres ?? false,

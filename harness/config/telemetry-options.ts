@@ -17,6 +17,11 @@ export interface TelemetryOptions {
   requestTimeoutMs?: number
   /** Bytes buffered for one subscriber past which new records are dropped (65536–268435456). Default 8 MiB. */
   maxQueueBytes?: number
+  /**
+   * Lambda Managed Instances' order: deliver what is buffered (one snapshot, 1 s cap) between the
+   * runtime's exit and SHUTDOWN. Default false: on-demand Lambda sends SHUTDOWN at once (LAMBDA-SPEC §3.3).
+   */
+  flushBeforeShutdown?: boolean
 }
 
 export interface ParsedTelemetryOptions {
@@ -25,6 +30,7 @@ export interface ParsedTelemetryOptions {
   readonly retryBackoffMs: number
   readonly requestTimeoutMs: number
   readonly maxQueueBytes: number
+  readonly flushBeforeShutdown: boolean
 }
 
 export const TELEMETRY_DEFAULTS: ParsedTelemetryOptions = {
@@ -33,6 +39,7 @@ export const TELEMETRY_DEFAULTS: ParsedTelemetryOptions = {
   retryBackoffMs: 100,
   requestTimeoutMs: 2000,
   maxQueueBytes: 8 * 1024 * 1024,
+  flushBeforeShutdown: false,
 }
 
 function invalidTelemetry(name: string, expected: string, actual: unknown): HarnessError {
@@ -48,7 +55,7 @@ export function validateTelemetryOptions(value: unknown): ParsedTelemetryOptions
     throw new HarnessError('ERR_INVALID_OPTION', `option telemetry: expected an object, got ${JSON.stringify(value) ?? String(value)}`)
   }
   const given = value as Record<string, unknown>
-  const integer = (name: keyof ParsedTelemetryOptions, min: number, max: number): number => {
+  const integer = (name: Exclude<keyof ParsedTelemetryOptions, 'flushBeforeShutdown'>, min: number, max: number): number => {
     const raw = given[name]
     if (raw === undefined) {
       return TELEMETRY_DEFAULTS[name]
@@ -62,11 +69,16 @@ export function validateTelemetryOptions(value: unknown): ParsedTelemetryOptions
   if (defaultMaxItems !== 1000 && defaultMaxItems !== 10000) {
     throw invalidTelemetry('defaultMaxItems', '1000 or 10000', defaultMaxItems)
   }
+  const flushBeforeShutdown = given.flushBeforeShutdown ?? TELEMETRY_DEFAULTS.flushBeforeShutdown
+  if (typeof flushBeforeShutdown !== 'boolean') {
+    throw invalidTelemetry('flushBeforeShutdown', 'true or false', flushBeforeShutdown)
+  }
   return {
     defaultMaxItems,
     retries: integer('retries', 0, 10),
     retryBackoffMs: integer('retryBackoffMs', 0, 10_000),
     requestTimeoutMs: integer('requestTimeoutMs', 10, 60_000),
     maxQueueBytes: integer('maxQueueBytes', 65536, 268435456),
+    flushBeforeShutdown,
   }
 }

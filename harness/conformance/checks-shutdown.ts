@@ -224,7 +224,7 @@ const telemetryFlushed: CheckSpec = {
       return {
         outcome: 'fail',
         summary: `${lost} record(s) were still on their way to it when it ${killed ? 'was killed' : 'exited'} (${delivered} of ${records} delivered)`,
-        fix: 'keep calling /event/next and keep the listener up until SHUTDOWN: Lambda delivers what it buffered before it sends SHUTDOWN',
+        fix: 'keep the listener up after SHUTDOWN until deliveries stop: on-demand Lambda sends SHUTDOWN once the runtime is gone and goes on delivering what it buffered, within buffering.timeoutMs',
         data,
         ...because,
       }
@@ -248,7 +248,7 @@ const telemetryFlushed: CheckSpec = {
         outcome: 'fail',
         summary: `the records of ${missing.length} of ${invokes.length} invoke(s) never reached SINK_URL (${delivered} record(s) were delivered to it before SHUTDOWN)`,
         happened: `nothing that reached SINK_URL mentions request ${missing.join(', ')}: it exited with what it had buffered`,
-        fix: 'on SHUTDOWN, forward everything still buffered (Lambda has delivered all it had by then) before exiting, within deadlineMs',
+        fix: 'on SHUTDOWN, wait until deliveries stop (a quiet spell longer than buffering.timeoutMs), then forward everything buffered before exiting, within deadlineMs',
         data,
         ...because,
       }

@@ -11,6 +11,11 @@ import type { Problem, ProcessRecord, RunRecord, TimelineEntry } from './run-rec
 export const MAX_TIMELINE_OUTPUT_LINES = 20_000
 export const MAX_TIMELINE_OUTPUT_CHARS = 4 * 1024 * 1024
 
+/** ms to the microsecond, as RAPID's durations: Lambda prints `7.462`, never `7.461999999999989`. */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000
+}
+
 export class Recorder {
   readonly record: RunRecord
   readonly #origin = performance.now()
@@ -41,7 +46,12 @@ export class Recorder {
 
   /** ms since boot, with microsecond precision as RAPID's durations. */
   now(): number {
-    return Math.round((performance.now() - this.#origin) * 1000) / 1000
+    return roundMs(performance.now() - this.#origin)
+  }
+
+  /** ms from `startedAtMs` (a time on this clock) to now: a difference of rounded times is not rounded. */
+  since(startedAtMs: number): number {
+    return roundMs(this.now() - startedAtMs)
   }
 
   /** Epoch ms for a point on the sandbox clock (deadlines on the wire are epoch ms). */

@@ -7,7 +7,7 @@ import { extensionInvokeEvent, type InvokeEvent } from '../lifecycle/events.js'
 import { deferred } from '../lifecycle/deferred.js'
 import { RuntimeAgent, MAX_RESPONSE_BYTES, type RuntimeAnswer } from '../lifecycle/runtime.js'
 import { MAX_PROCESS_EXIT_WAIT_MS, planShutdown } from '../lifecycle/shutdown-plan.js'
-import type { Recorder } from '../record/recorder.js'
+import { roundMs, type Recorder } from '../record/recorder.js'
 import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
 import { catchesSigterm, descendants, groupMembers, PeakMemory } from '../supervisor/process-groups.js'
 import type { TelemetrySink } from '../telemetry/sink.js'
@@ -15,9 +15,6 @@ import { heldResources } from '../probes/processes.js'
 import { SupervisedProcess, type Launcher, type ProcessHost, type SpawnSpec } from '../supervisor/supervisor.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Deadline, raceUntil } from './race.js'
-
-/** How long the last lines of a process that died may take to come out of its pipes. */
-const MAX_LAST_LINES_WAIT_MS = 100
 
 /** The first fatal error of a generation: it ends the current phase and causes a reset. */
 export interface Fatal {
@@ -45,6 +42,8 @@ export interface GenerationSetup {
   readonly signal: AbortSignal
   readonly runtimeShutdownMs: number | undefined
   readonly telemetry: TelemetrySink
+  /** Managed Instances' order: buffered telemetry is flushed between the runtime's exit and SHUTDOWN. */
+  readonly flushTelemetryBeforeShutdown: boolean
   readonly memoryMB: number
   readonly functionName: string
   /** The function timeout, for the "Task timed out after N seconds" message. */
@@ -136,7 +135,7 @@ export class Generation {
       if (errorType !== undefined) {
         record.errorType = errorType
       }
-      record.durationMs = recorder.now() - startedAtMs
+      record.durationMs = recorder.since(startedAtMs)
       const error = errorType === undefined ? {} : { errorType }
       if (!runtimeDone) {
         telemetry.platform('platform.initRuntimeDone', { ...initType, status, ...error })
@@ -219,26 +218,12 @@ export class Generation {
     return finish('success')
   }
 
-  async #initFailed(result: { kind: 'fatal'; fatal: Fatal } | { kind: 'deadline' }, finish: (status: PhaseStatus, errorType?: string) => InitRecord): Promise<InitRecord> {
+  #initFailed(result: { kind: 'fatal'; fatal: Fatal } | { kind: 'deadline' }, finish: (status: PhaseStatus, errorType?: string) => InitRecord): InitRecord {
     if (result.kind === 'fatal') {
-      // A crash that failed Init: its last lines (why it crashed) belong in the record it returns.
-      const crashed = this.#processes.get(result.fatal.process)?.process
-      if (crashed?.exit !== undefined) {
-        await this.#readLastLines(crashed, MAX_LAST_LINES_WAIT_MS)
-      }
       return finish('error', result.fatal.errorType)
     }
     this.raiseFatal({ errorType: 'Sandbox.Timeout', message: 'Init timed out', process: 'platform', resetReason: 'timeout' })
     return finish('timeout', 'Sandbox.Timeout')
-  }
-
-  /**
-   * A process's last lines may still be in its pipes when its exit is seen (exit and output come
-   * separately): reads them, briefly, since a leftover process of its group can hold them open.
-   */
-  async #readLastLines(process: SupervisedProcess, limitMs: number): Promise<void> {
-    const never = new Promise<never>(() => undefined)
-    await raceUntil(process.outputEnded, never, Math.max(0, limitMs), this.#setup.signal)
   }
 
   /** Settles when an external agent has called /register. */
@@ -378,12 +363,12 @@ export class Generation {
     const emitRuntimeDone = (producedBytes: number) => {
       runtimeDone = true
       const fields = outcomeFields()
-      fields.metrics = { durationMs: recorder.now() - runtimeStartedAtMs, producedBytes }
+      fields.metrics = { durationMs: recorder.since(runtimeStartedAtMs), producedBytes }
       telemetry.platform('platform.runtimeDone', withTracing(fields))
     }
     const finish = (reset: ShutdownReason | undefined): InvokeOutcome => {
       deadline.clear()
-      record.durationMs = recorder.now() - record.startedAtMs
+      record.durationMs = recorder.since(record.startedAtMs)
       if (!runtimeDone) {
         emitRuntimeDone(0)
       }
@@ -553,7 +538,7 @@ export class Generation {
       internals: this.extensions.internals.length,
       runtimeShutdownMs: this.#setup.runtimeShutdownMs,
     })
-    const deadlineAtMs = startedAtMs + plan.windowMs
+    const deadlineAtMs = roundMs(startedAtMs + plan.windowMs)
     const record: ShutdownRecord = {
       reason,
       final,
@@ -585,14 +570,12 @@ export class Generation {
       await this.#waitExit(runtime.process, MAX_PROCESS_EXIT_WAIT_MS)
     }
 
-    // Buffered telemetry goes out after the runtime is gone and before SHUTDOWN (RIE LMI order;
-    // UNCONFIRMED for production), so an extension that flushes on SHUTDOWN can have it all.
-    const flushUntilMs = recorder.now() + Math.max(0, Math.min(1000, deadlineAtMs - recorder.now()))
-    if (runtime !== undefined) {
-      // Read into the flush what it said last.
-      await this.#readLastLines(runtime.process, Math.min(MAX_LAST_LINES_WAIT_MS, flushUntilMs - recorder.now()))
+    // Classic RAPID (internal/lambda/rapid/shutdown.go) sends SHUTDOWN once the runtime is gone;
+    // Managed Instances first flush telemetry, 1 s at most (lambda-managed-instances/rapid/shutdown.go).
+    if (this.#setup.flushTelemetryBeforeShutdown) {
+      await this.#setup.telemetry.flush(Math.max(0, Math.min(1000, deadlineAtMs - recorder.now())))
     }
-    await this.#setup.telemetry.flush(Math.max(0, flushUntilMs - recorder.now()))
+    this.#setup.telemetry.shutdownStarts()
     const shutdownEvent = { eventType: 'SHUTDOWN' as const, shutdownReason: reason, deadlineMs: record.deadlineEpochMs }
     const awaiting: SupervisedProcess[] = []
     for (const file of this.#setup.extensionFiles) {
@@ -617,7 +600,7 @@ export class Generation {
     )
     await Promise.all(this.liveProcesses.map((process) => this.#waitExit(process, MAX_PROCESS_EXIT_WAIT_MS)))
     record.orphans = this.#reapGroups()
-    record.durationMs = recorder.now() - startedAtMs
+    record.durationMs = recorder.since(startedAtMs)
     recorder.add('phase', `Shutdown end (${record.durationMs.toFixed(1)} ms)`)
     return record
   }

@@ -17,7 +17,7 @@ import { CALLER_TIMEOUT_ERROR_TYPE, platformErrorBody, timeoutMessage } from '..
 import type { ExtensionEvent, InvokeEvent } from '../lifecycle/events.js'
 import type { RuntimeAgent } from '../lifecycle/runtime.js'
 import { PYTHON_BOOTSTRAP } from '../paths.js'
-import { Recorder } from '../record/recorder.js'
+import { Recorder, roundMs } from '../record/recorder.js'
 import type { InvocationRecord, RunRecord, ShutdownRecord, TimelineEntry } from '../record/run-record.js'
 import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.js'
 import type { SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
@@ -388,6 +388,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       signal: this.#controller.signal,
       runtimeShutdownMs: this.#options.runtimeShutdownMs,
       telemetry: this.#telemetry,
+      flushTelemetryBeforeShutdown: this.#options.telemetry.flushBeforeShutdown,
       memoryMB: this.#options.memoryMB,
       functionName: this.#options.functionName,
       probeFolders: this.#sandboxed.probeFolders,
@@ -452,7 +453,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
           record.response = initErrorBody(fatal, record.errorType, requestId)
         }
         // The invoke ends with the Init; the reset that follows is not part of its duration.
-        record.durationMs = init.startedAtMs + init.durationMs - startedAtMs
+        record.durationMs = roundMs(init.startedAtMs + init.durationMs - startedAtMs)
         // Lambda still logs the invoke after the INIT_REPORTs: START, END, REPORT with the error (LAMBDA-SPEC §3.1).
         this.#telemetry.platform('platform.start', { requestId, version: '$LATEST' })
         this.#telemetry.platform('platform.report', {

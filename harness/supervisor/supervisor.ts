@@ -88,17 +88,24 @@ export interface SupervisorHooks {
 export const MAX_LINE_BYTES = 256 * 1024
 /** Output lines kept per process as evidence for errors (testcontainers keeps the last 50). */
 const TAIL_LINES = 50
+/**
+ * How long an exit waits for the rest of the process's output: the exit report and the pipes come
+ * separately, and a leftover process of its group can hold the pipes open for ever.
+ */
+export const MAX_OUTPUT_DRAIN_MS = 100
 
 export class SupervisedProcess {
   readonly name: string
   readonly kind: ProcessKind
   /** Settles once the process has started (undefined) or failed to start (the failure). */
   readonly launched: Promise<LaunchFailure | undefined>
+  /** Settles once the exit is final: after the output was read to EOF, or MAX_OUTPUT_DRAIN_MS after the exit. */
   readonly exited: Promise<ProcessExit>
-  /** Settles when stdout and stderr have both ended: every line has been reported (may follow the exit). */
+  /** Settles when stdout and stderr have both ended: every line has been reported. */
   readonly outputEnded: Promise<void>
   readonly tail: string[] = []
   #exit: ProcessExit | undefined
+  #exiting: Promise<ProcessExit> | undefined
   #frozen = false
   /** The process (with a launcher: once reported), leader of the group we signal. */
   #pid: number | undefined
@@ -217,13 +224,20 @@ export class SupervisedProcess {
     return { launched, exited, outputEnded }
   }
 
-  /** Records the exit once (whichever report comes first) and tells the hooks. */
-  #settle(code: number | null, signal: NodeJS.Signals | null, hooks: SupervisorHooks): ProcessExit {
-    if (this.#exit === undefined) {
-      this.#exit = { code, signal, atMs: hooks.now() }
-      hooks.onExit(this, this.#exit)
+  /**
+   * Records the exit once (whichever report comes first) at the time it was reported, and makes it
+   * final (tells the hooks) once its last lines are in: the process's output read to EOF, bounded.
+   */
+  #settle(code: number | null, signal: NodeJS.Signals | null, hooks: SupervisorHooks): Promise<ProcessExit> {
+    if (this.#exiting === undefined) {
+      const exit = { code, signal, atMs: hooks.now() }
+      this.#exiting = drained(this.outputEnded, MAX_OUTPUT_DRAIN_MS).then(() => {
+        this.#exit = exit
+        hooks.onExit(this, exit)
+        return exit
+      })
     }
-    return this.#exit
+    return this.#exiting
   }
 
   /** Lines to the hooks and the tail (held until the start is known); settles when the stream has closed. */
@@ -346,6 +360,13 @@ export class SupervisedProcess {
   static launchError(name: string, failure: LaunchFailure): HarnessError {
     return new HarnessError('ERR_SPAWN_FAILED', `could not start ${name}: ${failure.message}`, { cause: failure.cause })
   }
+}
+
+/** Settles when `ended` does or `limitMs` has passed, whichever comes first. */
+function drained(ended: Promise<void>, limitMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)))
+  return Promise.race([ended, cap]).finally(() => clearTimeout(timer))
 }
 
 /**

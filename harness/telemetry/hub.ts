@@ -134,7 +134,10 @@ export class TelemetryHub implements TelemetrySink {
     this.#replayBytes = 0
   }
 
-  /** Delivers what is buffered, never waiting past `budgetMs`; then marks where SHUTDOWN goes out. */
+  /**
+   * Delivers a snapshot of what is buffered now, never waiting past `budgetMs` and never for records
+   * that arrive meanwhile (Managed Instances' flush before SHUTDOWN).
+   */
   async flush(budgetMs: number): Promise<void> {
     this.#resume()
     const live = [...this.#subscribers.values()].filter((subscriber) => !subscriber.ended)
@@ -150,6 +153,10 @@ export class TelemetryHub implements TelemetrySink {
         : `telemetry flush did not finish within its ${budgetMs.toFixed(0)} ms budget; delivery goes on in the background`
       this.#setup.recorder.add('phase', detail)
     }
+  }
+
+  shutdownStarts(): void {
+    this.#resume()
     this.#shutdownMark = this.#seq + 1
   }
 

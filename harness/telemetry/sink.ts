@@ -1,5 +1,5 @@
 // What the sandbox tells the telemetry side: platform events as Lambda names them (LAMBDA-SPEC
-// §4.2), every output line, when Init ends, and when to flush before SHUTDOWN.
+// §4.2), every output line, when Init ends, and when SHUTDOWN goes out.
 
 export type PlatformEventType =
   | 'platform.initStart'
@@ -19,8 +19,13 @@ export interface TelemetrySink {
   line(source: 'function' | 'extension', process: string, line: string): void
   /** Init has completed: subscriptions are closed from now on (RAPID doRuntimeDomainInit). */
   initDone(): void
-  /** After the runtime exited and before SHUTDOWN: deliver what is buffered within `budgetMs`. */
+  /** Managed Instances only, after the runtime exited and before SHUTDOWN: deliver what is buffered now within `budgetMs`. */
   flush(budgetMs: number): Promise<void>
+  /**
+   * SHUTDOWN goes out now: delivery goes on under each subscription's buffering, and a record
+   * emitted from here on could not reach an extension that exits on SHUTDOWN.
+   */
+  shutdownStarts(): void
   /** A process of the sandbox ended: the subscriptions it held (internal extensions' too) end with it. */
   exited(process: string, exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null }): void
   /** The sandbox is disposed: stop every delivery and release sockets and timers. */
@@ -33,6 +38,7 @@ export const NO_TELEMETRY: TelemetrySink = {
   line: () => undefined,
   initDone: () => undefined,
   flush: () => Promise.resolve(),
+  shutdownStarts: () => undefined,
   exited: () => undefined,
   close: () => Promise.resolve(),
 }

@@ -72,9 +72,10 @@ export class Subscriber {
   #unreported = { records: 0, bytes: 0, reason: '' }
   #batchTimer: NodeJS.Timeout | undefined
   #due = false
-  #draining = 0
   #ended = false
-  #idleWaiters: (() => void)[] = []
+  /** Records up to this sequence number go out without waiting for their batch (a drain's snapshot). */
+  #drainUpTo = 0
+  #drainWaiters: { readonly upTo: number; readonly resolve: () => void }[] = []
 
   constructor(
     agent: { readonly name: string; readonly external: boolean },
@@ -133,15 +134,19 @@ export class Subscriber {
     this.#dropped(records, bytes, reason)
   }
 
-  /** Sends everything buffered now, without waiting for timeoutMs; settles when nothing is left or it ended. */
-  async drain(): Promise<void> {
-    this.#draining++
-    try {
-      this.#pump()
-      await this.#whenIdle()
-    } finally {
-      this.#draining--
-    }
+  /**
+   * Sends what is buffered now without waiting for timeoutMs, in batches of maxItems / maxBytes; settles
+   * once that snapshot is delivered or dropped, or the subscription ended. Records offered meanwhile
+   * are not waited for and go out as their own buffering says.
+   */
+  drain(): Promise<void> {
+    const inFlight = (this.#inFlight ?? []).filter((item) => !item.notice).map((item) => item.seq)
+    const upTo = Math.max(this.#queue.at(-1)?.seq ?? 0, ...inFlight)
+    this.#drainUpTo = Math.max(this.#drainUpTo, upTo)
+    const drained = new Promise<void>((resolve) => this.#drainWaiters.push({ upTo, resolve }))
+    this.#pump()
+    this.#settle()
+    return drained
   }
 
   /** The sandbox thawed (or never froze): go on delivering. */
@@ -227,18 +232,21 @@ export class Subscriber {
     if (this.#unreported.records > 0 && !this.#types.has('platform')) {
       this.#unreported = { records: 0, bytes: 0, reason: '' }
     }
+    this.#settle()
     const notice = this.#unreported.records > 0
     if (this.#queue.length === 0 && !notice) {
       this.#due = false
-      this.#settle()
       return
     }
     const { maxItems, maxBytes } = this.subscription.buffering
     const full = this.#queue.length >= maxItems || this.#queuedBytes >= maxBytes
-    if (!full && !this.#due && this.#draining === 0) {
+    // A drain sends its snapshot (and a drop notice) now; later records keep to their buffering.
+    const draining = (this.#queue[0]?.seq ?? Infinity) <= this.#drainUpTo || (notice && this.#drainWaiters.length > 0)
+    if (!full && !this.#due && !draining) {
       this.#armTimer()
       return
     }
+    const upTo = full || this.#due ? Infinity : this.#drainUpTo
     this.#due = false
     this.#clearTimer()
     const batch: Item[] = []
@@ -256,7 +264,7 @@ export class Subscriber {
     // as Lambda's (hence "payloads up to 2*maxBytes").
     let count = 0
     let bytes = 0
-    while (this.#queue.length > 0 && count < maxItems && bytes < maxBytes) {
+    while (this.#queue.length > 0 && count < maxItems && bytes < maxBytes && (this.#queue[0] as Item).seq <= upTo) {
       const item = this.#queue.shift() as Item
       batch.push(item)
       count++
@@ -352,23 +360,20 @@ export class Subscriber {
     }
   }
 
-  #whenIdle(): Promise<void> {
-    if (this.#isIdle()) {
-      return Promise.resolve()
-    }
-    return new Promise((resolve) => this.#idleWaiters.push(resolve))
-  }
-
-  #isIdle(): boolean {
-    return this.#ended || (this.#queue.length === 0 && this.#inFlight === undefined && this.#unreported.records === 0)
-  }
-
+  /** Resolves the drains whose snapshot is out: nothing of it queued or in flight, no notice pending. */
   #settle(): void {
-    if (this.#isIdle()) {
-      const waiters = this.#idleWaiters
-      this.#idleWaiters = []
-      for (const resolve of waiters) {
-        resolve()
+    if (this.#drainWaiters.length === 0) {
+      return
+    }
+    const firstQueued = this.#queue[0]?.seq ?? Infinity
+    const firstInFlight = this.#inFlight?.find((item) => !item.notice)?.seq ?? Infinity
+    const pending = Math.min(firstQueued, firstInFlight)
+    const noticeOwed = this.#unreported.records > 0 || this.#inFlight?.some((item) => item.notice) === true
+    const waiters = this.#drainWaiters
+    this.#drainWaiters = this.#ended ? [] : waiters.filter((waiter) => waiter.upTo >= pending || noticeOwed)
+    for (const waiter of waiters) {
+      if (!this.#drainWaiters.includes(waiter)) {
+        waiter.resolve()
       }
     }
   }

@@ -98,6 +98,7 @@ t.test('every invalid option: a user error code, and a message naming the option
     ['timeoutSec a string', { timeoutSec: '3' }, 'ERR_INVALID_OPTION', /^option timeoutSec: .*got "3"$/],
     ['memoryMB 127', { memoryMB: 127 }, 'ERR_INVALID_OPTION', /^option memoryMB: expected a number from 128 to 10240, got 127$/],
     ['memoryMB 10241', { memoryMB: 10241 }, 'ERR_INVALID_OPTION', /^option memoryMB: .*got 10241$/],
+    ['telemetry.flushBeforeShutdown not a boolean', { telemetry: { flushBeforeShutdown: 'yes' } }, 'ERR_INVALID_OPTION', /^option telemetry\.flushBeforeShutdown: expected true or false, got "yes"$/],
     ['memoryMB a fraction', { memoryMB: 128.5 }, 'ERR_INVALID_OPTION', /^option memoryMB: expected a whole number of MB from 128 to 10240, got 128\.5$/],
     ['functionName with a dot', { functionName: 'my.fn' }, 'ERR_INVALID_OPTION', /^option functionName: expected 1–64 letters, digits, hyphens or underscores, got "my\.fn"$/],
     ['functionName too long', { functionName: 'f'.repeat(65) }, 'ERR_INVALID_OPTION', /^option functionName: .*got "f{65}"$/],

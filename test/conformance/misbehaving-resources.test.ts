@@ -21,7 +21,8 @@ t.test('each fixture fails exactly its check', async (t) => {
   for (const reason of REASONS) {
     t.match(byId(drops!, `shutdown-${reason}/db-sessions-closed`).summary, /^1 of 1 session\(s\) not closed: backend \d+ dropped/)
     t.match(byId(drops!, `shutdown-${reason}/exits-before-deadline`), { outcome: 'pass' }, 'it exits in time, with code 0: only the session is wrong')
-    t.match(byId(loses!, `shutdown-${reason}/telemetry-flushed`).summary, /^the records of 1 of 1 invoke\(s\) never reached SINK_URL/)
+    // It exits at once on SHUTDOWN: what was still on its way to it (on-demand Lambda delivers after SHUTDOWN) or in its buffer is lost.
+    t.match(byId(loses!, `shutdown-${reason}/telemetry-flushed`).summary, /^(the records of 1 of 1 invoke\(s\) never reached SINK_URL|\d+ record\(s\) were still on their way to it when it exited)/)
   }
   t.match(byId(leaks!, 'many-invokes/fds'), { data: { growth: Number } })
   t.ok((byId(leaks!, 'many-invokes/fds').data.growth as number) >= 20, 'a file per invoke shows as fds growing with the invokes')

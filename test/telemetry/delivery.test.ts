@@ -1,6 +1,6 @@
 // Delivery to real subscriber processes (LAMBDA-SPEC §4.1, §4.2): batches by maxItems, every
 // platform event and output line, each line keeping its "\n", everything buffered delivered after
-// the runtime exited and before SHUTDOWN; TCP as NDJSON; a failing destination gets retries and
+// the runtime exited and before SHUTDOWN in Managed Instances' order; TCP as NDJSON; a failing destination gets retries and
 // platform.logsDropped; one that never answers stalls nothing.
 import t, { type Test } from 'tap'
 import type { BootOptions, RunRecord } from '../../harness/index.js'
@@ -49,9 +49,9 @@ t.test('batches of maxItems, platform and function records in order, all before 
   const { sandbox, out } = await bootWith(
     t,
     'telemetry-recorder',
-    // timeoutMs at its maximum: batches go out only when full, or in the flush before SHUTDOWN.
+    // timeoutMs at its maximum: batches go out only when full, or in Managed Instances' flush before SHUTDOWN.
     { TELEMETRY_BUFFERING: '{"maxItems": 1000, "timeoutMs": 30000}' },
-    { freeze: true },
+    { freeze: true, telemetry: { flushBeforeShutdown: true } },
   )
   const first = await sandbox.invoke({ lines: 2500, tag: 'first' })
   const second = await sandbox.invoke({ lines: 3, tag: 'second' })
@@ -107,7 +107,7 @@ t.test('TCP: NDJSON on a socket', async (t) => {
 })
 
 t.test('a destination that fails at first: retries, a drop, then platform.logsDropped with the rest', async (t) => {
-  const { sandbox, out } = await bootWith(t, 'telemetry-recorder', { TELEMETRY_FAIL_FIRST: '2', TELEMETRY_TYPES: 'platform,function' }, { telemetry: { retries: 1, retryBackoffMs: 10 } })
+  const { sandbox, out } = await bootWith(t, 'telemetry-recorder', { TELEMETRY_FAIL_FIRST: '2', TELEMETRY_TYPES: 'platform,function' }, { telemetry: { retries: 1, retryBackoffMs: 10, flushBeforeShutdown: true } })
   await sandbox.invoke({ lines: 5, tag: 'after' })
   await sandbox.shutdown()
   const written = readOut(out)
@@ -135,18 +135,18 @@ t.test('a subscriber that never answers stalls nothing, and what it was owed is 
     t.ok(result.durationMs < 1500, `invoke ${i + 1} took ${result.durationMs.toFixed(0)} ms: delivery never held it up`)
   }
   const shutdown = await sandbox.shutdown()
-  // The flush before SHUTDOWN is capped at 1 s; the extension then exits on SHUTDOWN.
+  // Nothing waits for its deliveries; the extension exits on SHUTDOWN.
   t.ok(shutdown.durationMs < 1800, `Shutdown took ${shutdown.durationMs.toFixed(0)} ms`)
   t.same(shutdown.extensions[0]?.exit, { code: 0, signal: null }, 'and the extension exited on its own')
   const stats = subscriberOf(sandbox.record, 'telemetry-never-answers')
   t.equal(stats.delivered, 0)
   t.ok(stats.retries > 0, `${stats.retries} retries`)
-  t.ok(stats.dropped > 0, `${stats.dropped} dropped`)
+  t.ok(stats.dropped + stats.lost > 0, `${stats.dropped} dropped, ${stats.lost} lost`)
   t.equal(stats.records, stats.delivered + stats.dropped + stats.lost + stats.unsentAtExit, 'every record accounted for')
   const codes = sandbox.record.verdict.problems.map((p) => p.code)
-  t.ok(codes.includes('telemetry-dropped'), 'telemetry-dropped')
+  t.ok(stats.dropped === 0 || codes.includes('telemetry-dropped'), 'telemetry-dropped when records were given up on')
   t.ok(stats.lost === 0 || codes.includes('telemetry-lost'), 'telemetry-lost when records were still owed at exit')
-  // The flush between the runtime's exit and SHUTDOWN never takes more than its 1 s budget.
+  // A destination that never answers does not hold SHUTDOWN back.
   const runtimeExit = sandbox.record.timeline.find((e) => e.process === 'runtime' && e.kind === 'exit')
   const shutdownEvent = sandbox.record.timeline.find((e) => e.kind === 'event' && e.detail.startsWith('SHUTDOWN'))
   const gapMs = (shutdownEvent?.atMs ?? Infinity) - (runtimeExit?.atMs ?? 0)

@@ -1,8 +1,9 @@
 // The reference log-shipper (extensions/log-shipper) against a real sink: every line the function
-// printed reaches the sink before the extension exits, because the platform delivers what it
-// buffered after the runtime exited and before SHUTDOWN (LAMBDA-SPEC §4.1), and the extension
-// forwards everything on SHUTDOWN before the deadline. Under a spindown Shutdown, and in the resets
-// after a timeout and after a crash (lines printed just before os._exit included).
+// printed reaches the sink before the extension exits: the platform sends SHUTDOWN once the
+// runtime is gone and goes on delivering what it buffered (LAMBDA-SPEC §3.3, §4.1), and the
+// extension keeps receiving until deliveries stop, then forwards everything before the deadline.
+// Under a spindown Shutdown, and in the resets after a timeout and after a crash (lines printed
+// just before os._exit included).
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import type { BootOptions, RunRecord } from '../../harness/index.js'
@@ -45,8 +46,7 @@ function shutdownOrder(t: Test, record: RunRecord): void {
     t.same(failedBefore, [], 'no delivery failed before SHUTDOWN')
     t.ok(runtimeExit !== undefined, 'the runtime had exited before SHUTDOWN went out')
   }
-  const flushes = record.timeline.filter((e) => e.detail.startsWith('telemetry flush'))
-  t.ok(flushes.length > 0 && flushes.every((e) => e.detail.startsWith('telemetry flushed before SHUTDOWN')), 'each flush finished before SHUTDOWN went out')
+  t.notOk(record.timeline.some((e) => e.detail.startsWith('telemetry flush')), 'no flush held SHUTDOWN back (on-demand order)')
   for (const process of record.processes.filter((p) => p.name === 'log-shipper')) {
     t.same(process.exit, { code: 0, signal: null }, `the shipper of generation ${process.generation} exited 0 on its own`)
     t.equal(process.killed, false)

@@ -109,6 +109,26 @@ t.test('maxItems: full batches go at once, the rest waits for timeoutMs or a dra
   t.match(subscriber.record, { records: 2500, delivered: 2500, batches: 3, retries: 0, dropped: 0, lost: 0 })
 })
 
+t.test('a drain sends a snapshot: records offered meanwhile keep to their buffering, not one batch each', async (t) => {
+  const { transport, subscriber, offer } = setup({ maxItems: 1000, timeoutMs: 30000 })
+  // Like an extension that logs a line per delivery: every batch it takes makes a new record.
+  let echoes = 0
+  const send = transport.send.bind(transport)
+  transport.send = (events, signal) => {
+    const sent = send(events, signal)
+    if (echoes < 100) {
+      echoes++
+      offer(1, 'echo')
+    }
+    return sent
+  }
+  offer(3)
+  await subscriber.drain()
+  t.same(transport.batches.map((b) => b.length), [3], 'one batch: the three records buffered when the drain began')
+  t.equal(subscriber.record.records, 4, 'the echo of that delivery waits for its own batch')
+  t.equal(subscriber.record.delivered, 3)
+})
+
 t.test('maxBytes: a batch closes once it reaches maxBytes (so it may pass it by one record)', async (t) => {
   const { transport, subscriber, offer } = setup({ maxItems: 10000, maxBytes: 262144, timeoutMs: 30000 })
   offer(600, 'x'.repeat(1000))
