@@ -8,7 +8,7 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import type { RunRecord } from '../harness/index.js'
 import { cli } from './cli-process.js'
-import { PYTHON, fn } from './helpers.js'
+import { EXTENSIONS, PYTHON, fn } from './helpers.js'
 
 function tempDir(t: Test, prefix: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix))
@@ -86,4 +86,10 @@ t.test('--client-context and --account-id reach the function; bad values are exi
     t.equal(bad.exitCode, 2, flags.join(' ').slice(0, 40))
     t.match(bad.stderr, message)
   }
+})
+
+t.test('check refuses an OS-only runtime: its init, timeout and failure scenarios run a Python function', async (t) => {
+  const check = await cli(['check', path.join(EXTENSIONS, 'well-behaved'), '--runtime', 'provided.al2023'])
+  t.equal(check.exitCode, 2)
+  t.equal(check.stderr, 'lambda-harness: option --runtime: expected one of python3.14, python3.13, python3.12, python3.11, python3.10 (check runs a Python function), got "provided.al2023"\n')
 })
