@@ -6,7 +6,7 @@ import type { Socket } from 'node:net'
 import path from 'node:path'
 import { ApiServer } from '../api/server.js'
 import type { ApiCall, FunctionInfo, PlatformPort, TelemetryPort } from '../api/port.js'
-import { validateClientContext, validateOptions, type BootOptions, type ParsedOptions, type ShutdownReason, SHUTDOWN_REASONS, invalid, SINK_URL_PLACEHOLDER } from '../config/options.js'
+import { validateOptions, type BootOptions, type ParsedOptions, type ShutdownReason, SHUTDOWN_REASONS, invalid, SINK_URL_PLACEHOLDER } from '../config/options.js'
 import { extensionEnvironment, runtimeEnvironment } from '../config/environment.js'
 import { lifecycleWarnings } from '../config/profiles.js'
 import { preflight } from '../config/preflight.js'
@@ -301,13 +301,6 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     }
     const payload =
       options.payload !== undefined ? Buffer.from(options.payload) : Buffer.from(JSON.stringify(event === undefined ? {} : event), 'utf8')
-    if (options.clientContext !== undefined) {
-      try {
-        validateClientContext('clientContext', options.clientContext)
-      } catch (error) {
-        return Promise.reject(error)
-      }
-    }
     if (payload.length > MAX_REQUEST_BYTES) {
       return Promise.reject(
         new HarnessError('ERR_BAD_INPUT', `Request must be smaller than ${MAX_REQUEST_BYTES} bytes for the InvokeFunction operation (got ${payload.length})`),
