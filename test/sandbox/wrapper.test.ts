@@ -126,3 +126,13 @@ t.test('a wrapper in the function folder works too (/var/task)', async (t) => {
   t.equal(env.WRAPPED, 'yes')
   t.equal(env.AWS_LAMBDA_EXEC_WRAPPER, '/var/task/wrap', 'the runtime sees the variable as the function set it')
 })
+
+t.test('the Runtime API proxy pattern works as plain processes too', async (t) => {
+  const sandbox = await startSandbox(t, { functionDir: fn('echo'), layers: [PROXY], env: { AWS_LAMBDA_EXEC_WRAPPER: '/opt/proxy-wrapper' }, isolation: 'none' })
+  const result = await sandbox.invoke({ plain: true })
+  t.match(result, { status: 'success', response: '{"plain": true}' })
+  await sandbox.shutdown()
+  const record = sandbox.record
+  t.equal(record.verdict.clean, true, JSON.stringify(record.verdict.problems))
+  t.ok(output(record, 'runtime-api-proxy').includes(`[runtime-api-proxy] POST /2018-06-01/runtime/invocation/${result.requestId}/response -> 202`))
+})
