@@ -4,7 +4,7 @@
 import { numberFlag, parseEnv } from './config/flags.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { invalid, SHUTDOWN_REASONS, type BootOptions, type ShutdownReason } from './config/options.js'
+import { invalid, validateClientContext, SHUTDOWN_REASONS, type BootOptions, type ShutdownReason } from './config/options.js'
 import { RUNTIME_IDS, DEFAULT_RUNTIME } from './config/profiles.js'
 import { HarnessError, isHarnessError } from './errors.js'
 import { formatReport } from './record/report.js'
@@ -16,12 +16,13 @@ and prove they shut down gracefully.
 Usage:
   lambda-harness run <function-dir> --handler <module.fn> [options]
   lambda-harness demo [--python <interpreter>]   the graceful-shutdown story on an embedded PostgreSQL
-  lambda-harness init <dir>        scaffold a function with a SIGTERM handler, a test event and a layer
+  lambda-harness init <dir> [--runtime provided.al2023]   scaffold a function with a SIGTERM handler, a test
+                                   event and a layer; with an OS-only runtime, a custom runtime's bootstrap
   lambda-harness check <extension file | layer dir | layer zip> [options]   the conformance suite (check --help)
   lambda-harness --help
 
 run options:
-  --handler <module.fn>        the function's handler (required), e.g. app.handler
+  --handler <module.fn>        the function's handler (required), e.g. app.handler (_HANDLER for a provided.* bootstrap)
   --layer <dir|zip>            a layer folder or .zip, as Lambda's /opt (repeatable; later layers win)
   --extensions <dir>           a folder of external extensions (a layer's extensions/ folder)
   --event <file>               the event for every invoke (JSON); default {}
@@ -32,10 +33,13 @@ run options:
   --runtime-command <cmd>      run this runtime client instead of ours (split on spaces)
   --timeout <s>                function timeout in seconds (default 3)
   --memory <MB>                memory size (default 128)
-  --env KEY=VALUE              a function environment variable (repeatable); extensions get it too
+  --env KEY=VALUE              a function environment variable (repeatable); extensions get it too;
+                               {SINK_URL} in a value becomes the --sink collector's URL
   --pass-env NAME              copy this variable from your environment into the sandbox (repeatable);
                                nothing else of your environment gets in (no AWS credentials)
   --function-name <name>       the function's name (default harness-function)
+  --account-id <12 digits>     the account in the function's ARN (default 123456789012)
+  --client-context <json>      a JSON object every invoke passes as its client context (context.client_context)
   --shutdown-reason <reason>   ${SHUTDOWN_REASONS.join(' | ')} (default spindown)
   --runtime-shutdown-ms <ms>   the runtime's share of the shutdown window (default 300; 500 with internal extensions)
   --init-timeout-ms <ms>       the Init limit (default 10000, as Lambda)
@@ -103,6 +107,8 @@ async function run(argv: string[]): Promise<number> {
       env: { type: 'string', multiple: true, default: [] },
       'pass-env': { type: 'string', multiple: true, default: [] },
       'function-name': { type: 'string' },
+      'account-id': { type: 'string' },
+      'client-context': { type: 'string' },
       'shutdown-reason': { type: 'string' },
       'runtime-shutdown-ms': { type: 'string' },
       'init-timeout-ms': { type: 'string' },
@@ -143,6 +149,7 @@ async function run(argv: string[]): Promise<number> {
     ...(values.python === undefined ? {} : { python: values.python }),
     ...(values['runtime-command'] === undefined ? {} : { runtimeCommand: values['runtime-command'].split(' ').filter((p) => p !== '') }),
     ...(values['function-name'] === undefined ? {} : { functionName: values['function-name'] }),
+    ...(values['account-id'] === undefined ? {} : { accountId: values['account-id'] }),
     timeoutSec: numberFlag('timeout', values.timeout),
     memoryMB: numberFlag('memory', values.memory),
     runtimeShutdownMs: numberFlag('runtime-shutdown-ms', values['runtime-shutdown-ms']),
@@ -159,8 +166,9 @@ async function run(argv: string[]): Promise<number> {
     preflight: true,
   }
   const payload = readEvent(values.event, values['event-json'])
+  const clientContext = values['client-context'] === undefined ? undefined : validateClientContext('--client-context', values['client-context'])
   const record = await (await import('./run.js')).runLifecycle(
-    { boot, payload, invokes, shutdownReason: reason },
+    { boot, payload, invokes, shutdownReason: reason, ...(clientContext === undefined ? {} : { clientContext }) },
     { warn: (message) => process.stderr.write(`lambda-harness: warning: ${message}\n`) },
   )
   if (values.json !== undefined) {
@@ -197,6 +205,7 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   memoryMB: '--memory',
   env: '--env',
   functionName: '--function-name',
+  accountId: '--account-id',
   initTimeoutMs: '--init-timeout-ms',
   runtimeShutdownMs: '--runtime-shutdown-ms',
   ephemeralStorageMB: '--ephemeral-storage',
@@ -232,10 +241,11 @@ export async function main(argv: string[]): Promise<number> {
       return await (await import('./conformance/command.js')).checkCommand(rest, { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) })
     }
     if (command === 'init') {
-      if (rest.length !== 1 || rest[0]?.startsWith('-') === true) {
-        throw invalid('init <dir>', 'one folder to create', rest.join(' ') || undefined)
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { runtime: { type: 'string' } } })
+      if (positionals.length !== 1) {
+        throw invalid('init <dir>', 'one folder to create', positionals.join(' ') || undefined)
       }
-      const { files } = (await import('./scaffold.js')).scaffold(rest[0] ?? '')
+      const { files } = (await import('./scaffold.js')).scaffold(positionals[0] ?? '', values.runtime)
       process.stdout.write(`created:\n${files.map((f) => `  ${f}`).join('\n')}\n`)
       return 0
     }

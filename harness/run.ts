@@ -9,13 +9,15 @@ export interface RunPlan {
   readonly payload: Buffer
   readonly invokes: number
   readonly shutdownReason: ShutdownReason
+  /** JSON text every invoke passes as Lambda-Runtime-Client-Context. */
+  readonly clientContext?: string
 }
 
 export async function runLifecycle(plan: RunPlan, hooks: SandboxHooks = {}): Promise<RunRecord> {
   const sandbox = await Sandbox.boot(plan.boot, hooks)
   try {
     for (let i = 0; i < plan.invokes; i++) {
-      await sandbox.invoke(undefined, { payload: plan.payload })
+      await sandbox.invoke(undefined, { payload: plan.payload, ...(plan.clientContext === undefined ? {} : { clientContext: plan.clientContext }) })
     }
     await sandbox.shutdown({ reason: plan.shutdownReason })
     return sandbox.record

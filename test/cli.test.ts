@@ -4,41 +4,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { execa } from 'execa'
 import t, { type Test } from 'tap'
 import type { ProcessRecord, RunRecord } from '../harness/index.js'
-import { PYTHON, ROOT, canaryExtension, extensionsDir, fn, until } from './helpers.js'
-
-const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
-
-interface CliResult {
-  readonly exitCode: number | undefined
-  readonly timedOut: boolean
-  readonly stdout: string
-  readonly stderr: string
-  readonly ms: number
-}
-
-/** Runs the CLI to completion and returns what a shell would see. The cap is generous: a CPU-starved CI box. */
-async function cli(args: readonly string[]): Promise<CliResult> {
-  const started = performance.now()
-  // As a user's shell runs it: without the NODE_OPTIONS that node-tap's processinfo adds to every
-  // child of a test (it loads tap's instrumentation into the CLI and doubles its start-up cost).
-  const result = await execa('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args], {
-    cwd: ROOT,
-    reject: false,
-    timeout: 60_000,
-    stdin: 'ignore',
-    stripFinalNewline: false,
-  })
-  return {
-    exitCode: result.exitCode,
-    timedOut: result.timedOut,
-    stdout: String(result.stdout),
-    stderr: String(result.stderr),
-    ms: performance.now() - started,
-  }
-}
+import { PYTHON, canaryExtension, extensionsDir, fn, until } from './helpers.js'
+import { cli, type CliResult } from './cli-process.js'
 
 /** Runs independent CLI processes a few at a time (each is mostly Node's start-up). */
 async function cliAll(runs: readonly (readonly string[])[], concurrency = 3): Promise<CliResult[]> {
@@ -95,7 +64,7 @@ t.test('bad usage and bad input: exit 2, one message on stderr naming the option
     ['an unknown flag', ['run', echo, '--handler', 'app.handler', '--frobnicate', ...base], /^Unknown option '--frobnicate'/],
     // The folder is named as the API names it, functionDir (see the report: <function-dir> would be the CLI's word).
     ['a missing folder', ['run', '/no/such/function', '--handler', 'app.handler', ...base], /^option (functionDir|<function-dir>): folder "\/no\/such\/function" does not exist$/],
-    ['a bad --runtime', ['run', echo, '--handler', 'app.handler', '--runtime', 'python2.7', ...base], /^option (--)?runtime: expected one of python3\.14, .*python3\.10, got "python2\.7"$/],
+    ['a bad --runtime', ['run', echo, '--handler', 'app.handler', '--runtime', 'python2.7', ...base], /^option (--)?runtime: expected one of python3\.14, .*python3\.10, provided\.al2023, provided\.al2, got "python2\.7"$/],
     ['a missing --event file', ['run', echo, '--handler', 'app.handler', '--event', missingEvent, ...base], /^option --event: cannot read ".*missing\.json" \(ENOENT\)$/],
     ['an --event file that is not JSON', ['run', echo, '--handler', 'app.handler', '--event', notJson, ...base], /^option --event .*event\.json: expected JSON, got /],
     ['an --env without "="', ['run', echo, '--handler', 'app.handler', '--env', 'NOEQUALS', ...base], /^option --env: expected KEY=VALUE, got "NOEQUALS"$/],

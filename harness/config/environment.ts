@@ -100,6 +100,8 @@ export interface EnvironmentInput {
   readonly layerPythonDirs: readonly string[]
   /** Host PATH, so a plain-mode sandbox can find its interpreter and shell. */
   readonly hostPath: string
+  /** OS-only runtimes: set LAMBDA_RUNTIME_DIR too (UNCONFIRMED that provided.* has it; default unset). */
+  readonly osOnlyRuntimeDir?: boolean
 }
 
 function logStreamName(now: Date): string {
@@ -107,10 +109,14 @@ function logStreamName(now: Date): string {
   return `${day}/[$LATEST]${randomBytes(16).toString('hex')}`
 }
 
-/** The runtime's full environment, in the order of a real env dump. */
+/**
+ * The runtime's full environment, in the order of a real env dump. An OS-only runtime (provided.*)
+ * gets no AWS_EXECUTION_ENV (LAMBDA-SPEC §5) and nothing of Python's (PYTHONPATH).
+ */
 export function runtimeEnvironment(input: EnvironmentInput, now = new Date()): Record<string, string> {
   const paths = (parts: readonly string[]) => parts.filter((p) => p !== '').join(':')
-  const base: Record<string, string> = {
+  const osOnly = input.profile.family === 'os-only'
+  const base: Record<string, string | undefined> = {
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_NAME: input.functionName,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(input.memoryMB),
@@ -118,7 +124,7 @@ export function runtimeEnvironment(input: EnvironmentInput, now = new Date()): R
     AWS_LAMBDA_LOG_STREAM_NAME: logStreamName(now),
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_LAMBDA_RUNTIME_API: input.runtimeApi,
-    AWS_EXECUTION_ENV: input.profile.executionEnv,
+    AWS_EXECUTION_ENV: input.profile.executionEnv ?? undefined,
     AWS_REGION: input.region,
     AWS_DEFAULT_REGION: input.region,
     AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
@@ -128,15 +134,16 @@ export function runtimeEnvironment(input: EnvironmentInput, now = new Date()): R
     AWS_LAMBDA_LOG_FORMAT: 'Text',
     _HANDLER: input.handler,
     LAMBDA_TASK_ROOT: input.taskRoot,
-    LAMBDA_RUNTIME_DIR: input.runtimeDir,
+    LAMBDA_RUNTIME_DIR: osOnly && input.osOnlyRuntimeDir !== true ? undefined : input.runtimeDir,
     TZ: ':UTC',
     LANG: 'en_US.UTF-8',
     // Lambda's PATH ends in /opt/bin; in plain mode the host's PATH stands in for /var/lang/bin etc.
     PATH: paths([input.hostPath, ...input.layerBinDirs]),
     LD_LIBRARY_PATH: paths([input.runtimeDir, input.taskRoot, `${input.taskRoot}/lib`, ...input.layerLibDirs]),
-    PYTHONPATH: paths([input.runtimeDir, ...input.layerPythonDirs]),
+    PYTHONPATH: osOnly ? undefined : paths([input.runtimeDir, ...input.layerPythonDirs]),
   }
-  return { ...base, ...input.platform, ...input.customer }
+  const set = Object.fromEntries(Object.entries(base).filter((entry): entry is [string, string] => entry[1] !== undefined))
+  return { ...set, ...input.platform, ...input.customer }
 }
 
 /** Extensions get the function's environment minus runtime-only keys and every `_` key (RAPID AgentExecEnv). */

@@ -63,8 +63,10 @@ export interface BootOptions {
   postgres?: boolean | object
   /** A system PostgreSQL's bin folder instead of the embedded server. */
   postgresBinDir?: string
-  /** An HTTP collector on loopback, handed to every process as SINK_URL. Default false. */
+  /** An HTTP collector on loopback, handed to every process as SINK_URL (and put for `{SINK_URL}` in `env` values). Default false. */
   sink?: boolean
+  /** OS-only runtimes (provided.*): set LAMBDA_RUNTIME_DIR for the bootstrap (UNCONFIRMED that Lambda does). Default false. */
+  osOnlyRuntimeDir?: boolean
 }
 
 /** A layer as Lambda unpacks it under /opt: `extensions/`, `python/`, `bin/`, `lib/`. */
@@ -97,8 +99,36 @@ export interface ParsedOptions {
   readonly postgres: boolean | object
   readonly postgresBinDir: string | undefined
   readonly sink: boolean
+  readonly osOnlyRuntimeDir: boolean
   /** Non-fatal findings (dropped env keys); the caller decides where they go. */
   readonly warnings: readonly string[]
+}
+
+/** In an `env` value, replaced by the sink probe's URL (as `check --env` does). */
+export const SINK_URL_PLACEHOLDER = '{SINK_URL}'
+
+/** Lambda's Invoke API limit on ClientContext: 3583 bytes once base64-encoded. */
+export const MAX_CLIENT_CONTEXT_BASE64_BYTES = 3583
+
+/** A client context as the Invoke API takes it: a JSON object, within Lambda's size limit. */
+export function validateClientContext(option: string, value: unknown): string {
+  if (typeof value !== 'string') {
+    throw invalid(option, 'a JSON object as text', value)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch (error) {
+    throw invalid(option, `a JSON object (${(error as Error).message})`, value)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw invalid(option, 'a JSON object', value)
+  }
+  const base64Bytes = Math.ceil(Buffer.byteLength(value) / 3) * 4
+  if (base64Bytes > MAX_CLIENT_CONTEXT_BASE64_BYTES) {
+    throw invalid(option, `at most ${MAX_CLIENT_CONTEXT_BASE64_BYTES} bytes once base64-encoded`, `${base64Bytes} bytes`)
+  }
+  return value
 }
 
 export function invalid(option: string, expected: string, actual: unknown): HarnessError {
@@ -230,8 +260,15 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (options.sink !== undefined && typeof options.sink !== 'boolean') {
     throw invalid('sink', 'true or false', options.sink)
   }
+  if (options.osOnlyRuntimeDir !== undefined && typeof options.osOnlyRuntimeDir !== 'boolean') {
+    throw invalid('osOnlyRuntimeDir', 'true or false', options.osOnlyRuntimeDir)
+  }
   const warnings: string[] = []
   const env = validateCustomerEnv(options.env ?? {}, warnings)
+  const namesSink = Object.keys(env).find((key) => env[key]?.includes(SINK_URL_PLACEHOLDER))
+  if (namesSink !== undefined && options.sink !== true) {
+    throw invalid('env', `sink: true (--sink) for ${namesSink}, whose value names ${SINK_URL_PLACEHOLDER}`, env[namesSink])
+  }
   const platformEnv = options.platformEnv ?? {}
   if (typeof platformEnv !== 'object' || platformEnv === null || Object.values(platformEnv).some((v) => typeof v !== 'string')) {
     throw invalid('platformEnv', 'an object of string values', platformEnv)
@@ -261,6 +298,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     postgres: options.postgres ?? false,
     postgresBinDir: options.postgresBinDir === undefined ? undefined : requireDirectory('postgresBinDir', options.postgresBinDir),
     sink: options.sink ?? false,
+    osOnlyRuntimeDir: options.osOnlyRuntimeDir ?? false,
     warnings,
   }
 }

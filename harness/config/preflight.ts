@@ -6,6 +6,7 @@ import { accessSync, constants, existsSync, readdirSync, readlinkSync, statSync 
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
 import type { ParsedOptions } from './options.js'
+import { findBootstrap, NO_BOOTSTRAP_MESSAGE } from './runtime-files.js'
 
 export interface ExtensionFileEntry {
   readonly name: string
@@ -24,8 +25,27 @@ export function preflight(options: ParsedOptions, extensionFiles: readonly Exten
   if (command !== undefined && command.includes('/') && !executable(command)) {
     throw new HarnessError('ERR_BAD_INPUT', `option runtimeCommand: ${JSON.stringify(command)} is not an executable file`)
   }
-  if (options.runtimeCommand === undefined) {
+  if (options.runtimeCommand === undefined && options.profile.family === 'os-only') {
+    bootstrapProblem(options)
+  } else if (options.runtimeCommand === undefined) {
     handlerProblem(options, interpreterPath)
+  }
+}
+
+/** An OS-only runtime's bootstrap: /var/task/bootstrap, else /opt/bootstrap (runtime-files.ts), and executable. */
+function bootstrapProblem(options: ParsedOptions): void {
+  const found = findBootstrap(options.functionDir, options.layers)
+  if (found === undefined) {
+    throw new HarnessError(
+      'ERR_FILE_NOT_FOUND',
+      `option runtime ${options.profile.id}: no bootstrap in the function folder ${options.functionDir} or a layer (Lambda would fail Init with Runtime.InvalidEntrypoint: ${NO_BOOTSTRAP_MESSAGE})`,
+    )
+  }
+  if (!executable(found.hostPath)) {
+    throw new HarnessError(
+      'ERR_BAD_INPUT',
+      `option runtime ${options.profile.id}: ${found.lambdaPath} (${found.hostPath}) is not executable (Lambda would fail Init with Runtime.InvalidEntrypoint)`,
+    )
   }
 }
 

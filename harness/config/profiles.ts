@@ -1,19 +1,25 @@
-// The Python runtimes Lambda offers (LAMBDA-SPEC §9). A profile decides the platform's behaviour;
-// the interpreter that runs the code is the user's choice and may differ (a warning says so).
+// The runtimes Lambda offers that the harness reproduces: the Python ones (LAMBDA-SPEC §9) and the
+// OS-only ones (§10.2). A profile decides the platform's behaviour; for Python the interpreter that
+// runs the code is the user's choice and may differ (a warning says so).
 
-export type RuntimeId = 'python3.10' | 'python3.11' | 'python3.12' | 'python3.13' | 'python3.14'
+export type PythonRuntimeId = 'python3.10' | 'python3.11' | 'python3.12' | 'python3.13' | 'python3.14'
+/** OS-only runtimes: Lambda runs the function's (or a layer's) `bootstrap` executable. */
+export type OsOnlyRuntimeId = 'provided.al2023' | 'provided.al2'
+export type RuntimeId = PythonRuntimeId | OsOnlyRuntimeId
 
 export interface RuntimeProfile {
   readonly id: RuntimeId
-  /** `major.minor` of the Python Lambda runs for this id. */
-  readonly pythonVersion: string
+  /** 'python': our runtime client (or --runtime-command); 'os-only': the function's bootstrap. */
+  readonly family: 'python' | 'os-only'
+  /** `major.minor` of the Python Lambda runs for this id; null on an OS-only runtime. */
+  readonly pythonVersion: string | null
   readonly os: 'Amazon Linux 2' | 'Amazon Linux 2023'
   /** ISO dates (UTC) from AWS's runtime table. */
   readonly deprecation: string
   readonly blockCreate: string
   readonly blockUpdate: string
-  /** AWS_EXECUTION_ENV: awslambdaric switches Unicode and SIGTERM behaviour on this exact value. */
-  readonly executionEnv: string
+  /** AWS_EXECUTION_ENV: awslambdaric switches Unicode and SIGTERM behaviour on this exact value; unset (null) on provided.*. */
+  readonly executionEnv: string | null
   /** From 3.12 responses carry Unicode raw; up to 3.11 it is escaped as \uXXXX. */
   readonly rawUnicode: boolean
   /** From 3.12 the RIC waits for /next in a worker thread, so a Python SIGTERM handler can run. */
@@ -21,7 +27,7 @@ export interface RuntimeProfile {
 }
 
 function profile(
-  id: RuntimeId,
+  id: PythonRuntimeId,
   os: RuntimeProfile['os'],
   deprecation: string,
   blockCreate: string,
@@ -31,6 +37,7 @@ function profile(
   const modern = Number(pythonVersion.split('.')[1]) >= 12
   return {
     id,
+    family: 'python',
     pythonVersion,
     os,
     deprecation,
@@ -42,12 +49,19 @@ function profile(
   }
 }
 
+/** AWS's OS-only runtime table (runtimes-provided.html): no language, no AWS_EXECUTION_ENV, no wrapper scripts. */
+function osOnly(id: OsOnlyRuntimeId, os: RuntimeProfile['os'], deprecation: string, blockCreate: string, blockUpdate: string): RuntimeProfile {
+  return { id, family: 'os-only', pythonVersion: null, os, deprecation, blockCreate, blockUpdate, executionEnv: null, rawUnicode: false, sigtermReachesPython: false }
+}
+
 export const RUNTIME_PROFILES: Readonly<Record<RuntimeId, RuntimeProfile>> = {
   'python3.14': profile('python3.14', 'Amazon Linux 2023', '2029-06-30', '2029-07-31', '2029-08-31'),
   'python3.13': profile('python3.13', 'Amazon Linux 2023', '2029-06-30', '2029-07-31', '2029-08-31'),
   'python3.12': profile('python3.12', 'Amazon Linux 2023', '2028-10-31', '2028-11-30', '2029-01-10'),
   'python3.11': profile('python3.11', 'Amazon Linux 2', '2026-06-30', '2026-07-31', '2026-08-31'),
   'python3.10': profile('python3.10', 'Amazon Linux 2', '2026-06-30', '2026-07-31', '2026-08-31'),
+  'provided.al2023': osOnly('provided.al2023', 'Amazon Linux 2023', '2029-06-30', '2029-07-31', '2029-08-31'),
+  'provided.al2': osOnly('provided.al2', 'Amazon Linux 2', '2026-06-30', '2026-07-31', '2026-08-31'),
 }
 
 export const RUNTIME_IDS = Object.keys(RUNTIME_PROFILES) as RuntimeId[]

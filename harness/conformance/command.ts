@@ -5,7 +5,7 @@ import { numberFlag, parseEnv } from '../config/flags.js'
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { invalid, ISOLATION_MODES, type IsolationMode } from '../config/options.js'
-import { RUNTIME_IDS } from '../config/profiles.js'
+import { RUNTIME_IDS, RUNTIME_PROFILES } from '../config/profiles.js'
 import { renderHtmlTimeline } from '../record/html.js'
 import { DEFAULT_TOLERANCE } from './checks-resources.js'
 import { DEFAULT_JOBS, DEFAULT_MANY_INVOKES, POSTGRES_MODES, type CheckOptions, type PostgresMode } from './options.js'
@@ -24,7 +24,7 @@ check options:
   --function <dir> --handler <h>  your function instead of the built-in one (the init, timeout and
                                failure scenarios always use the built-in one: they need a function
                                that fails its Init, runs past its timeout, or crashes)
-  --runtime <id>               runtime profile: ${RUNTIME_IDS.join(', ')} (default python3.12)
+  --runtime <id>               runtime profile: ${RUNTIME_IDS.filter((id) => RUNTIME_PROFILES[id].family === 'python').join(', ')} (default python3.12)
   --python <interpreter>       the runtime's Python (default /usr/bin/python3)
   --only <scenario>            run only this scenario (repeatable, or comma-separated):
                                ${SCENARIO_NAMES.join(', ')}

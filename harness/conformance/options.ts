@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs'
 import { invalid, ISOLATION_MODES, type IsolationMode } from '../config/options.js'
 import { HarnessError } from '../errors.js'
-import { RUNTIME_IDS, isRuntimeId, type RuntimeId } from '../config/profiles.js'
+import { RUNTIME_IDS, RUNTIME_PROFILES, isRuntimeId, type RuntimeId } from '../config/profiles.js'
 import { PostgresProbe } from '../probes/postgres.js'
 import { DEFAULT_TOLERANCE } from './checks-resources.js'
 import { SCENARIO_NAMES, type LeakTolerance, type ScenarioName } from './types.js'
@@ -94,8 +94,10 @@ export function validateCheckOptions(options: CheckOptions): ParsedCheckOptions 
   if (options.functionDir !== undefined && statSync(options.functionDir, { throwIfNoEntry: false })?.isDirectory() !== true) {
     throw new HarnessError('ERR_FILE_NOT_FOUND', `option functionDir: folder ${JSON.stringify(options.functionDir)} does not exist`)
   }
-  if (options.runtime !== undefined && !isRuntimeId(options.runtime)) {
-    throw invalid('runtime', `one of ${RUNTIME_IDS.join(', ')}`, options.runtime)
+  // The init, timeout and failure scenarios always run the built-in Python function.
+  const pythonIds = RUNTIME_IDS.filter((id) => RUNTIME_PROFILES[id].family === 'python')
+  if (options.runtime !== undefined && (!isRuntimeId(options.runtime) || RUNTIME_PROFILES[options.runtime].family !== 'python')) {
+    throw invalid('runtime', `one of ${pythonIds.join(', ')} (check runs a Python function)`, options.runtime)
   }
   const python = options.python ?? '/usr/bin/python3'
   if (typeof python !== 'string' || python === '') {

@@ -143,7 +143,8 @@ export interface RunRecord {
   startedAt: string
   runtime: {
     profile: string
-    executionEnv: string
+    /** AWS_EXECUTION_ENV; null on an OS-only runtime (provided.*), which has none. */
+    executionEnv: string | null
     os: string
     command: string[]
     python: { command: string; version: string | null; boto3: string | null; botocore: string | null } | null

@@ -58,6 +58,8 @@ export interface GenerationSetup {
   readonly launcher?: Launcher | ProcessHost
   /** Per-process variables from the probes (DATABASE_URL, PGAPPNAME=<name>, SINK_URL). */
   processEnv(name: string): Readonly<Record<string, string>>
+  /** RAPID's Init error message when the runtime's executable does not exist (an OS-only runtime's bootstrap). */
+  readonly runtimeNotFound?: string
 }
 
 export interface InvokeOutcome {
@@ -286,7 +288,8 @@ export class Generation {
       recorder.add('spawn', `could not start ${spec.file}: ${failure.code}`, spec.name)
       const errorType = spec.kind === 'extension' ? 'Extension.LaunchError' : 'Runtime.InvalidEntrypoint'
       const reason = failure.code === 'EACCES' ? 'PermissionDenied' : failure.code === 'ENOENT' ? 'NotFound' : 'UnknownError'
-      this.raiseFatal({ errorType, message: `${reason}: ${failure.message}`, process: spec.name, resetReason: 'failure' })
+      const notFound = spec.kind === 'runtime' && failure.code === 'ENOENT' ? this.#setup.runtimeNotFound : undefined
+      this.raiseFatal({ errorType, message: notFound ?? `${reason}: ${failure.message}`, process: spec.name, resetReason: 'failure' })
       return false
     }
     return true

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net'
 import path from 'node:path'
 import { ApiServer } from '../api/server.js'
 import type { ApiCall, FunctionInfo, PlatformPort, TelemetryPort } from '../api/port.js'
-import { validateOptions, type BootOptions, type ParsedOptions, type ShutdownReason, SHUTDOWN_REASONS, invalid } from '../config/options.js'
+import { validateOptions, type BootOptions, type ParsedOptions, type ShutdownReason, SHUTDOWN_REASONS, invalid, SINK_URL_PLACEHOLDER } from '../config/options.js'
 import { extensionEnvironment, runtimeEnvironment } from '../config/environment.js'
 import { lifecycleWarnings } from '../config/profiles.js'
 import { preflight } from '../config/preflight.js'
@@ -24,6 +24,8 @@ import type { SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
 import { descendants, isLive } from '../supervisor/process-groups.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
 import { pythonInfo, type PythonInfo } from './python-info.js'
+import { runtimeCommandOf, runtimeSpec } from './runtime-spec.js'
+import { NO_BOOTSTRAP_MESSAGE } from '../config/runtime-files.js'
 import { SandboxResources } from './resources.js'
 import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
@@ -104,7 +106,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     this.#telemetry = new TelemetryHub({
       recorder,
       options: options.telemetry,
-      pythonVersion: options.profile.pythonVersion,
+      pythonVersion: options.profile.pythonVersion ?? options.profile.id,
       region: options.region,
       freezes: options.freeze,
     })
@@ -120,7 +122,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     try {
       parsed = validateOptions({ ...options, ...(options.layers === undefined ? {} : { layers: layers.layers.map((layer) => layer.root) }) })
       extensionFiles = listExtensions(parsed)
-      python = parsed.runtimeCommand === undefined ? await pythonInfo(parsed.python) : undefined
+      // An OS-only runtime runs the function's bootstrap: no interpreter of ours is involved.
+      python = parsed.runtimeCommand === undefined && parsed.profile.family === 'python' ? await pythonInfo(parsed.python) : undefined
       if (parsed.preflight) {
         preflight(parsed, extensionFiles, python?.sysPath)
       }
@@ -141,7 +144,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         profile: parsed.profile.id,
         executionEnv: parsed.profile.executionEnv,
         os: parsed.profile.os,
-        command: parsed.runtimeCommand === undefined ? [parsed.python, PYTHON_BOOTSTRAP, parsed.handler] : [...parsed.runtimeCommand],
+        command: runtimeCommandOf(parsed, PYTHON_BOOTSTRAP),
         python: python === undefined ? null : { command: python.command, version: python.version, boto3: python.boto3, botocore: python.botocore },
       },
       function: {
@@ -165,9 +168,11 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         // Debian's interpreter starts fastest; the user's works too (the launcher is standard library).
         launcherPythons: ['/usr/bin/python3', ...(python === undefined ? [] : [python.executable]), parsed.python],
         hostFiles:
-          parsed.runtimeCommand === undefined
-            ? [{ option: 'python', path: python?.executable || parsed.python }]
-            : [{ option: 'runtimeCommand', path: parsed.runtimeCommand[0] ?? '' }],
+          parsed.runtimeCommand !== undefined
+            ? [{ option: 'runtimeCommand', path: parsed.runtimeCommand[0] ?? '' }]
+            : python === undefined
+              ? []
+              : [{ option: 'python', path: python.executable || parsed.python }],
       }).then((started) => {
         sandbox.#isolation = started.isolation
         return started
@@ -396,6 +401,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       ownSockets: this.#ownConnections.inodes,
       processEnv: (name) => this.#resources?.env(name) ?? {},
       functionTimeoutMs: this.#options.timeoutMs,
+      ...(this.#options.profile.family === 'os-only' && this.#options.runtimeCommand === undefined ? { runtimeNotFound: NO_BOOTSTRAP_MESSAGE } : {}),
     })
     this.#current = generation
     this.#live = true
@@ -511,7 +517,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     for (const problem of shutdownProblems({
       shutdown: record,
       sigtermReachesPython: this.#options.profile.sigtermReachesPython,
-      ownRuntimeClient: this.#options.runtimeCommand === undefined,
+      ownRuntimeClient: this.#options.runtimeCommand === undefined && this.#options.profile.family === 'python',
     })) {
       this.#recorder.problem(problem)
     }
@@ -552,25 +558,37 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       functionName: options.functionName,
       memoryMB: options.memoryMB,
       region: options.region,
-      customer: options.env,
+      customer: this.#customerEnv(),
       platform: { ...options.platformEnv, ...jitEnv(this.#python) },
       layerBinDirs: layerPart('bin'),
       layerLibDirs: layerPart('lib'),
       layerPythonDirs: layerPart('python'),
       hostPath: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      osOnlyRuntimeDir: options.osOnlyRuntimeDir,
     })
   }
 
-  #runtimeSpec(): SpawnSpec {
-    const options = this.#options
-    const env = { ...this.#runtimeEnv(), ...this.#resources?.env('runtime') }
-    if (options.runtimeCommand !== undefined) {
-      const [file = '', ...args] = options.runtimeCommand
-      return { name: 'runtime', kind: 'runtime', file, args, cwd: this.#sandboxed.taskRoot, env }
+  /** The function's variables, `{SINK_URL}` in a value replaced by this sandbox's collector (validation required the sink). */
+  #customerEnv(): Readonly<Record<string, string>> {
+    const sinkUrl = this.#resources?.env('runtime').SINK_URL
+    const env = this.#options.env
+    if (sinkUrl === undefined || !Object.values(env).some((value) => value.includes(SINK_URL_PLACEHOLDER))) {
+      return env
     }
-    const gil = this.#python?.freeThreaded === true ? ['-X', 'gil=1'] : []
-    const file = this.#python?.executable || options.python
-    return { name: 'runtime', kind: 'runtime', file, args: [...gil, this.#sandboxed.bootstrap, options.handler], cwd: this.#sandboxed.taskRoot, env }
+    return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value.replaceAll(SINK_URL_PLACEHOLDER, sinkUrl)]))
+  }
+
+  #runtimeSpec(): SpawnSpec {
+    const sandboxed = this.#sandboxed
+    return runtimeSpec({
+      options: this.#options,
+      isolated: sandboxed.mode === 'bwrap',
+      taskRoot: sandboxed.taskRoot,
+      runtimeDir: sandboxed.runtimeDir,
+      pythonBootstrap: sandboxed.bootstrap,
+      python: this.#python,
+      env: { ...this.#runtimeEnv(), ...this.#resources?.env('runtime') },
+    })
   }
 
   /**

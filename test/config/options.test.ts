@@ -83,7 +83,7 @@ t.test('every invalid option: a user error code, and a message naming the option
     ['handler with white space', { handler: 'app handler' }, 'ERR_INVALID_OPTION', /^option handler: expected module\.function .*, got "app handler"$/],
     ['handler with a space', { handler: 'my app.handler' }, 'ERR_INVALID_OPTION', /^option handler: .*got "my app\.handler"$/],
     ['handler missing', { handler: undefined }, 'ERR_INVALID_OPTION', /^option handler: .*got nothing$/],
-    ['runtime unknown', { runtime: 'python2.7' }, 'ERR_INVALID_OPTION', /^option runtime: expected one of python3\.14, python3\.13, python3\.12, python3\.11, python3\.10, got "python2\.7"$/],
+    ['runtime unknown', { runtime: 'python2.7' }, 'ERR_INVALID_OPTION', /^option runtime: expected one of python3\.14, python3\.13, python3\.12, python3\.11, python3\.10, provided\.al2023, provided\.al2, got "python2\.7"$/],
     ['runtime not a string', { runtime: 3.12 }, 'ERR_INVALID_OPTION', /^option runtime: .*got 3\.12$/],
     ['python empty', { python: '' }, 'ERR_INVALID_OPTION', /^option python: expected an interpreter command or path, got ""$/],
     ['runtimeCommand empty', { runtimeCommand: [] }, 'ERR_INVALID_OPTION', /^option runtimeCommand: expected a non-empty list of non-empty strings, got \[\]$/],

@@ -8,18 +8,21 @@ import { fn, startSandbox } from '../helpers.js'
 const day = (iso: string) => new Date(`${iso}T12:00:00Z`)
 
 t.test('the profiles: AWS’s table, and what each switches', async (t) => {
-  t.same(RUNTIME_IDS, ['python3.14', 'python3.13', 'python3.12', 'python3.11', 'python3.10'])
+  t.same(RUNTIME_IDS, ['python3.14', 'python3.13', 'python3.12', 'python3.11', 'python3.10', 'provided.al2023', 'provided.al2'])
   t.equal(DEFAULT_RUNTIME, 'python3.12')
   const table = RUNTIME_IDS.map((id) => {
     const p = RUNTIME_PROFILES[id]
-    return [p.id, p.os, p.deprecation, p.blockCreate, p.blockUpdate, p.executionEnv, p.rawUnicode, p.sigtermReachesPython]
+    return [p.id, p.family, p.os, p.deprecation, p.blockCreate, p.blockUpdate, p.executionEnv, p.rawUnicode, p.sigtermReachesPython]
   })
   t.same(table, [
-    ['python3.14', 'Amazon Linux 2023', '2029-06-30', '2029-07-31', '2029-08-31', 'AWS_Lambda_python3.14', true, true],
-    ['python3.13', 'Amazon Linux 2023', '2029-06-30', '2029-07-31', '2029-08-31', 'AWS_Lambda_python3.13', true, true],
-    ['python3.12', 'Amazon Linux 2023', '2028-10-31', '2028-11-30', '2029-01-10', 'AWS_Lambda_python3.12', true, true],
-    ['python3.11', 'Amazon Linux 2', '2026-06-30', '2026-07-31', '2026-08-31', 'AWS_Lambda_python3.11', false, false],
-    ['python3.10', 'Amazon Linux 2', '2026-06-30', '2026-07-31', '2026-08-31', 'AWS_Lambda_python3.10', false, false],
+    ['python3.14', 'python', 'Amazon Linux 2023', '2029-06-30', '2029-07-31', '2029-08-31', 'AWS_Lambda_python3.14', true, true],
+    ['python3.13', 'python', 'Amazon Linux 2023', '2029-06-30', '2029-07-31', '2029-08-31', 'AWS_Lambda_python3.13', true, true],
+    ['python3.12', 'python', 'Amazon Linux 2023', '2028-10-31', '2028-11-30', '2029-01-10', 'AWS_Lambda_python3.12', true, true],
+    ['python3.11', 'python', 'Amazon Linux 2', '2026-06-30', '2026-07-31', '2026-08-31', 'AWS_Lambda_python3.11', false, false],
+    ['python3.10', 'python', 'Amazon Linux 2', '2026-06-30', '2026-07-31', '2026-08-31', 'AWS_Lambda_python3.10', false, false],
+    // The OS-only table (runtimes-provided.html): no AWS_EXECUTION_ENV.
+    ['provided.al2023', 'os-only', 'Amazon Linux 2023', '2029-06-30', '2029-07-31', '2029-08-31', null, false, false],
+    ['provided.al2', 'os-only', 'Amazon Linux 2', '2026-06-30', '2026-07-31', '2026-08-31', null, false, false],
   ])
 })
 
