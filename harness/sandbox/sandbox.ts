@@ -6,7 +6,7 @@ import type { Socket } from 'node:net'
 import path from 'node:path'
 import { ApiServer } from '../api/server.js'
 import type { ApiCall, FunctionInfo, PlatformPort, TelemetryPort } from '../api/port.js'
-import { validateOptions, type BootOptions, type ParsedOptions, type ShutdownReason, SHUTDOWN_REASONS, invalid } from '../config/options.js'
+import { validateOptions, type BootOptions, type ParsedOptions, type RuntimeClient, type ShutdownReason, SHUTDOWN_REASONS, invalid } from '../config/options.js'
 import { extensionEnvironment, runtimeEnvironment } from '../config/environment.js'
 import { lifecycleWarnings } from '../config/profiles.js'
 import { preflight } from '../config/preflight.js'
@@ -23,7 +23,7 @@ import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.j
 import type { SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
 import { descendants, isLive } from '../supervisor/process-groups.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
-import { pythonInfo, type PythonInfo } from './python-info.js'
+import { pythonInfo, requireImportable, type PythonInfo } from './python-info.js'
 import { SandboxResources } from './resources.js'
 import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
@@ -121,6 +121,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       parsed = validateOptions({ ...options, ...(options.layers === undefined ? {} : { layers: layers.layers.map((layer) => layer.root) }) })
       extensionFiles = listExtensions(parsed)
       python = parsed.runtimeCommand === undefined ? await pythonInfo(parsed.python) : undefined
+      if (parsed.runtimeClient === 'awslambdaric') {
+        await requireImportable(python?.executable || parsed.python, 'awslambdaric', 'runtimeClient')
+      }
       if (parsed.preflight) {
         preflight(parsed, extensionFiles, python?.sysPath)
       }
@@ -141,7 +144,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         profile: parsed.profile.id,
         executionEnv: parsed.profile.executionEnv,
         os: parsed.profile.os,
-        command: parsed.runtimeCommand === undefined ? [parsed.python, PYTHON_BOOTSTRAP, parsed.handler] : [...parsed.runtimeCommand],
+        command: parsed.runtimeCommand === undefined ? [parsed.python, ...clientArgs(parsed.runtimeClient, PYTHON_BOOTSTRAP), parsed.handler] : [...parsed.runtimeCommand],
         python: python === undefined ? null : { command: python.command, version: python.version, boto3: python.boto3, botocore: python.botocore },
       },
       function: {
@@ -510,7 +513,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     for (const problem of shutdownProblems({
       shutdown: record,
       sigtermReachesPython: this.#options.profile.sigtermReachesPython,
-      ownRuntimeClient: this.#options.runtimeCommand === undefined,
+      pythonClient: this.#options.runtimeCommand === undefined,
     })) {
       this.#recorder.problem(problem)
     }
@@ -569,7 +572,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     }
     const gil = this.#python?.freeThreaded === true ? ['-X', 'gil=1'] : []
     const file = this.#python?.executable || options.python
-    return { name: 'runtime', kind: 'runtime', file, args: [...gil, this.#sandboxed.bootstrap, options.handler], cwd: this.#sandboxed.taskRoot, env }
+    const client = clientArgs(options.runtimeClient, this.#sandboxed.bootstrap)
+    return { name: 'runtime', kind: 'runtime', file, args: [...gil, ...client, options.handler], cwd: this.#sandboxed.taskRoot, env }
   }
 
   /**
@@ -720,4 +724,12 @@ function initErrorBody(fatal: Fatal | undefined, errorType: string, requestId: s
 
 function invalidProbe(value: unknown): never {
   throw invalid('postgres', 'true, false or a started PostgresProbe', value)
+}
+
+/**
+ * The interpreter's arguments before the handler: our client's file, or awslambdaric run as a
+ * module from /var/task, as its README's container entry point does (`python -m awslambdaric <handler>`).
+ */
+function clientArgs(client: RuntimeClient, bootstrap: string): string[] {
+  return client === 'awslambdaric' ? ['-m', 'awslambdaric'] : [bootstrap]
 }
