@@ -10,8 +10,8 @@ setup: system-deps venv
 # Debian packages the tests use: Debian's Python 3 with psycopg2 (the interpreter of the fixture
 # extensions that hold PostgreSQL connections), python3-venv (`python3 -m venv` for .venv), procps,
 # bubblewrap (bwrap: the sandbox's namespaces), and chromium (the HTML timeline test looks at the
-# page in a headless browser; it skips without it). Skipped when already present. The demo needs
-# none of them: its Python packages come from PyPI into .venv.
+# page in a headless browser; it skips without it). Skipped when already present. The demo's
+# Python packages come from PyPI into .venv.
 system-deps:
 	@if ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || ! python3 -m venv --help >/dev/null 2>&1 || ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
