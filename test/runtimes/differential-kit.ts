@@ -108,7 +108,6 @@ export async function observe(
   t: Test,
   options: Partial<BootOptions> & { functionDir: string },
   drive: (invoke: (event: unknown, options?: InvokeOptions) => Promise<InvocationRecord>) => Promise<void>,
-  shutdown: 'spindown' | 'none' = 'spindown',
 ): Promise<Observed> {
   const proxy = await RecordingProxy.start(t)
   let booted: Sandbox | undefined
@@ -124,9 +123,7 @@ export async function observe(
   )
   booted = sandbox
   await drive((event, invokeOptions) => sandbox.invoke(event, invokeOptions))
-  if (shutdown === 'spindown') {
-    await sandbox.shutdown({ reason: 'spindown' })
-  }
+  await sandbox.shutdown({ reason: 'spindown' })
   return normalised(sandbox.record, proxy.calls)
 }
 
