@@ -1,24 +1,42 @@
 # Two commands set everything up on a fresh machine; one runs the demo, one the tests.
-.PHONY: setup system-deps build launcher test demo bench clean
+.PHONY: setup system-deps venv build launcher test demo bench clean
 
-setup: system-deps
+setup: system-deps venv
 	npm ci
 	npm run build
 	@# npx lambda-harness finds the package's own bin through node_modules/.bin.
 	mkdir -p node_modules/.bin && ln -sf ../../dist/harness/cli.js node_modules/.bin/lambda-harness
 
-# Debian packages the tests and the demo use: Debian's Python 3 with psycopg2 (the PostgreSQL
-# driver the fixtures use), procps, bubblewrap (bwrap: the sandbox's namespaces), and chromium (the
-# HTML timeline test looks at the page in a headless browser; it skips without it). Skipped
-# when already present.
+# Debian packages the tests use: Debian's Python 3 with psycopg2 (the interpreter of the fixture
+# extensions that hold PostgreSQL connections), python3-venv (`python3 -m venv` for .venv), procps,
+# bubblewrap (bwrap: the sandbox's namespaces), and chromium (the HTML timeline test looks at the
+# page in a headless browser; it skips without it). Skipped when already present. The demo's
+# Python packages come from PyPI into .venv.
 system-deps:
-	@if ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null; then \
+	@if ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || ! python3 -m venv --help >/dev/null 2>&1 || ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-psycopg2 procps bubblewrap chromium >/dev/null; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-psycopg2 python3-venv procps bubblewrap chromium >/dev/null; \
 		else \
 			echo "note: cannot apt-get here (not Debian, or not root). Install bubblewrap (optional: isolation) and a"; \
 			echo "      Python with psycopg2 (needed by the demo and the database tests), then pass it with --python."; \
 		fi; \
+	fi
+
+# The Python packages tests, fixtures and the demo use (requirements-test.txt, exact pins) in a
+# project venv that tests take as --python by default. Skipped while the stamp holds the same file.
+# awslambdaric is a wheel on CPython x86_64/aarch64; where pip must build it from source it needs
+# cmake, autoconf, libtool and a C++ compiler, installed then.
+VENV := .venv
+venv:
+	@if ! cmp -s requirements-test.txt $(VENV)/requirements.stamp; then \
+		rm -rf $(VENV) && python3 -m venv $(VENV) && \
+		if ! $(VENV)/bin/pip download -q --only-binary=:all: --no-deps -d $(VENV)/wheel-check "$$(grep '^awslambdaric==' requirements-test.txt)" >/dev/null 2>&1 && \
+			command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake autoconf automake libtool make g++ >/dev/null; \
+		fi; \
+		rm -rf $(VENV)/wheel-check && \
+		$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt && \
+		cp requirements-test.txt $(VENV)/requirements.stamp; \
 	fi
 
 # npm run build compiles the TypeScript and, through this Makefile, the launcher: `npm run bench`,
@@ -44,7 +62,7 @@ $(HOLDER): harness/isolation/hold.c harness/isolation/exec-report.h
 test: build
 	npx tap
 
-demo: build
+demo: build venv
 	node dist/harness/cli.js demo
 
 bench: build

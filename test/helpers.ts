@@ -1,6 +1,6 @@
 // Shared test helpers: boot a sandbox and register its teardown in one call, fixture paths,
 // temporary extension folders, and waits that are events with deadlines, never sleeps.
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
@@ -15,8 +15,12 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const FUNCTIONS = path.join(ROOT, 'fixtures', 'functions')
 export const EXTENSIONS = path.join(ROOT, 'fixtures', 'extensions')
 export const RUNTIMES = path.join(ROOT, 'fixtures', 'runtimes')
+/** The project venv `make setup` makes (requirements-test.txt): awslambdaric, psycopg, SQLAlchemy… */
+export const VENV_PYTHON = path.join(ROOT, '.venv', 'bin', 'python')
 /** Debian's interpreter: fast to start (no pyenv shim) and the one that has psycopg2. */
-export const PYTHON = '/usr/bin/python3'
+export const SYSTEM_PYTHON = '/usr/bin/python3'
+/** The tests' --python: the venv's when it is there, else Debian's. */
+export const PYTHON = existsSync(VENV_PYTHON) ? VENV_PYTHON : SYSTEM_PYTHON
 
 export function fn(name: string): string {
   return path.join(FUNCTIONS, name)

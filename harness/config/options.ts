@@ -12,6 +12,9 @@ export const SHUTDOWN_REASONS: readonly ShutdownReason[] = ['spindown', 'timeout
 /** 'auto': a bwrap sandbox when Linux and bwrap allow it, else plain processes with a warning. */
 export type IsolationMode = 'auto' | 'bwrap' | 'none'
 export const ISOLATION_MODES: readonly IsolationMode[] = ['auto', 'bwrap', 'none']
+/** Which Python runtime client runs the function: ours (bootstrap.py) or AWS's awslambdaric package. */
+export type RuntimeClient = 'builtin' | 'awslambdaric'
+export const RUNTIME_CLIENTS: readonly RuntimeClient[] = ['builtin', 'awslambdaric']
 
 export interface BootOptions {
   /** The function's code: Lambda's /var/task. */
@@ -24,6 +27,11 @@ export interface BootOptions {
   python?: string
   /** Run this command as the runtime instead of our client (bring your own runtime client). */
   runtimeCommand?: string[]
+  /**
+   * 'builtin' (our bootstrap.py) or 'awslambdaric' (`<python> -m awslambdaric <handler>`, the
+   * interpreter must be able to import it). Default 'builtin'. Not with runtimeCommand.
+   */
+  runtimeClient?: RuntimeClient
   /** Layer folders or .zip files, in Lambda's order (later ones win); zips are unpacked privately. */
   layers?: string[]
   /** Shortcut for a layer whose `extensions/` is this folder. */
@@ -81,6 +89,7 @@ export interface ParsedOptions {
   readonly profile: RuntimeProfile
   readonly python: string
   readonly runtimeCommand: readonly string[] | undefined
+  readonly runtimeClient: RuntimeClient
   readonly layers: readonly LayerSpec[]
   readonly timeoutMs: number
   readonly memoryMB: number
@@ -205,6 +214,16 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   ) {
     throw invalid('runtimeCommand', 'a non-empty list of non-empty strings', runtimeCommand)
   }
+  const runtimeClient = options.runtimeClient ?? 'builtin'
+  if (!RUNTIME_CLIENTS.includes(runtimeClient)) {
+    throw invalid('runtimeClient', RUNTIME_CLIENTS.join(' | '), runtimeClient)
+  }
+  if (runtimeCommand !== undefined && options.runtimeClient !== undefined) {
+    throw invalid('runtimeClient', 'no runtimeClient with runtimeCommand (the command is the runtime client)', runtimeClient)
+  }
+  if (options.runtimeClient !== undefined && !runtime.startsWith('python')) {
+    throw invalid('runtimeClient', `no runtimeClient with an OS-only runtime (${runtime} runs the function's bootstrap)`, runtimeClient)
+  }
   const layers: LayerSpec[] = []
   if (options.layers !== undefined) {
     if (!Array.isArray(options.layers)) {
@@ -280,6 +299,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     profile: RUNTIME_PROFILES[runtime],
     python,
     runtimeCommand,
+    runtimeClient,
     layers,
     timeoutMs: Math.round(timeoutSec * 1000),
     memoryMB,

@@ -41,6 +41,8 @@ export interface ProcessRecord {
   reportedError?: string
   /** Whether it had a SIGTERM handler installed when SIGTERM was sent (from /proc). */
   sigtermHandler?: boolean
+  /** The runtime: whether it was waiting in /next (Ready) when SIGTERM was sent. */
+  waitingForNext?: boolean
   /** What its process group still held when the harness SIGKILLed it. */
   heldAtKill?: { tcp: { local: string; remote: string; state: string }[]; files: string[] }
 }

@@ -4,20 +4,22 @@ import type { InitRecord, Problem, ProcessRecord, ShutdownRecord, TelemetrySubsc
 
 export interface ShutdownVerdictInput {
   readonly shutdown: ShutdownRecord
-  /** Whether the profile lets a Python SIGTERM handler run (3.12+). */
+  /** Whether the profile lets a Python SIGTERM handler run while the runtime waits in /next (3.12+). */
   readonly sigtermReachesPython: boolean
-  /** Our own runtime client: we know what the profile means for it. */
-  readonly ownRuntimeClient: boolean
+  /** A Python runtime client (ours or awslambdaric), not a command of the user's, whose language we do not know. */
+  readonly pythonClient: boolean
 }
 
-export function shutdownProblems({ shutdown, sigtermReachesPython, ownRuntimeClient }: ShutdownVerdictInput): Problem[] {
+export function shutdownProblems({ shutdown, sigtermReachesPython, pythonClient }: ShutdownVerdictInput): Problem[] {
   const problems: Problem[] = []
   const what = shutdown.final ? 'Shutdown' : `the reset (reason ${shutdown.reason})`
   const runtime = shutdown.runtime
   if (runtime !== null && runtime.generation >= 0) {
     const sigterm = runtime.signals.find((s) => s.signal === 'SIGTERM' && s.atMs >= shutdown.startedAtMs)
     const killedAtShare = runtime.signals.some((s) => s.signal === 'SIGKILL' && s.atMs >= shutdown.startedAtMs && s.why.startsWith('runtime share'))
-    const handlerCouldRun = !ownRuntimeClient || sigtermReachesPython
+    // Up to python3.11 any Python client waits for /next on the main thread in code that never
+    // returns to Python, so the handler cannot run there (LAMBDA-SPEC §3.3); anywhere else it can.
+    const handlerCouldRun = !pythonClient || sigtermReachesPython || runtime.waitingForNext !== true
     if (sigterm !== undefined && killedAtShare && runtime.sigtermHandler === true && handlerCouldRun) {
       problems.push({
         code: 'runtime-overran-share',

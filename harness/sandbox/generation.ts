@@ -561,6 +561,7 @@ export class Generation {
     if (runtime !== undefined && runtime.process.alive) {
       if (plan.sigterm) {
         runtime.record.sigtermHandler = catchesSigterm(runtime.process.pid)
+        runtime.record.waitingForNext = this.runtime.state === 'Ready'
         runtime.process.signal('SIGTERM')
         this.#signalled('runtime', 'SIGTERM', 'shutdown')
         const exited = await this.#waitExit(runtime.process, startedAtMs + plan.runtimeShareMs - recorder.now())

@@ -219,3 +219,29 @@ function writeCached(file: string, probed: Probed): void {
     // A cache that cannot be written only costs the next process a probe.
   }
 }
+
+const importable = new Map<string, Promise<void>>()
+
+/**
+ * Rejects, as a user error on `option`, when the interpreter cannot import `module` (a runtime
+ * client it is to run with -m). Asked once per interpreter and module per harness process.
+ */
+export function requireImportable(command: string, module: string, option: string): Promise<void> {
+  const key = `${command}\0${module}`
+  let check = importable.get(key)
+  if (check === undefined) {
+    check = new Promise<void>((resolve, reject) => {
+      execFile(command, ['-c', `import ${module}`], { timeout: 20_000 }, (error, _stdout, stderr) => {
+        if (error === null) {
+          resolve()
+          return
+        }
+        const why = stderr.trim().split('\n').slice(-1)[0] || (error.killed ? 'timed out' : error.message.split('\n')[0])
+        reject(new HarnessError('ERR_INVALID_OPTION', `option ${option}: expected an interpreter that can import ${module} (e.g. make setup's .venv/bin/python), got ${JSON.stringify(command)} (${why})`))
+      })
+    })
+    importable.set(key, check)
+    check.catch(() => importable.delete(key))
+  }
+  return check
+}

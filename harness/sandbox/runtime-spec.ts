@@ -2,7 +2,7 @@
 // script logic when AWS_LAMBDA_EXEC_WRAPPER is set, LAMBDA-SPEC §10.1), an OS-only runtime's
 // `bootstrap` (§10.2), or the user's own command.
 import path from 'node:path'
-import type { ParsedOptions } from '../config/options.js'
+import type { ParsedOptions, RuntimeClient } from '../config/options.js'
 import { findBootstrap, hostPathOf, TASK_ROOT } from '../config/runtime-files.js'
 import type { SpawnSpec } from '../supervisor/supervisor.js'
 import type { PythonInfo } from './python-info.js'
@@ -31,7 +31,21 @@ export function runtimeCommandOf(options: ParsedOptions, pythonBootstrap: string
     return [findBootstrap(options.functionDir, options.layers)?.lambdaPath ?? `${TASK_ROOT}/bootstrap`]
   }
   const wrapper = options.env.AWS_LAMBDA_EXEC_WRAPPER
-  return wrapper === undefined || wrapper === '' ? [options.python, pythonBootstrap, options.handler] : [wrapper, options.python, pythonBootstrap]
+  const client = clientArgs(options.runtimeClient, pythonBootstrap)
+  return wrapper === undefined || wrapper === '' ? [options.python, ...client, options.handler] : [wrapper, options.python, ...wrapped(client, options)]
+}
+
+/**
+ * The interpreter's arguments before the handler: our client's file, or awslambdaric run as a
+ * module from /var/task, as its README's container entry point does (`python -m awslambdaric <handler>`).
+ */
+function clientArgs(client: RuntimeClient, bootstrap: string): string[] {
+  return client === 'awslambdaric' ? ['-m', 'awslambdaric'] : [bootstrap]
+}
+
+/** Under a wrapper our bootstrap.py takes the handler from _HANDLER, as Lambda's does; `-m awslambdaric` needs it as its argument. */
+function wrapped(client: string[], options: ParsedOptions): string[] {
+  return options.runtimeClient === 'awslambdaric' ? [...client, options.handler] : client
 }
 
 export function runtimeSpec(input: RuntimeSpecInput): SpawnSpec {
@@ -50,8 +64,9 @@ export function runtimeSpec(input: RuntimeSpecInput): SpawnSpec {
   const gil = input.python?.freeThreaded === true ? ['-X', 'gil=1'] : []
   const interpreter = input.python?.executable || options.python
   const wrapper = env.AWS_LAMBDA_EXEC_WRAPPER
+  const client = clientArgs(options.runtimeClient, input.pythonBootstrap)
   if (wrapper === undefined || wrapper === '') {
-    return { ...base, file: interpreter, args: [...gil, input.pythonBootstrap, options.handler], env }
+    return { ...base, file: interpreter, args: [...gil, ...client, options.handler], env }
   }
   // Lambda's bootstrap runs `<wrapper> <python> /var/runtime/bootstrap.py` (the handler comes from
   // _HANDLER). Without the sandbox a wrapper named by its /opt or /var/task path is the layer's or
@@ -60,7 +75,7 @@ export function runtimeSpec(input: RuntimeSpecInput): SpawnSpec {
   return {
     ...base,
     file: path.join(input.runtimeDir, WRAPPER_LAUNCHER),
-    args: [interpreter, ...gil, input.pythonBootstrap],
+    args: [interpreter, ...gil, ...wrapped(client, options)],
     env: hostWrapper === undefined ? env : { ...env, AWS_LAMBDA_EXEC_WRAPPER: hostWrapper },
   }
 }

@@ -23,7 +23,7 @@ import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.j
 import type { SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
 import { descendants, isLive } from '../supervisor/process-groups.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
-import { pythonInfo, type PythonInfo } from './python-info.js'
+import { pythonInfo, requireImportable, type PythonInfo } from './python-info.js'
 import { runtimeCommandOf, runtimeSpec } from './runtime-spec.js'
 import { NO_BOOTSTRAP_MESSAGE } from '../config/runtime-files.js'
 import { SandboxResources } from './resources.js'
@@ -124,6 +124,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       extensionFiles = listExtensions(parsed)
       // An OS-only runtime runs the function's bootstrap: no interpreter of ours is involved.
       python = parsed.runtimeCommand === undefined && parsed.profile.family === 'python' ? await pythonInfo(parsed.python) : undefined
+      if (parsed.runtimeClient === 'awslambdaric') {
+        await requireImportable(python?.executable || parsed.python, 'awslambdaric', 'runtimeClient')
+      }
       if (parsed.preflight) {
         preflight(parsed, extensionFiles, python?.sysPath)
       }
@@ -517,7 +520,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     for (const problem of shutdownProblems({
       shutdown: record,
       sigtermReachesPython: this.#options.profile.sigtermReachesPython,
-      ownRuntimeClient: this.#options.runtimeCommand === undefined && this.#options.profile.family === 'python',
+      pythonClient: this.#options.runtimeCommand === undefined && this.#options.profile.family === 'python',
     })) {
       this.#recorder.problem(problem)
     }

@@ -1,6 +1,7 @@
 // The pre-flight's search for a handler's module: the function folder, the layers' python/
 // folders, then the interpreter's own sys.path (its standard library and site-packages, which the
 // runtime imports from as Lambda's runtime imports from /var/runtime and /var/lang).
+import path from 'node:path'
 import t from 'tap'
 import { preflight } from '../../harness/config/preflight.js'
 import { validateOptions } from '../../harness/config/options.js'
@@ -30,6 +31,6 @@ t.test('the host\'s PYTHONPATH is not the sandbox\'s: its folders do not count',
   })
   process.env.PYTHONPATH = fn('returns-env')
   // A fresh command string, so the in-process answer of the test above is not reused.
-  const python = await pythonInfo(`${PYTHON.replace(/python3$/, '')}./python3`)
+  const python = await pythonInfo(`${path.dirname(PYTHON)}/./${path.basename(PYTHON)}`)
   t.notOk(python.sysPath.includes(fn('returns-env')), 'the PYTHONPATH folder is left out')
 })

@@ -337,7 +337,7 @@ t.test('invoke faults: the caller gets the fault type, the platform Runtime.Unkn
   unchanged(echo)
 })
 
-t.test('the 6 MB response limit (6291556 bytes): over it Function.ResponseSizeTooLarge, and the runtime goes on', async (t) => {
+t.test('the 6 MB response limit (6291556 bytes): over it the caller gets Function.ResponseSizeTooLarge and the client exits 1, as awslambdaric', async (t) => {
   const sandbox = await startSandbox(t, { functionDir: fn('big-response'), handler: 'app.raw' })
   const atLimit = await sandbox.invoke({ size: 6291556 })
   t.equal(atLimit.status, 'success')
@@ -346,22 +346,23 @@ t.test('the 6 MB response limit (6291556 bytes): over it Function.ResponseSizeTo
 
   const over = await sandbox.invoke({ size: 6291557 })
   t.equal(over.status, 'error')
-  t.equal(over.errorType, 'Function.ResponseSizeTooLarge')
   t.equal(over.functionError, 'Unhandled')
   t.same(json(over), {
     errorMessage: 'Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes).',
     errorType: 'Function.ResponseSizeTooLarge',
   })
   t.ok(
-    await waitForLine(sandbox, 'runtime', /^\[stderr\] \[ERROR\] \[\d+\] LAMBDA_RUNTIME Failed to post handler success response\. Http response code: 413\. /),
-    'the client logs the 413 as aws-lambda-cpp does',
+    await waitForLine(sandbox, 'runtime', /^\[ERROR\] \[\d+\] LAMBDA_RUNTIME Failed to post handler success response\. Http response code: 413\. /),
+    'the client logs the 413 as aws-lambda-cpp does (printf: stdout)',
   )
+  // awslambdaric's C client fails the post and LambdaRuntimeClient.handle_exception re-raises.
+  t.ok(await waitForLine(sandbox, 'runtime', '[stderr] RuntimeError: Failed to post invocation response'))
+  t.same(runtimes(sandbox.record)[0]?.exit, { code: 1, signal: null })
 
   const after = await sandbox.invoke({ size: 3 })
-  t.equal(after.status, 'success', 'the runtime keeps working')
+  t.equal(after.status, 'success', 'the next invoke runs on a new runtime')
   t.equal(after.response, 'xxx')
-  t.equal(sandbox.record.resets.length, 0)
-  t.equal(runtimes(sandbox.record).length, 1)
+  t.equal(runtimes(sandbox.record).length, 2)
 })
 
 t.test('the limit counts the JSON body: a string of 6291554 characters is 6291556 bytes with its quotes', async (t) => {
@@ -370,7 +371,7 @@ t.test('the limit counts the JSON body: a string of 6291554 characters is 629155
   t.equal(atLimit.status, 'success')
   t.equal(atLimit.response.length, 6291556)
   const over = await sandbox.invoke({ size: 6291555 })
-  t.equal(over.errorType, 'Function.ResponseSizeTooLarge')
+  t.equal(json(over).errorType, 'Function.ResponseSizeTooLarge')
 })
 
 t.test('100 sequential invokes in one sandbox all succeed', async (t) => {
@@ -470,13 +471,13 @@ t.test('JSON log format (AWS_LAMBDA_LOG_FORMAT=JSON): one object per record', as
   t.match(exception.stackTrace, [/File "(.*logs|\/var\/task)\/app\.py", line \d+, in handler\n/])
 })
 
-t.test('JSON log format: the unhandled-exception record uses log_level', async (t) => {
+t.test('JSON log format: the unhandled-exception record uses level, as awslambdaric 4.x', async (t) => {
   const sandbox = await startSandbox(t, { functionDir: fn('raises'), env: { AWS_LAMBDA_LOG_FORMAT: 'json' } })
   const invocation = await sandbox.invoke({})
-  const line = await waitForLine(sandbox, 'runtime', /"log_level"/)
-  t.pass('a log_level record (the format value is case-insensitive)')
+  const line = await waitForLine(sandbox, 'runtime', /"errorType"/)
+  t.pass('the record of the unhandled exception (the format value is case-insensitive)')
   const record = JSON.parse(line) as Record<string, unknown>
-  t.same(Object.keys(record), ['timestamp', 'log_level', 'errorMessage', 'errorType', 'requestId', 'stackTrace'])
-  t.match(record, { log_level: 'ERROR', errorType: 'KeyError', errorMessage: "'missing'", requestId: invocation.requestId })
+  t.same(Object.keys(record), ['timestamp', 'level', 'errorMessage', 'errorType', 'requestId', 'stackTrace'])
+  t.match(record, { level: 'ERROR', errorType: 'KeyError', errorMessage: "'missing'", requestId: invocation.requestId })
   t.match(record.timestamp, JSON_TIMESTAMP)
 })

@@ -119,7 +119,7 @@ _LAMBDA_WARNING = (
     "To determine if the runtime has been updated, check the runtime version in the INIT_START log entry. "
     "If this error correlates with a change in the runtime version, you may be able to mitigate this "
     "error by temporarily rolling back to the previous runtime version. "
-    "For more information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html"
+    "For more information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
 )
 
 _GLOBAL_AWS_REQUEST_ID = None
@@ -220,6 +220,7 @@ class LambdaContext(object):
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = invoked_function_arn
         self.tenant_id = tenant_id
+        self._w3c_fields = _take_w3c(client_context)
 
         self.client_context = _make_obj_from_dict(ClientContext, client_context)
         if self.client_context is not None:
@@ -236,6 +237,10 @@ class LambdaContext(object):
         epoch_now_in_ms = int(time.time() * 1000)
         delta_ms = self._epoch_deadline_time_in_ms - epoch_now_in_ms
         return delta_ms if delta_ms > 0 else 0
+
+    def w3c(self):
+        """The W3C trace context (traceparent, tracestate, baggage) the invoke's client context carried."""
+        return dict(self._w3c_fields)
 
     def log(self, msg):
         sys.stdout.write(str(msg))
@@ -301,6 +306,18 @@ class ClientContext(object):
             f"client={self.client}"
             "])"
         )
+
+
+# awslambdaric 4.x: client context "w3c" is taken out of client_context and only these string
+# fields are kept, for context.w3c().
+_W3C_FIELDS = ("traceparent", "tracestate", "baggage")
+
+
+def _take_w3c(client_context):
+    given = client_context.pop("w3c", None) if isinstance(client_context, dict) else None
+    if not isinstance(given, dict):
+        return {}
+    return {name: given[name] for name in _W3C_FIELDS if isinstance(given.get(name), str)}
 
 
 def _make_obj_from_dict(cls, values):
@@ -470,7 +487,7 @@ def _log_error(error_result):
     if _LOG_FORMAT_JSON:
         record = {
             "timestamp": time.strftime(_JSON_DATE_FORMAT, time.gmtime(time.time())),
-            "log_level": "ERROR",
+            "level": "ERROR",
             **error_result,
         }
         sys.stdout.write(to_json(record) + "\n")
@@ -501,8 +518,8 @@ def _log_error(error_result):
 
 
 def _log_runtime_error(message):
-    """A diagnostic in aws-lambda-cpp's format, for Runtime API calls that failed."""
-    sys.stderr.write("[ERROR] [%d] LAMBDA_RUNTIME %s\n" % (int(time.time() * 1000), message))
+    """A diagnostic as aws-lambda-cpp's logging::log_error prints it: printf, so on stdout."""
+    sys.stdout.write("[ERROR] [%d] LAMBDA_RUNTIME %s\n" % (int(time.time() * 1000), message))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -753,6 +770,19 @@ class _Connection(object):
         return _Response(status, headers, body)
 
 
+def _latin1_body(text):
+    """awslambdaric posts /init/error through http.client with a str body, which http.client
+    encodes as Latin-1: from python3.12 (raw Unicode in JSON) an "é" goes out as one byte, and a
+    character beyond Latin-1 raises there, before anything is posted (the runtime exits 1)."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError as error:
+        reason = "Body (%.20r) is not valid Latin-1. Use body.encode('utf-8') if you want to send it encoded in UTF-8." % (
+            text[error.start:error.end],
+        )
+        raise UnicodeEncodeError(error.encoding, error.object, error.start, error.end, reason) from None
+
+
 def _utf8(value):
     # The head is decoded as latin-1, byte for byte; the C client hands Python the raw UTF-8.
     if value.isascii():
@@ -835,12 +865,13 @@ class RuntimeApiClient(object):
             (("Content-Type", content_type), (_XRAY_HEADER, "")),
         )
         if not 200 <= response.status < 300:
-            # awslambdaric's C client logs this line; the invoke has failed on the platform side
-            # (e.g. 413 Function.ResponseSizeTooLarge). Carry on with the next /next.
+            # awslambdaric's C client logs this line with the body as it came (its newline
+            # too), and raises: the runtime exits 1 (e.g. after 413 Function.ResponseSizeTooLarge).
             _log_runtime_error(
                 "Failed to post handler success response. Http response code: %d. %s"
-                % (response.status, response.body.decode("utf-8", "replace").strip())
+                % (response.status, response.body.decode("utf-8", "replace"))
             )
+            raise RuntimeError("Failed to post invocation response")
 
     def post_invocation_error(self, invoke_id, error_response_data, xray_fault):
         xray_bytes = xray_fault.encode("utf-8")
@@ -864,7 +895,7 @@ class RuntimeApiClient(object):
         response = self._request(
             "POST",
             _INIT_ERROR_PATH,
-            to_json(error_result).encode("utf-8"),
+            _latin1_body(to_json(error_result)),
             ((_ERROR_TYPE_HEADER, error_result["errorType"]),),
         )
         if response.status != 202:
