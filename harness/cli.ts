@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Flags → options → run. No logic of its own beyond reading the files the flags name. Commands
 // are imported when used, so --help and usage errors do not load the whole harness.
-import { numberFlag, parseEnv } from './config/flags.js'
+import { numberFlag, parseEnv, parseParameterOverrides, readTemplateText } from './config/flags.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { invalid, SHUTDOWN_REASONS, type BootOptions, type ShutdownReason } from './config/options.js'
+import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, SHUTDOWN_REASONS, type BootOptions, type ShutdownReason } from './config/options.js'
 import { RUNTIME_IDS, DEFAULT_RUNTIME } from './config/profiles.js'
 import { HarnessError, isHarnessError } from './errors.js'
 import { formatReport } from './record/report.js'
@@ -15,13 +15,19 @@ and prove they shut down gracefully.
 
 Usage:
   lambda-harness run <function-dir> --handler <module.fn> [options]
+  lambda-harness run --template <template.yaml|cdk.out/Stack.template.json> [--function <LogicalId>] [options]
   lambda-harness demo [--python <interpreter>]   the graceful-shutdown story on an embedded PostgreSQL
   lambda-harness init <dir>        scaffold a function with a SIGTERM handler, a test event and a layer
   lambda-harness check <extension file | layer dir | layer zip> [options]   the conformance suite (check --help)
   lambda-harness --help
 
 run options:
-  --handler <module.fn>        the function's handler (required), e.g. app.handler
+  --handler <module.fn>        the function's handler (required without --template), e.g. app.handler
+  --template <file>            read the function from a SAM or CloudFormation template (or CDK's
+                               cdk.out/<Stack>.template.json): code, handler, runtime, local layers,
+                               environment, timeout, memory, Globals; flags given as well win
+  --function <LogicalId>       the template's function to run (needed when it declares several)
+  --parameter-overrides K=V    a template parameter's value (repeatable), instead of its Default
   --layer <dir|zip>            a layer folder or .zip, as Lambda's /opt (repeatable; later layers win)
   --extensions <dir>           a folder of external extensions (a layer's extensions/ folder)
   --event <file>               the event for every invoke (JSON); default {}
@@ -87,6 +93,9 @@ async function run(argv: string[]): Promise<number> {
     strict: true,
     options: {
       handler: { type: 'string' },
+      template: { type: 'string' },
+      function: { type: 'string' },
+      'parameter-overrides': { type: 'string', multiple: true, default: [] },
       layer: { type: 'string', multiple: true, default: [] },
       extensions: { type: 'string' },
       event: { type: 'string' },
@@ -116,11 +125,14 @@ async function run(argv: string[]): Promise<number> {
       logs: { type: 'boolean' },
     },
   })
-  if (positionals.length !== 1) {
-    throw invalid('<function-dir>', 'exactly one function folder', positionals.length === 0 ? undefined : positionals.join(' '))
+  if (positionals.length > 1 || (positionals.length === 0 && values.template === undefined)) {
+    throw invalid('<function-dir>', 'exactly one function folder (or --template)', positionals.length === 0 ? undefined : positionals.join(' '))
   }
-  if (values.handler === undefined) {
+  if (values.handler === undefined && values.template === undefined) {
     throw invalid('--handler', 'module.function (e.g. app.handler)', undefined)
+  }
+  if (values.template === undefined && (values.function !== undefined || values['parameter-overrides'].length > 0)) {
+    throw invalid(values.function === undefined ? '--parameter-overrides' : '--function', 'a --template to read', undefined)
   }
   const invokes = numberFlag('invokes', values.invokes) ?? 1
   if (!Number.isInteger(invokes) || invokes < 0 || invokes > 100_000) {
@@ -130,9 +142,9 @@ async function run(argv: string[]): Promise<number> {
   if (!SHUTDOWN_REASONS.includes(reason)) {
     throw invalid('--shutdown-reason', SHUTDOWN_REASONS.join(' | '), values['shutdown-reason'])
   }
-  const boot: BootOptions = {
-    functionDir: positionals[0] ?? '',
-    handler: values.handler,
+  const flags = {
+    ...(positionals[0] === undefined ? {} : { functionDir: positionals[0] }),
+    ...(values.handler === undefined ? {} : { handler: values.handler }),
     layers: values.layer,
     ...(values.extensions === undefined ? {} : { extensionsDir: values.extensions }),
     ...(values.runtime === undefined ? {} : { runtime: values.runtime }),
@@ -153,6 +165,20 @@ async function run(argv: string[]): Promise<number> {
     // A missing handler module or a broken extension file is bad input here (exit 2), not an Init failure.
     preflight: true,
   }
+  const boot: BootOptions =
+    values.template === undefined
+      ? { functionDir: '', handler: '', ...flags }
+      : (await import('./config/template.js')).bootFromTemplate(
+          {
+            file: values.template,
+            text: readTemplateText(values.template),
+            parameters: parseParameterOverrides(values['parameter-overrides']),
+            region: DEFAULT_REGION,
+            accountId: DEFAULT_ACCOUNT_ID,
+            ...(values.function === undefined ? {} : { functionId: values.function }),
+          },
+          flags,
+        )
   const payload = readEvent(values.event, values['event-json'])
   const record = await (await import('./run.js')).runLifecycle(
     { boot, payload, invokes, shutdownReason: reason },

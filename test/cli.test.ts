@@ -1,44 +1,12 @@
 // `lambda-harness` as a user runs it: a real `node dist/harness/cli.js` process. The DESIGN.md
 // contracts: exit 0 clean, 1 not clean, 2 bad usage or input (message on stderr, nothing
 // started), and the RunRecord that `--json` writes.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { execa } from 'execa'
 import t, { type Test } from 'tap'
 import type { ProcessRecord, RunRecord } from '../harness/index.js'
-import { PYTHON, ROOT, canaryExtension, extensionsDir, fn, until } from './helpers.js'
-
-const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
-
-interface CliResult {
-  readonly exitCode: number | undefined
-  readonly timedOut: boolean
-  readonly stdout: string
-  readonly stderr: string
-  readonly ms: number
-}
-
-/** Runs the CLI to completion and returns what a shell would see. The cap is generous: a CPU-starved CI box. */
-async function cli(args: readonly string[]): Promise<CliResult> {
-  const started = performance.now()
-  // As a user's shell runs it: without the NODE_OPTIONS that node-tap's processinfo adds to every
-  // child of a test (it loads tap's instrumentation into the CLI and doubles its start-up cost).
-  const result = await execa('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args], {
-    cwd: ROOT,
-    reject: false,
-    timeout: 60_000,
-    stdin: 'ignore',
-    stripFinalNewline: false,
-  })
-  return {
-    exitCode: result.exitCode,
-    timedOut: result.timedOut,
-    stdout: String(result.stdout),
-    stderr: String(result.stderr),
-    ms: performance.now() - started,
-  }
-}
+import { PYTHON, canaryExtension, extensionsDir, fn, until } from './helpers.js'
+import { cli, tempDir, type CliResult } from './cli-process.js'
 
 /** Runs independent CLI processes a few at a time (each is mostly Node's start-up). */
 async function cliAll(runs: readonly (readonly string[])[], concurrency = 3): Promise<CliResult[]> {
@@ -52,12 +20,6 @@ async function cliAll(runs: readonly (readonly string[])[], concurrency = 3): Pr
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, runs.length) }, worker))
   return results
-}
-
-function tempDir(t: Test, prefix: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
 }
 
 /** An extensions folder whose one extension, if it is ever started, tells the test (helpers.ts). */

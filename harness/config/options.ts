@@ -5,6 +5,7 @@ import path from 'node:path'
 import { HarnessError } from '../errors.js'
 import { DEFAULT_RUNTIME, RUNTIME_IDS, RUNTIME_PROFILES, isRuntimeId, type RuntimeProfile } from './profiles.js'
 import { validateCustomerEnv } from './environment.js'
+import type { TemplateSource } from './template.js'
 import { validateTelemetryOptions, type ParsedTelemetryOptions, type TelemetryOptions } from './telemetry-options.js'
 
 export type ShutdownReason = 'spindown' | 'timeout' | 'failure'
@@ -65,6 +66,8 @@ export interface BootOptions {
   postgresBinDir?: string
   /** An HTTP collector on loopback, handed to every process as SINK_URL. Default false. */
   sink?: boolean
+  /** The template resource these options were read from (`run --template`), for the record. */
+  template?: TemplateSource
 }
 
 /** A layer as Lambda unpacks it under /opt: `extensions/`, `python/`, `bin/`, `lib/`. */
@@ -97,9 +100,13 @@ export interface ParsedOptions {
   readonly postgres: boolean | object
   readonly postgresBinDir: string | undefined
   readonly sink: boolean
+  readonly template: TemplateSource | undefined
   /** Non-fatal findings (dropped env keys); the caller decides where they go. */
   readonly warnings: readonly string[]
 }
+
+export const DEFAULT_REGION = 'us-east-1'
+export const DEFAULT_ACCOUNT_ID = '123456789012'
 
 export function invalid(option: string, expected: string, actual: unknown): HarnessError {
   return new HarnessError('ERR_INVALID_OPTION', `option ${option}: expected ${expected}, got ${describe(actual)}`)
@@ -194,11 +201,11 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (typeof functionName !== 'string' || !FUNCTION_NAME_PATTERN.test(functionName)) {
     throw invalid('functionName', '1–64 letters, digits, hyphens or underscores', functionName)
   }
-  const region = options.region ?? 'us-east-1'
+  const region = options.region ?? DEFAULT_REGION
   if (typeof region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
     throw invalid('region', 'a region name like us-east-1', region)
   }
-  const accountId = options.accountId ?? '123456789012'
+  const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID
   if (typeof accountId !== 'string' || !/^\d{12}$/.test(accountId)) {
     throw invalid('accountId', 'twelve digits', accountId)
   }
@@ -230,7 +237,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (options.sink !== undefined && typeof options.sink !== 'boolean') {
     throw invalid('sink', 'true or false', options.sink)
   }
-  const warnings: string[] = []
+  const warnings: string[] = [...(options.template?.warnings ?? [])]
   const env = validateCustomerEnv(options.env ?? {}, warnings)
   const platformEnv = options.platformEnv ?? {}
   if (typeof platformEnv !== 'object' || platformEnv === null || Object.values(platformEnv).some((v) => typeof v !== 'string')) {
@@ -261,6 +268,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     postgres: options.postgres ?? false,
     postgresBinDir: options.postgresBinDir === undefined ? undefined : requireDirectory('postgresBinDir', options.postgresBinDir),
     sink: options.sink ?? false,
+    template: options.template,
     warnings,
   }
 }
