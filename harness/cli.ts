@@ -238,6 +238,13 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0
   }
   try {
+    if (command === 'run' || command === 'check') {
+      const { ENTER_BINARY, HOLDER_BINARY } = await import('./isolation/launcher.js')
+      const note = (await import('./native.js')).nativeHelpersNote([ENTER_BINARY, HOLDER_BINARY])
+      if (note !== undefined) {
+        process.stderr.write(`lambda-harness: ${note}\n`)
+      }
+    }
     if (command === 'run') {
       return await run(rest)
     }
