@@ -180,9 +180,11 @@ async function run(argv: string[]): Promise<number> {
           flags,
         )
   const payload = readEvent(values.event, values['event-json'])
+  const report = values.quiet !== true && values.json !== '-'
+  // The text report lists the record's warnings: on stderr too they would show twice.
   const record = await (await import('./run.js')).runLifecycle(
     { boot, payload, invokes, shutdownReason: reason },
-    { warn: (message) => process.stderr.write(`lambda-harness: warning: ${message}\n`) },
+    { warn: (message) => (report ? undefined : process.stderr.write(`lambda-harness: warning: ${message}\n`)) },
   )
   if (values.json !== undefined) {
     const json = `${JSON.stringify(record, null, 2)}\n`
@@ -200,7 +202,7 @@ async function run(argv: string[]): Promise<number> {
     const stream = values.json === '-' ? process.stderr : process.stdout
     stream.write(record.logs.map((line) => `${line}\n`).join(''))
   }
-  if (values.quiet !== true && values.json !== '-') {
+  if (report) {
     process.stdout.write(formatReport(record, { output: values['no-output'] !== true }))
   }
   return record.verdict.clean ? 0 : 1
