@@ -8,6 +8,8 @@ import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, SHUTDOWN_REASONS, type Boo
 import { RUNTIME_IDS, DEFAULT_RUNTIME } from './config/profiles.js'
 import { HarnessError, isHarnessError } from './errors.js'
 import { formatReport } from './record/report.js'
+import type { RunRecord } from './record/run-record.js'
+import type { RunPlan } from './run.js'
 import { renderHtmlTimeline } from './record/html.js'
 
 const HELP = `lambda-harness: run a Python Lambda function and its extensions locally, exactly as Lambda would,
@@ -58,6 +60,7 @@ run options:
   --quiet                      no text report on stdout
   --no-output                  leave the processes' output out of the text report
   --logs                       print Lambda's own log lines (INIT_START, START, END, REPORT, …) as CloudWatch has them
+  --watch                      run again whenever a file of the function or of a layer changes (Ctrl-C ends it)
 
 Exit codes: 0 ran and clean; 1 ran and not clean; 2 bad usage or bad input (nothing started).
 `
@@ -123,6 +126,7 @@ async function run(argv: string[]): Promise<number> {
       quiet: { type: 'boolean' },
       'no-output': { type: 'boolean' },
       logs: { type: 'boolean' },
+      watch: { type: 'boolean' },
     },
   })
   if (positionals.length > 1 || (positionals.length === 0 && values.template === undefined)) {
@@ -179,13 +183,53 @@ async function run(argv: string[]): Promise<number> {
           },
           flags,
         )
-  const payload = readEvent(values.event, values['event-json'])
+  const plan = { boot, payload: readEvent(values.event, values['event-json']), invokes, shutdownReason: reason }
   const report = values.quiet !== true && values.json !== '-'
   // The text report lists the record's warnings: on stderr too they would show twice.
-  const record = await (await import('./run.js')).runLifecycle(
-    { boot, payload, invokes, shutdownReason: reason },
-    { warn: (message) => (report ? undefined : process.stderr.write(`lambda-harness: warning: ${message}\n`)) },
+  const warn = (message: string) => (report ? undefined : process.stderr.write(`lambda-harness: warning: ${message}\n`))
+  const present = (record: RunRecord) => presentRecord(record, values, report)
+  if (values.watch === true) {
+    return watch(plan, warn, present)
+  }
+  const record = await (await import('./run.js')).runLifecycle(plan, { warn })
+  present(record)
+  return record.verdict.clean ? 0 : 1
+}
+
+/** Re-runs on every change of the function or a layer until Ctrl-C, the last report on screen. */
+async function watch(plan: RunPlan, warn: (message: string) => void, present: (record: RunRecord) => void): Promise<number> {
+  const { watchLifecycle, watchedPaths } = await import('./watch.js')
+  const controller = new AbortController()
+  const stop = () => controller.abort()
+  process.once('SIGINT', stop).once('SIGTERM', stop)
+  const waiting = `lambda-harness: watching ${watchedPaths(plan).join(', ')} for changes (Ctrl-C to stop)\n`
+  await watchLifecycle(
+    plan,
+    {
+      warn,
+      onRecord: (record, changed) => {
+        // Clear the terminal, as cargo-watch does, so the screen shows the last run only.
+        process.stdout.write(`${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${changed === undefined ? '' : `lambda-harness: changed: ${changed}\n`}`)
+        present(record)
+        process.stderr.write(waiting)
+      },
+      onError: (error) => process.stderr.write(`lambda-harness: ${(error as Error).message}\n${waiting}`),
+    },
+    controller.signal,
   )
+  process.off('SIGINT', stop).off('SIGTERM', stop)
+  return 0
+}
+
+interface PresentFlags {
+  readonly json?: string | undefined
+  readonly html?: string | undefined
+  readonly logs?: boolean | undefined
+  readonly 'no-output'?: boolean | undefined
+}
+
+/** What `run` writes of a record: --json, --html, --logs and the text report. */
+function presentRecord(record: RunRecord, values: PresentFlags, report: boolean): void {
   if (values.json !== undefined) {
     const json = `${JSON.stringify(record, null, 2)}\n`
     if (values.json === '-') {
@@ -205,7 +249,6 @@ async function run(argv: string[]): Promise<number> {
   if (report) {
     process.stdout.write(formatReport(record, { output: values['no-output'] !== true }))
   }
-  return record.verdict.clean ? 0 : 1
 }
 
 // The API's option names, as the flags a CLI user typed them.
