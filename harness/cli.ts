@@ -11,6 +11,7 @@ import { formatReport } from './record/report.js'
 import type { RunRecord } from './record/run-record.js'
 import type { RunPlan } from './run.js'
 import { renderHtmlTimeline } from './record/html.js'
+import { renderTrace } from './record/trace.js'
 
 const HELP = `lambda-harness: run a Python Lambda function and its extensions locally, exactly as Lambda would,
 and prove they shut down gracefully.
@@ -57,6 +58,7 @@ run options:
   --sink                       an HTTP collector on loopback, handed to every process as SINK_URL
   --json <file|->              write the RunRecord as JSON (- for stdout)
   --html <file>                write the HTML timeline of the run (one self-contained file)
+  --trace <file>               write the lifecycle as Chrome trace-event JSON (open it in Perfetto)
   --quiet                      no text report on stdout
   --no-output                  leave the processes' output out of the text report
   --logs                       print Lambda's own log lines (INIT_START, START, END, REPORT, …) as CloudWatch has them
@@ -123,6 +125,7 @@ async function run(argv: string[]): Promise<number> {
       sink: { type: 'boolean' },
       json: { type: 'string' },
       html: { type: 'string' },
+      trace: { type: 'string' },
       quiet: { type: 'boolean' },
       'no-output': { type: 'boolean' },
       logs: { type: 'boolean' },
@@ -224,6 +227,7 @@ async function watch(plan: RunPlan, warn: (message: string) => void, present: (r
 interface PresentFlags {
   readonly json?: string | undefined
   readonly html?: string | undefined
+  readonly trace?: string | undefined
   readonly logs?: boolean | undefined
   readonly 'no-output'?: boolean | undefined
 }
@@ -240,6 +244,9 @@ function presentRecord(record: RunRecord, values: PresentFlags, report: boolean)
   }
   if (values.html !== undefined) {
     writeFileSync(values.html, renderHtmlTimeline([{ title: `${record.function.dir} (${record.function.handler})`, record }]))
+  }
+  if (values.trace !== undefined) {
+    writeFileSync(values.trace, renderTrace([{ title: `${record.function.dir} (${record.function.handler})`, record }]))
   }
   if (values.logs === true) {
     // With --json - the JSON owns stdout.

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util'
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, ISOLATION_MODES, type IsolationMode } from '../config/options.js'
 import { RUNTIME_IDS } from '../config/profiles.js'
 import { renderHtmlTimeline } from '../record/html.js'
+import { renderTrace } from '../record/trace.js'
 import { layerFromTemplate } from '../config/template.js'
 import { DEFAULT_TOLERANCE } from './checks-resources.js'
 import { DEFAULT_JOBS, DEFAULT_MANY_INVOKES, POSTGRES_MODES, type CheckOptions, type PostgresMode } from './options.js'
@@ -40,6 +41,7 @@ check options:
   --reporter <name>            ${REPORTERS.join(' | ')} (default text)
   --out <file>                 write the report there instead of stdout
   --html <file>                also write the HTML timeline of every scenario (one self-contained file)
+  --trace <file>               also write every scenario as Chrome trace-event JSON (Perfetto: a process per scenario)
   --invokes <N>                invokes of the many-invokes scenario (default ${DEFAULT_MANY_INVOKES})
   --jobs <N>                   scenarios run at the same time (default ${DEFAULT_JOBS})
   --postgres <mode>            ${POSTGRES_MODES.join(' | ')} (default auto: a throwaway PostgreSQL when a file
@@ -93,6 +95,7 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
       reporter: { type: 'string' },
       out: { type: 'string' },
       html: { type: 'string' },
+      trace: { type: 'string' },
       invokes: { type: 'string' },
       jobs: { type: 'string' },
       postgres: { type: 'string' },
@@ -166,6 +169,10 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
   }
   if (values.html !== undefined) {
     writeFileSync(values.html, checkTimelineHtml(reports))
+  }
+  if (values.trace !== undefined) {
+    const several = reports.length > 1
+    writeFileSync(values.trace, renderTrace(reports.flatMap((report) => report.scenarios.map((s) => ({ title: several ? `${report.target.input} ${s.name}` : s.name, record: s.record })))))
   }
   return reports.every((report) => report.ok) ? 0 : 1
 }
