@@ -7,25 +7,30 @@ import { closeSync, openSync, readSync } from 'node:fs'
 // ELF e_machine values (the System V ABI's registry) for the architectures Lambda offers.
 const ELF_MACHINE: Record<string, number> = { x64: 0x3e, arm64: 0xb7 }
 
+/** The first bytes of `file`, or undefined when it cannot be read or is shorter. */
+function head(file: string, bytes: number): Buffer | undefined {
+  try {
+    const fd = openSync(file, 'r')
+    try {
+      const buffer = Buffer.alloc(bytes)
+      return readSync(fd, buffer, 0, bytes, 0) === bytes ? buffer : undefined
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return undefined
+  }
+}
+
 /** Whether `file` is an ELF executable for the architecture this Node runs on. */
 export function builtForThisMachine(file: string, arch: string = process.arch): boolean {
-  let fd: number
-  try {
-    fd = openSync(file, 'r')
-  } catch {
+  const header = head(file, 20)
+  if (header === undefined || header.readUInt32BE(0) !== 0x7f454c46) {
     return false
   }
-  try {
-    const header = Buffer.alloc(20)
-    if (readSync(fd, header, 0, 20, 0) < 20 || header.readUInt32BE(0) !== 0x7f454c46) {
-      return false
-    }
-    // e_machine is at offset 18, in the byte order e_ident[5] names (1: little-endian).
-    const machine = header[5] === 1 ? header.readUInt16LE(18) : header.readUInt16BE(18)
-    return ELF_MACHINE[arch] === machine
-  } finally {
-    closeSync(fd)
-  }
+  // e_machine is at offset 18, in the byte order e_ident[5] names (1: little-endian).
+  const machine = header[5] === 1 ? header.readUInt16LE(18) : header.readUInt16BE(18)
+  return ELF_MACHINE[arch] === machine
 }
 
 /** One line when the packaged helpers cannot run here (another architecture, or never built); else undefined. */
