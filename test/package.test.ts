@@ -52,6 +52,9 @@ t.test('npm pack, install offline without scripts, npx lambda-harness check and 
   t.equal(record.invocations[0]?.response, '{"installed": true}')
   t.same(record.init.extensions.map((e) => e.name), ['minimal-node'])
   t.equal(record.verdict.clean, true)
+  const demo = await sh('npx', ['--offline', 'lambda-harness', 'demo'], project)
+  t.equal(demo.exitCode, 2, 'the demo needs a checkout: a clear message, not a crash')
+  t.match(demo.stderr, /^lambda-harness: demo: its fixtures are not in the npm package; run it from a checkout of lambda-harness \(make demo\)$/m)
 })
 
 t.test('the packaged helpers are checked for this machine: another architecture gets a one-line note', async (t) => {
