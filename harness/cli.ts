@@ -1,20 +1,24 @@
 #!/usr/bin/env node
 // Flags → options → run. No logic of its own beyond reading the files the flags name. Commands
 // are imported when used, so --help and usage errors do not load the whole harness.
-import { numberFlag, parseEnv } from './config/flags.js'
+import { numberFlag, parseEnv, parseParameterOverrides, readTemplateText } from './config/flags.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { invalid, validateClientContext, RUNTIME_CLIENTS, SHUTDOWN_REASONS, type BootOptions, type RuntimeClient, type ShutdownReason } from './config/options.js'
+import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, validateClientContext, RUNTIME_CLIENTS, SHUTDOWN_REASONS, type BootOptions, type RuntimeClient, type ShutdownReason } from './config/options.js'
 import { RUNTIME_IDS, DEFAULT_RUNTIME } from './config/profiles.js'
 import { HarnessError, isHarnessError } from './errors.js'
 import { formatReport } from './record/report.js'
+import type { RunRecord } from './record/run-record.js'
+import type { RunPlan } from './run.js'
 import { renderHtmlTimeline } from './record/html.js'
+import { renderTrace } from './record/trace.js'
 
 const HELP = `lambda-harness: run a Python Lambda function and its extensions locally, exactly as Lambda would,
 and prove they shut down gracefully.
 
 Usage:
   lambda-harness run <function-dir> --handler <module.fn> [options]
+  lambda-harness run --template <template.yaml|cdk.out/Stack.template.json> [--function <LogicalId>] [options]
   lambda-harness demo [--python <interpreter>]   the graceful-shutdown story on an embedded PostgreSQL
   lambda-harness init <dir> [--runtime provided.al2023]   scaffold a function with a SIGTERM handler, a test
                                    event and a layer; with an OS-only runtime, a custom runtime's bootstrap
@@ -22,7 +26,12 @@ Usage:
   lambda-harness --help
 
 run options:
-  --handler <module.fn>        the function's handler (required), e.g. app.handler (_HANDLER for a provided.* bootstrap)
+  --handler <module.fn>        the function's handler (required without --template), e.g. app.handler (_HANDLER for a provided.* bootstrap)
+  --template <file>            read the function from a SAM or CloudFormation template (or CDK's
+                               cdk.out/<Stack>.template.json): code, handler, runtime, local layers,
+                               environment, timeout, memory, Globals; flags given as well win
+  --function <LogicalId>       the template's function to run (needed when it declares several)
+  --parameter-overrides K=V    a template parameter's value (repeatable), instead of its Default
   --layer <dir|zip>            a layer folder or .zip, as Lambda's /opt (repeatable; later layers win)
   --extensions <dir>           a folder of external extensions (a layer's extensions/ folder)
   --event <file>               the event for every invoke (JSON); default {}
@@ -57,9 +66,11 @@ run options:
   --sink                       an HTTP collector on loopback, handed to every process as SINK_URL
   --json <file|->              write the RunRecord as JSON (- for stdout)
   --html <file>                write the HTML timeline of the run (one self-contained file)
+  --trace <file>               write the lifecycle as Chrome trace-event JSON (open it in Perfetto)
   --quiet                      no text report on stdout
   --no-output                  leave the processes' output out of the text report
   --logs                       print Lambda's own log lines (INIT_START, START, END, REPORT, …) as CloudWatch has them
+  --watch                      run again whenever a file of the function or of a layer changes (Ctrl-C ends it)
 
 Exit codes: 0 ran and clean; 1 ran and not clean; 2 bad usage or bad input (nothing started).
 `
@@ -95,6 +106,9 @@ async function run(argv: string[]): Promise<number> {
     strict: true,
     options: {
       handler: { type: 'string' },
+      template: { type: 'string' },
+      function: { type: 'string' },
+      'parameter-overrides': { type: 'string', multiple: true, default: [] },
       layer: { type: 'string', multiple: true, default: [] },
       extensions: { type: 'string' },
       event: { type: 'string' },
@@ -123,16 +137,21 @@ async function run(argv: string[]): Promise<number> {
       sink: { type: 'boolean' },
       json: { type: 'string' },
       html: { type: 'string' },
+      trace: { type: 'string' },
       quiet: { type: 'boolean' },
       'no-output': { type: 'boolean' },
       logs: { type: 'boolean' },
+      watch: { type: 'boolean' },
     },
   })
-  if (positionals.length !== 1) {
-    throw invalid('<function-dir>', 'exactly one function folder', positionals.length === 0 ? undefined : positionals.join(' '))
+  if (positionals.length > 1 || (positionals.length === 0 && values.template === undefined)) {
+    throw invalid('<function-dir>', 'exactly one function folder (or --template)', positionals.length === 0 ? undefined : positionals.join(' '))
   }
-  if (values.handler === undefined) {
+  if (values.handler === undefined && values.template === undefined) {
     throw invalid('--handler', 'module.function (e.g. app.handler)', undefined)
+  }
+  if (values.template === undefined && (values.function !== undefined || values['parameter-overrides'].length > 0)) {
+    throw invalid(values.function === undefined ? '--parameter-overrides' : '--function', 'a --template to read', undefined)
   }
   const invokes = numberFlag('invokes', values.invokes) ?? 1
   if (!Number.isInteger(invokes) || invokes < 0 || invokes > 100_000) {
@@ -142,9 +161,9 @@ async function run(argv: string[]): Promise<number> {
   if (!SHUTDOWN_REASONS.includes(reason)) {
     throw invalid('--shutdown-reason', SHUTDOWN_REASONS.join(' | '), values['shutdown-reason'])
   }
-  const boot: BootOptions = {
-    functionDir: positionals[0] ?? '',
-    handler: values.handler,
+  const flags = {
+    ...(positionals[0] === undefined ? {} : { functionDir: positionals[0] }),
+    ...(values.handler === undefined ? {} : { handler: values.handler }),
     layers: values.layer,
     ...(values.extensions === undefined ? {} : { extensionsDir: values.extensions }),
     ...(values.runtime === undefined ? {} : { runtime: values.runtime }),
@@ -168,12 +187,69 @@ async function run(argv: string[]): Promise<number> {
     // A missing handler module or a broken extension file is bad input here (exit 2), not an Init failure.
     preflight: true,
   }
-  const payload = readEvent(values.event, values['event-json'])
+  const boot: BootOptions =
+    values.template === undefined
+      ? { functionDir: '', handler: '', ...flags }
+      : (await import('./config/template.js')).bootFromTemplate(
+          {
+            file: values.template,
+            text: readTemplateText(values.template),
+            parameters: parseParameterOverrides(values['parameter-overrides']),
+            region: DEFAULT_REGION,
+            accountId: values['account-id'] ?? DEFAULT_ACCOUNT_ID,
+            ...(values.function === undefined ? {} : { functionId: values.function }),
+          },
+          flags,
+        )
   const clientContext = values['client-context'] === undefined ? undefined : validateClientContext('--client-context', values['client-context'])
-  const record = await (await import('./run.js')).runLifecycle(
-    { boot, payload, invokes, shutdownReason: reason, ...(clientContext === undefined ? {} : { clientContext }) },
-    { warn: (message) => process.stderr.write(`lambda-harness: warning: ${message}\n`) },
+  const plan = { boot, payload: readEvent(values.event, values['event-json']), invokes, shutdownReason: reason, ...(clientContext === undefined ? {} : { clientContext }) }
+  const report = values.quiet !== true && values.json !== '-'
+  // The text report lists the record's warnings: on stderr too they would show twice.
+  const warn = (message: string) => (report ? undefined : process.stderr.write(`lambda-harness: warning: ${message}\n`))
+  const present = (record: RunRecord) => presentRecord(record, values, report)
+  if (values.watch === true) {
+    return watch(plan, warn, present)
+  }
+  const record = await (await import('./run.js')).runLifecycle(plan, { warn })
+  present(record)
+  return record.verdict.clean ? 0 : 1
+}
+
+/** Re-runs on every change of the function or a layer until Ctrl-C, the last report on screen. */
+async function watch(plan: RunPlan, warn: (message: string) => void, present: (record: RunRecord) => void): Promise<number> {
+  const { watchLifecycle, watchedPaths } = await import('./watch.js')
+  const controller = new AbortController()
+  const stop = () => controller.abort()
+  process.once('SIGINT', stop).once('SIGTERM', stop)
+  const waiting = `lambda-harness: watching ${watchedPaths(plan).join(', ')} for changes (Ctrl-C to stop)\n`
+  await watchLifecycle(
+    plan,
+    {
+      warn,
+      onRecord: (record, changed) => {
+        // Clear the terminal, as cargo-watch does, so the screen shows the last run only.
+        process.stdout.write(`${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${changed === undefined ? '' : `lambda-harness: changed: ${changed}\n`}`)
+        present(record)
+        process.stderr.write(waiting)
+      },
+      onError: (error) => process.stderr.write(`lambda-harness: ${(error as Error).message}\n${waiting}`),
+    },
+    controller.signal,
   )
+  process.off('SIGINT', stop).off('SIGTERM', stop)
+  return 0
+}
+
+interface PresentFlags {
+  readonly json?: string | undefined
+  readonly html?: string | undefined
+  readonly trace?: string | undefined
+  readonly logs?: boolean | undefined
+  readonly 'no-output'?: boolean | undefined
+}
+
+/** What `run` writes of a record: --json, --html, --logs and the text report. */
+function presentRecord(record: RunRecord, values: PresentFlags, report: boolean): void {
   if (values.json !== undefined) {
     const json = `${JSON.stringify(record, null, 2)}\n`
     if (values.json === '-') {
@@ -185,15 +261,17 @@ async function run(argv: string[]): Promise<number> {
   if (values.html !== undefined) {
     writeFileSync(values.html, renderHtmlTimeline([{ title: `${record.function.dir} (${record.function.handler})`, record }]))
   }
+  if (values.trace !== undefined) {
+    writeFileSync(values.trace, renderTrace([{ title: `${record.function.dir} (${record.function.handler})`, record }]))
+  }
   if (values.logs === true) {
     // With --json - the JSON owns stdout.
     const stream = values.json === '-' ? process.stderr : process.stdout
     stream.write(record.logs.map((line) => `${line}\n`).join(''))
   }
-  if (values.quiet !== true && values.json !== '-') {
+  if (report) {
     process.stdout.write(formatReport(record, { output: values['no-output'] !== true }))
   }
-  return record.verdict.clean ? 0 : 1
 }
 
 // The API's option names, as the flags a CLI user typed them.
@@ -230,6 +308,13 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0
   }
   try {
+    if (command === 'run' || command === 'check') {
+      const { ENTER_BINARY, HOLDER_BINARY } = await import('./isolation/launcher.js')
+      const note = (await import('./native.js')).nativeHelpersNote([ENTER_BINARY, HOLDER_BINARY])
+      if (note !== undefined) {
+        process.stderr.write(`lambda-harness: ${note}\n`)
+      }
+    }
     if (command === 'run') {
       return await run(rest)
     }

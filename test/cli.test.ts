@@ -1,13 +1,12 @@
 // `lambda-harness` as a user runs it: a real `node dist/harness/cli.js` process. The DESIGN.md
 // contracts: exit 0 clean, 1 not clean, 2 bad usage or input (message on stderr, nothing
 // started), and the RunRecord that `--json` writes.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import type { ProcessRecord, RunRecord } from '../harness/index.js'
 import { PYTHON, SYSTEM_PYTHON, canaryExtension, extensionsDir, fn, until } from './helpers.js'
-import { cli, type CliResult } from './cli-process.js'
+import { cli, tempDir, type CliResult } from './cli-process.js'
 
 /** Runs independent CLI processes a few at a time (each is mostly Node's start-up). */
 async function cliAll(runs: readonly (readonly string[])[], concurrency = 3): Promise<CliResult[]> {
@@ -21,12 +20,6 @@ async function cliAll(runs: readonly (readonly string[])[], concurrency = 3): Pr
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, runs.length) }, worker))
   return results
-}
-
-function tempDir(t: Test, prefix: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
 }
 
 /** An extensions folder whose one extension, if it is ever started, tells the test (helpers.ts). */

@@ -1,4 +1,6 @@
 // Turning command-line flag values into option values, shared by `run` and `check`.
+import { readFileSync } from 'node:fs'
+import { HarnessError } from '../errors.js'
 import { invalid } from './options.js'
 
 /** A numeric flag, or undefined when it was not given. */
@@ -36,4 +38,26 @@ export function parseEnv(pairs: readonly string[], passNames: readonly string[] 
     env[pair.slice(0, eq)] = pair.slice(eq + 1)
   }
   return env
+}
+
+/** Repeated `--parameter-overrides Key=Value` flags (each may hold several, space-separated, as SAM's). */
+export function parseParameterOverrides(values: readonly string[]): Record<string, string> {
+  const parameters: Record<string, string> = {}
+  for (const pair of values.flatMap((value) => value.split(/\s+/)).filter((p) => p !== '')) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) {
+      throw invalid('--parameter-overrides', 'Key=Value', pair)
+    }
+    parameters[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return parameters
+}
+
+/** A template file's text, for `--template`. */
+export function readTemplateText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new HarnessError('ERR_FILE_NOT_FOUND', `option --template: cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error })
+  }
 }

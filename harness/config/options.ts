@@ -5,6 +5,7 @@ import path from 'node:path'
 import { HarnessError } from '../errors.js'
 import { DEFAULT_RUNTIME, RUNTIME_IDS, RUNTIME_PROFILES, isRuntimeId, type RuntimeProfile } from './profiles.js'
 import { validateCustomerEnv } from './environment.js'
+import type { TemplateSource } from './template.js'
 import { validateTelemetryOptions, type ParsedTelemetryOptions, type TelemetryOptions } from './telemetry-options.js'
 
 export type ShutdownReason = 'spindown' | 'timeout' | 'failure'
@@ -75,6 +76,8 @@ export interface BootOptions {
   sink?: boolean
   /** OS-only runtimes (provided.*): set LAMBDA_RUNTIME_DIR for the bootstrap (UNCONFIRMED that Lambda does). Default false. */
   osOnlyRuntimeDir?: boolean
+  /** The template resource these options were read from (`run --template`), for the record. */
+  template?: TemplateSource
 }
 
 /** A layer as Lambda unpacks it under /opt: `extensions/`, `python/`, `bin/`, `lib/`. */
@@ -109,6 +112,7 @@ export interface ParsedOptions {
   readonly postgresBinDir: string | undefined
   readonly sink: boolean
   readonly osOnlyRuntimeDir: boolean
+  readonly template: TemplateSource | undefined
   /** Non-fatal findings (dropped env keys); the caller decides where they go. */
   readonly warnings: readonly string[]
 }
@@ -139,6 +143,9 @@ export function validateClientContext(option: string, value: unknown): string {
   }
   return value
 }
+
+export const DEFAULT_REGION = 'us-east-1'
+export const DEFAULT_ACCOUNT_ID = '123456789012'
 
 export function invalid(option: string, expected: string, actual: unknown): HarnessError {
   return new HarnessError('ERR_INVALID_OPTION', `option ${option}: expected ${expected}, got ${describe(actual)}`)
@@ -243,11 +250,11 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (typeof functionName !== 'string' || !FUNCTION_NAME_PATTERN.test(functionName)) {
     throw invalid('functionName', '1–64 letters, digits, hyphens or underscores', functionName)
   }
-  const region = options.region ?? 'us-east-1'
+  const region = options.region ?? DEFAULT_REGION
   if (typeof region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
     throw invalid('region', 'a region name like us-east-1', region)
   }
-  const accountId = options.accountId ?? '123456789012'
+  const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID
   if (typeof accountId !== 'string' || !/^\d{12}$/.test(accountId)) {
     throw invalid('accountId', 'twelve digits', accountId)
   }
@@ -282,7 +289,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (options.osOnlyRuntimeDir !== undefined && typeof options.osOnlyRuntimeDir !== 'boolean') {
     throw invalid('osOnlyRuntimeDir', 'true or false', options.osOnlyRuntimeDir)
   }
-  const warnings: string[] = []
+  const warnings: string[] = [...(options.template?.warnings ?? [])]
   const env = validateCustomerEnv(options.env ?? {}, warnings)
   const namesSink = Object.keys(env).find((key) => env[key]?.includes(SINK_URL_PLACEHOLDER))
   if (namesSink !== undefined && options.sink !== true) {
@@ -319,6 +326,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     postgresBinDir: options.postgresBinDir === undefined ? undefined : requireDirectory('postgresBinDir', options.postgresBinDir),
     sink: options.sink ?? false,
     osOnlyRuntimeDir: options.osOnlyRuntimeDir ?? false,
+    template: options.template,
     warnings,
   }
 }

@@ -1,26 +1,36 @@
 // `lambda-harness check`: flags → CheckOptions → runCheck → the chosen report (stdout or --out)
 // and the HTML timeline (--html). Exit code 0 when every check passed, 1 when any failed; bad
 // usage throws a user HarnessError, which the CLI turns into exit code 2.
-import { numberFlag, parseEnv } from '../config/flags.js'
+import { numberFlag, parseEnv, parseParameterOverrides, readTemplateText } from '../config/flags.js'
 import { writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { invalid, ISOLATION_MODES, type IsolationMode } from '../config/options.js'
+import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, ISOLATION_MODES, type IsolationMode } from '../config/options.js'
 import { RUNTIME_IDS, RUNTIME_PROFILES } from '../config/profiles.js'
 import { renderHtmlTimeline } from '../record/html.js'
+import { renderTrace } from '../record/trace.js'
+import { layerFromTemplate } from '../config/template.js'
 import { DEFAULT_TOLERANCE } from './checks-resources.js'
 import { DEFAULT_JOBS, DEFAULT_MANY_INVOKES, POSTGRES_MODES, type CheckOptions, type PostgresMode } from './options.js'
-import { formatCheckReport, REPORTERS, type ReporterName } from './reporters.js'
-import { runCheck, type CheckReport } from './runner.js'
+import { formatCheckReports, REPORTERS, type ReporterName } from './reporters.js'
+import type { CheckReport } from './runner.js'
+import { parseShard, runCheckTargets } from './shard.js'
 import { SCENARIOS } from './scenarios.js'
 import { SCENARIO_NAMES } from './types.js'
 
-export const CHECK_HELP = `lambda-harness check <extension file | layer folder | layer .zip> [options]
+export const CHECK_HELP = `lambda-harness check <extension file | layer folder | layer .zip>… [options]
+lambda-harness check --template <template.yaml> --layer <LogicalId>… [options]
 
 Runs the conformance suite: each scenario boots a fresh sandbox with the extension (or every
 extension of the layer) and the built-in Python function, and each check says what was expected,
-what happened and how to fix it.
+what happened and how to fix it. Several targets run one after another, in one report.
 
 check options:
+  --template <file> --layer <LogicalId>  check a layer declared in a SAM / CloudFormation template
+                               (or cdk.out/<Stack>.template.json) by its logical id (repeatable)
+  --parameter-overrides K=V    a template parameter's value (repeatable), instead of its Default
+  --shard <i/n>                run only the i-th of n slices of the (target, scenario) pairs, for n CI
+                               jobs; the shards' JUnit files merge into one run's suites
   --function <dir> --handler <h>  your function instead of the built-in one (the init, timeout and
                                failure scenarios always use the built-in one: they need a function
                                that fails its Init, runs past its timeout, or crashes)
@@ -31,6 +41,7 @@ check options:
   --reporter <name>            ${REPORTERS.join(' | ')} (default text)
   --out <file>                 write the report there instead of stdout
   --html <file>                also write the HTML timeline of every scenario (one self-contained file)
+  --trace <file>               also write every scenario as Chrome trace-event JSON (Perfetto: a process per scenario)
   --invokes <N>                invokes of the many-invokes scenario (default ${DEFAULT_MANY_INVOKES})
   --jobs <N>                   scenarios run at the same time (default ${DEFAULT_JOBS})
   --postgres <mode>            ${POSTGRES_MODES.join(' | ')} (default auto: a throwaway PostgreSQL when a file
@@ -74,12 +85,17 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     options: {
       function: { type: 'string' },
       handler: { type: 'string' },
+      template: { type: 'string' },
+      layer: { type: 'string', multiple: true, default: [] },
+      'parameter-overrides': { type: 'string', multiple: true, default: [] },
+      shard: { type: 'string' },
       runtime: { type: 'string' },
       python: { type: 'string' },
       only: { type: 'string', multiple: true, default: [] },
       reporter: { type: 'string' },
       out: { type: 'string' },
       html: { type: 'string' },
+      trace: { type: 'string' },
       invokes: { type: 'string' },
       jobs: { type: 'string' },
       postgres: { type: 'string' },
@@ -103,9 +119,14 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     io.stdout(describeChecks())
     return 0
   }
-  if (positionals.length !== 1) {
-    throw invalid('check <target>', 'exactly one extension file, layer folder or layer .zip', positionals.length === 0 ? undefined : positionals.join(' '))
+  if ((values.template === undefined) !== (values.layer.length === 0)) {
+    throw invalid(values.template === undefined ? '--layer' : '--template', '--template <file> and --layer <LogicalId> together', undefined)
   }
+  const targets = [...positionals, ...templateLayers(values.template, values.layer, values['parameter-overrides'])]
+  if (targets.length === 0) {
+    throw invalid('check <target>', 'one or more extension files, layer folders or layer .zips', undefined)
+  }
+  const shard = values.shard === undefined ? undefined : parseShard(values.shard)
   const reporter = (values.reporter ?? 'text') as ReporterName
   if (!REPORTERS.includes(reporter)) {
     throw invalid('--reporter', REPORTERS.join(' | '), values.reporter)
@@ -123,7 +144,7 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     ...(values['max-thread-growth'] === undefined ? {} : { threads: numberFlag('max-thread-growth', values['max-thread-growth']) }),
   }
   const options: CheckOptions = {
-    target: positionals[0] ?? '',
+    target: targets[0] ?? '',
     ...(values.function === undefined ? {} : { functionDir: values.function, handler: values.handler }),
     ...(values.runtime === undefined ? {} : { runtime: values.runtime }),
     ...(values.python === undefined ? {} : { python: values.python }),
@@ -136,31 +157,47 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     env: parseEnv(values.env, values['pass-env']),
     tolerance,
   }
-  const report = await runCheck(options, {
+  const reports = await runCheckTargets(options, targets, shard, {
     warn: (message) => io.stderr(`lambda-harness: warning: ${message}\n`),
     scenarioDone: (scenario) => io.stderr(`lambda-harness check: ${scenario.name} done in ${(scenario.durationMs / 1000).toFixed(1)} s\n`),
   })
-  const text = formatCheckReport(report, reporter)
+  const text = formatCheckReports(reports, reporter, targets)
   if (values.out === undefined) {
     io.stdout(text)
   } else {
     writeFileSync(values.out, text)
   }
   if (values.html !== undefined) {
-    writeFileSync(values.html, checkTimelineHtml(report))
+    writeFileSync(values.html, checkTimelineHtml(reports))
   }
-  return report.ok ? 0 : 1
+  if (values.trace !== undefined) {
+    const several = reports.length > 1
+    writeFileSync(values.trace, renderTrace(reports.flatMap((report) => report.scenarios.map((s) => ({ title: several ? `${report.target.input} ${s.name}` : s.name, record: s.record })))))
+  }
+  return reports.every((report) => report.ok) ? 0 : 1
+}
+
+/** The layer folders `--template <file> --layer <LogicalId>` name, relative to here (stable report names). */
+function templateLayers(template: string | undefined, layers: readonly string[], overrides: readonly string[]): string[] {
+  if (template === undefined) {
+    return []
+  }
+  const request = { file: template, text: readTemplateText(template), parameters: parseParameterOverrides(overrides), region: DEFAULT_REGION, accountId: DEFAULT_ACCOUNT_ID }
+  return layers.map((id) => path.relative(process.cwd(), layerFromTemplate(request, id)) || '.')
 }
 
 /** The HTML timeline of a check run: a section per scenario, its checks listed under it. */
-export function checkTimelineHtml(report: CheckReport): string {
+export function checkTimelineHtml(reports: readonly CheckReport[]): string {
+  const several = reports.length > 1
   return renderHtmlTimeline(
-    report.scenarios.map((scenario) => ({
-      title: scenario.name,
-      subtitle: `${scenario.title} (function: ${scenario.function})`,
-      record: scenario.record,
-      checks: report.checks.filter((c) => c.scenario === scenario.name),
-    })),
-    { title: `lambda-harness check ${report.target.input}: ${report.target.extensions.join(', ')}` },
+    reports.flatMap((report) =>
+      report.scenarios.map((scenario) => ({
+        title: several ? `${report.target.input} ${scenario.name}` : scenario.name,
+        subtitle: `${scenario.title} (function: ${scenario.function})`,
+        record: scenario.record,
+        checks: report.checks.filter((c) => c.scenario === scenario.name),
+      })),
+    ),
+    { title: `lambda-harness check ${reports.map((r) => `${r.target.input}: ${r.target.extensions.join(', ')}`).join('; ')}` },
   )
 }

@@ -11,11 +11,36 @@ export function formatCheckReport(report: CheckReport, reporter: ReporterName): 
     case 'text':
       return textReport(report)
     case 'tap':
-      return tapReport(report)
+      return tapReport([report], `lambda-harness check ${report.target.input}: ${report.target.extensions.join(', ')}`, false)
     case 'junit':
-      return junitReport(report)
+      return junitReport([report], `lambda-harness check ${report.target.input}`, false)
     case 'json':
       return `${JSON.stringify(report, null, 2)}\n`
+  }
+}
+
+/**
+ * The reports of one `check` call over `targets` (or one shard of it): one document whose suite
+ * and test names depend on the targets only, never on the shard, so the shards' files merge.
+ */
+export function formatCheckReports(reports: readonly CheckReport[], reporter: ReporterName, targets: readonly string[]): string {
+  if (targets.length === 1 && reports.length === 1) {
+    return formatCheckReport(reports[0]!, reporter)
+  }
+  const title = `lambda-harness check ${targets.join(' ')}`
+  const several = targets.length > 1
+  switch (reporter) {
+    case 'text': {
+      const failed = reports.filter((r) => !r.ok).length
+      const texts = reports.map((report) => textReport(report))
+      return `${[...texts, reports.length === 0 ? `${title}: no scenario falls in this shard\n` : `${failed === 0 ? 'PASS' : 'FAIL'}: ${reports.length} targets, ${failed} failed\n`].join('\n')}`
+    }
+    case 'tap':
+      return tapReport(reports, title, several)
+    case 'junit':
+      return junitReport(reports, title, several)
+    case 'json':
+      return `${JSON.stringify({ ok: reports.every((r) => r.ok), reports }, null, 2)}\n`
   }
 }
 
@@ -67,10 +92,11 @@ function yaml(value: unknown): string {
   return JSON.stringify(value)
 }
 
-function tapReport(report: CheckReport): string {
-  const lines = ['TAP version 14', `# lambda-harness check ${report.target.input}: ${report.target.extensions.join(', ')}`, `1..${report.checks.length}`]
-  report.checks.forEach((result, index) => {
-    const name = label(report, result).replace(/#/g, '\\#')
+function tapReport(reports: readonly CheckReport[], title: string, withTarget: boolean): string {
+  const all = reports.flatMap((report) => report.checks.map((result) => ({ report, result })))
+  const lines = ['TAP version 14', `# ${title}`, `1..${all.length}`]
+  all.forEach(({ report, result }, index) => {
+    const name = `${withTarget ? `${report.target.input} ` : ''}${label(report, result)}`.replace(/#/g, '\\#')
     const n = index + 1
     if (result.outcome === 'skip') {
       lines.push(`ok ${n} - ${name} # SKIP ${result.summary.replace(/\n/g, ' ')}`)
@@ -93,8 +119,8 @@ function tapReport(report: CheckReport): string {
     }
     lines.push('  ...')
   })
-  const { passed, failed, skipped } = report.summary
-  lines.push(`# pass ${passed}`, `# fail ${failed}`, `# skip ${skipped}`)
+  const count = (outcome: CheckResult['outcome']) => all.filter((c) => c.result.outcome === outcome).length
+  lines.push(`# pass ${count('pass')}`, `# fail ${count('fail')}`, `# skip ${count('skip')}`)
   return `${lines.join('\n')}\n`
 }
 
@@ -108,16 +134,25 @@ function xml(text: string): string {
     .replace(/"/g, '&quot;')
 }
 
-function junitReport(report: CheckReport): string {
-  const { total, failed, skipped } = report.summary
+function junitReport(reports: readonly CheckReport[], title: string, withTarget: boolean): string {
+  const sum = (key: 'total' | 'failed' | 'skipped') => reports.reduce((n, r) => n + r.summary[key], 0)
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="${xml(`lambda-harness check ${report.target.input}`)}" tests="${total}" failures="${failed}" errors="0" skipped="${skipped}" time="${(report.durationMs / 1000).toFixed(3)}">`,
+    `<testsuites name="${xml(title)}" tests="${sum('total')}" failures="${sum('failed')}" errors="0" skipped="${sum('skipped')}" time="${(reports.reduce((n, r) => n + r.durationMs, 0) / 1000).toFixed(3)}">`,
   ]
+  for (const report of reports) {
+    lines.push(...junitSuites(report, withTarget ? `${report.target.input} ` : ''))
+  }
+  lines.push('</testsuites>')
+  return `${lines.join('\n')}\n`
+}
+
+function junitSuites(report: CheckReport, prefix: string): string[] {
+  const lines: string[] = []
   for (const scenario of report.scenarios) {
     const results = report.checks.filter((c) => c.scenario === scenario.name)
     lines.push(
-      `  <testsuite name="${xml(scenario.name)}" tests="${results.length}" failures="${results.filter((r) => r.outcome === 'fail').length}" errors="0" skipped="${results.filter((r) => r.outcome === 'skip').length}" time="${(scenario.durationMs / 1000).toFixed(3)}" timestamp="${report.startedAt.replace(/Z$/, '')}">`,
+      `  <testsuite name="${xml(`${prefix}${scenario.name}`)}" tests="${results.length}" failures="${results.filter((r) => r.outcome === 'fail').length}" errors="0" skipped="${results.filter((r) => r.outcome === 'skip').length}" time="${(scenario.durationMs / 1000).toFixed(3)}" timestamp="${report.startedAt.replace(/Z$/, '')}">`,
     )
     lines.push(`    <properties><property name="title" value="${xml(scenario.title)}"/><property name="function" value="${xml(scenario.function)}"/></properties>`)
     for (const result of results) {
@@ -136,6 +171,5 @@ function junitReport(report: CheckReport): string {
     }
     lines.push('  </testsuite>')
   }
-  lines.push('</testsuites>')
-  return `${lines.join('\n')}\n`
+  return lines
 }

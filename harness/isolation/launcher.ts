@@ -10,6 +10,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs'
 import { constants } from 'node:os'
 import { once } from 'node:events'
 import path from 'node:path'
+import { builtForThisMachine } from '../native.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import type { LaunchedExit, LaunchFailure, Launcher, SpawnSpec } from '../supervisor/supervisor.js'
 
@@ -47,7 +48,8 @@ export function holderBinary(): string | undefined {
 function isCompiled(binary: string, source: string): boolean {
   const built = statSync(binary, { throwIfNoEntry: false })
   const changed = statSync(source, { throwIfNoEntry: false })
-  return built !== undefined && (changed === undefined || built.mtimeMs >= changed.mtimeMs) && findExecutable(binary) !== undefined
+  // A packaged binary of another architecture is never used (native.ts).
+  return built !== undefined && (changed === undefined || built.mtimeMs >= changed.mtimeMs) && findExecutable(binary) !== undefined && builtForThisMachine(binary)
 }
 
 /**

@@ -60,6 +60,10 @@ export function formatReport(record: RunRecord, options: { output?: boolean } = 
         : `AWS SDK: boto3 ${py.boto3}, botocore ${py.botocore ?? 'none'}`,
     )
   }
+  const template = record.function.template
+  if (template !== undefined) {
+    lines.push(`Template: ${template.file} (${template.logicalId}); from it: ${template.fromTemplate.join(', ') || 'nothing'}; the rest from the command line or the defaults`)
+  }
   for (const warning of record.warnings) {
     lines.push(`Warning: ${warning}`)
   }

@@ -151,7 +151,15 @@ export interface RunRecord {
     command: string[]
     python: { command: string; version: string | null; boto3: string | null; botocore: string | null } | null
   }
-  function: { dir: string; handler: string; name: string; timeoutMs: number; memoryMB: number }
+  function: {
+    dir: string
+    handler: string
+    name: string
+    timeoutMs: number
+    memoryMB: number
+    /** Set when the options came from a template: the resource and the properties that were used. */
+    template?: { file: string; logicalId: string; fromTemplate: string[] }
+  }
   init: InitRecord | null
   invocations: InvocationRecord[]
   resets: ShutdownRecord[]

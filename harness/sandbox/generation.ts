@@ -315,8 +315,9 @@ export class Generation {
         agent.apply(this.#shuttingDown && code === 0 ? 'exit' : this.#shuttingDown ? 'shutdownFailed' : 'exit')
       }
       record.state = agent?.state ?? record.state
-    } else {
-      record.state = this.runtime.state
+    } else if (record.state !== 'LaunchError') {
+      // RAPID's runtime states end at Ready/Running; an exited process takes the agents' name (RIE core/agent_state_names.go).
+      record.state = 'Exited'
     }
     // A process that never started is a launch error (#spawn reports it), not a crash.
     if (this.#shuttingDown || record.state === 'LaunchError' || entry.process.pid === undefined) {

@@ -156,6 +156,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         name: parsed.functionName,
         timeoutMs: parsed.timeoutMs,
         memoryMB: parsed.memoryMB,
+        ...(parsed.template === undefined
+          ? {}
+          : { template: { file: parsed.template.file, logicalId: parsed.template.logicalId, fromTemplate: [...parsed.template.fromTemplate] } }),
       },
     })
     const sandbox = new Sandbox(parsed, python, extensionFiles, recorder)

@@ -29,7 +29,7 @@ function tempDir(t: Test): string {
 t.test('bad usage exits 2 with a message naming the option, and starts nothing', async (t) => {
   const run = await cli(['check'])
   t.equal(run.exitCode, 2)
-  t.equal(run.stderr, 'lambda-harness: option check <target>: expected exactly one extension file, layer folder or layer .zip, got nothing')
+  t.equal(run.stderr, 'lambda-harness: option check <target>: expected one or more extension files, layer folders or layer .zips, got nothing')
   t.equal(run.stdout, '', 'no report')
   // The same flags → options path in-process: each throws the user error the CLI turns into exit 2.
   const layerless = tempDir(t)
