@@ -8,7 +8,7 @@ import { ignoredChange } from '../harness/watch.js'
 import { CLI, cli, tempDir } from './cli-process.js'
 import { PYTHON, fn, until } from './helpers.js'
 
-const PROFILE_WARNING = /profile python3\.12 runs on \/usr\/bin\/python3 \(Python 3\.11[^)]*\)/g
+const PROFILE_WARNING = /profile python3\.12 runs on \S+ \(Python 3\.11[^)]*\)/g
 
 t.test('the profile warning is printed once: in the report, or on stderr with --quiet or --json -', async (t) => {
   for (const extra of [[], ['--quiet'], ['--json', '-']]) {
