@@ -84,7 +84,8 @@ function contributionsAt(rel: readonly string[], sources: readonly TreeSource[])
       }
       continue
     }
-    if (!source.at.every((segment, i) => rel[i] === segment)) {
+    // A source with no host folder ('') only makes the folders above it (mount points).
+    if (!source.at.every((segment, i) => rel[i] === segment) || source.host === '') {
       continue
     }
     const host = path.join(source.host, ...rel.slice(source.at.length))
