@@ -148,3 +148,11 @@ t.test('a flat tar of a root that cannot be one is removed from the cache again'
   t.match(cli.stderr, /it is not a root file system \(it has no \/bin\/sh\)/)
   t.same(cacheEntries(cache), [], 'nothing left in the cache')
 })
+
+t.test('check of a well-behaved extension passes with an image', { skip: missingRoot('trixie') ?? false }, async (t) => {
+  const { runCheck } = await import('../../harness/conformance/runner.js')
+  const report = await runCheck({ target: path.join(ROOT, 'fixtures', 'extensions', 'well-behaved'), image: debianRoot('trixie'), python: '/usr/bin/python3.13', runtime: 'python3.13', manyInvokes: 20 })
+  t.equal(report.summary.failed, 0, report.checks.filter((c) => c.outcome === 'fail').map((c) => `${c.id}: ${c.summary}`).join('; '))
+  t.ok(report.summary.passed > 10)
+  t.ok(report.scenarios.every((s) => s.record.timeline.some((e) => e.kind === 'phase' && e.detail.includes(`root of the image ${debianRoot('trixie')}`))), 'every scenario ran on the image')
+})
