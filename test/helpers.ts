@@ -128,3 +128,19 @@ export function debianRoot(suite: 'trixie' | 'sid' | 'bullseye'): string {
 export function missingRoot(suite: 'trixie' | 'sid' | 'bullseye'): string | undefined {
   return existsSync(path.join(debianRoot(suite), 'bin', 'sh')) ? undefined : `no ${suite} root at ${debianRoot(suite)} (make setup builds it)`
 }
+
+/** Points XDG_CACHE_HOME at a fresh folder for the test (the image cache lives there), restored and removed at teardown. */
+export function privateCacheHome(t: Test): string {
+  const cache = mkdtempSync(path.join(tmpdir(), 'lh-cache-'))
+  const before = process.env.XDG_CACHE_HOME
+  process.env.XDG_CACHE_HOME = cache
+  t.teardown(() => {
+    if (before === undefined) {
+      delete process.env.XDG_CACHE_HOME
+    } else {
+      process.env.XDG_CACHE_HOME = before
+    }
+    rmSync(cache, { recursive: true, force: true })
+  })
+  return cache
+}

@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process'
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { boot } from '../../harness/index.js'
-import { debianRoot, extensionsDir, fn, missingRoot, ROOT, startSandbox } from '../helpers.js'
+import { debianRoot, extensionsDir, fn, missingRoot, privateCacheHome, ROOT, startSandbox } from '../helpers.js'
 
 const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
 
@@ -16,21 +16,6 @@ interface Platform {
   version: string
   executable: string
   sysPath: string[]
-}
-
-/** A private image cache for the test: nothing of it may be left after a refusal. */
-function privateCache(t: Test): string {
-  const cache = mkdtempSync(path.join(tmpdir(), 'lh-image-cache-'))
-  const before = process.env.XDG_CACHE_HOME
-  process.env.XDG_CACHE_HOME = cache
-  t.teardown(() => {
-    process.env.XDG_CACHE_HOME = before
-    if (before === undefined) {
-      delete process.env.XDG_CACHE_HOME
-    }
-    rmSync(cache, { recursive: true, force: true })
-  })
-  return cache
 }
 
 function cacheEntries(cache: string): string[] {
@@ -122,7 +107,7 @@ t.test('a root whose /bin/sh asks for a newer kernel is refused (its GNU ABI not
 })
 
 t.test('a tar with an escaping name is refused and leaves nothing in the image cache', async (t) => {
-  const cache = privateCache(t)
+  const cache = privateCacheHome(t)
   const work = mkdtempSync(path.join(tmpdir(), 'lh-evil-'))
   t.teardown(() => rmSync(work, { recursive: true, force: true }))
   mkdirSync(path.join(work, 'root', 'bin'), { recursive: true })
@@ -136,7 +121,7 @@ t.test('a tar with an escaping name is refused and leaves nothing in the image c
 })
 
 t.test('a flat tar of a root that cannot be one is removed from the cache again', async (t) => {
-  const cache = privateCache(t)
+  const cache = privateCacheHome(t)
   const work = mkdtempSync(path.join(tmpdir(), 'lh-flat-'))
   t.teardown(() => rmSync(work, { recursive: true, force: true }))
   mkdirSync(path.join(work, 'root', 'etc'), { recursive: true })

@@ -8,18 +8,12 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { imageCacheDir, prepareImage } from '../../harness/layers/image.js'
+import { privateCacheHome } from '../helpers.js'
 
 function work(t: Test): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'lh-image-'))
-  const before = process.env.XDG_CACHE_HOME
-  process.env.XDG_CACHE_HOME = path.join(dir, 'cache')
-  t.teardown(() => {
-    process.env.XDG_CACHE_HOME = before
-    if (before === undefined) {
-      delete process.env.XDG_CACHE_HOME
-    }
-    rmSync(dir, { recursive: true, force: true })
-  })
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  privateCacheHome(t)
   return dir
 }
 
