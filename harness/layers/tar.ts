@@ -291,6 +291,10 @@ export class SafeExtractor {
     if (rel === '') {
       return undefined
     }
+    if ((header.kind === 'device' || header.kind === 'fifo') && rel.startsWith('dev/')) {
+      // A root's own /dev nodes (debootstrap makes them) lie under the sandbox's /dev: never seen, never made.
+      return undefined
+    }
     const whiteout = layered ? whiteoutOf(rel) : undefined
     if (whiteout !== undefined) {
       this.#applyWhiteout(header, whiteout)

@@ -141,3 +141,27 @@ t.test('check of a well-behaved extension passes with an image', { skip: missing
   t.ok(report.summary.passed > 10)
   t.ok(report.scenarios.every((s) => s.record.timeline.some((e) => e.kind === 'phase' && e.detail.includes(`root of the image ${debianRoot('trixie')}`))), 'every scenario ran on the image')
 })
+
+t.test('--runtime-client image: a flat tar of a root with its own /var/runtime/bootstrap boots on that bootstrap', { skip: missingRoot('trixie') ?? false }, async (t) => {
+  const trixie = debianRoot('trixie')
+  const cache = privateCacheHome(t)
+  const work = mkdtempSync(path.join(tmpdir(), 'lh-own-runtime-'))
+  t.teardown(() => rmSync(work, { recursive: true, force: true }))
+  // The trixie root plus a /var/runtime of its own: a bootstrap that runs a copy of our client from
+  // there (Lambda's base images run awslambdaric the same way), marking that it was the one started.
+  const runtime = path.join(work, 'var', 'runtime')
+  mkdirSync(runtime, { recursive: true })
+  copyFileSync(path.join(ROOT, 'harness', 'runtimes', 'python', 'bootstrap.py'), path.join(runtime, 'client.py'))
+  writeFileSync(path.join(runtime, 'bootstrap'), '#!/bin/sh\necho "the image\'s own bootstrap" >&2\nexec /usr/bin/python3.13 /var/runtime/client.py "$_HANDLER"\n', { mode: 0o755 })
+  const tar = path.join(work, 'root.tar')
+  const packed = spawnSync('tar', ['-cf', tar, '-C', trixie, '.', '-C', work, 'var/runtime'], { encoding: 'utf8' })
+  t.equal(packed.status, 0, packed.stderr)
+  const sandbox = await startSandbox(t, { functionDir: fn('echo'), image: tar, runtimeClient: 'image', runtime: 'python3.13' })
+  t.same(sandbox.record.runtime.command, ['/var/runtime/bootstrap'])
+  t.equal(sandbox.record.init?.status, 'success')
+  const invocation = await sandbox.invoke({ hello: 'image' })
+  t.equal(invocation.status, 'success')
+  t.match(JSON.parse(invocation.response), { hello: 'image' })
+  t.ok(sandbox.record.timeline.some((e) => e.process === 'runtime' && e.detail === "[stderr] the image's own bootstrap"), 'the image\'s bootstrap started the runtime, not ours')
+  t.equal(cacheEntries(cache).length, 1, 'the tar was unpacked once into the cache')
+})
