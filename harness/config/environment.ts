@@ -100,6 +100,8 @@ export interface EnvironmentInput {
   readonly layerPythonDirs: readonly string[]
   /** Host PATH, so a plain-mode sandbox can find its interpreter and shell. */
   readonly hostPath: string
+  /** Library folders before the runtime's on LD_LIBRARY_PATH (an image's: Lambda's /var/lang/lib, /lib64, /usr/lib64). */
+  readonly systemLibDirs?: readonly string[]
 }
 
 function logStreamName(now: Date): string {
@@ -133,7 +135,7 @@ export function runtimeEnvironment(input: EnvironmentInput, now = new Date()): R
     LANG: 'en_US.UTF-8',
     // Lambda's PATH ends in /opt/bin; in plain mode the host's PATH stands in for /var/lang/bin etc.
     PATH: paths([input.hostPath, ...input.layerBinDirs]),
-    LD_LIBRARY_PATH: paths([input.runtimeDir, input.taskRoot, `${input.taskRoot}/lib`, ...input.layerLibDirs]),
+    LD_LIBRARY_PATH: paths([...(input.systemLibDirs ?? []), input.runtimeDir, input.taskRoot, `${input.taskRoot}/lib`, ...input.layerLibDirs]),
     PYTHONPATH: paths([input.runtimeDir, ...input.layerPythonDirs]),
   }
   return { ...base, ...input.platform, ...input.customer }

@@ -10,7 +10,8 @@ import { createReadStream, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync
 import { homedir } from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
-import { badTar, readTar, SafeExtractor, type TarHeader } from './tar.js'
+import { badTar, readTar, type TarHeader } from './tar.js'
+import { SafeExtractor } from './tar-extract.js'
 
 /** JSON files of an image tar are small; anything larger is a layer or a file system entry. */
 const METADATA_MAX_BYTES = 4 * 1024 * 1024

@@ -125,7 +125,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       image = parsed.image === undefined ? undefined : await openImage({ ...parsed, image: parsed.image })
       python = image !== undefined ? image.python : parsed.runtimeCommand === undefined ? await pythonInfo(parsed.python) : undefined
       if (parsed.preflight) {
-        preflight(parsed, extensionFiles, python?.sysPath)
+        preflight(parsed, extensionFiles, python?.sysPath, image?.image.root)
       }
     } catch (error) {
       await layers.cleanup()
@@ -561,6 +561,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       layerLibDirs: layerPart('lib'),
       layerPythonDirs: layerPart('python'),
       hostPath: options.image === undefined ? (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin') : LAMBDA_PATH,
+      ...(options.image === undefined ? {} : { systemLibDirs: LAMBDA_SYSTEM_LIB_DIRS }),
     })
   }
 
@@ -652,8 +653,10 @@ function listExtensions(options: ParsedOptions): ExtensionFile[] {
     .map(([name, file]) => ({ name, path: file }))
 }
 
-/** Lambda's PATH before /opt/bin: inside an image the host's PATH means nothing (LAMBDA-SPEC §3). */
+/** Lambda's PATH before /opt/bin: inside an image the host's PATH means nothing (LAMBDA-SPEC §5). */
 const LAMBDA_PATH = '/var/lang/bin:/usr/local/bin:/usr/bin/:/bin'
+/** The head of Lambda's LD_LIBRARY_PATH (LAMBDA-SPEC §5): an image's Python in /var/lang needs its libraries. */
+const LAMBDA_SYSTEM_LIB_DIRS = ['/var/lang/lib', '/lib64', '/usr/lib64']
 
 /** The runtime's command line for the record. */
 function runtimeCommandLine(options: ParsedOptions): string[] {

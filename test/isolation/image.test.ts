@@ -165,3 +165,14 @@ t.test('--runtime-client image: a flat tar of a root with its own /var/runtime/b
   t.ok(sandbox.record.timeline.some((e) => e.process === 'runtime' && e.detail === "[stderr] the image's own bootstrap"), 'the image\'s bootstrap started the runtime, not ours')
   t.equal(cacheEntries(cache).length, 1, 'the tar was unpacked once into the cache')
 })
+
+t.test('run\'s preflight looks for --runtime-command inside the image, not on the host', { skip: missingRoot('trixie') ?? false }, async (t) => {
+  // The host (Debian 12) has no /usr/bin/python3.13; the trixie image has.
+  const cli = spawnSync(
+    process.execPath,
+    [CLI, 'run', fn('echo'), '--handler', 'app.handler', '--image', debianRoot('trixie'), '--runtime-command', '/usr/bin/python3.13 /var/runtime/bootstrap.py app.handler', '--quiet'],
+    { encoding: 'utf8' },
+  )
+  t.equal(cli.stderr, '')
+  t.equal(cli.status, 0)
+})
