@@ -43,7 +43,15 @@ export async function prepareImage(image: string): Promise<PreparedImage> {
   const temporary = mkdtempSync(path.join(cache, `.${digest}.`))
   try {
     const source = await unpackImage(image, temporary)
-    renameSync(temporary, root)
+    try {
+      renameSync(temporary, root)
+    } catch (error) {
+      // Another harness unpacked the same tar meanwhile: its copy is as good as ours.
+      if (lstatSync(root, { throwIfNoEntry: false })?.isDirectory() !== true) {
+        throw error
+      }
+      rmSync(temporary, { recursive: true, force: true })
+    }
     return { root, source }
   } catch (error) {
     rmSync(temporary, { recursive: true, force: true })

@@ -122,3 +122,12 @@ t.test('refusals: writing through a symlink, a hard link out, a device; nothing 
   await t.rejects(prepareImage(hard), { code: 'ERR_BAD_INPUT', message: /entry "x\/passwd": unsafe hard link: its target "x\/link" is not a file extracted before it/ })
   t.same(existsSync(imageCacheDir()) ? spawnSync('ls', ['-A', imageCacheDir()], { encoding: 'utf8' }).stdout : '', '', 'nothing left in the cache')
 })
+
+t.test('two boots unpacking the same tar at once both get the one cached root', async (t) => {
+  const dir = work(t)
+  const tar = tarOf(dir, 'flat.tar', { 'bin/sh': '#!x', 'etc/hosts': '' })
+  const [a, b] = await Promise.all([prepareImage(tar), prepareImage(tar)])
+  t.equal(a.root, b.root)
+  t.equal(readFileSync(path.join(a.root, 'bin', 'sh'), 'utf8'), '#!x')
+  t.same(spawnSync('ls', ['-A', imageCacheDir()], { encoding: 'utf8' }).stdout.trim().split('\n'), [path.basename(a.root)], 'no temporary folder left')
+})
