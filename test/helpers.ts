@@ -3,13 +3,14 @@
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { tmpdir } from 'node:os'
+import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import { boot, type BootOptions, type Sandbox, type SandboxHooks } from '../harness/index.js'
 import type { RunRecord, TimelineEntry } from '../harness/index.js'
 import { groupMembers } from '../harness/supervisor/process-groups.js'
+import { mergeTree, toBwrapArgs } from '../harness/isolation/mounts.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const FUNCTIONS = path.join(ROOT, 'fixtures', 'functions')
@@ -19,8 +20,27 @@ export const RUNTIMES = path.join(ROOT, 'fixtures', 'runtimes')
 export const VENV_PYTHON = path.join(ROOT, '.venv', 'bin', 'python')
 /** Debian's interpreter: fast to start (no pyenv shim) and the one that has psycopg2. */
 export const SYSTEM_PYTHON = '/usr/bin/python3'
-/** The tests' --python: the venv's when it is there, else Debian's. */
-export const PYTHON = existsSync(VENV_PYTHON) ? VENV_PYTHON : SYSTEM_PYTHON
+/**
+ * The tests' --python: the venv's when it is there, else Debian's. Under
+ * test/runtimes/on-python3.1x tests, LH_TEST_PYTHON and LH_TEST_IMAGE run a client test on
+ * another interpreter inside a Debian root (`--image`).
+ */
+export const PYTHON = process.env.LH_TEST_PYTHON ?? (existsSync(VENV_PYTHON) ? VENV_PYTHON : SYSTEM_PYTHON)
+export const IMAGE = process.env.LH_TEST_IMAGE
+
+/** What a boot needs to run on LH_TEST_IMAGE: the image, and the sandbox (an image is its root). */
+export function onTestImage(): Partial<BootOptions> {
+  return IMAGE === undefined ? {} : { image: IMAGE, isolation: 'auto' }
+}
+
+/** The command that runs PYTHON with `args`: on the host, or inside LH_TEST_IMAGE with this checkout at its own path. */
+export function pythonCommand(args: readonly string[]): [string, string[]] {
+  if (IMAGE === undefined) {
+    return [PYTHON, [...args]]
+  }
+  const root = toBwrapArgs(mergeTree('/', [{ host: IMAGE, at: [] }, { host: ROOT, at: ROOT.split('/').filter((p) => p !== '') }], { merged: true }))
+  return ['bwrap', [...root, '--proc', '/proc', '--dev', '/dev', '--die-with-parent', '--', PYTHON, ...args]]
+}
 
 export function fn(name: string): string {
   return path.join(FUNCTIONS, name)
@@ -38,7 +58,7 @@ export function extensionsDir(t: Test, names: readonly string[]): string {
 
 /** Boots a sandbox and registers its disposal and a leak check with the test. */
 export async function startSandbox(t: Test, options: Partial<BootOptions> & { functionDir: string }, hooks: SandboxHooks = {}): Promise<Sandbox> {
-  const sandbox = await boot({ handler: 'app.handler', python: PYTHON, ...options }, hooks)
+  const sandbox = await boot({ handler: 'app.handler', python: PYTHON, ...options, ...onTestImage() }, hooks)
   t.teardown(async () => {
     const pids = sandbox.record.processes.map((p) => p.pid).filter((pid): pid is number => pid !== null)
     await sandbox.dispose()
@@ -101,4 +121,30 @@ export async function canaryExtension(t: Test, dir: string, behaves = false): Pr
   const then = behaves ? `sys.path.insert(0, ${JSON.stringify(kit)})\nfrom extension_kit import main; main("well-behaved")\n` : ''
   writeFileSync(path.join(dir, 'canary'), `#!${PYTHON}\nimport socket, sys\nsocket.create_connection(("127.0.0.1", ${port})).close()\n${then}`, { mode: 0o755 })
   return () => connections
+}
+
+/** The Debian roots `make setup` builds (.ci/build-root): a contract shared with checks outside the tests. */
+export function debianRoot(suite: 'trixie' | 'sid' | 'bullseye'): string {
+  return path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'lambda-harness', 'roots', suite)
+}
+
+/** Why a test that needs the root cannot run, or undefined when the root is there. */
+export function missingRoot(suite: 'trixie' | 'sid' | 'bullseye'): string | undefined {
+  return existsSync(path.join(debianRoot(suite), 'bin', 'sh')) ? undefined : `no ${suite} root at ${debianRoot(suite)} (make setup builds it)`
+}
+
+/** Points XDG_CACHE_HOME at a fresh folder for the test (the image cache lives there), restored and removed at teardown. */
+export function privateCacheHome(t: Test): string {
+  const cache = mkdtempSync(path.join(tmpdir(), 'lh-cache-'))
+  const before = process.env.XDG_CACHE_HOME
+  process.env.XDG_CACHE_HOME = cache
+  t.teardown(() => {
+    if (before === undefined) {
+      delete process.env.XDG_CACHE_HOME
+    } else {
+      process.env.XDG_CACHE_HOME = before
+    }
+    rmSync(cache, { recursive: true, force: true })
+  })
+  return cache
 }

@@ -102,6 +102,8 @@ export interface EnvironmentInput {
   readonly hostPath: string
   /** OS-only runtimes: set LAMBDA_RUNTIME_DIR too (UNCONFIRMED that provided.* has it; default unset). */
   readonly osOnlyRuntimeDir?: boolean
+  /** Library folders before the runtime's on LD_LIBRARY_PATH (an image's: Lambda's /var/lang/lib, /lib64, /usr/lib64). */
+  readonly systemLibDirs?: readonly string[]
 }
 
 function logStreamName(now: Date): string {
@@ -139,7 +141,7 @@ export function runtimeEnvironment(input: EnvironmentInput, now = new Date()): R
     LANG: 'en_US.UTF-8',
     // Lambda's PATH ends in /opt/bin; in plain mode the host's PATH stands in for /var/lang/bin etc.
     PATH: paths([input.hostPath, ...input.layerBinDirs]),
-    LD_LIBRARY_PATH: paths([input.runtimeDir, input.taskRoot, `${input.taskRoot}/lib`, ...input.layerLibDirs]),
+    LD_LIBRARY_PATH: paths([...(input.systemLibDirs ?? []), input.runtimeDir, input.taskRoot, `${input.taskRoot}/lib`, ...input.layerLibDirs]),
     PYTHONPATH: osOnly ? undefined : paths([input.runtimeDir, ...input.layerPythonDirs]),
   }
   const set = Object.fromEntries(Object.entries(base).filter((entry): entry is [string, string] => entry[1] !== undefined))

@@ -1,7 +1,7 @@
 // Turning command-line flag values into option values, shared by `run` and `check`.
 import { readFileSync } from 'node:fs'
 import { HarnessError } from '../errors.js'
-import { invalid } from './options.js'
+import { invalid, RUNTIME_CLIENTS, type BootOptions, type RuntimeClient } from './options.js'
 
 /** A numeric flag, or undefined when it was not given. */
 export function numberFlag(name: string, value: string | undefined): number | undefined {
@@ -59,5 +59,17 @@ export function readTemplateText(file: string): string {
     return readFileSync(file, 'utf8')
   } catch (error) {
     throw new HarnessError('ERR_FILE_NOT_FOUND', `option --template: cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error })
+  }
+}
+
+/** `--image <dir|tar>` and `--runtime-client <client>`, as boot options. */
+export function imageFlags(values: { image?: string | undefined; 'runtime-client'?: string | undefined }): Pick<BootOptions, 'image' | 'runtimeClient'> {
+  const client = values['runtime-client']
+  if (client !== undefined && !RUNTIME_CLIENTS.includes(client as RuntimeClient)) {
+    throw invalid('--runtime-client', RUNTIME_CLIENTS.join(' | '), client)
+  }
+  return {
+    ...(values.image === undefined ? {} : { image: values.image }),
+    ...(client === undefined ? {} : { runtimeClient: client as RuntimeClient }),
   }
 }

@@ -13,9 +13,12 @@ export const SHUTDOWN_REASONS: readonly ShutdownReason[] = ['spindown', 'timeout
 /** 'auto': a bwrap sandbox when Linux and bwrap allow it, else plain processes with a warning. */
 export type IsolationMode = 'auto' | 'bwrap' | 'none'
 export const ISOLATION_MODES: readonly IsolationMode[] = ['auto', 'bwrap', 'none']
-/** Which Python runtime client runs the function: ours (bootstrap.py) or AWS's awslambdaric package. */
-export type RuntimeClient = 'builtin' | 'awslambdaric'
-export const RUNTIME_CLIENTS: readonly RuntimeClient[] = ['builtin', 'awslambdaric']
+/**
+ * Which runtime client starts the function: ours (bootstrap.py), AWS's awslambdaric package run by
+ * the interpreter, or an image's own /var/runtime/bootstrap.
+ */
+export type RuntimeClient = 'builtin' | 'awslambdaric' | 'image'
+export const RUNTIME_CLIENTS: readonly RuntimeClient[] = ['builtin', 'awslambdaric', 'image']
 
 export interface BootOptions {
   /** The function's code: Lambda's /var/task. */
@@ -28,11 +31,6 @@ export interface BootOptions {
   python?: string
   /** Run this command as the runtime instead of our client (bring your own runtime client). */
   runtimeCommand?: string[]
-  /**
-   * 'builtin' (our bootstrap.py) or 'awslambdaric' (`<python> -m awslambdaric <handler>`, the
-   * interpreter must be able to import it). Default 'builtin'. Not with runtimeCommand.
-   */
-  runtimeClient?: RuntimeClient
   /** Layer folders or .zip files, in Lambda's order (later ones win); zips are unpacked privately. */
   layers?: string[]
   /** Shortcut for a layer whose `extensions/` is this folder. */
@@ -66,6 +64,18 @@ export interface BootOptions {
   /** Size of the sandbox's /tmp in MB (512–10240), as Lambda's ephemeral storage. Default 512. */
   ephemeralStorageMB?: number
   /**
+   * The sandbox's root file system instead of the host's: a folder, a flat tar (`docker export`,
+   * `crane export`) or an image tar (`docker save`, OCI layout). Needs the bwrap sandbox; `python`
+   * is then a path inside the image.
+   */
+  image?: string
+  /**
+   * 'builtin' (default): our client at /var/runtime; 'awslambdaric': `<python> -m awslambdaric
+   * <handler>` (the interpreter must be able to import it); 'image': the image's own
+   * /var/runtime/bootstrap. Not with runtimeCommand.
+   */
+  runtimeClient?: RuntimeClient
+  /**
    * A throwaway PostgreSQL whose sessions are accounted for after Shutdown: true for a server of
    * this sandbox's own, or a started `PostgresProbe` to share one. Default false.
    */
@@ -92,7 +102,6 @@ export interface ParsedOptions {
   readonly profile: RuntimeProfile
   readonly python: string
   readonly runtimeCommand: readonly string[] | undefined
-  readonly runtimeClient: RuntimeClient
   readonly layers: readonly LayerSpec[]
   readonly timeoutMs: number
   readonly memoryMB: number
@@ -108,6 +117,9 @@ export interface ParsedOptions {
   readonly telemetry: ParsedTelemetryOptions
   readonly isolation: IsolationMode
   readonly ephemeralStorageMB: number
+  /** The image file or folder as given, resolved; undefined: the host's root. */
+  readonly image: string | undefined
+  readonly runtimeClient: RuntimeClient
   readonly postgres: boolean | object
   readonly postgresBinDir: string | undefined
   readonly sink: boolean
@@ -221,15 +233,11 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   ) {
     throw invalid('runtimeCommand', 'a non-empty list of non-empty strings', runtimeCommand)
   }
-  const runtimeClient = options.runtimeClient ?? 'builtin'
-  if (!RUNTIME_CLIENTS.includes(runtimeClient)) {
-    throw invalid('runtimeClient', RUNTIME_CLIENTS.join(' | '), runtimeClient)
+  if (runtimeCommand !== undefined && options.runtimeClient !== undefined && options.runtimeClient !== 'image') {
+    throw invalid('runtimeClient', 'no runtimeClient with runtimeCommand (the command is the runtime client)', options.runtimeClient)
   }
-  if (runtimeCommand !== undefined && options.runtimeClient !== undefined) {
-    throw invalid('runtimeClient', 'no runtimeClient with runtimeCommand (the command is the runtime client)', runtimeClient)
-  }
-  if (options.runtimeClient !== undefined && !runtime.startsWith('python')) {
-    throw invalid('runtimeClient', `no runtimeClient with an OS-only runtime (${runtime} runs the function's bootstrap)`, runtimeClient)
+  if (options.runtimeClient !== undefined && options.runtimeClient !== 'image' && !runtime.startsWith('python')) {
+    throw invalid('runtimeClient', `no runtimeClient with an OS-only runtime (${runtime} runs the function's bootstrap)`, options.runtimeClient)
   }
   const layers: LayerSpec[] = []
   if (options.layers !== undefined) {
@@ -280,6 +288,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (!Number.isInteger(ephemeralStorageMB)) {
     throw invalid('ephemeralStorageMB', 'a whole number of MB from 512 to 10240', ephemeralStorageMB)
   }
+  const { image, runtimeClient } = validateImageOptions(options, isolation)
   if (options.postgres !== undefined && typeof options.postgres !== 'boolean' && (typeof options.postgres !== 'object' || options.postgres === null)) {
     throw invalid('postgres', 'true, false or a started PostgresProbe', options.postgres)
   }
@@ -306,7 +315,6 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     profile: RUNTIME_PROFILES[runtime],
     python,
     runtimeCommand,
-    runtimeClient,
     layers,
     timeoutMs: Math.round(timeoutSec * 1000),
     memoryMB,
@@ -322,6 +330,8 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     telemetry: validateTelemetryOptions(options.telemetry),
     isolation,
     ephemeralStorageMB,
+    image,
+    runtimeClient,
     postgres: options.postgres ?? false,
     postgresBinDir: options.postgresBinDir === undefined ? undefined : requireDirectory('postgresBinDir', options.postgresBinDir),
     sink: options.sink ?? false,
@@ -329,4 +339,32 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     template: options.template,
     warnings,
   }
+}
+
+/** `image` and `runtimeClient`: an image needs the sandbox (plain processes would run on the host's root). */
+function validateImageOptions(options: BootOptions, isolation: IsolationMode): { image: string | undefined; runtimeClient: RuntimeClient } {
+  const runtimeClient = options.runtimeClient ?? 'builtin'
+  if (!RUNTIME_CLIENTS.includes(runtimeClient)) {
+    throw invalid('runtimeClient', RUNTIME_CLIENTS.join(' | '), runtimeClient)
+  }
+  if (options.image === undefined) {
+    if (runtimeClient === 'image') {
+      throw invalid('runtimeClient', `"builtin" without an image (runtimeClient "image" runs the image's own /var/runtime/bootstrap)`, runtimeClient)
+    }
+    return { image: undefined, runtimeClient }
+  }
+  if (typeof options.image !== 'string' || options.image === '') {
+    throw invalid('image', 'a root file system folder or an image tar', options.image)
+  }
+  const image = path.resolve(options.image)
+  if (statSync(image, { throwIfNoEntry: false }) === undefined) {
+    throw new HarnessError('ERR_FILE_NOT_FOUND', `option image: ${JSON.stringify(options.image)} does not exist`)
+  }
+  if (isolation === 'none') {
+    throw new HarnessError('ERR_INVALID_OPTION', 'option image: expected the bwrap sandbox (the image is its root file system), got isolation "none" (--no-isolation)')
+  }
+  if (runtimeClient === 'image' && options.runtimeCommand !== undefined) {
+    throw invalid('runtimeCommand', 'nothing with runtimeClient "image" (the image\'s /var/runtime/bootstrap is the runtime)', options.runtimeCommand)
+  }
+  return { image, runtimeClient }
 }

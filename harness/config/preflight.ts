@@ -17,18 +17,20 @@ export interface ExtensionFileEntry {
  * Throws the first problem found, as a user error naming the input and where it looked.
  * `interpreterPath` is the interpreter's own sys.path: a handler's module may be installed there.
  */
-export function preflight(options: ParsedOptions, extensionFiles: readonly ExtensionFileEntry[], interpreterPath: readonly string[] = []): void {
+export function preflight(options: ParsedOptions, extensionFiles: readonly ExtensionFileEntry[], interpreterPath: readonly string[] = [], imageRoot?: string): void {
   for (const file of extensionFiles) {
     extensionProblem(file)
   }
+  // With an image, the command and the interpreter's sys.path are paths inside it.
+  const inRoot = (file: string) => (imageRoot === undefined ? file : path.join(imageRoot, file))
   const command = options.runtimeCommand?.[0]
-  if (command !== undefined && command.includes('/') && !executable(command)) {
+  if (command !== undefined && command.includes('/') && !executable(inRoot(command))) {
     throw new HarnessError('ERR_BAD_INPUT', `option runtimeCommand: ${JSON.stringify(command)} is not an executable file`)
   }
   if (options.runtimeCommand === undefined && options.profile.family === 'os-only') {
     bootstrapProblem(options)
   } else if (options.runtimeCommand === undefined) {
-    handlerProblem(options, interpreterPath)
+    handlerProblem(options, interpreterPath.map(inRoot))
   }
 }
 

@@ -31,10 +31,12 @@ export const registersName: CheckSpec = {
       return { outcome: 'pass', summary: `registered as \`${extension}\`${after}`, data: { registeredAfterMs: process === undefined ? null : own.atMs - process.startedAtMs } }
     }
     if (process?.state === 'LaunchError') {
+      // The fatal entry carries the loader's words when the file started but could not load (another glibc).
+      const fatal = record.timeline.find((e) => e.kind === 'phase' && e.process === extension && e.detail.startsWith('fatal: Extension.LaunchError'))
       const spawn = record.timeline.find((e) => e.kind === 'spawn' && e.process === extension)
       return {
         outcome: 'fail',
-        summary: `Lambda could not start it (${spawn?.detail ?? 'LaunchError'})`,
+        summary: `Lambda could not start it (${fatal?.detail.slice('fatal: '.length) ?? spawn?.detail ?? 'LaunchError'})`,
         fix: 'make the file executable (chmod +x) with a #! line naming an interpreter the sandbox has (/usr/bin/python3, /usr/bin/env node), or ship a static binary',
       }
     }

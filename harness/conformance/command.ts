@@ -1,7 +1,7 @@
 // `lambda-harness check`: flags → CheckOptions → runCheck → the chosen report (stdout or --out)
 // and the HTML timeline (--html). Exit code 0 when every check passed, 1 when any failed; bad
 // usage throws a user HarnessError, which the CLI turns into exit code 2.
-import { numberFlag, parseEnv, parseParameterOverrides, readTemplateText } from '../config/flags.js'
+import { imageFlags, numberFlag, parseEnv, parseParameterOverrides, readTemplateText } from '../config/flags.js'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -51,6 +51,8 @@ check options:
                                in a value becomes the scenario's HTTP collector (for telemetry-flushed)
   --pass-env NAME              copy this variable from your environment (repeatable); nothing else gets in
   --isolation <mode>           ${ISOLATION_MODES.join(' | ')} (default auto)
+  --image <dir|tar>            the sandbox's root file system (as run's); --python is a path inside it
+  --runtime-client <client>    builtin (default) | awslambdaric | image: the image's own /var/runtime/bootstrap
   --max-memory-growth-mb <MB>  many-invokes tolerance (default ${DEFAULT_TOLERANCE.memoryMB}), or:
   --max-memory-growth-percent <P>  of the memory after the warm-up, whichever is larger (default ${DEFAULT_TOLERANCE.memoryPercent})
   --max-fd-growth <N>          many-invokes tolerance (default ${DEFAULT_TOLERANCE.fds})
@@ -103,6 +105,8 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
       env: { type: 'string', multiple: true, default: [] },
       'pass-env': { type: 'string', multiple: true, default: [] },
       isolation: { type: 'string' },
+      image: { type: 'string' },
+      'runtime-client': { type: 'string' },
       'max-memory-growth-mb': { type: 'string' },
       'max-memory-growth-percent': { type: 'string' },
       'max-fd-growth': { type: 'string' },
@@ -154,6 +158,7 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     ...(values.postgres === undefined ? {} : { postgres: values.postgres as PostgresMode }),
     ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
     ...(values.isolation === undefined ? {} : { isolation: values.isolation as IsolationMode }),
+    ...imageFlags(values),
     env: parseEnv(values.env, values['pass-env']),
     tolerance,
   }

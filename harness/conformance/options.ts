@@ -1,6 +1,6 @@
 // The options of `check`, validated once (the CLI builds the same object from flags).
 import { statSync } from 'node:fs'
-import { invalid, ISOLATION_MODES, type IsolationMode } from '../config/options.js'
+import { invalid, ISOLATION_MODES, type IsolationMode, type RuntimeClient } from '../config/options.js'
 import { HarnessError } from '../errors.js'
 import { RUNTIME_IDS, RUNTIME_PROFILES, isRuntimeId, type RuntimeId } from '../config/profiles.js'
 import { PostgresProbe } from '../probes/postgres.js'
@@ -39,6 +39,9 @@ export interface CheckOptions {
   isolation?: IsolationMode
   /** Lambda's Init limit. Default 10000. */
   initTimeoutMs?: number
+  /** The sandbox's root file system (as `run`'s `image`); `python` is then a path inside it. */
+  image?: string
+  runtimeClient?: RuntimeClient
 }
 
 export interface ParsedCheckOptions {
@@ -56,6 +59,9 @@ export interface ParsedCheckOptions {
   readonly tolerance: LeakTolerance
   readonly isolation: IsolationMode
   readonly initTimeoutMs: number
+  /** Checked by boot(), as `run`'s. */
+  readonly image: string | undefined
+  readonly runtimeClient: RuntimeClient | undefined
 }
 
 export const DEFAULT_MANY_INVOKES = 200
@@ -145,5 +151,7 @@ export function validateCheckOptions(options: CheckOptions): ParsedCheckOptions 
     },
     isolation,
     initTimeoutMs: wholeNumber('initTimeoutMs', options.initTimeoutMs, 1, 900_000, 10_000),
+    image: options.image,
+    runtimeClient: options.runtimeClient,
   }
 }

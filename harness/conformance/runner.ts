@@ -69,7 +69,8 @@ export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): P
   const parsed = validateCheckOptions(options)
   const startedAt = new Date().toISOString()
   const started = performance.now()
-  const python = await pythonInfo(parsed.python)
+  // An image's interpreter is probed by each boot, inside the image.
+  const python = parsed.image === undefined ? await pythonInfo(parsed.python) : undefined
   const profile = parsed.runtime ?? DEFAULT_RUNTIME
   const target = await resolveTarget(parsed.target)
   const controller = new AbortController()
@@ -127,7 +128,7 @@ export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): P
         handler: parsed.handler ?? 'app.handler',
         builtin: parsed.functionDir === undefined,
       },
-      runtime: { profile, python: parsed.python, pythonVersion: python.version },
+      runtime: { profile, python: parsed.python, pythonVersion: python?.version ?? null },
       startedAt,
       durationMs: performance.now() - started,
       postgres: { ...wantsPostgres, startMs },
@@ -173,6 +174,8 @@ async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<Scenari
     postgres: setup.postgres ?? false,
     isolation: options.isolation,
     initTimeoutMs: options.initTimeoutMs,
+    ...(options.image === undefined ? {} : { image: options.image }),
+    ...(options.runtimeClient === undefined ? {} : { runtimeClient: options.runtimeClient }),
     functionName: `check-${spec.name}`,
     ...spec.boot,
   }

@@ -53,6 +53,10 @@ export interface IsolationInput {
   readonly ephemeralStorageMB: number
   /** Interpreters that could run the launcher (Python 3, standard library), best first. */
   readonly launcherPythons: readonly string[]
+  /** The sandbox's root file system (`--image`), prepared; undefined: the host's root. */
+  readonly imageRoot?: string
+  /** Keep the image's own /var/runtime (runtimeClient "image"). */
+  readonly imageRuntime?: boolean
   /** Host files the processes are started from, by the option that names them: they must be visible inside. */
   readonly hostFiles?: readonly { readonly option: string; readonly path: string }[]
 }
@@ -71,7 +75,8 @@ export async function startIsolation(input: IsolationInput): Promise<StartedIsol
   if (input.mode === 'none') {
     return plain(input, 'isolation is off (isolation: "none", --no-isolation)')
   }
-  const hidden = (input.hostFiles ?? []).find((file) => hiddenInside(file.path) !== undefined)
+  // An image's files are not host files: nothing of the host hides them.
+  const hidden = (input.imageRoot === undefined ? (input.hostFiles ?? []) : []).find((file) => hiddenInside(file.path) !== undefined)
   if (hidden !== undefined) {
     const why = `${hidden.path} (option ${hidden.option}) is under ${hiddenInside(hidden.path)}, which the sandbox replaces with its own`
     if (input.mode === 'bwrap') {
@@ -84,6 +89,10 @@ export async function startIsolation(input: IsolationInput): Promise<StartedIsol
     return { isolation: await bwrapIsolation(input), warning: undefined }
   } catch (error) {
     why = (error as Error).message
+  }
+  if (input.imageRoot !== undefined) {
+    // An image is the sandbox's root: plain processes would run on the host's root instead.
+    throw new HarnessError('ERR_INVALID_OPTION', `option image: expected the bwrap sandbox, which failed: ${why}`)
   }
   if (input.mode === 'bwrap') {
     throw new HarnessError('ERR_SPAWN_FAILED', `isolation "bwrap": ${why}`)
@@ -153,6 +162,7 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
         layers: input.layers,
         ephemeralStorageMB: input.ephemeralStorageMB,
         hostPaths: [PACKAGE_ROOT],
+        ...imageLayout(input),
       },
       4,
     ),
@@ -162,7 +172,7 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   })
   return {
     mode: 'bwrap',
-    description: `Sandbox: bwrap, PID namespace (pid 1 is host pid ${namespace.initPid}), /var/task, /opt, read-only root, private /tmp of ${input.ephemeralStorageMB} MB`,
+    description: `Sandbox: bwrap, PID namespace (pid 1 is host pid ${namespace.initPid}), /var/task, /opt, read-only ${input.imageRoot === undefined ? 'root' : `root of the image ${input.imageRoot}`}, private /tmp of ${input.ephemeralStorageMB} MB`,
     taskRoot: TASK_ROOT,
     runtimeDir: RUNTIME_DIR,
     bootstrap: path.posix.join(RUNTIME_DIR, path.basename(PYTHON_BOOTSTRAP)),
@@ -186,6 +196,11 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
     },
     dispose: () => namespace.close(),
   }
+}
+
+/** The image's part of the sandbox's layout. */
+function imageLayout(input: IsolationInput): { imageRoot?: string; imageRuntime?: boolean } {
+  return input.imageRoot === undefined ? {} : { imageRoot: input.imageRoot, imageRuntime: input.imageRuntime === true }
 }
 
 /**

@@ -5,6 +5,7 @@
 import { lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs'
 import path from 'node:path'
 import type { LayerSpec } from '../config/options.js'
+import { resolveInRoot } from './image-root.js'
 
 /** Lambda's paths, as the processes inside see them. */
 export const TASK_ROOT = '/var/task'
@@ -24,6 +25,10 @@ export interface SandboxLayout {
    * sandbox replaces with its private tmpfs.
    */
   readonly hostPaths?: readonly string[]
+  /** The sandbox's root file system (`--image`), a host folder; undefined: the host's own root. */
+  readonly imageRoot?: string
+  /** Keep the image's own /var/runtime (runtimeClient "image") instead of our client. */
+  readonly imageRuntime?: boolean
 }
 
 /** One step of building a merged tree; each maps to one bwrap option. */
@@ -54,10 +59,10 @@ type Contribution =
  * and its entries are merged one by one; symlinks stay symlinks (a layer's relative links resolve
  * inside /opt, and a link to a host path resolves on the read-only host root).
  */
-export function mergeTree(root: string, sources: readonly TreeSource[]): MountOp[] {
+export function mergeTree(root: string, sources: readonly TreeSource[], { merged = false } = {}): MountOp[] {
   const winners = winning(contributionsAt([], sources))
   const only = winners.length === 1 ? winners[0] : undefined
-  if (only !== undefined && only.kind === 'dir') {
+  if (only !== undefined && only.kind === 'dir' && !merged) {
     return [{ op: 'bind', source: only.host, dest: root }]
   }
   const ops: MountOp[] = [{ op: 'tmpfs', dest: root }]
@@ -79,7 +84,8 @@ function contributionsAt(rel: readonly string[], sources: readonly TreeSource[])
       }
       continue
     }
-    if (!source.at.every((segment, i) => rel[i] === segment)) {
+    // A source with no host folder ('') only makes the folders above it (mount points).
+    if (!source.at.every((segment, i) => rel[i] === segment) || source.host === '') {
       continue
     }
     const host = path.join(source.host, ...rel.slice(source.at.length))
@@ -150,12 +156,12 @@ export function optSources(layers: readonly LayerSpec[]): TreeSource[] {
   return layers.map((layer) => ({ host: real(layer.root), at: layer.extensionsDir === layer.root ? ['extensions'] : [] }))
 }
 
-/** /var: the host's, read-only, with the function at /var/task and our client at /var/runtime. */
+/** /var: the root's, read-only, with the function at /var/task and our client at /var/runtime. */
 export function varSources(layout: SandboxLayout): TreeSource[] {
   return [
-    { host: real('/var'), at: [] },
+    { host: layout.imageRoot === undefined ? real('/var') : imageVar(layout.imageRoot), at: [] },
     { host: real(layout.functionDir), at: ['task'], replace: true },
-    { host: real(layout.runtimeDir), at: ['runtime'], replace: true },
+    ...(layout.imageRuntime === true ? [] : [{ host: real(layout.runtimeDir), at: ['runtime'], replace: true }]),
   ]
 }
 
@@ -201,7 +207,7 @@ export function toBwrapArgs(ops: readonly MountOp[]): string[] {
  */
 export function sandboxMountArgs(layout: SandboxLayout, hostsFd: number): string[] {
   return [
-    '--ro-bind', '/', '/',
+    ...rootMountArgs(layout),
     // A minimal /dev (null, zero, random, tty, …), read-only as Lambda's root: no /dev/shm to write.
     '--dev', '/dev',
     '--remount-ro', '/dev',
@@ -214,5 +220,35 @@ export function sandboxMountArgs(layout: SandboxLayout, hostsFd: number): string
     ...toBwrapArgs(mergeTree('/var', varSources(layout))),
     ...toBwrapArgs(mergeTree(OPT, optSources(layout.layers))),
     '--ro-bind-data', String(hostsFd), '/etc/hosts',
+    ...rootMountEndArgs(layout),
   ]
+}
+
+// ---- The root: the host's, or an image's (`--image`) -------------------------------------------
+
+/**
+ * The root file system: the host's, read-only; or an image's, as a tmpfs holding its top-level
+ * entries (so Lambda's mount points exist even where the image lacks them) and the harness's own
+ * folders at their host paths (fixture extensions resolve their helpers through them).
+ */
+function rootMountArgs(layout: SandboxLayout): string[] {
+  if (layout.imageRoot === undefined) {
+    return ['--ro-bind', '/', '/']
+  }
+  const windows = (layout.hostPaths ?? []).filter((p) => !p.startsWith('/tmp/')).map((p) => ({ host: real(p), at: p.split('/').filter((part) => part !== '') }))
+  // An image without /etc/hosts (debootstrap's bullseye) gets its /etc merged on the tmpfs, where
+  // bwrap can make the file it writes /etc/hosts into: a source at etc/hosts that has no file ('').
+  const hosts = resolveInRoot(layout.imageRoot, '/etc/hosts') === undefined ? [{ host: '', at: ['etc', 'hosts'] }] : []
+  const ops = mergeTree('/', [{ host: layout.imageRoot, at: [] }, ...windows, ...hosts], { merged: true })
+  // The root goes read-only last (rootMountEndArgs), once every other mount point is made in it.
+  return toBwrapArgs(ops.filter((op) => !(op.op === 'remount-ro' && op.dest === '/')))
+}
+
+function rootMountEndArgs(layout: SandboxLayout): string[] {
+  return layout.imageRoot === undefined ? [] : ['--remount-ro', '/']
+}
+
+/** The image's /var as a host folder (an image's /var may be a symlink inside it). */
+function imageVar(root: string): string {
+  return resolveInRoot(root, '/var') ?? path.join(root, 'var')
 }

@@ -15,6 +15,7 @@ import { heldResources } from '../probes/processes.js'
 import { SupervisedProcess, type Launcher, type ProcessHost, type SpawnSpec } from '../supervisor/supervisor.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Deadline, raceUntil } from './race.js'
+import { loaderError } from './loader-error.js'
 
 /** The first fatal error of a generation: it ends the current phase and causes a reset. */
 export interface Fatal {
@@ -308,6 +309,10 @@ export class Generation {
     record.exitedAtMs = atMs
     this.#setup.telemetry.exited(name, { code, signal })
     this.#setup.recorder.add('exit', `exited (${describeExit(code, signal)})`, name, atMs)
+    if (record.kind === 'extension' && code !== null && code !== 0 && !this.#shuttingDown && this.extensions.external(name)?.state === 'Started') {
+      void this.#exitedBeforeRegistering(name, entry.process, record)
+      return
+    }
     if (record.kind === 'extension') {
       const agent = this.extensions.external(name)
       if (agent !== undefined && !agent.ended) {
@@ -329,6 +334,32 @@ export class Generation {
     } else {
       this.raiseFatal({ errorType: 'Extension.Crash', message: describeExit(code, signal), process: name, resetReason: 'failure' })
     }
+  }
+
+  /**
+   * An extension that failed before registering: if the dynamic loader said why (a symbol version,
+   * exit 1, or a library its root lacks, exit 127), it never started: Extension.LaunchError with the
+   * loader's words. Otherwise a crash, as any other exit. The loader's line may still be in the
+   * pipe when the exit is seen, so its output is awaited (briefly).
+   */
+  async #exitedBeforeRegistering(name: string, process: SupervisedProcess, record: ProcessRecord): Promise<void> {
+    await raceUntil(process.outputEnded, new Promise<never>(() => undefined), 500, this.#setup.signal).catch(() => undefined)
+    const agent = this.extensions.external(name)
+    const stderr = this.#setup.recorder.record.timeline
+      .filter((entry) => entry.kind === 'output' && entry.process === name && entry.detail.startsWith('[stderr] '))
+      .map((entry) => entry.detail.slice('[stderr] '.length))
+    const loader = loaderError(stderr)
+    if (loader !== undefined && agent?.can('launchError') === true) {
+      agent.apply('launchError')
+      record.state = 'LaunchError'
+      this.raiseFatal({ errorType: 'Extension.LaunchError', message: `UnknownError: ${loader}`, process: name, resetReason: 'failure' })
+      return
+    }
+    if (agent !== undefined && !agent.ended) {
+      agent.apply('exit')
+    }
+    record.state = agent?.state ?? record.state
+    this.raiseFatal({ errorType: 'Extension.Crash', message: describeExit(record.exit?.code ?? null, null), process: name, resetReason: 'failure' })
   }
 
   // ---- Invoke ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { accessSync, constants, lstatSync, mkdirSync, readFileSync, realpathSync
 import { homedir } from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
+import { runInImage } from '../isolation/image-root.js'
 
 export interface PythonInfo {
   readonly command: string
@@ -82,15 +83,46 @@ const PATH_VARIABLES = ['PYTHONPATH', 'PYTHONHOME', 'PYTHONUSERBASE', 'PYTHONNOU
 
 const cache = new Map<string, Promise<PythonInfo>>()
 
-/** Runs the interpreter once per command per harness process, or not at all when disk has its answer. */
-export function pythonInfo(command: string): Promise<PythonInfo> {
-  let info = cache.get(command)
+/**
+ * Runs the interpreter once per command per harness process, or not at all when disk has its
+ * answer. With `imageRoot`, `command` is an interpreter inside that root and runs there.
+ */
+export function pythonInfo(command: string, imageRoot?: string): Promise<PythonInfo> {
+  const key = imageRoot === undefined ? command : `${imageRoot}\0${command}`
+  let info = cache.get(key)
   if (info === undefined) {
-    info = load(command)
-    cache.set(command, info)
-    info.catch(() => cache.delete(command))
+    info = imageRoot === undefined ? load(command) : probeInImage(command, imageRoot)
+    cache.set(key, info)
+    info.catch(() => cache.delete(key))
   }
   return info
+}
+
+/** An image's interpreter, probed inside the image (no disk cache: the image's files are not watched). */
+async function probeInImage(command: string, root: string): Promise<PythonInfo> {
+  let stdout: string
+  try {
+    stdout = await runInImage(root, [command, '-c', PROBE])
+  } catch (error) {
+    throw new HarnessError('ERR_INVALID_OPTION', `option python: expected a Python interpreter inside the image ${root}, got ${JSON.stringify(command)} (${(error as Error).message})`, { cause: error })
+  }
+  const probed = parseProbe(command, stdout)
+  if (probed === undefined) {
+    throw new HarnessError('ERR_INVALID_OPTION', `option python: expected a Python interpreter inside the image ${root}, got ${JSON.stringify(command)} (it printed ${JSON.stringify(stdout.slice(0, 80))})`)
+  }
+  return { command, ...probed.info, sysPath: probed.watch.map(([folder]) => folder) }
+}
+
+function parseProbe(command: string, stdout: string): Probed | undefined {
+  const [version = '', executable = '', freeThreaded = '', boto3 = '', botocore = '', ...watched] = stdout.split('\0')
+  if (!/^\d+\.\d+\.\d+$/.test(version)) {
+    return undefined
+  }
+  const watch: (readonly [string, string])[] = []
+  for (let i = 0; i + 1 < watched.length; i += 2) {
+    watch.push([watched[i]!, watched[i + 1]!])
+  }
+  return { info: { version, executable: executable || command, freeThreaded: freeThreaded === '1', boto3: boto3 || null, botocore: botocore || null }, watch }
 }
 
 async function load(command: string): Promise<PythonInfo> {
@@ -116,16 +148,12 @@ function probe(command: string): Promise<Probed> {
         reject(new HarnessError('ERR_INVALID_OPTION', `option python: expected a Python interpreter, got ${JSON.stringify(command)} (${why})`, { cause: error }))
         return
       }
-      const [version = '', executable = '', freeThreaded = '', boto3 = '', botocore = '', ...watched] = stdout.split('\0')
-      if (!/^\d+\.\d+\.\d+$/.test(version)) {
+      const probed = parseProbe(command, stdout)
+      if (probed === undefined) {
         reject(new HarnessError('ERR_INVALID_OPTION', `option python: expected a Python interpreter, got ${JSON.stringify(command)} (it printed ${JSON.stringify(stdout.slice(0, 80))})`))
         return
       }
-      const watch: (readonly [string, string])[] = []
-      for (let i = 0; i + 1 < watched.length; i += 2) {
-        watch.push([watched[i]!, watched[i + 1]!])
-      }
-      resolve({ info: { version, executable, freeThreaded: freeThreaded === '1', boto3: boto3 || null, botocore: botocore || null }, watch })
+      resolve(probed)
     })
   })
 }

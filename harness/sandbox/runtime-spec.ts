@@ -6,6 +6,7 @@ import type { ParsedOptions, RuntimeClient } from '../config/options.js'
 import { findBootstrap, hostPathOf, TASK_ROOT } from '../config/runtime-files.js'
 import type { SpawnSpec } from '../supervisor/supervisor.js'
 import type { PythonInfo } from './python-info.js'
+import { IMAGE_BOOTSTRAP } from './image.js'
 
 /** Our copy of the logic of Lambda's /var/runtime/bootstrap for Python: it checks and execs the wrapper. */
 const WRAPPER_LAUNCHER = 'bootstrap'
@@ -24,6 +25,9 @@ export interface RuntimeSpecInput {
 
 /** The runtime's command, as the record shows it (before the sandbox exists). */
 export function runtimeCommandOf(options: ParsedOptions, pythonBootstrap: string): string[] {
+  if (options.runtimeClient === 'image') {
+    return [IMAGE_BOOTSTRAP]
+  }
   if (options.runtimeCommand !== undefined) {
     return [...options.runtimeCommand]
   }
@@ -51,6 +55,10 @@ function wrapped(client: string[], options: ParsedOptions): string[] {
 export function runtimeSpec(input: RuntimeSpecInput): SpawnSpec {
   const { options, taskRoot, env } = input
   const base = { name: 'runtime', kind: 'runtime' as const, cwd: taskRoot }
+  if (options.runtimeClient === 'image') {
+    // The image's own runtime (Lambda's bootstrap in AWS's base images) takes _HANDLER from the environment.
+    return { ...base, file: IMAGE_BOOTSTRAP, args: [], env }
+  }
   if (options.runtimeCommand !== undefined) {
     const [file = '', ...args] = options.runtimeCommand
     return { ...base, file, args, env }

@@ -26,6 +26,7 @@ import { Generation, type ExtensionFile, type Fatal } from './generation.js'
 import { pythonInfo, requireImportable, type PythonInfo } from './python-info.js'
 import { runtimeCommandOf, runtimeSpec } from './runtime-spec.js'
 import { NO_BOOTSTRAP_MESSAGE } from '../config/runtime-files.js'
+import { openImage, type OpenedImage } from './image.js'
 import { SandboxResources } from './resources.js'
 import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
@@ -119,16 +120,18 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     let parsed: ParsedOptions
     let extensionFiles: ExtensionFile[]
     let python: PythonInfo | undefined
+    let image: OpenedImage | undefined
     try {
       parsed = validateOptions({ ...options, ...(options.layers === undefined ? {} : { layers: layers.layers.map((layer) => layer.root) }) })
       extensionFiles = listExtensions(parsed)
+      image = parsed.image === undefined ? undefined : await openImage({ ...parsed, image: parsed.image })
       // An OS-only runtime runs the function's bootstrap: no interpreter of ours is involved.
-      python = parsed.runtimeCommand === undefined && parsed.profile.family === 'python' ? await pythonInfo(parsed.python) : undefined
+      python = image !== undefined ? image.python : parsed.runtimeCommand === undefined && parsed.profile.family === 'python' ? await pythonInfo(parsed.python) : undefined
       if (parsed.runtimeClient === 'awslambdaric') {
         await requireImportable(python?.executable || parsed.python, 'awslambdaric', 'runtimeClient')
       }
       if (parsed.preflight) {
-        preflight(parsed, extensionFiles, python?.sysPath)
+        preflight(parsed, extensionFiles, python?.sysPath, image?.image.root)
       }
     } catch (error) {
       await layers.cleanup()
@@ -171,6 +174,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         functionDir: parsed.functionDir,
         layers: parsed.layers,
         ephemeralStorageMB: parsed.ephemeralStorageMB,
+        ...(image === undefined ? {} : { imageRoot: image.image.root, imageRuntime: parsed.runtimeClient === 'image' }),
         // Debian's interpreter starts fastest; the user's works too (the launcher is standard library).
         launcherPythons: ['/usr/bin/python3', ...(python === undefined ? [] : [python.executable]), parsed.python],
         hostFiles:
@@ -569,7 +573,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       layerBinDirs: layerPart('bin'),
       layerLibDirs: layerPart('lib'),
       layerPythonDirs: layerPart('python'),
-      hostPath: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      hostPath: options.image === undefined ? (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin') : LAMBDA_PATH,
+      ...(options.image === undefined ? {} : { systemLibDirs: LAMBDA_SYSTEM_LIB_DIRS }),
       osOnlyRuntimeDir: options.osOnlyRuntimeDir,
     })
   }
@@ -670,6 +675,12 @@ function listExtensions(options: ParsedOptions): ExtensionFile[] {
     .map(([name, file]) => ({ name, path: file }))
 }
 
+/** Lambda's PATH before /opt/bin: inside an image the host's PATH means nothing (LAMBDA-SPEC §5). */
+const LAMBDA_PATH = '/var/lang/bin:/usr/local/bin:/usr/bin/:/bin'
+/** The head of Lambda's LD_LIBRARY_PATH (LAMBDA-SPEC §5): an image's Python in /var/lang needs its libraries. */
+const LAMBDA_SYSTEM_LIB_DIRS = ['/var/lang/lib', '/lib64', '/usr/lib64']
+
+/** The runtime's command line for the record. */
 function interpreterWarnings(options: ParsedOptions, python: PythonInfo | undefined): string[] {
   if (python === undefined) {
     return []

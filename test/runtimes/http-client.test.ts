@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import t from 'tap'
 import { PYTHON_BOOTSTRAP } from '../../harness/paths.js'
-import { PYTHON } from '../helpers.js'
+import { pythonCommand } from '../helpers.js'
 
 type Step = { readonly answer: readonly (string | Buffer)[]; readonly close?: boolean } | { readonly drop: true }
 
@@ -96,7 +96,8 @@ for call in sys.argv[2:]:
 `
 
 async function drive(address: string, calls: readonly string[]): Promise<{ lines: Record<string, unknown>[]; stderr: string; code: number | null }> {
-  const child = spawn(PYTHON, ['-c', DRIVER, PYTHON_BOOTSTRAP, ...calls], {
+  const [command, args] = pythonCommand(['-c', DRIVER, PYTHON_BOOTSTRAP, ...calls])
+  const child = spawn(command, args, {
     env: { AWS_LAMBDA_RUNTIME_API: address, PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

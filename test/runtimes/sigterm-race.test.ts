@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
 import { boot } from '../../harness/index.js'
-import { extensionsDir, fn, groupMembers, PYTHON } from '../helpers.js'
+import { extensionsDir, fn, groupMembers, onTestImage, PYTHON } from '../helpers.js'
 
 const RUNS = 40
 
@@ -39,6 +39,7 @@ t.test(`${RUNS} Shutdowns right after an invoke, under CPU load: every SIGTERM h
       functionDir: fn('sigterm-handler'),
       extensionsDir: extensions,
       isolation: 'none',
+      ...onTestImage(),
       // A missed handler shows as a SIGKILL at the end of this share; a ran one exits 0 well before.
       runtimeShutdownMs: 1500,
     })
