@@ -12,7 +12,9 @@ import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, Shutdown
 import { catchesSigterm, descendants, groupMembers, PeakMemory } from '../supervisor/process-groups.js'
 import type { TelemetrySink } from '../telemetry/sink.js'
 import { heldResources } from '../probes/processes.js'
-import { SupervisedProcess, type Launcher, type ProcessHost, type SpawnSpec } from '../supervisor/supervisor.js'
+import { SupervisedProcess, type LaunchFailure, type Launcher, type ProcessHost, type SpawnSpec } from '../supervisor/supervisor.js'
+import { missingInterpreterMessage, shebangInterpreter } from '../config/preflight.js'
+import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Deadline, raceUntil } from './race.js'
 
@@ -33,6 +35,8 @@ export interface Fatal {
 export interface ExtensionFile {
   readonly name: string
   readonly path: string
+  /** Where the file is on the host, when `path` is the sandbox's view of it (/opt/extensions/<name>). */
+  readonly hostPath?: string
 }
 
 export interface GenerationSetup {
@@ -67,6 +71,12 @@ export interface InvokeOutcome {
 }
 
 const PLATFORM_ERROR = 'application/json'
+
+/** A script whose file exists but whose line-1 interpreter does not fails with ENOENT: say which is missing. */
+function launchFailureMessage(failure: LaunchFailure, hostFile: string | undefined): string {
+  const interpreter = failure.code === 'ENOENT' && hostFile !== undefined && existsSync(hostFile) ? shebangInterpreter(hostFile) : undefined
+  return interpreter === undefined ? failure.message : `${failure.message}: ${missingInterpreterMessage(interpreter)}`
+}
 
 export class Generation {
   readonly runtime = new RuntimeAgent()
@@ -173,7 +183,7 @@ export class Generation {
         args: [],
         cwd: this.#setup.extensionCwd,
         env: { ...this.#setup.extensionEnv, ...this.#setup.processEnv(file.name) },
-      })
+      }, file.hostPath ?? file.path)
       if (!started) {
         if (agent?.can('launchError') === true) {
           agent.apply('launchError')
@@ -265,7 +275,7 @@ export class Generation {
     this.#registrationWaiters.delete(agent.name)
   }
 
-  async #spawn(spec: SpawnSpec): Promise<boolean> {
+  async #spawn(spec: SpawnSpec, hostFile?: string): Promise<boolean> {
     const { recorder } = this.#setup
     const record = recorder.process({
       name: spec.name,
@@ -301,7 +311,7 @@ export class Generation {
       recorder.add('spawn', `could not start ${spec.file}: ${failure.code}`, spec.name)
       const errorType = spec.kind === 'extension' ? 'Extension.LaunchError' : 'Runtime.InvalidEntrypoint'
       const reason = failure.code === 'EACCES' ? 'PermissionDenied' : failure.code === 'ENOENT' ? 'NotFound' : 'UnknownError'
-      this.raiseFatal({ errorType, message: `${reason}: ${failure.message}`, process: spec.name, resetReason: 'failure' })
+      this.raiseFatal({ errorType, message: `${reason}: ${launchFailureMessage(failure, hostFile)}`, process: spec.name, resetReason: 'failure' })
       return false
     }
     return true

@@ -117,9 +117,10 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     let parsed: ParsedOptions
     let extensionFiles: ExtensionFile[]
     let python: PythonInfo | undefined
+    const skipped: string[] = []
     try {
       parsed = validateOptions({ ...options, ...(options.layers === undefined ? {} : { layers: layers.layers.map((layer) => layer.root) }) })
-      extensionFiles = listExtensions(parsed)
+      extensionFiles = listExtensions(parsed, (folder) => skipped.push(folder))
       python = parsed.runtimeCommand === undefined ? await pythonInfo(parsed.python) : undefined
       if (parsed.preflight) {
         preflight(parsed, extensionFiles, python?.sysPath)
@@ -128,7 +129,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       await layers.cleanup()
       throw error
     }
-    const warnings = [...parsed.warnings, ...lifecycleWarnings(parsed.profile, new Date()), ...interpreterWarnings(parsed, python)]
+    const warnings = [...parsed.warnings, ...lifecycleWarnings(parsed.profile, new Date()), ...interpreterWarnings(parsed, python), ...skipped.map(folderWarning)]
     for (const warning of warnings) {
       hooks.warn?.(warning)
     }
@@ -380,7 +381,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     const generation = new Generation({
       index: this.#generations++,
       recorder: this.#recorder,
-      extensionFiles: this.#extensionFiles.map((file) => ({ name: file.name, path: this.#sandboxed.extensionPath(file.name, file.path) })),
+      extensionFiles: this.#extensionFiles.map((file) => ({ name: file.name, path: this.#sandboxed.extensionPath(file.name, file.path), hostPath: file.path })),
       extensionEnv: extensionEnvironment(this.#runtimeEnv()),
       extensionCwd: this.#sandboxed.taskRoot,
       launcher: this.#sandboxed.launcher,
@@ -621,7 +622,7 @@ export function boot(options: BootOptions, hooks?: SandboxHooks): Promise<Sandbo
 }
 
 /** The regular files of every layer's extensions/ folder; a later layer's file wins, as in /opt. */
-function listExtensions(options: ParsedOptions): ExtensionFile[] {
+function listExtensions(options: ParsedOptions, skipFolder: (folder: string) => void): ExtensionFile[] {
   const byName = new Map<string, string>()
   for (const layer of options.layers) {
     let entries: string[]
@@ -636,6 +637,8 @@ function listExtensions(options: ParsedOptions): ExtensionFile[] {
       // (its launch fails: Extension.LaunchError), not silently left out.
       if (statSync(file, { throwIfNoEntry: false })?.isDirectory() !== true) {
         byName.set(name, file)
+      } else {
+        skipFolder(file)
       }
     }
   }
@@ -643,6 +646,10 @@ function listExtensions(options: ParsedOptions): ExtensionFile[] {
   return [...byName.entries()]
     .sort(([a], [b]) => (Buffer.compare(Buffer.from(a), Buffer.from(b))))
     .map(([name, file]) => ({ name, path: file }))
+}
+
+function folderWarning(folder: string): string {
+  return `extension ${folder} is a folder: skipped, as Lambda starts only the files in extensions/`
 }
 
 function interpreterWarnings(options: ParsedOptions, python: PythonInfo | undefined): string[] {
