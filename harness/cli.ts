@@ -9,6 +9,7 @@ import { RUNTIME_IDS, DEFAULT_RUNTIME } from './config/profiles.js'
 import { HarnessError, isHarnessError } from './errors.js'
 import { formatReport } from './record/report.js'
 import { renderHtmlTimeline } from './record/html.js'
+import { interruptOnSignals } from './interrupt.js'
 
 const HELP = `lambda-harness: run a Python Lambda function and its extensions locally, exactly as Lambda would,
 and prove they shut down gracefully.
@@ -154,10 +155,13 @@ async function run(argv: string[]): Promise<number> {
     preflight: true,
   }
   const payload = readEvent(values.event, values['event-json'])
-  const record = await (await import('./run.js')).runLifecycle(
-    { boot, payload, invokes, shutdownReason: reason },
-    { warn: (message) => process.stderr.write(`lambda-harness: warning: ${message}\n`) },
-  )
+  const interrupt = interruptOnSignals((text) => process.stderr.write(text))
+  const record = await (await import('./run.js'))
+    .runLifecycle(
+      { boot, payload, invokes, shutdownReason: reason, interrupt: interrupt.signal },
+      { warn: (message) => process.stderr.write(`lambda-harness: warning: ${message}\n`) },
+    )
+    .finally(() => interrupt.remove())
   if (values.json !== undefined) {
     const json = `${JSON.stringify(record, null, 2)}\n`
     if (values.json === '-') {
@@ -177,7 +181,7 @@ async function run(argv: string[]): Promise<number> {
   if (values.quiet !== true && values.json !== '-') {
     process.stdout.write(formatReport(record, { output: values['no-output'] !== true }))
   }
-  return record.verdict.clean ? 0 : 1
+  return interrupt.exitCode() ?? (record.verdict.clean ? 0 : 1)
 }
 
 // The API's option names, as the flags a CLI user typed them.

@@ -36,6 +36,7 @@ export class Recorder {
       timeline: [],
       logs: [],
       droppedOutputLines: 0,
+      interrupted: false,
     }
   }
 

@@ -72,6 +72,9 @@ export interface InvokeOutcome {
 
 const PLATFORM_ERROR = 'application/json'
 
+/** Ends an invoke's waits when the harness is interrupted: not a Lambda error, never raised as one. */
+const INTERRUPTED: Fatal = { errorType: 'Interrupted', message: 'the harness was interrupted', process: 'platform', resetReason: 'spindown' }
+
 /** A script whose file exists but whose line-1 interpreter does not fails with ENOENT: say which is missing. */
 function launchFailureMessage(failure: LaunchFailure, hostFile: string | undefined): string {
   const interpreter = failure.code === 'ENOENT' && hostFile !== undefined && existsSync(hostFile) ? shebangInterpreter(hostFile) : undefined
@@ -84,6 +87,9 @@ export class Generation {
   readonly #setup: GenerationSetup
   readonly #processes = new Map<string, { process: SupervisedProcess; record: ProcessRecord }>()
   readonly #fatal = deferred<Fatal>()
+  readonly #interrupted = deferred<Fatal>()
+  /** What ends an invoke's waits early: a fatal error, or the harness's interruption. */
+  readonly #ending = Promise.race([this.#fatal.promise, this.#interrupted.promise])
   #shuttingDown = false
   /** The runtime's VmHWM, for REPORT: opened at the first invoke, closed when the runtime exits. */
   #runtimeMemory: PeakMemory | undefined
@@ -364,7 +370,7 @@ export class Generation {
     this.thaw()
     // One timer for the invoke's three waits, which all end at its deadline.
     const deadline = new Deadline(recorder.atEpoch(event.deadlineMs) - recorder.now())
-    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.fatal, deadline, signal)
+    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.#ending, deadline, signal)
     const tracing = event.traceId === undefined ? undefined : { type: 'X-Amzn-Trace-Id', value: event.traceId }
     // The event records are built field by field in their wire order, with no spread of optional
     // parts: `{ a, ...(x ? {} : { b }) }` goes through the runtime's slow object spread, three
@@ -427,6 +433,12 @@ export class Generation {
     const { answer, nextCalled } = this.runtime.deliver(event)
 
     const answered = await wait(answer)
+    if (answered.kind === 'fatal' && answered.fatal === INTERRUPTED) {
+      // Unanswered: the caller got nothing. The final Shutdown still runs on this generation.
+      record.status = 'failure'
+      record.interrupted = true
+      return finish(undefined)
+    }
     if (answered.kind !== 'value') {
       this.#failInvoke(record, answered.kind === 'fatal' ? answered.fatal : undefined)
       return finish(answered.kind === 'fatal' ? answered.fatal.resetReason : 'timeout')
@@ -441,6 +453,11 @@ export class Generation {
     }
     // With no INVOKE subscriber there is nothing more to wait for (and no race to build).
     const done = runtimeNext.kind !== 'value' || extensionsDone.length === 0 ? runtimeNext : await wait(Promise.all(extensionsDone))
+    if (done.kind === 'fatal' && done.fatal === INTERRUPTED) {
+      // Answered; what the runtime or the extensions did after it was cut short.
+      record.interrupted = true
+      return finish(undefined)
+    }
     if (done.kind !== 'value') {
       // The caller already has its response; the invoke still ends in a timeout or a failure.
       // LAMBDA-SPEC §3.4: 'failure' only for a Sandbox.* fatal error, 'error' otherwise (as #failInvoke).
@@ -492,6 +509,11 @@ export class Generation {
     record.status = fatal.errorType.startsWith('Sandbox.') ? 'failure' : 'error'
     record.errorType = fatal.errorType
     record.response = platformErrorBody(record.requestId, fatal.errorType, fatal.message)
+  }
+
+  /** The harness was interrupted: the invoke in progress, and any later one, ends at once. */
+  interrupt(): void {
+    this.#interrupted.resolve(INTERRUPTED)
   }
 
   // ---- Freeze ----------------------------------------------------------------------------

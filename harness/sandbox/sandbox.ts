@@ -305,6 +305,20 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     return this.#serialise(() => this.#invoke(payload, options))
   }
 
+  /**
+   * The harness was interrupted (SIGINT, SIGTERM): the record says so, and the invoke in progress
+   * ends now, unanswered. Call shutdown() then, as the run would have: nothing recorded is lost.
+   */
+  interrupt(why: string): void {
+    this.#assertNotDisposed()
+    if (this.#recorder.record.interrupted) {
+      return
+    }
+    this.#recorder.record.interrupted = true
+    this.#recorder.problem({ code: 'interrupted', message: `the run was interrupted (${why}) before it finished` })
+    this.#current?.interrupt()
+  }
+
   /** Shuts the sandbox down with Lambda's algorithm; the sandbox takes no invokes afterwards. */
   shutdown(options: ShutdownOptions = {}): Promise<ShutdownRecord> {
     this.#assertNotDisposed()
@@ -399,6 +413,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     })
     this.#current = generation
     this.#live = true
+    if (this.#recorder.record.interrupted) {
+      generation.interrupt()
+    }
     const init =
       this.#extensionFiles.length > MAX_EXTENSIONS ? this.#tooManyExtensions(generation) : await generation.init(phase, timeoutMs)
     const problem = initProblem(init)
