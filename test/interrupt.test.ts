@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { execa, type ResultPromise } from 'execa'
 import t, { type Test } from 'tap'
-import type { RunRecord } from '../harness/index.js'
+import type { CheckReport, RunRecord } from '../harness/index.js'
 import { descendants, isLive } from '../harness/supervisor/process-groups.js'
 import { PYTHON, ROOT, extensionsDir, until } from './helpers.js'
 
@@ -99,3 +99,30 @@ for (const isolation of ['bwrap', 'none'] as const) {
   })
 }
 
+
+for (const isolation of ['bwrap', 'none'] as const) {
+  t.test(`${isolation}: SIGINT to check: the finished scenarios are reported and checked, the rest marked interrupted, exit 130`, async (t) => {
+    const args = ['check', path.join(ROOT, 'fixtures', 'extensions', 'well-behaved'), '--python', PYTHON, '--jobs', '1', '--reporter', 'json', '--isolation', isolation]
+    const cli = execa('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args], OPTIONS)
+    t.teardown(() => {
+      cli.kill('SIGKILL')
+    })
+    let stderr = ''
+    cli.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    t.ok(await until(() => / done in /.test(stderr), 60_000), 'the first scenario is done')
+    const first = / check: (\S+) done in /.exec(stderr)![1]!
+    const processes = descendants(cli.pid!).slice(1)
+    process.kill(cli.pid!, 'SIGINT')
+    const result = await cli
+    t.equal(result.exitCode, 130, 'exit 130')
+    const report = JSON.parse(String(result.stdout)) as CheckReport
+    t.equal(report.interrupted?.signal, 'SIGINT', 'the report says interrupted')
+    t.ok(report.scenarios.some((s) => s.name === first && s.interrupted === undefined), `the finished scenario ${first} is reported`)
+    t.ok(report.checks.some((c) => c.scenario === first), 'and checked')
+    t.notOk(report.interrupted?.unfinished.includes(first as never), 'it is not among the unfinished')
+    t.ok((report.interrupted?.unfinished.length ?? 0) > 0, `the rest are unfinished: ${report.interrupted?.unfinished.join(', ')}`)
+    t.notOk(report.checks.some((c) => report.interrupted?.unfinished.includes(c.scenario)), 'an unfinished scenario has no checks')
+    t.equal(report.ok, false, 'not ok: the suite did not run')
+    t.ok(await until(() => !processes.some(isLive), 5000), `no process is left of ${processes.join(', ')}`)
+  })
+}

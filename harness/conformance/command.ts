@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { invalid, ISOLATION_MODES, type IsolationMode } from '../config/options.js'
 import { RUNTIME_IDS } from '../config/profiles.js'
 import { renderHtmlTimeline } from '../record/html.js'
+import { interruptOnSignals } from '../interrupt.js'
 import { DEFAULT_TOLERANCE } from './checks-resources.js'
 import { DEFAULT_JOBS, DEFAULT_MANY_INVOKES, POSTGRES_MODES, type CheckOptions, type PostgresMode } from './options.js'
 import { formatCheckReport, REPORTERS, type ReporterName } from './reporters.js'
@@ -136,10 +137,13 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     env: parseEnv(values.env, values['pass-env']),
     tolerance,
   }
+  const interrupt = interruptOnSignals(io.stderr)
   const report = await runCheck(options, {
     warn: (message) => io.stderr(`lambda-harness: warning: ${message}\n`),
-    scenarioDone: (scenario) => io.stderr(`lambda-harness check: ${scenario.name} done in ${(scenario.durationMs / 1000).toFixed(1)} s\n`),
-  })
+    scenarioDone: (scenario) =>
+      io.stderr(`lambda-harness check: ${scenario.name} ${scenario.interrupted === true ? 'interrupted' : 'done'} in ${(scenario.durationMs / 1000).toFixed(1)} s\n`),
+    interrupt: interrupt.signal,
+  }).finally(() => interrupt.remove())
   const text = formatCheckReport(report, reporter)
   if (values.out === undefined) {
     io.stdout(text)
@@ -149,7 +153,7 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
   if (values.html !== undefined) {
     writeFileSync(values.html, checkTimelineHtml(report))
   }
-  return report.ok ? 0 : 1
+  return interrupt.exitCode() ?? (report.ok ? 0 : 1)
 }
 
 /** The HTML timeline of a check run: a section per scenario, its checks listed under it. */

@@ -57,9 +57,16 @@ function textReport(report: CheckReport): string {
   if (report.warnings.length > 0) {
     lines.push('', 'Notes from the sandboxes:', ...report.warnings.map((warning) => `  ${warning}`))
   }
+  if (report.interrupted !== undefined) {
+    lines.push('', interruptedLine(report.interrupted))
+  }
   const { total, passed, failed, skipped } = report.summary
-  lines.push('', `${report.ok ? 'PASS' : 'FAIL'}: ${total} checks, ${passed} passed, ${failed} failed, ${skipped} skipped in ${seconds(report.durationMs)}`)
+  lines.push('', `${report.interrupted !== undefined ? 'INTERRUPTED' : report.ok ? 'PASS' : 'FAIL'}: ${total} checks, ${passed} passed, ${failed} failed, ${skipped} skipped in ${seconds(report.durationMs)}`)
   return `${lines.join('\n')}\n`
+}
+
+function interruptedLine(interrupted: NonNullable<CheckReport['interrupted']>): string {
+  return `Interrupted (${interrupted.signal}): not finished, so not checked: ${interrupted.unfinished.join(', ')}`
 }
 
 /** A YAML-safe scalar: JSON strings are valid YAML. */
@@ -95,6 +102,9 @@ function tapReport(report: CheckReport): string {
   })
   const { passed, failed, skipped } = report.summary
   lines.push(`# pass ${passed}`, `# fail ${failed}`, `# skip ${skipped}`)
+  if (report.interrupted !== undefined) {
+    lines.push(`# ${interruptedLine(report.interrupted)}`)
+  }
   return `${lines.join('\n')}\n`
 }
 
