@@ -23,6 +23,7 @@ import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.j
 import type { SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
 import { descendants, isLive } from '../supervisor/process-groups.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
+import { daemonOwner } from './daemons.js'
 import { pythonInfo, type PythonInfo } from './python-info.js'
 import { SandboxResources } from './resources.js'
 import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
@@ -331,7 +332,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     }
     this.#shutDown = true
     return this.#serialise(async () => {
-      const record = this.#live ? await this.#shutdownGeneration(reason, true) : this.#emptyShutdown(reason)
+      const record = this.#live ? await this.#shutdownGeneration(reason, true) : await this.#shutdownAfterReset(reason)
       await this.#resources?.settle(this.#recorder)
       await this.#server.close()
       return structuredClone(record)
@@ -535,7 +536,34 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     return record
   }
 
-  #emptyShutdown(reason: ShutdownReason): ShutdownRecord {
+  /**
+   * The final Shutdown when a reset ended the last generation: nothing of Lambda's runs, but a
+   * daemon a process of it forked out of its group may. It is reported, as its own process's
+   * orphan, and SIGKILLed here rather than silently by dispose().
+   */
+  async #shutdownAfterReset(reason: ShutdownReason): Promise<ShutdownRecord> {
+    const launchers = new Map(this.#ended.flatMap((process) => (process.holdingLauncher === undefined ? [] : [[process.holdingLauncher, process.name] as const])))
+    const left = this.#isolation?.mode === 'none' ? this.#plainStrays() : this.#sandboxed.members()
+    if (left.length === 0) {
+      return this.#emptyShutdown(reason)
+    }
+    const context = { generationTicks: this.#apiAddresses.map((address) => address.sinceTicks), extensions: this.#extensionFiles.map((file) => file.name), launchers }
+    const owners = left.map((pid) => ({ pid, owner: daemonOwner(pid, context) }))
+    const record = this.#emptyShutdown(reason, `${left.length} process(es) forked out of their group were still running after the last reset`)
+    const killed = [...(await this.#sandboxed.end([])), ...this.#endPlainProcesses()]
+    for (const { pid, owner } of owners.filter(({ pid }) => killed.includes(pid))) {
+      const group = owner?.process ?? 'sandbox'
+      const orphan = record.orphans.find((o) => o.group === group) ?? record.orphans[record.orphans.push({ group, pids: [] }) - 1]!
+      orphan.pids.push(pid)
+      this.#recorder.add('signal', `SIGKILL to pid ${pid}, left running after the last reset (started in generation ${owner?.generation ?? '?'})`, group)
+    }
+    for (const problem of shutdownProblems({ shutdown: record, sigtermReachesPython: this.#options.profile.sigtermReachesPython, ownRuntimeClient: this.#options.runtimeCommand === undefined })) {
+      this.#recorder.problem(problem)
+    }
+    return record
+  }
+
+  #emptyShutdown(reason: ShutdownReason, running = 'nothing was running after the last reset'): ShutdownRecord {
     const atMs = this.#recorder.now()
     const record: ShutdownRecord = {
       reason,
@@ -550,7 +578,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       extensions: [],
       orphans: [],
     }
-    this.#recorder.add('phase', `Shutdown (reason ${reason}): nothing was running after the last reset`)
+    this.#recorder.add('phase', `Shutdown (reason ${reason}): ${running}`)
     this.#recorder.record.shutdown = record
     return record
   }
@@ -598,20 +626,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     if (this.#isolation?.mode !== 'none') {
       return []
     }
-    // The daemons each launcher holds (its descendants: the subreaper adopted them), and any
-    // process that still carries the sandbox's API address (one started without a launcher).
-    const launchers = [...this.#ended, ...(this.#current?.supervised ?? [])]
-    const held = launchers.flatMap((process) => (process.holdingLauncher === undefined ? [] : descendants(process.holdingLauncher).slice(1).filter(isLive)))
-    // The launchers themselves carry the address too (they run with the process's environment).
-    const holders = new Set(launchers.map((process) => process.holdingLauncher))
-    const strays = [
-      ...new Set([
-        ...held,
-        ...processesWithEnvironment(
-          this.#apiAddresses.map(({ address, sinceTicks }) => ({ entry: `AWS_LAMBDA_RUNTIME_API=${address}`, sinceTicks })),
-        ).filter((pid) => !holders.has(pid)),
-      ]),
-    ]
+    const strays = this.#plainStrays()
     for (const pid of strays) {
       try {
         process.kill(pid, 'SIGKILL')
@@ -619,10 +634,28 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         // Gone meanwhile.
       }
     }
-    for (const launcher of launchers) {
+    for (const launcher of [...this.#ended, ...(this.#current?.supervised ?? [])]) {
       launcher.endLauncher()
     }
     return strays
+  }
+
+  /** Plain mode's processes that left their group: held by a launcher, or carrying our API address. */
+  #plainStrays(): number[] {
+    // The daemons each launcher holds (its descendants: the subreaper adopted them), and any
+    // process that still carries the sandbox's API address (one started without a launcher).
+    const launchers = [...this.#ended, ...(this.#current?.supervised ?? [])]
+    const held = launchers.flatMap((process) => (process.holdingLauncher === undefined ? [] : descendants(process.holdingLauncher).slice(1).filter(isLive)))
+    // The launchers themselves carry the address too (they run with the process's environment).
+    const holders = new Set(launchers.map((process) => process.holdingLauncher))
+    return [
+      ...new Set([
+        ...held,
+        ...processesWithEnvironment(
+          this.#apiAddresses.map(({ address, sinceTicks }) => ({ entry: `AWS_LAMBDA_RUNTIME_API=${address}`, sinceTicks })),
+        ).filter((pid) => !holders.has(pid)),
+      ]),
+    ]
   }
 
   get #sandboxed(): Isolation {
