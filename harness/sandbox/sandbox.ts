@@ -24,6 +24,7 @@ import type { SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
 import { descendants, isLive } from '../supervisor/process-groups.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
 import { daemonOwner } from './daemons.js'
+import { RuntimeCallers } from './callers.js'
 import { pythonInfo, type PythonInfo } from './python-info.js'
 import { SandboxResources } from './resources.js'
 import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
@@ -80,6 +81,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   readonly #functionArn: string
   /** Our API's connections, so the evidence read before a SIGKILL can skip them (probes/processes.ts). */
   readonly #ownConnections = new OwnConnections()
+  readonly #runtimeCallers = new RuntimeCallers()
   #generations = 0
   #queue: Promise<unknown> = Promise.resolve()
   #shutDown = false
@@ -264,6 +266,11 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
 
   connected(socket: Socket): void {
     this.#ownConnections.accepted(socket)
+  }
+
+  runtimeCaller(socket: Socket): string {
+    // The runtime first: it is the usual caller.
+    return this.#runtimeCallers.callerOf(socket, () => this.#current.supervised.sort((a, b) => Number(b.name === 'runtime') - Number(a.name === 'runtime')))
   }
 
   extensionError(agent: ExtensionAgent, kind: 'Extension.InitError' | 'Extension.ExitError', reportedType: string): void {
