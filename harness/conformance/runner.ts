@@ -117,6 +117,7 @@ export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): P
       sinkRequests: evidence.reduce((n, e) => n + e.sink.requests, 0),
       manyInvokes: parsed.manyInvokes,
       tolerance: parsed.tolerance,
+      ...(parsed.env.AWS_LAMBDA_EXEC_WRAPPER === undefined ? {} : { execWrapper: parsed.env.AWS_LAMBDA_EXEC_WRAPPER }),
     }
     const checks = resolveBlocked(
       specs.flatMap((spec, index) =>
