@@ -87,9 +87,8 @@ export class Generation {
   readonly #setup: GenerationSetup
   readonly #processes = new Map<string, { process: SupervisedProcess; record: ProcessRecord }>()
   readonly #fatal = deferred<Fatal>()
-  readonly #interrupted = deferred<Fatal>()
-  /** What ends an invoke's waits early: a fatal error, or the harness's interruption. */
-  readonly #ending = Promise.race([this.#fatal.promise, this.#interrupted.promise])
+  /** What ends an invoke's waits early: the first fatal error (settled with it, no later), or the harness's interruption. */
+  readonly #ending = deferred<Fatal>()
   #shuttingDown = false
   /** The runtime's VmHWM, for REPORT: opened at the first invoke, closed when the runtime exits. */
   #runtimeMemory: PeakMemory | undefined
@@ -118,6 +117,7 @@ export class Generation {
     if (this.#firstFatal === undefined) {
       this.#firstFatal = fatal
       this.#fatal.resolve(fatal)
+      this.#ending.resolve(fatal)
     }
     this.#setup.recorder.add('phase', `fatal: ${fatal.errorType} (${fatal.message})`, fatal.process)
   }
@@ -370,7 +370,7 @@ export class Generation {
     this.thaw()
     // One timer for the invoke's three waits, which all end at its deadline.
     const deadline = new Deadline(recorder.atEpoch(event.deadlineMs) - recorder.now())
-    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.#ending, deadline, signal)
+    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.#ending.promise, deadline, signal)
     const tracing = event.traceId === undefined ? undefined : { type: 'X-Amzn-Trace-Id', value: event.traceId }
     // The event records are built field by field in their wire order, with no spread of optional
     // parts: `{ a, ...(x ? {} : { b }) }` goes through the runtime's slow object spread, three
@@ -513,7 +513,7 @@ export class Generation {
 
   /** The harness was interrupted: the invoke in progress, and any later one, ends at once. */
   interrupt(): void {
-    this.#interrupted.resolve(INTERRUPTED)
+    this.#ending.resolve(INTERRUPTED)
   }
 
   // ---- Freeze ----------------------------------------------------------------------------
