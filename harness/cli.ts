@@ -12,6 +12,7 @@ import type { RunRecord } from './record/run-record.js'
 import type { RunPlan } from './run.js'
 import { renderHtmlTimeline } from './record/html.js'
 import { renderTrace } from './record/trace.js'
+import { interruptOnSignals } from './interrupt.js'
 
 const HELP = `lambda-harness: run a Python Lambda function and its extensions locally, exactly as Lambda would,
 and prove they shut down gracefully.
@@ -215,9 +216,10 @@ async function run(argv: string[]): Promise<number> {
   if (values.watch === true) {
     return watch(plan, warn, present)
   }
-  const record = await (await import('./run.js')).runLifecycle(plan, { warn })
+  const interrupt = interruptOnSignals((text) => process.stderr.write(text))
+  const record = await (await import('./run.js')).runLifecycle({ ...plan, interrupt: interrupt.signal }, { warn }).finally(() => interrupt.remove())
   present(record)
-  return record.verdict.clean ? 0 : 1
+  return interrupt.exitCode() ?? (record.verdict.clean ? 0 : 1)
 }
 
 /** Re-runs on every change of the function or a layer until Ctrl-C, the last report on screen. */

@@ -11,17 +11,28 @@ export interface RunPlan {
   readonly shutdownReason: ShutdownReason
   /** JSON text every invoke passes as Lambda-Runtime-Client-Context. */
   readonly clientContext?: string
+  /**
+   * Aborted when the run is interrupted (SIGINT, SIGTERM; its reason says which): the invoke in
+   * progress ends, no other starts, and the Shutdown runs as planned, so the record keeps it all.
+   */
+  readonly interrupt?: AbortSignal
 }
 
 export async function runLifecycle(plan: RunPlan, hooks: SandboxHooks = {}): Promise<RunRecord> {
   const sandbox = await Sandbox.boot(plan.boot, hooks)
+  const interrupt = () => sandbox.interrupt(String(plan.interrupt?.reason))
+  plan.interrupt?.addEventListener('abort', interrupt, { once: true })
   try {
-    for (let i = 0; i < plan.invokes; i++) {
+    if (plan.interrupt?.aborted === true) {
+      interrupt()
+    }
+    for (let i = 0; i < plan.invokes && plan.interrupt?.aborted !== true; i++) {
       await sandbox.invoke(undefined, { payload: plan.payload, ...(plan.clientContext === undefined ? {} : { clientContext: plan.clientContext }) })
     }
     await sandbox.shutdown({ reason: plan.shutdownReason })
     return sandbox.record
   } finally {
+    plan.interrupt?.removeEventListener('abort', interrupt)
     await sandbox.dispose()
   }
 }

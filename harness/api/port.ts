@@ -45,4 +45,6 @@ export interface PlatformPort {
   extensionError(agent: ExtensionAgent, kind: 'Extension.InitError' | 'Extension.ExitError', reportedType: string): void
   /** A process connected to the API (before its first request). */
   connected?(socket: Socket): void
+  /** Who is calling the Runtime API on this connection (`runtime` unless another process is). */
+  runtimeCaller?(socket: Socket): string
 }

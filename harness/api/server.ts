@@ -140,8 +140,10 @@ export class ApiServer {
     fullPath: string,
   ): Promise<{ surface: 'runtime' | 'extensions' | 'telemetry' | 'unknown'; caller: string | undefined; status: number; errorType?: string }> {
     if (fullPath.startsWith(`${RUNTIME_PREFIX}/`)) {
+      // Known before the call waits (a /next may be answered after its caller is gone).
+      const caller = this.#port.runtimeCaller?.(req.socket) ?? 'runtime'
       const outcome = await handleRuntime(req, res, fullPath.slice(RUNTIME_PREFIX.length), this.#port)
-      return { surface: 'runtime', caller: 'runtime', ...outcome }
+      return { surface: 'runtime', caller, ...outcome }
     }
     if (fullPath.startsWith(`${EXTENSIONS_PREFIX}/`)) {
       const outcome = await handleExtensions(req, res, fullPath.slice(EXTENSIONS_PREFIX.length), this.#port)

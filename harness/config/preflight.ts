@@ -2,7 +2,7 @@
 // extension file that is missing or not executable, a runtime command that cannot be executed)
 // refused before anything starts. The library leaves them to Init, as Lambda does
 // (Runtime.ImportModuleError, Extension.LaunchError, Runtime.InvalidEntrypoint).
-import { accessSync, constants, existsSync, readdirSync, readlinkSync, statSync } from 'node:fs'
+import { accessSync, closeSync, constants, existsSync, openSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
 import type { ParsedOptions } from './options.js'
@@ -68,6 +68,38 @@ function extensionProblem(file: ExtensionFileEntry): void {
   if (!executable(file.path)) {
     throw new HarnessError('ERR_BAD_INPUT', `extension ${JSON.stringify(file.name)}: ${file.path} is not an executable file (Lambda would fail Init with Extension.LaunchError)`)
   }
+  const interpreter = shebangInterpreter(file.path)
+  // /opt and /var/task are the sandbox's own folders (the layers, the function): not the host's to check.
+  if (interpreter !== undefined && !/^\/(opt|var\/task)\//.test(interpreter) && !existsSync(interpreter)) {
+    throw new HarnessError('ERR_FILE_NOT_FOUND', `extension ${JSON.stringify(file.name)}: ${missingInterpreterMessage(interpreter)} (Lambda would fail Init with Extension.LaunchError)`)
+  }
+}
+
+/** The interpreter a script names in its line 1 (`#!/usr/bin/python3 -u` → /usr/bin/python3), if any. */
+export function shebangInterpreter(file: string): string | undefined {
+  const head = Buffer.alloc(256)
+  let length: number
+  try {
+    const fd = openSync(file, 'r')
+    try {
+      length = readSync(fd, head, 0, head.length, 0)
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return undefined
+  }
+  if (length < 2 || head[0] !== 0x23 || head[1] !== 0x21) {
+    return undefined
+  }
+  const line = head.toString('latin1', 2, length).split('\n')[0] ?? ''
+  const interpreter = line.trim().split(/[ \t]/)[0]
+  return interpreter === '' ? undefined : interpreter
+}
+
+/** execve's ENOENT names the script, which exists: say it is the interpreter that is missing. */
+export function missingInterpreterMessage(interpreter: string): string {
+  return `the interpreter in line 1 (#!${interpreter}) is missing`
 }
 
 /**

@@ -10,6 +10,7 @@ import { RUNTIME_IDS, RUNTIME_PROFILES } from '../config/profiles.js'
 import { renderHtmlTimeline } from '../record/html.js'
 import { renderTrace } from '../record/trace.js'
 import { layerFromTemplate } from '../config/template.js'
+import { interruptOnSignals } from '../interrupt.js'
 import { DEFAULT_TOLERANCE } from './checks-resources.js'
 import { DEFAULT_JOBS, DEFAULT_MANY_INVOKES, POSTGRES_MODES, type CheckOptions, type PostgresMode } from './options.js'
 import { formatCheckReports, REPORTERS, type ReporterName } from './reporters.js'
@@ -162,10 +163,13 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     env: parseEnv(values.env, values['pass-env']),
     tolerance,
   }
+  const interrupt = interruptOnSignals(io.stderr)
   const reports = await runCheckTargets(options, targets, shard, {
     warn: (message) => io.stderr(`lambda-harness: warning: ${message}\n`),
-    scenarioDone: (scenario) => io.stderr(`lambda-harness check: ${scenario.name} done in ${(scenario.durationMs / 1000).toFixed(1)} s\n`),
-  })
+    scenarioDone: (scenario) =>
+      io.stderr(`lambda-harness check: ${scenario.name} ${scenario.interrupted === true ? 'interrupted' : 'done'} in ${(scenario.durationMs / 1000).toFixed(1)} s\n`),
+    interrupt: interrupt.signal,
+  }).finally(() => interrupt.remove())
   const text = formatCheckReports(reports, reporter, targets)
   if (values.out === undefined) {
     io.stdout(text)
@@ -179,7 +183,7 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     const several = reports.length > 1
     writeFileSync(values.trace, renderTrace(reports.flatMap((report) => report.scenarios.map((s) => ({ title: several ? `${report.target.input} ${s.name}` : s.name, record: s.record })))))
   }
-  return reports.every((report) => report.ok) ? 0 : 1
+  return interrupt.exitCode() ?? (reports.every((report) => report.ok) ? 0 : 1)
 }
 
 /** The layer folders `--template <file> --layer <LogicalId>` name, relative to here (stable report names). */

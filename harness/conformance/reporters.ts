@@ -82,9 +82,16 @@ function textReport(report: CheckReport): string {
   if (report.warnings.length > 0) {
     lines.push('', 'Notes from the sandboxes:', ...report.warnings.map((warning) => `  ${warning}`))
   }
+  if (report.interrupted !== undefined) {
+    lines.push('', interruptedLine(report.interrupted))
+  }
   const { total, passed, failed, skipped } = report.summary
-  lines.push('', `${report.ok ? 'PASS' : 'FAIL'}: ${total} checks, ${passed} passed, ${failed} failed, ${skipped} skipped in ${seconds(report.durationMs)}`)
+  lines.push('', `${report.interrupted !== undefined ? 'INTERRUPTED' : report.ok ? 'PASS' : 'FAIL'}: ${total} checks, ${passed} passed, ${failed} failed, ${skipped} skipped in ${seconds(report.durationMs)}`)
   return `${lines.join('\n')}\n`
+}
+
+function interruptedLine(interrupted: NonNullable<CheckReport['interrupted']>): string {
+  return `Interrupted (${interrupted.signal}): not finished, so not checked: ${interrupted.unfinished.join(', ')}`
 }
 
 /** A YAML-safe scalar: JSON strings are valid YAML. */
@@ -121,6 +128,11 @@ function tapReport(reports: readonly CheckReport[], title: string, withTarget: b
   })
   const count = (outcome: CheckResult['outcome']) => all.filter((c) => c.result.outcome === outcome).length
   lines.push(`# pass ${count('pass')}`, `# fail ${count('fail')}`, `# skip ${count('skip')}`)
+  for (const report of reports) {
+    if (report.interrupted !== undefined) {
+      lines.push(`# ${interruptedLine(report.interrupted)}`)
+    }
+  }
   return `${lines.join('\n')}\n`
 }
 

@@ -31,6 +31,8 @@ export interface ScenarioReport {
   readonly durationMs: number
   readonly sinkRequests: number
   readonly record: RunRecord
+  /** Interrupted while it ran: its record is kept, its checks are not evaluated. */
+  readonly interrupted?: true
 }
 
 export interface CheckReport {
@@ -48,12 +50,19 @@ export interface CheckReport {
   readonly summary: { readonly total: number; readonly passed: number; readonly failed: number; readonly skipped: number }
   /** Every check passed or was skipped. */
   readonly ok: boolean
+  /** Set when the run was interrupted (by `signal`): `unfinished` scenarios have no checks. */
+  readonly interrupted?: { readonly signal: string; readonly unfinished: readonly ScenarioName[] }
 }
 
 export interface CheckHooks {
   readonly warn?: (message: string) => void
   /** Called as each scenario ends. */
   readonly scenarioDone?: (scenario: ScenarioReport) => void
+  /**
+   * Aborted to stop the run (SIGINT, SIGTERM; its reason names the signal): no scenario starts,
+   * those running end their invokes and shut down, and the report has the finished ones.
+   */
+  readonly interrupt?: AbortSignal
 }
 
 interface RunSetup {
@@ -63,6 +72,7 @@ interface RunSetup {
   readonly postgres: PostgresProbe | undefined
   readonly signal: AbortSignal
   readonly warnings: Set<string>
+  readonly interrupt: AbortSignal | undefined
 }
 
 export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): Promise<CheckReport> {
@@ -94,21 +104,25 @@ export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): P
       probe = ownProbe
       startMs = performance.now() - t0
     }
-    const setup: RunSetup = { options: parsed, target, profile, postgres: probe, signal: controller.signal, warnings: new Set() }
+    const setup: RunSetup = { options: parsed, target, profile, postgres: probe, signal: controller.signal, warnings: new Set(), interrupt: hooks.interrupt }
     const specs = SCENARIOS.filter((spec) => parsed.scenarios.includes(spec.name))
-    const evidence = await pool(specs, parsed.jobs, controller, async (spec) => {
+    const ran = await pool(specs, parsed.jobs, controller, hooks.interrupt, async (spec) => {
       const result = await runScenario(spec, setup)
       hooks.scenarioDone?.(scenarioReport(spec, result))
       return result
     })
+    // Only finished scenarios are checked; one cut short by an interrupt would fail for no fault of the extension.
+    const finished = (index: number) => ran[index] !== undefined && !ran[index].record.interrupted
+    const evidence = ran.filter((each, index): each is ScenarioEvidence => each !== undefined && finished(index))
     const suite: SuiteFacts = {
       sinkRequests: evidence.reduce((n, e) => n + e.sink.requests, 0),
       manyInvokes: parsed.manyInvokes,
       tolerance: parsed.tolerance,
+      ...(parsed.env.AWS_LAMBDA_EXEC_WRAPPER === undefined ? {} : { execWrapper: parsed.env.AWS_LAMBDA_EXEC_WRAPPER }),
     }
     const checks = resolveBlocked(
       specs.flatMap((spec, index) =>
-        spec.checks.flatMap((check) => target.extensions.map((extension) => evaluate(spec, check, evidence[index]!, extension, suite))),
+        finished(index) ? spec.checks.flatMap((check) => target.extensions.map((extension) => evaluate(spec, check, ran[index]!, extension, suite))) : [],
       ),
     )
     for (const warning of setup.warnings) {
@@ -133,10 +147,13 @@ export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): P
       durationMs: performance.now() - started,
       postgres: { ...wantsPostgres, startMs },
       warnings: [...setup.warnings],
-      scenarios: specs.map((spec, index) => scenarioReport(spec, evidence[index]!)),
+      scenarios: specs.flatMap((spec, index) => (ran[index] === undefined ? [] : [scenarioReport(spec, ran[index])])),
       checks,
       summary,
-      ok: summary.failed === 0,
+      ok: summary.failed === 0 && hooks.interrupt?.aborted !== true,
+      ...(hooks.interrupt?.aborted === true
+        ? { interrupted: { signal: String(hooks.interrupt.reason), unfinished: specs.filter((_, index) => !finished(index)).map((spec) => spec.name) } }
+        : {}),
     }
   } finally {
     controller.abort()
@@ -153,6 +170,7 @@ function scenarioReport(spec: ScenarioSpec, evidence: ScenarioEvidence): Scenari
     durationMs: evidence.durationMs,
     sinkRequests: evidence.sink.requests,
     record: evidence.record,
+    ...(evidence.record.interrupted ? { interrupted: true as const } : {}),
   }
 }
 
@@ -186,7 +204,12 @@ async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<Scenari
   let endedAtMs = Number.POSITIVE_INFINITY
   try {
     const sandbox = await Sandbox.boot(boot, { warn: (message) => setup.warnings.add(message) })
+    const interrupt = () => sandbox.interrupt(String(setup.interrupt?.reason))
+    setup.interrupt?.addEventListener('abort', interrupt, { once: true })
     try {
+      if (setup.interrupt?.aborted === true) {
+        interrupt()
+      }
       const booted = sandbox.record
       const pids = new Map(
         target.extensions.flatMap((name) => {
@@ -219,7 +242,13 @@ async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<Scenari
       })
       // A scenario that ends without a Shutdown ends here, not in the SIGKILLs of dispose().
       endedAtMs = sandbox.now()
+    } catch (error) {
+      // A drive cut short by an interrupt may trip over what it expected; its record says interrupted.
+      if (!sandbox.record.interrupted) {
+        throw error
+      }
     } finally {
+      setup.interrupt?.removeEventListener('abort', interrupt)
       await sandbox.dispose()
     }
     // After dispose() the record also has the calls still waiting when the server closed.
@@ -307,12 +336,18 @@ export function resolveBlocked(results: CheckResult[]): CheckResult[] {
  * first error it aborts `controller` (the rest stop early), lets every started item finish, and
  * throws that error: no sandbox is left running behind a failed run.
  */
-async function pool<T, R>(items: readonly T[], limit: number, controller: AbortController, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length)
+async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  controller: AbortController,
+  interrupt: AbortSignal | undefined,
+  work: (item: T) => Promise<R>,
+): Promise<(R | undefined)[]> {
+  const results: (R | undefined)[] = new Array(items.length)
   let next = 0
   let failure: { error: unknown } | undefined
   const worker = async (): Promise<void> => {
-    while (next < items.length && failure === undefined) {
+    while (next < items.length && failure === undefined && interrupt?.aborted !== true) {
       const index = next++
       try {
         results[index] = await work(items[index]!)

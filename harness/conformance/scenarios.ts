@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ShutdownReason } from '../config/options.js'
 import type { InvocationRecord } from '../record/run-record.js'
+import { invokeRuntimeApiOnlyAsProxy } from './checks-runtime-api.js'
 import {
   freezeKeepsUp,
   initErrorHandled,
@@ -102,7 +103,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     async drive(context) {
       await invokeUntilFailure(context, INVOKE_COUNT, WORK)
     },
-    checks: [invokeKeepsUp],
+    checks: [invokeKeepsUp, invokeRuntimeApiOnlyAsProxy],
   },
   {
     name: 'many-invokes',

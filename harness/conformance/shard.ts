@@ -58,6 +58,10 @@ export async function runCheckTargets(options: CheckOptions, targets: readonly s
   const { scenarios } = validateCheckOptions({ ...options, target: targets[0]! })
   const reports: CheckReport[] = []
   for (const plan of planShard(targets, scenarios, shard)) {
+    if (hooks.interrupt?.aborted === true && reports.length > 0) {
+      // Interrupted: the targets not begun are not run (the one in progress reports what it finished).
+      break
+    }
     reports.push(await runCheck({ ...options, target: plan.target, only: plan.scenarios }, hooks))
   }
   return reports

@@ -101,6 +101,8 @@ export interface SuiteFacts {
   readonly sinkRequests: number
   readonly manyInvokes: number
   readonly tolerance: LeakTolerance
+  /** The function's AWS_LAMBDA_EXEC_WRAPPER (--env), which makes a Runtime API proxy legitimate. */
+  readonly execWrapper?: string
 }
 
 export interface LeakTolerance {

@@ -42,6 +42,8 @@ export interface Isolation {
    * `killed` are processes the Shutdown itself SIGKILLed as orphans: their end is part of it too.
    */
   end(killed: readonly number[]): Promise<number[]>
+  /** Host pids of what runs in the sandbox besides its own machinery; [] in plain mode (no namespace). */
+  members(): number[]
   /** Idempotent: nothing of the sandbox is left afterwards. */
   dispose(): Promise<void>
 }
@@ -131,6 +133,7 @@ function plainIsolation(input: IsolationInput): Isolation {
     launcher: plainLauncher(input.launcherPythons),
     probeFolders: [input.functionDir, ...input.layers.map((layer) => layer.root), tmpdir()],
     end: async () => [],
+    members: () => [],
     dispose: async () => undefined,
   }
 }
@@ -194,6 +197,7 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
       }
       return left
     },
+    members: () => namespace.members(),
     dispose: () => namespace.close(),
   }
 }

@@ -14,8 +14,9 @@ import { onExit } from 'signal-exit'
 import { invalid, type LayerSpec } from '../config/options.js'
 import { HarnessError } from '../errors.js'
 import { extractLayerZip, LAMBDA_UNZIPPED_LIMIT_BYTES, type ZipLimits } from './zip.js'
+import { ownerTag, sweepOrphanedTempDirs } from './temp-owner.js'
 
-/** Every unpacked layer's folder is `os.tmpdir()/lambda-harness-layer-XXXXXX`. */
+/** Every unpacked layer's folder is `os.tmpdir()/lambda-harness-layer-<pid>-<start>-XXXXXX` (temp-owner.ts). */
 export const LAYER_TEMP_PREFIX = 'lambda-harness-layer-'
 
 export interface PrepareLayersOptions {
@@ -65,8 +66,10 @@ export async function prepareLayers(inputs: readonly string[], options: PrepareL
     for (const [index, input] of inputs.entries()) {
       let root = path.resolve(input)
       if (kinds[index] === 'zip') {
+        const parent = options.tmpDir ?? tmpdir()
+        sweepOnce(parent)
         // mkdtemp makes the folder 0700: other users cannot read or swap the layer's files.
-        root = await mkdtemp(path.join(options.tmpDir ?? tmpdir(), LAYER_TEMP_PREFIX))
+        root = await mkdtemp(path.join(parent, `${LAYER_TEMP_PREFIX}${ownerTag()}`))
         created.push(root)
         trackTempDir(root)
         const extracted = await extractLayerZip(input, root, { ...options.limits, maxTotalBytes: budgetBytes })
@@ -124,6 +127,16 @@ async function makeWritable(dir: string): Promise<void> {
     if (entry.isDirectory()) {
       await makeWritable(path.join(dir, entry.name))
     }
+  }
+}
+
+const swept = new Set<string>()
+
+/** The folders of harnesses that died without their exit hook (SIGKILL), once per temp folder per process. */
+function sweepOnce(parent: string): void {
+  if (!swept.has(parent)) {
+    swept.add(parent)
+    sweepOrphanedTempDirs(parent, LAYER_TEMP_PREFIX)
   }
 }
 

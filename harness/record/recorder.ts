@@ -41,6 +41,7 @@ export class Recorder {
       timeline: [],
       logs: [],
       droppedOutputLines: 0,
+      interrupted: false,
     }
   }
 

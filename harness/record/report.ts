@@ -16,7 +16,8 @@ function invocationLine(index: number, invocation: InvocationRecord): string {
   const error = invocation.errorType === undefined ? '' : ` ${invocation.errorType}`
   const init = invocation.init === undefined ? '' : ` [suppressed Init: ${invocation.init.status}]`
   const reset = invocation.resetReason === undefined ? '' : ` → reset (${invocation.resetReason})`
-  return `  ${index + 1}. ${invocation.requestId}  ${invocation.status}${error}  ${ms(invocation.durationMs)}${init}${reset}\n     ${clip(invocation.response)}`
+  const interrupted = invocation.interrupted === true ? ' (interrupted)' : ''
+  return `  ${index + 1}. ${invocation.requestId}  ${invocation.status}${error}  ${ms(invocation.durationMs)}${init}${reset}${interrupted}\n     ${clip(invocation.response)}`
 }
 
 /** The shutdown as an ordered list of what happened, with times from its start. */
@@ -66,6 +67,9 @@ export function formatReport(record: RunRecord, options: { output?: boolean } = 
   }
   for (const warning of record.warnings) {
     lines.push(`Warning: ${warning}`)
+  }
+  if (record.interrupted) {
+    lines.push('Interrupted: the run was stopped before it finished (a Shutdown still ran)')
   }
   if (record.init !== null) {
     const exts = record.init.extensions.map((e) => `${e.name}${e.external ? '' : ' (internal)'} [${e.events.join(', ')}]`).join(', ')

@@ -73,6 +73,8 @@ export interface InvocationRecord {
   init?: InitRecord
   /** The reset this invoke caused. */
   resetReason?: ShutdownReason
+  /** The harness was interrupted (SIGINT, SIGTERM) while this invoke ran: it ended there, unanswered. */
+  interrupted?: true
 }
 
 export interface ShutdownRecord {
@@ -173,4 +175,6 @@ export interface RunRecord {
   logs: string[]
   /** Timeline output lines left out past the cap, so a flood cannot exhaust memory. */
   droppedOutputLines: number
+  /** The harness was interrupted (SIGINT, SIGTERM): the invokes after that point never ran. */
+  interrupted: boolean
 }

@@ -12,7 +12,9 @@ import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, Shutdown
 import { catchesSigterm, descendants, groupMembers, PeakMemory } from '../supervisor/process-groups.js'
 import type { TelemetrySink } from '../telemetry/sink.js'
 import { heldResources } from '../probes/processes.js'
-import { SupervisedProcess, type Launcher, type ProcessHost, type SpawnSpec } from '../supervisor/supervisor.js'
+import { SupervisedProcess, type LaunchFailure, type Launcher, type ProcessHost, type SpawnSpec } from '../supervisor/supervisor.js'
+import { missingInterpreterMessage, shebangInterpreter } from '../config/preflight.js'
+import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Deadline, raceUntil } from './race.js'
 import { loaderError } from './loader-error.js'
@@ -31,6 +33,8 @@ export interface Fatal {
 export interface ExtensionFile {
   readonly name: string
   readonly path: string
+  /** Where the file is on the host, when `path` is the sandbox's view of it (/opt/extensions/<name>). */
+  readonly hostPath?: string
 }
 
 export interface GenerationSetup {
@@ -70,12 +74,23 @@ export interface InvokeOutcome {
 
 const PLATFORM_ERROR = 'application/json'
 
+/** Ends an invoke's waits when the harness is interrupted: not a Lambda error, never raised as one. */
+const INTERRUPTED: Fatal = { errorType: 'Interrupted', message: 'the harness was interrupted', process: 'platform', resetReason: 'spindown' }
+
+/** A script whose file exists but whose line-1 interpreter does not fails with ENOENT: say which is missing. */
+function launchFailureMessage(failure: LaunchFailure, hostFile: string | undefined): string {
+  const interpreter = failure.code === 'ENOENT' && hostFile !== undefined && existsSync(hostFile) ? shebangInterpreter(hostFile) : undefined
+  return interpreter === undefined ? failure.message : `${failure.message}: ${missingInterpreterMessage(interpreter)}`
+}
+
 export class Generation {
   readonly runtime = new RuntimeAgent()
   readonly extensions: ExtensionRegistry
   readonly #setup: GenerationSetup
   readonly #processes = new Map<string, { process: SupervisedProcess; record: ProcessRecord }>()
   readonly #fatal = deferred<Fatal>()
+  /** What ends an invoke's waits early: the first fatal error (settled with it, no later), or the harness's interruption. */
+  readonly #ending = deferred<Fatal>()
   #shuttingDown = false
   /** The runtime's VmHWM, for REPORT: opened at the first invoke, closed when the runtime exits. */
   #runtimeMemory: PeakMemory | undefined
@@ -104,6 +119,7 @@ export class Generation {
     if (this.#firstFatal === undefined) {
       this.#firstFatal = fatal
       this.#fatal.resolve(fatal)
+      this.#ending.resolve(fatal)
     }
     this.#setup.recorder.add('phase', `fatal: ${fatal.errorType} (${fatal.message})`, fatal.process)
   }
@@ -175,7 +191,7 @@ export class Generation {
         args: [],
         cwd: this.#setup.extensionCwd,
         env: { ...this.#setup.extensionEnv, ...this.#setup.processEnv(file.name) },
-      })
+      }, file.hostPath ?? file.path)
       if (!started) {
         if (agent?.can('launchError') === true) {
           agent.apply('launchError')
@@ -253,7 +269,7 @@ export class Generation {
     this.#registrationWaiters.delete(agent.name)
   }
 
-  async #spawn(spec: SpawnSpec): Promise<boolean> {
+  async #spawn(spec: SpawnSpec, hostFile?: string): Promise<boolean> {
     const { recorder } = this.#setup
     const record = recorder.process({
       name: spec.name,
@@ -290,7 +306,7 @@ export class Generation {
       const errorType = spec.kind === 'extension' ? 'Extension.LaunchError' : 'Runtime.InvalidEntrypoint'
       const reason = failure.code === 'EACCES' ? 'PermissionDenied' : failure.code === 'ENOENT' ? 'NotFound' : 'UnknownError'
       const notFound = spec.kind === 'runtime' && failure.code === 'ENOENT' ? this.#setup.runtimeNotFound : undefined
-      this.raiseFatal({ errorType, message: notFound ?? `${reason}: ${failure.message}`, process: spec.name, resetReason: 'failure' })
+      this.raiseFatal({ errorType, message: notFound ?? `${reason}: ${launchFailureMessage(failure, hostFile)}`, process: spec.name, resetReason: 'failure' })
       return false
     }
     return true
@@ -374,7 +390,7 @@ export class Generation {
     this.thaw()
     // One timer for the invoke's three waits, which all end at its deadline.
     const deadline = new Deadline(recorder.atEpoch(event.deadlineMs) - recorder.now())
-    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.fatal, deadline, signal)
+    const wait = <T>(promise: Promise<T>) => raceUntil(promise, this.#ending.promise, deadline, signal)
     const tracing = event.traceId === undefined ? undefined : { type: 'X-Amzn-Trace-Id', value: event.traceId }
     // The event records are built field by field in their wire order, with no spread of optional
     // parts: `{ a, ...(x ? {} : { b }) }` goes through the runtime's slow object spread, three
@@ -437,6 +453,12 @@ export class Generation {
     const { answer, nextCalled } = this.runtime.deliver(event)
 
     const answered = await wait(answer)
+    if (answered.kind === 'fatal' && answered.fatal === INTERRUPTED) {
+      // Unanswered: the caller got nothing. The final Shutdown still runs on this generation.
+      record.status = 'failure'
+      record.interrupted = true
+      return finish(undefined)
+    }
     if (answered.kind !== 'value') {
       this.#failInvoke(record, answered.kind === 'fatal' ? answered.fatal : undefined)
       return finish(answered.kind === 'fatal' ? answered.fatal.resetReason : 'timeout')
@@ -451,6 +473,11 @@ export class Generation {
     }
     // With no INVOKE subscriber there is nothing more to wait for (and no race to build).
     const done = runtimeNext.kind !== 'value' || extensionsDone.length === 0 ? runtimeNext : await wait(Promise.all(extensionsDone))
+    if (done.kind === 'fatal' && done.fatal === INTERRUPTED) {
+      // Answered; what the runtime or the extensions did after it was cut short.
+      record.interrupted = true
+      return finish(undefined)
+    }
     if (done.kind !== 'value') {
       // The caller already has its response; the invoke still ends in a timeout or a failure.
       // LAMBDA-SPEC §3.4: 'failure' only for a Sandbox.* fatal error, 'error' otherwise (as #failInvoke).
@@ -502,6 +529,11 @@ export class Generation {
     record.status = fatal.errorType.startsWith('Sandbox.') ? 'failure' : 'error'
     record.errorType = fatal.errorType
     record.response = platformErrorBody(record.requestId, fatal.errorType, fatal.message)
+  }
+
+  /** The harness was interrupted: the invoke in progress, and any later one, ends at once. */
+  interrupt(): void {
+    this.#ending.resolve(INTERRUPTED)
   }
 
   // ---- Freeze ----------------------------------------------------------------------------

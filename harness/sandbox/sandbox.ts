@@ -23,6 +23,8 @@ import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.j
 import type { SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
 import { descendants, isLive } from '../supervisor/process-groups.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
+import { daemonOwner } from './daemons.js'
+import { RuntimeCallers } from './callers.js'
 import { pythonInfo, requireImportable, type PythonInfo } from './python-info.js'
 import { runtimeCommandOf, runtimeSpec } from './runtime-spec.js'
 import { NO_BOOTSTRAP_MESSAGE } from '../config/runtime-files.js'
@@ -82,6 +84,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   readonly #functionArn: string
   /** Our API's connections, so the evidence read before a SIGKILL can skip them (probes/processes.ts). */
   readonly #ownConnections = new OwnConnections()
+  readonly #runtimeCallers = new RuntimeCallers()
   #generations = 0
   #queue: Promise<unknown> = Promise.resolve()
   #shutDown = false
@@ -121,9 +124,10 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     let extensionFiles: ExtensionFile[]
     let python: PythonInfo | undefined
     let image: OpenedImage | undefined
+    const skipped: string[] = []
     try {
       parsed = validateOptions({ ...options, ...(options.layers === undefined ? {} : { layers: layers.layers.map((layer) => layer.root) }) })
-      extensionFiles = listExtensions(parsed)
+      extensionFiles = listExtensions(parsed, (folder) => skipped.push(folder))
       image = parsed.image === undefined ? undefined : await openImage({ ...parsed, image: parsed.image })
       // An OS-only runtime runs the function's bootstrap: no interpreter of ours is involved.
       python = image !== undefined ? image.python : parsed.runtimeCommand === undefined && parsed.profile.family === 'python' ? await pythonInfo(parsed.python) : undefined
@@ -137,7 +141,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       await layers.cleanup()
       throw error
     }
-    const warnings = [...parsed.warnings, ...lifecycleWarnings(parsed.profile, new Date()), ...interpreterWarnings(parsed, python)]
+    const warnings = [...parsed.warnings, ...lifecycleWarnings(parsed.profile, new Date()), ...interpreterWarnings(parsed, python), ...skipped.map(folderWarning)]
     for (const warning of warnings) {
       hooks.warn?.(warning)
     }
@@ -279,6 +283,11 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     this.#ownConnections.accepted(socket)
   }
 
+  runtimeCaller(socket: Socket): string {
+    // The runtime first: it is the usual caller.
+    return this.#runtimeCallers.callerOf(socket, () => this.#current.supervised.sort((a, b) => Number(b.name === 'runtime') - Number(a.name === 'runtime')))
+  }
+
   extensionError(agent: ExtensionAgent, kind: 'Extension.InitError' | 'Extension.ExitError', reportedType: string): void {
     const record = this.#current.processRecord(agent.name)
     if (record !== undefined) {
@@ -319,6 +328,20 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     return this.#serialise(() => this.#invoke(payload, options))
   }
 
+  /**
+   * The harness was interrupted (SIGINT, SIGTERM): the record says so, and the invoke in progress
+   * ends now, unanswered. Call shutdown() then, as the run would have: nothing recorded is lost.
+   */
+  interrupt(why: string): void {
+    this.#assertNotDisposed()
+    if (this.#recorder.record.interrupted) {
+      return
+    }
+    this.#recorder.record.interrupted = true
+    this.#recorder.problem({ code: 'interrupted', message: `the run was interrupted (${why}) before it finished` })
+    this.#current?.interrupt()
+  }
+
   /** Shuts the sandbox down with Lambda's algorithm; the sandbox takes no invokes afterwards. */
   shutdown(options: ShutdownOptions = {}): Promise<ShutdownRecord> {
     this.#assertNotDisposed()
@@ -331,7 +354,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     }
     this.#shutDown = true
     return this.#serialise(async () => {
-      const record = this.#live ? await this.#shutdownGeneration(reason, true) : this.#emptyShutdown(reason)
+      const record = this.#live ? await this.#shutdownGeneration(reason, true) : await this.#shutdownAfterReset(reason)
       await this.#resources?.settle(this.#recorder)
       await this.#server.close()
       return structuredClone(record)
@@ -395,7 +418,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     const generation = new Generation({
       index: this.#generations++,
       recorder: this.#recorder,
-      extensionFiles: this.#extensionFiles.map((file) => ({ name: file.name, path: this.#sandboxed.extensionPath(file.name, file.path) })),
+      extensionFiles: this.#extensionFiles.map((file) => ({ name: file.name, path: this.#sandboxed.extensionPath(file.name, file.path), hostPath: file.path })),
       extensionEnv: extensionEnvironment(this.#runtimeEnv()),
       extensionCwd: this.#sandboxed.taskRoot,
       launcher: this.#sandboxed.launcher,
@@ -415,6 +438,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     })
     this.#current = generation
     this.#live = true
+    if (this.#recorder.record.interrupted) {
+      generation.interrupt()
+    }
     const init =
       this.#extensionFiles.length > MAX_EXTENSIONS ? this.#tooManyExtensions(generation) : await generation.init(phase, timeoutMs)
     const problem = initProblem(init)
@@ -527,14 +553,46 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     for (const problem of shutdownProblems({
       shutdown: record,
       sigtermReachesPython: this.#options.profile.sigtermReachesPython,
-      pythonClient: this.#options.runtimeCommand === undefined && this.#options.profile.family === 'python',
+      pythonClient: this.#pythonClient(),
     })) {
       this.#recorder.problem(problem)
     }
     return record
   }
 
-  #emptyShutdown(reason: ShutdownReason): ShutdownRecord {
+  /**
+   * The final Shutdown when a reset ended the last generation: nothing of Lambda's runs, but a
+   * daemon a process of it forked out of its group may. It is reported, as its own process's
+   * orphan, and SIGKILLed here rather than silently by dispose().
+   */
+  async #shutdownAfterReset(reason: ShutdownReason): Promise<ShutdownRecord> {
+    const launchers = new Map(this.#ended.flatMap((process) => (process.holdingLauncher === undefined ? [] : [[process.holdingLauncher, process.name] as const])))
+    const left = this.#isolation?.mode === 'none' ? this.#plainStrays() : this.#sandboxed.members()
+    if (left.length === 0) {
+      return this.#emptyShutdown(reason)
+    }
+    const context = { generationTicks: this.#apiAddresses.map((address) => address.sinceTicks), extensions: this.#extensionFiles.map((file) => file.name), launchers }
+    const owners = left.map((pid) => ({ pid, owner: daemonOwner(pid, context) }))
+    const record = this.#emptyShutdown(reason, `${left.length} process(es) forked out of their group were still running after the last reset`)
+    const killed = [...(await this.#sandboxed.end([])), ...this.#endPlainProcesses()]
+    for (const { pid, owner } of owners.filter(({ pid }) => killed.includes(pid))) {
+      const group = owner?.process ?? 'sandbox'
+      const orphan = record.orphans.find((o) => o.group === group) ?? record.orphans[record.orphans.push({ group, pids: [] }) - 1]!
+      orphan.pids.push(pid)
+      this.#recorder.add('signal', `SIGKILL to pid ${pid}, left running after the last reset (started in generation ${owner?.generation ?? '?'})`, group)
+    }
+    for (const problem of shutdownProblems({ shutdown: record, sigtermReachesPython: this.#options.profile.sigtermReachesPython, pythonClient: this.#pythonClient() })) {
+      this.#recorder.problem(problem)
+    }
+    return record
+  }
+
+  /** Whether the runtime is a Python client (ours, awslambdaric or an image's), whose handler runs only where the profile lets it. */
+  #pythonClient(): boolean {
+    return this.#options.runtimeCommand === undefined && this.#options.profile.family === 'python'
+  }
+
+  #emptyShutdown(reason: ShutdownReason, running = 'nothing was running after the last reset'): ShutdownRecord {
     const atMs = this.#recorder.now()
     const record: ShutdownRecord = {
       reason,
@@ -549,7 +607,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       extensions: [],
       orphans: [],
     }
-    this.#recorder.add('phase', `Shutdown (reason ${reason}): nothing was running after the last reset`)
+    this.#recorder.add('phase', `Shutdown (reason ${reason}): ${running}`)
     this.#recorder.record.shutdown = record
     return record
   }
@@ -610,20 +668,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     if (this.#isolation?.mode !== 'none') {
       return []
     }
-    // The daemons each launcher holds (its descendants: the subreaper adopted them), and any
-    // process that still carries the sandbox's API address (one started without a launcher).
-    const launchers = [...this.#ended, ...(this.#current?.supervised ?? [])]
-    const held = launchers.flatMap((process) => (process.holdingLauncher === undefined ? [] : descendants(process.holdingLauncher).slice(1).filter(isLive)))
-    // The launchers themselves carry the address too (they run with the process's environment).
-    const holders = new Set(launchers.map((process) => process.holdingLauncher))
-    const strays = [
-      ...new Set([
-        ...held,
-        ...processesWithEnvironment(
-          this.#apiAddresses.map(({ address, sinceTicks }) => ({ entry: `AWS_LAMBDA_RUNTIME_API=${address}`, sinceTicks })),
-        ).filter((pid) => !holders.has(pid)),
-      ]),
-    ]
+    const strays = this.#plainStrays()
     for (const pid of strays) {
       try {
         process.kill(pid, 'SIGKILL')
@@ -631,10 +676,28 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         // Gone meanwhile.
       }
     }
-    for (const launcher of launchers) {
+    for (const launcher of [...this.#ended, ...(this.#current?.supervised ?? [])]) {
       launcher.endLauncher()
     }
     return strays
+  }
+
+  /** Plain mode's processes that left their group: held by a launcher, or carrying our API address. */
+  #plainStrays(): number[] {
+    // The daemons each launcher holds (its descendants: the subreaper adopted them), and any
+    // process that still carries the sandbox's API address (one started without a launcher).
+    const launchers = [...this.#ended, ...(this.#current?.supervised ?? [])]
+    const held = launchers.flatMap((process) => (process.holdingLauncher === undefined ? [] : descendants(process.holdingLauncher).slice(1).filter(isLive)))
+    // The launchers themselves carry the address too (they run with the process's environment).
+    const holders = new Set(launchers.map((process) => process.holdingLauncher))
+    return [
+      ...new Set([
+        ...held,
+        ...processesWithEnvironment(
+          this.#apiAddresses.map(({ address, sinceTicks }) => ({ entry: `AWS_LAMBDA_RUNTIME_API=${address}`, sinceTicks })),
+        ).filter((pid) => !holders.has(pid)),
+      ]),
+    ]
   }
 
   get #sandboxed(): Isolation {
@@ -651,7 +714,7 @@ export function boot(options: BootOptions, hooks?: SandboxHooks): Promise<Sandbo
 }
 
 /** The regular files of every layer's extensions/ folder; a later layer's file wins, as in /opt. */
-function listExtensions(options: ParsedOptions): ExtensionFile[] {
+function listExtensions(options: ParsedOptions, skipFolder: (folder: string) => void): ExtensionFile[] {
   const byName = new Map<string, string>()
   for (const layer of options.layers) {
     let entries: string[]
@@ -666,6 +729,8 @@ function listExtensions(options: ParsedOptions): ExtensionFile[] {
       // (its launch fails: Extension.LaunchError), not silently left out.
       if (statSync(file, { throwIfNoEntry: false })?.isDirectory() !== true) {
         byName.set(name, file)
+      } else {
+        skipFolder(file)
       }
     }
   }
@@ -673,6 +738,10 @@ function listExtensions(options: ParsedOptions): ExtensionFile[] {
   return [...byName.entries()]
     .sort(([a], [b]) => (Buffer.compare(Buffer.from(a), Buffer.from(b))))
     .map(([name, file]) => ({ name, path: file }))
+}
+
+function folderWarning(folder: string): string {
+  return `extension ${folder} is a folder: skipped, as Lambda starts only the files in extensions/`
 }
 
 /** Lambda's PATH before /opt/bin: inside an image the host's PATH means nothing (LAMBDA-SPEC §5). */

@@ -38,3 +38,15 @@ t.test('post-invoke time is measured per invoke and reported against the functio
   t.ok((keepsUp.data.postInvokeMedianMs as number) <= (keepsUp.data.busyMedianMs as number), 'and is the part after the runtime was done')
   t.match(keepsUp.happened, /^per invoke .*: 1: \d+ ms after, function [\d.]+ ms; 2: .*; 3: /)
 })
+
+t.test('an extension that calls the Runtime API fails invoke/runtime-api-only-as-proxy, unless AWS_LAMBDA_EXEC_WRAPPER makes it a proxy', async (t) => {
+  const [plain, proxy] = await inParallel([
+    () => check(t, fixture('calls-runtime-api'), { only: ['invoke'] }),
+    () => check(t, fixture('calls-runtime-api'), { only: ['invoke'], env: { AWS_LAMBDA_EXEC_WRAPPER: '/opt/wrapper' } }),
+  ])
+  failsExactly(t, plain!, ['invoke/runtime-api-only-as-proxy'])
+  t.match(byId(plain!, 'invoke/runtime-api-only-as-proxy').summary, /^it called the Runtime API 3 time\(s\) \(first: POST \/2018-06-01\/runtime\/invocation\/not-a-request\/response → 400 InvalidRequestID\) without AWS_LAMBDA_EXEC_WRAPPER$/)
+  t.match(byId(proxy!, 'invoke/runtime-api-only-as-proxy'), { outcome: 'pass', summary: /as the proxy AWS_LAMBDA_EXEC_WRAPPER=\/opt\/wrapper sets up/ })
+  const reference = await check(t, fixture('well-behaved'), { only: ['invoke'] })
+  t.match(byId(reference, 'invoke/runtime-api-only-as-proxy'), { outcome: 'pass', summary: 'it made no Runtime API call' })
+})

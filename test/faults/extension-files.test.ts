@@ -1,0 +1,62 @@
+// Faults (issue 16, item 5): extension files Lambda treats in its own way. A script whose line-1
+// interpreter is missing fails with ENOENT on its own (existing) path: the record and the CLI's
+// pre-flight say it is the interpreter that is missing. A folder in extensions/ is skipped, as
+// RAPID lists only files, with a one-line warning.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { execa } from 'execa'
+import t, { type Test } from 'tap'
+import { EXTENSIONS, PYTHON, ROOT, fn, startSandbox } from '../helpers.js'
+import { symlinkSync } from 'node:fs'
+
+const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
+const MISSING = '/usr/bin/python3-no-such-interpreter'
+
+function tempExtensions(t: Test): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lh-ext-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+function missingInterpreter(t: Test): string {
+  const dir = tempExtensions(t)
+  writeFileSync(path.join(dir, 'needs-python'), `#!${MISSING} -u\nprint("never")\n`, { mode: 0o755 })
+  return dir
+}
+
+for (const isolation of ['bwrap', 'none'] as const) {
+  t.test(`${isolation}: an extension whose line-1 interpreter is missing is a launch error that names the interpreter`, async (t) => {
+    const sandbox = await startSandbox(t, { functionDir: fn('echo'), extensionsDir: missingInterpreter(t), isolation })
+    const record = sandbox.record
+    t.equal(record.init?.status, 'error')
+    t.equal(record.init?.errorType, 'Extension.LaunchError')
+    const fatal = record.timeline.find((e) => e.kind === 'phase' && e.detail.startsWith('fatal: Extension.LaunchError'))
+    t.match(fatal, { process: 'needs-python', detail: /NotFound: .*the interpreter in line 1 \(#!\/usr\/bin\/python3-no-such-interpreter\) is missing/ })
+  })
+
+  t.test(`${isolation}: a folder in extensions/ is skipped with a one-line warning; the files beside it run`, async (t) => {
+    const dir = tempExtensions(t)
+    mkdirSync(path.join(dir, 'a-folder'))
+    symlinkSync(path.join(EXTENSIONS, 'well-behaved'), path.join(dir, 'well-behaved'))
+    const warnings: string[] = []
+    const sandbox = await startSandbox(t, { functionDir: fn('echo'), extensionsDir: dir, isolation }, { warn: (message) => warnings.push(message) })
+    t.equal(sandbox.record.init?.status, 'success')
+    t.same(sandbox.record.processes.map((p) => p.name).sort(), ['runtime', 'well-behaved'], 'the folder is not started')
+    const warning = `extension ${path.join(dir, 'a-folder')} is a folder: skipped, as Lambda starts only the files in extensions/`
+    t.ok(warnings.includes(warning), 'warned as it happened')
+    t.ok(sandbox.record.warnings.includes(warning), 'and in the record')
+    t.notOk(warning.includes('\n'), 'one line')
+  })
+}
+
+t.test('CLI pre-flight: a missing line-1 interpreter is bad input (exit 2) naming the interpreter, nothing started', async (t) => {
+  const result = await execa('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, 'run', fn('echo'), '--handler', 'app.handler', '--python', PYTHON, '--extensions', missingInterpreter(t)], {
+    reject: false,
+    timeout: 60_000,
+    stdin: 'ignore',
+  })
+  t.equal(result.exitCode, 2)
+  t.match(String(result.stderr), /^lambda-harness: extension "needs-python": the interpreter in line 1 \(#!\/usr\/bin\/python3-no-such-interpreter\) is missing \(Lambda would fail Init with Extension\.LaunchError\)$/)
+  t.equal(String(result.stdout), '', 'no report: nothing started')
+})
