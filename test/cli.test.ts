@@ -61,7 +61,7 @@ t.test('bad usage and bad input: exit 2, one message on stderr naming the option
     ['a missing --event file', ['run', echo, '--handler', 'app.handler', '--event', missingEvent, ...base], /^option --event: cannot read ".*missing\.json" \(ENOENT\)$/],
     ['an --event file that is not JSON', ['run', echo, '--handler', 'app.handler', '--event', notJson, ...base], /^option --event .*event\.json: expected JSON, got /],
     ['an --env without "="', ['run', echo, '--handler', 'app.handler', '--env', 'NOEQUALS', ...base], /^option --env: expected KEY=VALUE, got "NOEQUALS"$/],
-    ['a bad --runtime-client', ['run', echo, '--handler', 'app.handler', '--runtime-client', 'rapid', ...base], /^option --runtime-client: expected builtin \| awslambdaric, got "rapid"$/],
+    ['a bad --runtime-client', ['run', echo, '--handler', 'app.handler', '--runtime-client', 'rapid', ...base], /^option --runtime-client: expected builtin \| awslambdaric \| image, got "rapid"$/],
     // Debian's interpreter has no awslambdaric (it comes from PyPI, into .venv).
     [
       '--runtime-client awslambdaric with an interpreter that cannot import it',
