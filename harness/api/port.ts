@@ -45,4 +45,6 @@ export interface PlatformPort {
   extensionError(agent: ExtensionAgent, kind: 'Extension.InitError' | 'Extension.ExitError', reportedType: string): void
   /** A process connected to the API (before its first request). */
   connected?(socket: Socket): void
+  /** The API server failed on its own (EMFILE on accept: the harness is out of descriptors). */
+  harnessFault?(error: NodeJS.ErrnoException): void
 }

@@ -158,12 +158,18 @@ t.test('a daemon an extension double-forks out of its group dies with the sandbo
 })
 
 t.test('orphans the Shutdown SIGKILLs are gone, reaped, when shutdown() resolves, even with pid 1 slow to reap them', async (t) => {
-  const sandbox = await bootIsolated(t, { functionDir: fn('echo'), extensionsDir: extensionsDir(t, ['spawns-child']) })
+  let initPid = 0
+  // pid 1 is the holder, which reports each exit: stopped once it has reported the extension's,
+  // it reaps nothing more, and the orphan the Shutdown then SIGKILLs stays a zombie until the sandbox ends.
+  const onTimeline = (entry: { kind: string; process?: string }) => {
+    if (entry.kind === 'exit' && entry.process === 'spawns-child' && initPid > 0) {
+      process.kill(initPid, 'SIGSTOP')
+    }
+  }
+  const sandbox = await startSandbox(t, { functionDir: fn('echo'), extensionsDir: extensionsDir(t, ['spawns-child']), isolation: 'bwrap' }, { onTimeline })
   t.equal((await sandbox.invoke({})).status, 'success')
-  const initPid = Number(/pid 1 is host pid (\d+)/.exec(sandbox.record.timeline.find((e) => e.kind === 'phase' && e.detail.startsWith('Sandbox: bwrap'))?.detail ?? '')?.[1])
+  initPid = Number(/pid 1 is host pid (\d+)/.exec(sandbox.record.timeline.find((e) => e.kind === 'phase' && e.detail.startsWith('Sandbox: bwrap'))?.detail ?? '')?.[1])
   t.ok(initPid > 0, `pid 1 is host pid ${initPid}`)
-  // Stopped, pid 1 reaps nothing: a killed orphan stays a zombie until the sandbox itself ends.
-  process.kill(initPid, 'SIGSTOP')
   const shutdown = await sandbox.shutdown({ reason: 'spindown' })
   const orphans = shutdown.orphans.flatMap((orphan) => orphan.pids)
   t.ok(orphans.length > 0, `the extension's child was left and killed: ${orphans.join(', ')}`)
