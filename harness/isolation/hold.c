@@ -306,14 +306,24 @@ static void close_inherited(void) {
   }
 }
 
-/* Lambda's limits for every process of the sandbox: set on ourselves, inherited by each. */
+/* Lambda's limits for every process of the sandbox: set on ourselves, inherited by each. A hard
+   limit already lower than Lambda's stays (raising it needs a privilege the sandbox does not have). */
+static int set_limit(int resource, const char *value) {
+  struct rlimit now;
+  if (getrlimit(resource, &now) != 0) {
+    return -1;
+  }
+  rlim_t wanted = strtoul(value, NULL, 10);
+  rlim_t limit = now.rlim_max != RLIM_INFINITY && now.rlim_max < wanted ? now.rlim_max : wanted;
+  struct rlimit set = {.rlim_cur = limit, .rlim_max = limit};
+  return setrlimit(resource, &set);
+}
+
 static int set_limits(int argc, char **argv) {
   if (argc < 3) {
     return 0;
   }
-  struct rlimit nofile = {.rlim_cur = strtoul(argv[1], NULL, 10), .rlim_max = strtoul(argv[1], NULL, 10)};
-  struct rlimit nproc = {.rlim_cur = strtoul(argv[2], NULL, 10), .rlim_max = strtoul(argv[2], NULL, 10)};
-  if (setrlimit(RLIMIT_NOFILE, &nofile) != 0 || setrlimit(RLIMIT_NPROC, &nproc) != 0) {
+  if (set_limit(RLIMIT_NOFILE, argv[1]) != 0 || set_limit(RLIMIT_NPROC, argv[2]) != 0) {
     perror("hold: setrlimit");
     return -1;
   }

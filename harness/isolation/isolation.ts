@@ -107,7 +107,7 @@ const APPARMOR_USERNS = '/proc/sys/kernel/apparmor_restrict_unprivileged_userns'
  * map: Permission denied" (containers/bubblewrap#632).
  */
 export function userNamespaceHint(why: string, restricted = readHostFile(APPARMOR_USERNS).trim() === '1'): string {
-  if (!restricted && !/uid map|No permissions to create new namespace|Operation not permitted|user namespace/i.test(why)) {
+  if (!restricted && !/uid map|No permissions to create new namespace|RTM_NEWADDR|Creating new namespace failed/i.test(why)) {
     return ''
   }
   return (

@@ -1,11 +1,12 @@
 // The harness's own descriptor limit. Every process's connections to the API, its pipes and the
-// probes' sockets are the harness's descriptors: with the soft limit below the hard one, the
-// harness runs out long before the machine does. Node has no setrlimit, so util-linux's prlimit
-// raises it once per process.
-import { execFile } from 'node:child_process'
+// probes' sockets are the harness's descriptors. Node raises its soft RLIMIT_NOFILE to the hard
+// limit at start (node.cc, PlatformInit), so the hard limit is what the harness has.
 import { readFileSync } from 'node:fs'
 
-let raising: Promise<void> | undefined
+/** Descriptors the harness keeps for itself (pipes, files, the record) below its limit. */
+const RESERVE = 8
+/** Below this many descriptors in use no limit is near: Node itself needs more to run. */
+const FEW = 64
 
 /** The harness's RLIMIT_NOFILE as /proc/self/limits has it ('unlimited' as Infinity); undefined where unreadable. */
 export function ownFdLimit(): { soft: number; hard: number } | undefined {
@@ -22,18 +23,15 @@ export function ownFdLimit(): { soft: number; hard: number } | undefined {
 }
 
 /**
- * Raises the soft RLIMIT_NOFILE to the hard one, once per process; resolves either way (without
- * prlimit, or off Linux, the limit stays as it was and running out is still reported).
+ * Whether an accepted connection's descriptor is at the harness's limit. The lowest free number is
+ * always taken, so the number is the count in use; past it libuv accepts and closes connections
+ * silently (its EMFILE trick), and the process on the other end sees its connection dropped.
  */
-export function raiseOwnFdLimit(): Promise<void> {
-  raising ??= new Promise((resolve) => {
-    const limit = ownFdLimit()
-    if (limit === undefined || limit.soft >= limit.hard) {
-      resolve()
-      return
-    }
-    const hard = limit.hard === Infinity ? 'unlimited' : String(limit.hard)
-    execFile('prlimit', ['--pid', String(process.pid), `--nofile=${hard}:${hard}`], () => resolve())
-  })
-  return raising
+export function atFdLimit(fd: number | undefined): boolean {
+  if (fd === undefined || fd < FEW) {
+    return false
+  }
+  // Read each time: the limit can change under the harness (prlimit --pid).
+  const limit = ownFdLimit()
+  return limit !== undefined && fd >= limit.soft - RESERVE
 }

@@ -29,7 +29,7 @@ import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
 import { OwnConnections, processesWithEnvironment, uptimeTicks } from '../probes/processes.js'
 import { startIsolation, type Isolation, type IsolationInput } from '../isolation/isolation.js'
-import { ownFdLimit, raiseOwnFdLimit } from './fd-limit.js'
+import { atFdLimit, ownFdLimit } from './fd-limit.js'
 import { TelemetryHub } from '../telemetry/hub.js'
 
 export const HARNESS_VERSION = '0.1.0'
@@ -178,7 +178,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         identity: parsed.sandboxUser,
         exposed: [...parsed.expose, ...interpreterPaths(python)],
       }
-      const isolating = Promise.all([startIsolation(sandbox.#isolationInput), raiseOwnFdLimit()]).then(([started]) => {
+      const isolating = startIsolation(sandbox.#isolationInput).then((started) => {
         sandbox.#isolation = started.isolation
         return started
       })
@@ -272,6 +272,10 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
 
   connected(socket: Socket): void {
     this.#ownConnections.accepted(socket)
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
+    if (atFdLimit(fd)) {
+      this.#harnessOutOfFds(`the processes' connections to the API took its descriptors up to fd ${fd}`)
+    }
   }
 
   harnessFault(error: NodeJS.ErrnoException): void {
