@@ -5,13 +5,14 @@
  * 50 MB of RSS, 15 ms at 250 MB) and one more exec of `enter` to join the namespaces; a fork of
  * this small process costs a fraction of that, whatever the harness's heap.
  *
- *     hold [<nofile> <nproc>]   (as `bwrap … -- hold`; stdin and stdout are pipes to the harness)
+ *     hold [<nofile> <nproc> [undumpable]]   (as `bwrap … -- hold`; stdin and stdout are pipes to the harness)
  *
  * With limits, the holder sets RLIMIT_NOFILE and RLIMIT_NPROC (soft and hard) on itself first, so
  * every process it starts has Lambda's limits and cannot raise them. As the sandbox's pid 1 (bwrap
  * --as-pid-1) it cannot be killed or stopped from inside (the kernel drops SIGKILL and SIGSTOP sent
  * to a PID namespace's init from within it, and every signal it has no handler for), it is not
- * dumpable (no ptrace, no /proc/1/mem for the processes' uid), and it reaps the orphans it adopts.
+ * dumpable when asked (no ptrace, no /proc/1/mem for the processes' uid), and it reaps the orphans
+ * it adopts.
  *
  * Writes "ready <its pid>" once. Then reads commands on stdin:
  *
@@ -336,8 +337,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   int init = getpid() == 1;
-  if (init) {
-    /* The processes share our uid: without this they could ptrace us or write /proc/1/mem. */
+  if (init && argc >= 4 && strcmp(argv[3], "undumpable") == 0) {
+    /* The processes share our uid: without this they could ptrace us or write /proc/1/mem. Only
+       for a root harness: /proc/1/fd becomes root's, and a harness that is not root could no
+       longer take our pipes (there Yama's default scope, 1, keeps descendants from tracing us). */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   }
   signal(SIGPIPE, SIG_IGN);

@@ -104,7 +104,7 @@ export class SandboxNamespace {
     const holder =
       holderFile === undefined
         ? ['/bin/sh', '-c', 'echo ready $$; exec cat']
-        : [`/proc/self/fd/${HOLDER_FD}`, ...(identity === undefined ? [] : [String(identity.nofile), String(identity.nproc)])]
+        : [`/proc/self/fd/${HOLDER_FD}`, ...(identity === undefined ? [] : [String(identity.nofile), String(identity.nproc), ...(process.getuid?.() === 0 ? ['undumpable'] : [])])]
     let bwrap: ChildProcess
     try {
       bwrap = spawn(

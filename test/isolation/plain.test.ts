@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { startIsolation } from '../../harness/isolation/isolation.js'
+import { startIsolation, userNamespaceHint } from '../../harness/isolation/isolation.js'
 import { isHarnessError } from '../../harness/index.js'
 import { validateOptions } from '../../harness/config/options.js'
 import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
@@ -107,4 +107,11 @@ t.test('isolation "none": dispose() without a shutdown leaves no daemon either',
   const { sandbox, alive } = await withDaemon(t)
   await sandbox.dispose()
   t.ok(await until(() => !alive()), 'the daemon is gone, not left to init')
+})
+
+t.test('where user namespaces are refused (Ubuntu 23.10+ AppArmor), the fallback says how to enable isolation', async (t) => {
+  const hint = userNamespaceHint('bwrap exited (code 1): bwrap: setting up uid map: Permission denied', false)
+  t.match(hint, /^; to enable isolation, allow unprivileged user namespaces: `sudo sysctl -w kernel\.apparmor_restrict_unprivileged_userns=0` .*AppArmor profile that allows `userns`/)
+  t.match(userNamespaceHint('bwrap exited (code 1): something else', true), /apparmor_restrict_unprivileged_userns=0/, 'named whenever the restriction is on')
+  t.equal(userNamespaceHint('bwrap was not found on PATH', false), '', 'and only then')
 })
