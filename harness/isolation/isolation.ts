@@ -179,7 +179,7 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
         runtimeDir: PYTHON_RUNTIME_DIR,
         layers: input.layers,
         ephemeralStorageMB: input.ephemeralStorageMB,
-        hostPaths: [PACKAGE_ROOT, ...hostFileFolders(input)],
+        hostPaths: [PACKAGE_ROOT, ...hostFileFolders(input), ...(input.exposed ?? [])],
         ...hiddenLayout(input),
       },
       4,

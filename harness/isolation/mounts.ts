@@ -218,7 +218,8 @@ export function sandboxMountArgs(layout: SandboxLayout, hostsFd: number): string
     // Lambda's ephemeral storage: the one writable place, sized, private, gone with the sandbox.
     '--perms', '1777', '--size', String(layout.ephemeralStorageMB * 1024 * 1024), '--tmpfs', '/tmp',
     // Read-only windows back onto those host folders; everything else under /tmp stays private.
-    ...(layout.hostPaths ?? []).filter((p) => p.startsWith('/tmp/')).flatMap((p) => ['--ro-bind', p, p]),
+    // (One that does not exist, such as a sys.path entry, is skipped.)
+    ...[...new Set(layout.hostPaths ?? [])].filter((p) => p.startsWith('/tmp/')).flatMap((p) => ['--ro-bind-try', p, p]),
     ...toBwrapArgs(mergeTree('/var', varSources(layout))),
     ...toBwrapArgs(mergeTree(OPT, optSources(layout.layers))),
     '--ro-bind-data', String(hostsFd), '/etc/hosts',

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
+import { execa } from 'execa'
 import t, { type Test } from 'tap'
 import type { BootOptions, Sandbox } from '../../harness/index.js'
 import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
@@ -99,4 +100,19 @@ t.test('a holder killed from outside: the record says so, blames no process, and
   t.notOk(JSON.stringify(record).includes('Extension.Crash'), 'no extension is blamed')
   t.notOk(JSON.stringify(record).includes('Runtime.ExitError'), 'nor the runtime')
   await sandbox.shutdown()
+})
+
+t.test('an interpreter in a venv under a hidden folder, or under /tmp, stays usable; the rest stays hidden', async (t) => {
+  for (const parent of ['/root', '/tmp']) {
+    const venv = path.join(parent, `lh-venv-${process.pid}-${randomBytes(4).toString('hex')}`)
+    await execa('/usr/bin/python3', ['-m', 'venv', '--without-pip', venv])
+    t.teardown(() => rmSync(venv, { recursive: true, force: true }))
+    const sandbox = await bootIsolated(t, { python: path.join(venv, 'bin', 'python3') })
+    t.equal(sandbox.record.init?.status, 'success', `the runtime starts on ${venv}/bin/python3`)
+    t.match(await touch(sandbox, { op: 'exists', path: path.join(venv, 'pyvenv.cfg') }), { ok: true, exists: true })
+    if (parent === '/root') {
+      t.match(await touch(sandbox, { op: 'list', path: '/root' }), { ok: true, names: [path.basename(venv)] }, 'nothing else of /root')
+    }
+    await sandbox.dispose()
+  }
 })
