@@ -599,6 +599,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   /** The sandbox's holder died: the next Init runs in a new sandbox (its /tmp starts empty). */
   async #renewIsolation(): Promise<void> {
     const old = this.#sandboxed
+    // In the verdict even when no process was left to notice (it died between generations).
+    this.#platformFault()
     await old.dispose()
     const { isolation, warning } = await startIsolation(this.#isolationInput!)
     this.#isolation = isolation
