@@ -2,6 +2,7 @@
 // Linux when bwrap works), or as plain host processes, with one warning that names what differs.
 // The sandbox asks this module for Lambda's paths as its processes see them and for a launcher;
 // everything else (signals, exits, lines) works the same in both modes.
+import { execFileSync } from 'node:child_process'
 import { readFileSync, realpathSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
@@ -152,7 +153,7 @@ function plainIsolation(input: IsolationInput): Isolation {
   }
 }
 
-let bwrapLookup: { readonly path: string | undefined; readonly found: string | undefined } | undefined
+let bwrapLookup: { readonly path: string | undefined; readonly found: string | undefined; readonly disablesUserns: boolean } | undefined
 
 async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   if (process.platform !== 'linux') {
@@ -160,7 +161,8 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   }
   // Looked up once per PATH: a walk of it on every boot finds the same file.
   if (bwrapLookup === undefined || bwrapLookup.path !== process.env.PATH) {
-    bwrapLookup = { path: process.env.PATH, found: findExecutable('bwrap') }
+    const found = findExecutable('bwrap')
+    bwrapLookup = { path: process.env.PATH, found, disablesUserns: found !== undefined && hasDisableUserns(found) }
   }
   const bwrap = bwrapLookup.found
   if (bwrap === undefined) {
@@ -187,7 +189,7 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
     hostsData: hostsFile(readHostFile('/etc/hosts')),
     holder,
     launcher,
-    ...(input.identity === undefined ? {} : { identity: input.identity }),
+    ...(input.identity === undefined ? {} : { identity: { ...input.identity, disableUserns: bwrapLookup.disablesUserns } }),
   })
   const identity = holder === undefined || input.identity === undefined ? undefined : input.identity
   return {
@@ -222,6 +224,16 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
       return describeLoss(namespace.lost, identity !== undefined)
     },
     dispose: () => namespace.close(),
+  }
+}
+
+/** bwrap 0.8 added --disable-userns; older ones (Ubuntu 22.04's 0.6) still isolate, without it. Asked once per PATH. */
+function hasDisableUserns(bwrap: string): boolean {
+  try {
+    const version = /(\d+)\.(\d+)/.exec(execFileSync(bwrap, ['--version'], { encoding: 'utf8', timeout: 5_000 }))
+    return version !== null && (Number(version[1]) > 0 || Number(version[2]) >= 8)
+  } catch {
+    return false
   }
 }
 

@@ -39,6 +39,8 @@ export interface SandboxIdentity {
   readonly hostname: string
   readonly nofile: number
   readonly nproc: number
+  /** bwrap's --disable-userns (0.8+); default true. */
+  readonly disableUserns?: boolean
 }
 
 export interface NamespaceSpec {
@@ -239,7 +241,8 @@ export function identityArgs(identity: SandboxIdentity | undefined): string[] {
     return []
   }
   return [
-    '--unshare-user', '--uid', String(identity.uid), '--gid', String(identity.gid), '--disable-userns',
+    '--unshare-user', '--uid', String(identity.uid), '--gid', String(identity.gid),
+    ...(identity.disableUserns === false ? [] : ['--disable-userns']),
     '--unshare-uts', '--hostname', identity.hostname,
     '--as-pid-1',
   ]

@@ -39,6 +39,7 @@ t.test('the processes run as uid 993 with a hostname of their own; the host\'s s
     t.match(await touch(sandbox, { op: 'open-for-writing', path: target }), { ok: false, errno: /^(EROFS|EACCES)$/ }, `${target} cannot be opened for writing`)
   }
   t.match(await touch(sandbox, { op: 'bind', port: 80 }), { ok: false, errno: 'EACCES' }, 'a port below 1024 cannot be bound, as on Lambda')
+  t.match(await touch(sandbox, { op: 'new-user-namespace' }), { ok: true, code: 1, stderr: /unshare failed/ }, 'nor can a user namespace of its own be made')
   t.match(await touch(sandbox, { op: 'bind', port: 0 }), { ok: true }, 'a high port can')
   t.equal(hostname(), before, 'the host\'s hostname is untouched')
   t.match(sandbox.record.timeline.find((e) => e.kind === 'phase' && e.detail.startsWith('Sandbox: bwrap'))?.detail, /uid 993 gid 990 in a user namespace, hostname 169\.254\./)
