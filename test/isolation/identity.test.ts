@@ -7,22 +7,10 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
-import t, { type Test } from 'tap'
-import type { BootOptions, Sandbox } from '../../harness/index.js'
-import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
-
-function bootIsolated(t: Test, options: Partial<BootOptions> = {}): Promise<Sandbox> {
-  const warn = (message: string) => (message.startsWith('isolation') ? t.fail(`unexpected warning: ${message}`) : undefined)
-  return startSandbox(t, { functionDir: fn('touches-files'), isolation: 'bwrap', ...options }, { warn })
-}
-
-async function touch(sandbox: Sandbox, event: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const result = await sandbox.invoke(event)
-  if (result.status !== 'success') {
-    throw new Error(`invoke ${JSON.stringify(event)} ended ${result.status}: ${result.response}`)
-  }
-  return JSON.parse(result.response) as Record<string, unknown>
-}
+import t from 'tap'
+import type { Sandbox } from '../../harness/index.js'
+import { extensionsDir, until } from '../helpers.js'
+import { bootIsolated, touch } from './isolated.js'
 
 /** The host pid of the sandbox's pid 1, from the record's description of the sandbox. */
 function initPidOf(sandbox: Sandbox): number {

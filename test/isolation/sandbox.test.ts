@@ -6,26 +6,13 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { statFields } from '../../harness/supervisor/process-groups.js'
-import { formatReport, type BootOptions, type RunRecord, type Sandbox } from '../../harness/index.js'
+import { formatReport, type RunRecord } from '../../harness/index.js'
 import { ROOT, extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { bootIsolated, touch } from './isolated.js'
 import { buildZip } from '../layers/zip-writer.js'
 import { membersOf } from './processes.js'
 
 const LAYERS = path.join(ROOT, 'fixtures', 'layers')
-
-/** A bwrap sandbox (no fallback to plain processes); an isolation warning fails the test. */
-function bootIsolated(t: Test, options: Partial<BootOptions> = {}): Promise<Sandbox> {
-  const warn = (message: string) => (message.startsWith('isolation') ? t.fail(`unexpected warning: ${message}`) : undefined)
-  return startSandbox(t, { functionDir: fn('touches-files'), isolation: 'bwrap', ...options }, { warn })
-}
-
-async function touch(sandbox: Sandbox, event: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const result = await sandbox.invoke(event)
-  if (result.status !== 'success') {
-    throw new Error(`invoke ${JSON.stringify(event)} ended ${result.status}: ${result.response}`)
-  }
-  return JSON.parse(result.response) as Record<string, unknown>
-}
 
 function outputOf(record: RunRecord, process: string): string[] {
   return record.timeline.filter((e) => e.kind === 'output' && e.process === process).map((e) => e.detail)
