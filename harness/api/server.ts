@@ -52,6 +52,8 @@ export class ApiServer {
     const holder: { server?: Server } = {}
     return listen((req, res) => this.#handle(req, res, holder.server)).then((server) => {
       server.on('connection', (socket: Socket) => this.#port.connected?.(socket))
+      // After listening, an 'error' is accept() failing (EMFILE): the harness's fault, reported, never a crash.
+      server.on('error', (error: NodeJS.ErrnoException) => this.#port.harnessFault?.(error))
       return (holder.server = server)
     })
   }

@@ -1,6 +1,6 @@
 // The one options object and its validation. Everything downstream trusts `ParsedOptions`.
 // The CLI builds the same `BootOptions` from flags, so both entry points share these messages.
-import { statSync } from 'node:fs'
+import { realpathSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
 import { DEFAULT_RUNTIME, RUNTIME_IDS, RUNTIME_PROFILES, isRuntimeId, type RuntimeProfile } from './profiles.js'
@@ -88,6 +88,13 @@ export interface BootOptions {
   osOnlyRuntimeDir?: boolean
   /** The template resource these options were read from (`run --template`), for the record. */
   template?: TemplateSource
+  /** Host paths the sandbox still sees (read-only) inside the hidden /root, /home and cache (`--expose`). */
+  expose?: string[]
+  /**
+   * Who the processes are in a bwrap sandbox: Lambda's sbx_user1051 is uid 993; its gid (990) and
+   * hostname form (169.254.x.y) are UNCONFIRMED, so both can be set.
+   */
+  sandboxUser?: { uid?: number; gid?: number; hostname?: string }
 }
 
 /** A layer as Lambda unpacks it under /opt: `extensions/`, `python/`, `bin/`, `lib/`. */
@@ -125,6 +132,8 @@ export interface ParsedOptions {
   readonly sink: boolean
   readonly osOnlyRuntimeDir: boolean
   readonly template: TemplateSource | undefined
+  readonly expose: readonly string[]
+  readonly sandboxUser: SandboxUser
   /** Non-fatal findings (dropped env keys); the caller decides where they go. */
   readonly warnings: readonly string[]
 }
@@ -158,6 +167,20 @@ export function validateClientContext(option: string, value: unknown): string {
 
 export const DEFAULT_REGION = 'us-east-1'
 export const DEFAULT_ACCOUNT_ID = '123456789012'
+
+/** Lambda's user and limits inside the sandbox (quotas page: 1,024 file descriptors, 1,024 processes/threads). */
+export interface SandboxUser {
+  readonly uid: number
+  readonly gid: number
+  readonly hostname: string
+  readonly nofile: number
+  readonly nproc: number
+}
+
+export const LAMBDA_UID = 993
+export const LAMBDA_GID = 990
+export const LAMBDA_NOFILE = 1024
+export const LAMBDA_NPROC = 1024
 
 export function invalid(option: string, expected: string, actual: unknown): HarnessError {
   return new HarnessError('ERR_INVALID_OPTION', `option ${option}: expected ${expected}, got ${describe(actual)}`)
@@ -337,6 +360,8 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     sink: options.sink ?? false,
     osOnlyRuntimeDir: options.osOnlyRuntimeDir ?? false,
     template: options.template,
+    expose: validateExpose(options.expose),
+    sandboxUser: validateSandboxUser(options.sandboxUser),
     warnings,
   }
 }
@@ -367,4 +392,49 @@ function validateImageOptions(options: BootOptions, isolation: IsolationMode): {
     throw invalid('runtimeCommand', 'nothing with runtimeClient "image" (the image\'s /var/runtime/bootstrap is the runtime)', options.runtimeCommand)
   }
   return { image, runtimeClient }
+}
+
+/** Each `expose` path must exist; it is kept absolute and with its links resolved (what bwrap binds). */
+function validateExpose(expose: unknown): string[] {
+  if (expose === undefined) {
+    return []
+  }
+  if (!Array.isArray(expose)) {
+    throw invalid('expose', 'a list of paths', expose)
+  }
+  return expose.map((target: unknown, index) => {
+    if (typeof target !== 'string' || target === '') {
+      throw invalid(`expose[${index}]`, 'a path', target)
+    }
+    try {
+      return realpathSync(path.resolve(target))
+    } catch {
+      throw new HarnessError('ERR_FILE_NOT_FOUND', `option expose[${index}]: ${JSON.stringify(target)} does not exist`)
+    }
+  })
+}
+
+function validateSandboxUser(user: unknown): SandboxUser {
+  if (user !== undefined && (typeof user !== 'object' || user === null)) {
+    throw invalid('sandboxUser', 'an object { uid?, gid?, hostname? }', user)
+  }
+  const given = (user ?? {}) as { uid?: unknown; gid?: unknown; hostname?: unknown }
+  const id = (name: 'uid' | 'gid', fallback: number): number => {
+    const value = given[name] ?? fallback
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65533) {
+      throw invalid(`sandboxUser.${name}`, 'a whole number from 1 to 65533 (not root)', value)
+    }
+    return value
+  }
+  const hostname = given.hostname ?? lambdaHostname()
+  if (typeof hostname !== 'string' || !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/.test(hostname)) {
+    throw invalid('sandboxUser.hostname', 'a host name of letters, digits, dots and hyphens (at most 63)', hostname)
+  }
+  return { uid: id('uid', LAMBDA_UID), gid: id('gid', LAMBDA_GID), hostname, nofile: LAMBDA_NOFILE, nproc: LAMBDA_NPROC }
+}
+
+/** A link-local address as the host name, the form Lambda's execution environments report (UNCONFIRMED). */
+function lambdaHostname(): string {
+  const byte = () => 1 + Math.floor(Math.random() * 254)
+  return `169.254.${byte()}.${byte()}`
 }

@@ -5,7 +5,14 @@
  * 50 MB of RSS, 15 ms at 250 MB) and one more exec of `enter` to join the namespaces; a fork of
  * this small process costs a fraction of that, whatever the harness's heap.
  *
- *     hold            (as `bwrap … -- hold`; stdin and stdout are pipes to the harness)
+ *     hold [<nofile> <nproc> [undumpable]]   (as `bwrap … -- hold`; stdin and stdout are pipes to the harness)
+ *
+ * With limits, the holder sets RLIMIT_NOFILE and RLIMIT_NPROC (soft and hard) on itself first, so
+ * every process it starts has Lambda's limits and cannot raise them. As the sandbox's pid 1 (bwrap
+ * --as-pid-1) it cannot be killed or stopped from inside (the kernel drops SIGKILL and SIGSTOP sent
+ * to a PID namespace's init from within it, and every signal it has no handler for), it is not
+ * dumpable when asked (no ptrace, no /proc/1/mem for the processes' uid), and it reaps the orphans
+ * it adopts.
  *
  * Writes "ready <its pid>" once. Then reads commands on stdin:
  *
@@ -36,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -224,6 +232,42 @@ static void spawn(long id, char *payload, size_t size) {
   answer("pid %ld %d %d %d\n", id, (int)pid, out[0], err[0]);
 }
 
+static int tracked(pid_t pid) {
+  for (size_t i = 0; i < child_count; i++) {
+    if (children[i].pid == pid) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* As pid 1, every orphan of the sandbox is our child: reap those we do not hold (a daemon that
+   ended), leaving the held ones for reap(). Their pids are in our children file (/proc is the
+   sandbox's own). */
+static void reap_orphans(void) {
+  char path[64], list[8192];
+  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return;
+  }
+  ssize_t got = read(fd, list, sizeof list - 1);
+  close(fd);
+  if (got <= 0) {
+    return;
+  }
+  list[got] = '\0';
+  for (char *at = list, *end; *at != '\0'; at = end) {
+    long pid = strtol(at, &end, 10);
+    if (end == at) {
+      break;
+    }
+    if (!tracked((pid_t)pid)) {
+      waitpid((pid_t)pid, NULL, WNOHANG);
+    }
+  }
+}
+
 /* Reaps every released child that ended and reports it; unreleased ones stay zombies until then. */
 static void reap(void) {
   for (size_t i = 0; i < child_count;) {
@@ -263,8 +307,42 @@ static void close_inherited(void) {
   }
 }
 
-int main(void) {
+/* Lambda's limits for every process of the sandbox: set on ourselves, inherited by each. A hard
+   limit already lower than Lambda's stays (raising it needs a privilege the sandbox does not have). */
+static int set_limit(int resource, const char *value) {
+  struct rlimit now;
+  if (getrlimit(resource, &now) != 0) {
+    return -1;
+  }
+  rlim_t wanted = strtoul(value, NULL, 10);
+  rlim_t limit = now.rlim_max != RLIM_INFINITY && now.rlim_max < wanted ? now.rlim_max : wanted;
+  struct rlimit set = {.rlim_cur = limit, .rlim_max = limit};
+  return setrlimit(resource, &set);
+}
+
+static int set_limits(int argc, char **argv) {
+  if (argc < 3) {
+    return 0;
+  }
+  if (set_limit(RLIMIT_NOFILE, argv[1]) != 0 || set_limit(RLIMIT_NPROC, argv[2]) != 0) {
+    perror("hold: setrlimit");
+    return -1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
   close_inherited();
+  if (set_limits(argc, argv) != 0) {
+    return 1;
+  }
+  int init = getpid() == 1;
+  if (init && argc >= 4 && strcmp(argv[3], "undumpable") == 0) {
+    /* The processes share our uid: without this they could ptrace us or write /proc/1/mem. Only
+       for a root harness: /proc/1/fd becomes root's, and a harness that is not root could no
+       longer take our pipes (there Yama's default scope, 1, keeps descendants from tracing us). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  }
   signal(SIGPIPE, SIG_IGN);
   sigset_t child_ended;
   sigemptyset(&child_ended);
@@ -293,6 +371,9 @@ int main(void) {
     if (fds[1].revents & POLLIN) {
       struct signalfd_siginfo info;
       while (read(signals, &info, sizeof info) == (ssize_t)sizeof info) {
+      }
+      if (init) {
+        reap_orphans();
       }
       reap();
     }

@@ -18,6 +18,9 @@ type Answer = { readonly kind: 'pid'; readonly inner: number; readonly out: numb
  */
 export const LAUNCH_TIMEOUT_MS = 10_000
 
+/** How long a holder's end waits for bwrap to report the sandbox's (it follows at once). */
+const ENDED_WAIT_MS = 2_000
+
 /** What a holder that is gone means for a process it held: it died with the sandbox. */
 const DIED_WITH_SANDBOX: LaunchedExit = { code: null, signal: 'SIGKILL' }
 
@@ -33,8 +36,12 @@ export class SandboxHolder implements ProcessHost {
   readonly #ends = new Map<number, (exit: LaunchedExit) => void>()
   #gone = false
 
-  /** `input` and `output` are the holder's stdin and stdout (bwrap's); `hostPid` is the holder's pid on the host. */
-  constructor(input: NodeJS.WritableStream, output: NodeJS.ReadableStream, hostPid: number, launchTimeoutMs = LAUNCH_TIMEOUT_MS) {
+  /**
+   * `input` and `output` are the holder's stdin and stdout (bwrap's); `hostPid` is the holder's pid
+   * on the host. `ended`, when given, settles once the sandbox has ended (bwrap exited): the
+   * processes' ends are reported after it, so whoever reads them can already tell why.
+   */
+  constructor(input: NodeJS.WritableStream, output: NodeJS.ReadableStream, hostPid: number, launchTimeoutMs = LAUNCH_TIMEOUT_MS, ended?: Promise<unknown>) {
     this.#input = input
     this.#hostPid = hostPid
     this.#launchTimeoutMs = launchTimeoutMs
@@ -49,7 +56,13 @@ export class SandboxHolder implements ProcessHost {
       }
     })
     output.on('error', () => undefined)
-    output.once('close', () => this.#close())
+    output.once('close', () => {
+      if (ended === undefined) {
+        this.#close()
+      } else {
+        void Promise.race([ended, new Promise((resolve) => setTimeout(resolve, ENDED_WAIT_MS).unref())]).then(() => this.#close())
+      }
+    })
   }
 
   async launch(spec: SpawnSpec): Promise<HostedProcess | LaunchFailure> {
@@ -76,13 +89,19 @@ export class SandboxHolder implements ProcessHost {
     }
     // Unreleased, the process is not reaped: it is still in the holder's children, a zombie at worst.
     const pid = this.#hostPidOf(answer.inner)
-    const stdout = this.#takePipe(answer.out)
-    const stderr = this.#takePipe(answer.err)
+    const outOfFds: { code?: string } = {}
+    const stdout = this.#takePipe(answer.out, outOfFds)
+    const stderr = this.#takePipe(answer.err, outOfFds)
     const ended = new Promise<LaunchedExit>((resolve) => this.#ends.set(id, resolve))
     this.#input.write(`release ${id}\n`)
     if (pid === undefined || stdout === undefined || stderr === undefined) {
       for (const stream of [stdout, stderr]) {
         stream?.destroy()
+      }
+      if (outOfFds.code !== undefined) {
+        // The harness's own descriptors ran out: a harness fault, not the process's.
+        killGroup(pid)
+        return { code: outOfFds.code, message: `the harness could not open ${spec.file}'s output pipes (${outOfFds.code}: too many open files in the harness)`, cause: answer }
       }
       return { code: 'UNKNOWN', message: `the sandbox's holder started ${spec.file} (pid ${answer.inner} inside) where the harness cannot find it`, cause: answer }
     }
@@ -149,11 +168,15 @@ export class SandboxHolder implements ProcessHost {
   }
 
   /** Our own reading end of a pipe the holder holds; the holder closes its end at release. */
-  #takePipe(fd: number): net.Socket | undefined {
+  #takePipe(fd: number, failure: { code?: string }): net.Socket | undefined {
     let own: number
     try {
       own = openSync(`/proc/${this.#hostPid}/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK)
-    } catch {
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EMFILE' || code === 'ENFILE') {
+        failure.code = code
+      }
       return undefined
     }
     try {

@@ -2,16 +2,17 @@
 // Linux when bwrap works), or as plain host processes, with one warning that names what differs.
 // The sandbox asks this module for Lambda's paths as its processes see them and for a launcher;
 // everything else (signals, exits, lines) works the same in both modes.
-import { readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { readFileSync, realpathSync } from 'node:fs'
+import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { IsolationMode, LayerSpec } from '../config/options.js'
 import { HarnessError } from '../errors.js'
 import { PACKAGE_ROOT, PYTHON_BOOTSTRAP, PYTHON_RUNTIME_DIR } from '../paths.js'
 import type { Launcher, ProcessHost } from '../supervisor/supervisor.js'
-import { EXTENSIONS_DIR, OPT, RUNTIME_DIR, TASK_ROOT, hostsFile, sandboxMountArgs } from './mounts.js'
+import { EXTENSIONS_DIR, OPT, RUNTIME_DIR, TASK_ROOT, hostsFile, privateFolders, sandboxMountArgs, within } from './mounts.js'
 import { enterLauncher, findExecutable, holderBinary, launcherCommand } from './launcher.js'
-import { SandboxNamespace } from './namespace.js'
+import { SandboxNamespace, type HolderLoss, type SandboxIdentity } from './namespace.js'
 
 /** A layer's parts that go on the runtime's search paths. */
 export type LayerPart = 'bin' | 'lib' | 'python'
@@ -44,6 +45,8 @@ export interface Isolation {
   end(killed: readonly number[]): Promise<number[]>
   /** Host pids of what runs in the sandbox besides its own machinery; [] in plain mode (no namespace). */
   members(): number[]
+  /** Set once the sandbox's holder died before dispose(): what happened, for the record. The sandbox is dead. */
+  readonly lost: string | undefined
   /** Idempotent: nothing of the sandbox is left afterwards. */
   dispose(): Promise<void>
 }
@@ -61,6 +64,10 @@ export interface IsolationInput {
   readonly imageRuntime?: boolean
   /** Host files the processes are started from, by the option that names them: they must be visible inside. */
   readonly hostFiles?: readonly { readonly option: string; readonly path: string }[]
+  /** Lambda's user, hostname and limits inside (bwrap with the compiled holder only). */
+  readonly identity?: SandboxIdentity
+  /** Host paths that stay visible under the hidden private folders: the interpreter's, `expose`'s. */
+  readonly exposed?: readonly string[]
 }
 
 export interface StartedIsolation {
@@ -77,8 +84,9 @@ export async function startIsolation(input: IsolationInput): Promise<StartedIsol
   if (input.mode === 'none') {
     return plain(input, 'isolation is off (isolation: "none", --no-isolation)')
   }
-  // An image's files are not host files: nothing of the host hides them.
-  const hidden = (input.imageRoot === undefined ? (input.hostFiles ?? []) : []).find((file) => hiddenInside(file.path) !== undefined)
+  // An image's files are not host files: nothing of the host hides them. A file under /tmp is seen
+  // through a read-only window onto its folder (sandboxMountArgs).
+  const hidden = (input.imageRoot === undefined ? (input.hostFiles ?? []) : []).find((file) => hiddenInside(file.path) !== undefined && hiddenInside(file.path) !== '/tmp')
   if (hidden !== undefined) {
     const why = `${hidden.path} (option ${hidden.option}) is under ${hiddenInside(hidden.path)}, which the sandbox replaces with its own`
     if (input.mode === 'bwrap') {
@@ -96,10 +104,28 @@ export async function startIsolation(input: IsolationInput): Promise<StartedIsol
     // An image is the sandbox's root: plain processes would run on the host's root instead.
     throw new HarnessError('ERR_INVALID_OPTION', `option image: expected the bwrap sandbox, which failed: ${why}`)
   }
+  why += userNamespaceHint(why)
   if (input.mode === 'bwrap') {
     throw new HarnessError('ERR_SPAWN_FAILED', `isolation "bwrap": ${why}`)
   }
   return plain(input, `isolation is off (${why})`)
+}
+
+const APPARMOR_USERNS = '/proc/sys/kernel/apparmor_restrict_unprivileged_userns'
+
+/**
+ * How to enable isolation where user namespaces are refused: Ubuntu 23.10+ (and its GitHub
+ * runners) restrict unprivileged ones through AppArmor, and bwrap then fails with "setting up uid
+ * map: Permission denied" (containers/bubblewrap#632).
+ */
+export function userNamespaceHint(why: string, restricted = readHostFile(APPARMOR_USERNS).trim() === '1'): string {
+  if (!restricted && !/uid map|No permissions to create new namespace|RTM_NEWADDR|Creating new namespace failed/i.test(why)) {
+    return ''
+  }
+  return (
+    '; to enable isolation, allow unprivileged user namespaces: `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` ' +
+    '(Ubuntu 23.10+ restricts them through AppArmor), or give /usr/bin/bwrap an AppArmor profile that allows `userns` (see the README), or run as root'
+  )
 }
 
 function plain(input: IsolationInput, why: string): StartedIsolation {
@@ -134,11 +160,12 @@ function plainIsolation(input: IsolationInput): Isolation {
     probeFolders: [input.functionDir, ...input.layers.map((layer) => layer.root), tmpdir()],
     end: async () => [],
     members: () => [],
+    lost: undefined,
     dispose: async () => undefined,
   }
 }
 
-let bwrapLookup: { readonly path: string | undefined; readonly found: string | undefined } | undefined
+let bwrapLookup: { readonly path: string | undefined; readonly found: string | undefined; readonly disablesUserns: boolean } | undefined
 
 async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   if (process.platform !== 'linux') {
@@ -146,7 +173,8 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   }
   // Looked up once per PATH: a walk of it on every boot finds the same file.
   if (bwrapLookup === undefined || bwrapLookup.path !== process.env.PATH) {
-    bwrapLookup = { path: process.env.PATH, found: findExecutable('bwrap') }
+    const found = findExecutable('bwrap')
+    bwrapLookup = { path: process.env.PATH, found, disablesUserns: found !== undefined && hasDisableUserns(found) }
   }
   const bwrap = bwrapLookup.found
   if (bwrap === undefined) {
@@ -156,6 +184,7 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   if (launcher === undefined) {
     throw new Error(`no Python 3 to run the sandbox launcher (tried ${input.launcherPythons.join(', ')})`)
   }
+  const holder = holderBinary()
   const namespace = await SandboxNamespace.start({
     bwrap,
     mountArgs: sandboxMountArgs(
@@ -164,18 +193,25 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
         runtimeDir: PYTHON_RUNTIME_DIR,
         layers: input.layers,
         ephemeralStorageMB: input.ephemeralStorageMB,
-        hostPaths: [PACKAGE_ROOT],
+        hostPaths: [PACKAGE_ROOT, ...hostFileFolders(input), ...(input.exposed ?? [])],
+        ...hiddenLayout(input),
         ...imageLayout(input),
       },
       4,
     ),
     hostsData: hostsFile(readHostFile('/etc/hosts')),
-    holder: holderBinary(),
+    holder,
     launcher,
+    ...(input.identity === undefined ? {} : { identity: { ...input.identity, disableUserns: bwrapLookup.disablesUserns } }),
   })
+  const identity = holder === undefined || input.identity === undefined ? undefined : input.identity
   return {
     mode: 'bwrap',
-    description: `Sandbox: bwrap, PID namespace (pid 1 is host pid ${namespace.initPid}), /var/task, /opt, read-only ${input.imageRoot === undefined ? 'root' : `root of the image ${input.imageRoot}`}, private /tmp of ${input.ephemeralStorageMB} MB`,
+    description:
+      `Sandbox: bwrap, PID namespace (pid 1 is host pid ${namespace.initPid}), /var/task, /opt, read-only ${input.imageRoot === undefined ? 'root' : `root of the image ${input.imageRoot}`}, private /tmp of ${input.ephemeralStorageMB} MB` +
+      (identity === undefined
+        ? ', no user namespace (no compiled holder: processes run as the harness\'s user)'
+        : `, uid ${identity.uid} gid ${identity.gid} in a user namespace, hostname ${identity.hostname}, RLIMIT_NOFILE ${identity.nofile}, RLIMIT_NPROC ${identity.nproc}`),
     taskRoot: TASK_ROOT,
     runtimeDir: RUNTIME_DIR,
     bootstrap: path.posix.join(RUNTIME_DIR, path.basename(PYTHON_BOOTSTRAP)),
@@ -198,6 +234,9 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
       return left
     },
     members: () => namespace.members(),
+    get lost() {
+      return describeLoss(namespace.lost, identity !== undefined)
+    },
     dispose: () => namespace.close(),
   }
 }
@@ -205,6 +244,55 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
 /** The image's part of the sandbox's layout. */
 function imageLayout(input: IsolationInput): { imageRoot?: string; imageRuntime?: boolean } {
   return input.imageRoot === undefined ? {} : { imageRoot: input.imageRoot, imageRuntime: input.imageRuntime === true }
+}
+
+/** bwrap 0.8 added --disable-userns; older ones (Ubuntu 22.04's 0.6) still isolate, without it. Asked once per PATH. */
+function hasDisableUserns(bwrap: string): boolean {
+  try {
+    const version = /(\d+)\.(\d+)/.exec(execFileSync(bwrap, ['--version'], { encoding: 'utf8', timeout: 5_000 }))
+    return version !== null && (Number(version[1]) > 0 || Number(version[2]) >= 8)
+  } catch {
+    return false
+  }
+}
+
+/** The record's words for a holder that died under the sandbox. */
+function describeLoss(loss: HolderLoss | undefined, init: boolean): string | undefined {
+  if (loss === undefined) {
+    return undefined
+  }
+  const how = loss.signal !== undefined ? `was killed (${loss.signal})` : `exited (code ${loss.code ?? 'unknown'})`
+  // A PID namespace's init ignores every signal from inside it that it has no handler for.
+  const who = loss.signal !== undefined && init ? ' from outside the sandbox (its own processes cannot signal it)' : ''
+  return `the sandbox's holder ${how}${who}: the sandbox and every process in it ended`
+}
+
+/** Folders of host files under /tmp (a --runtime-command there): seen read-only through the private /tmp. */
+function hostFileFolders(input: IsolationInput): string[] {
+  return (input.hostFiles ?? [])
+    .filter((file) => hiddenInside(file.path) === '/tmp')
+    .map((file) => (path.dirname(file.path) === '/tmp' ? file.path : path.dirname(file.path)))
+}
+
+/** The private folders to hide (those an exposed path does not contain) and what stays visible under them. */
+function hiddenLayout(input: IsolationInput): { hidden: string[]; exposed: string[] } {
+  const exposed = [
+    ...(input.exposed ?? []),
+    input.functionDir,
+    PACKAGE_ROOT,
+    ...input.layers.map((layer) => layer.root),
+    ...(input.hostFiles ?? []).filter((file) => path.isAbsolute(file.path)).map((file) => path.dirname(file.path)),
+  ].flatMap((target) => [path.resolve(target), realOrSelf(target)])
+  const hidden = privateFolders(homedir()).filter((folder) => !exposed.some((target) => within(folder, target)))
+  return { hidden, exposed }
+}
+
+function realOrSelf(target: string): string {
+  try {
+    return realpathSync(target)
+  } catch {
+    return path.resolve(target)
+  }
 }
 
 /**

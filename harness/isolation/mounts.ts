@@ -29,6 +29,10 @@ export interface SandboxLayout {
   readonly imageRoot?: string
   /** Keep the image's own /var/runtime (runtimeClient "image") instead of our client. */
   readonly imageRuntime?: boolean
+  /** The host's private folders, each under a read-only tmpfs (see privateFolders()). */
+  readonly hidden?: readonly string[]
+  /** Host paths under a hidden folder that stay visible at their own paths, read-only. */
+  readonly exposed?: readonly string[]
 }
 
 /** One step of building a merged tree; each maps to one bwrap option. */
@@ -213,10 +217,14 @@ export function sandboxMountArgs(layout: SandboxLayout, hostsFd: number): string
     '--remount-ro', '/dev',
     // /proc of the sandbox's PID namespace: the processes see each other and nothing else.
     '--proc', '/proc',
+    // Kernel-wide knobs stay the host's: read-only even for a uid that is root outside (EROFS).
+    '--ro-bind', '/proc/sys', '/proc/sys',
+    '--ro-bind-try', '/proc/sysrq-trigger', '/proc/sysrq-trigger',
     // Lambda's ephemeral storage: the one writable place, sized, private, gone with the sandbox.
     '--perms', '1777', '--size', String(layout.ephemeralStorageMB * 1024 * 1024), '--tmpfs', '/tmp',
     // Read-only windows back onto those host folders; everything else under /tmp stays private.
-    ...(layout.hostPaths ?? []).filter((p) => p.startsWith('/tmp/')).flatMap((p) => ['--ro-bind', p, p]),
+    // (One that does not exist, such as a sys.path entry, is skipped.)
+    ...[...new Set(layout.hostPaths ?? [])].filter((p) => p.startsWith('/tmp/')).flatMap((p) => ['--ro-bind-try', p, p]),
     ...toBwrapArgs(mergeTree('/var', varSources(layout))),
     ...toBwrapArgs(mergeTree(OPT, optSources(layout.layers))),
     '--ro-bind-data', String(hostsFd), '/etc/hosts',
@@ -233,7 +241,7 @@ export function sandboxMountArgs(layout: SandboxLayout, hostsFd: number): string
  */
 function rootMountArgs(layout: SandboxLayout): string[] {
   if (layout.imageRoot === undefined) {
-    return ['--ro-bind', '/', '/']
+    return ['--ro-bind', '/', '/', ...hiddenFolderArgs(layout.hidden ?? [], layout.exposed ?? [])]
   }
   const windows = (layout.hostPaths ?? []).filter((p) => !p.startsWith('/tmp/')).map((p) => ({ host: real(p), at: p.split('/').filter((part) => part !== '') }))
   // An image without /etc/hosts (debootstrap's bullseye) gets its /etc merged on the tmpfs, where
@@ -251,4 +259,38 @@ function rootMountEndArgs(layout: SandboxLayout): string[] {
 /** The image's /var as a host folder (an image's /var may be a symlink inside it). */
 function imageVar(root: string): string {
   return resolveInRoot(root, '/var') ?? path.join(root, 'var')
+}
+
+/**
+ * The host's private folders: /root, /home and the harness's cache (when outside both), those of
+ * them that exist. `home` is the harness's own home folder.
+ */
+export function privateFolders(home: string): string[] {
+  const cache = path.join(home, '.cache', 'lambda-harness')
+  const folders = ['/root', '/home']
+  if (!folders.some((folder) => within(cache, folder))) {
+    folders.push(cache)
+  }
+  return folders.filter((folder) => lstatSync(folder, { throwIfNoEntry: false })?.isDirectory() === true)
+}
+
+/**
+ * A tmpfs over each hidden folder, the exposed paths under it bound back read-only (bwrap makes
+ * their parent folders on the tmpfs; one that does not exist, such as a sys.path entry, is skipped),
+ * then the tmpfs made read-only like the rest of the root.
+ */
+export function hiddenFolderArgs(hidden: readonly string[], exposed: readonly string[]): string[] {
+  return hidden.flatMap((folder) => [
+    '--tmpfs', folder,
+    ...[...new Set(exposed)]
+      .filter((target) => within(target, folder) && target !== folder)
+      .sort()
+      .flatMap((target) => ['--ro-bind-try', target, target]),
+    '--remount-ro', folder,
+  ])
+}
+
+/** Whether `target` is `folder` or lies below it. */
+export function within(target: string, folder: string): boolean {
+  return target === folder || target.startsWith(`${folder}/`)
 }

@@ -16,6 +16,7 @@
 // harness leaves nothing: its death kills the host-side bwrap, whose death kills pid 1.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
+import { constants } from 'node:os'
 import { childrenOf, descendants, innermostPid } from '../supervisor/process-groups.js'
 import type { Launcher, ProcessHost } from '../supervisor/supervisor.js'
 import { SandboxHolder } from './holder.js'
@@ -28,6 +29,20 @@ const HOLDER_FD = 5
 /** After SIGKILL to pid 1, how long the host-side bwrap may take to report it. */
 const CLOSE_TIMEOUT_MS = 2_000
 
+/**
+ * Who the processes are inside, as on Lambda: a user namespace where they run as `uid`/`gid` with
+ * no capabilities, a UTS namespace with its own hostname, and Lambda's limits (set by the holder).
+ */
+export interface SandboxIdentity {
+  readonly uid: number
+  readonly gid: number
+  readonly hostname: string
+  readonly nofile: number
+  readonly nproc: number
+  /** bwrap's --disable-userns (0.8+); default true. */
+  readonly disableUserns?: boolean
+}
+
 export interface NamespaceSpec {
   readonly bwrap: string
   /** Mount options, from sandboxMountArgs(); fd 4 carries `hostsData`. */
@@ -36,6 +51,14 @@ export interface NamespaceSpec {
   /** The compiled holder (hold.c), which starts the processes; without it, each starts through `launcher`. */
   readonly holder: string | undefined
   readonly launcher: LauncherCommand
+  /** Applies only with the holder, which becomes the sandbox's pid 1 and sets the limits. */
+  readonly identity?: SandboxIdentity
+}
+
+/** How the sandbox's holder ended, when it ended before the harness closed the sandbox. */
+export interface HolderLoss {
+  readonly signal: NodeJS.Signals | undefined
+  readonly code: number | undefined
 }
 
 export class SandboxNamespace {
@@ -47,13 +70,25 @@ export class SandboxNamespace {
   /** The holder's pid as the sandbox sees it. */
   readonly #holderPid: number
   #closing: Promise<void> | undefined
+  /** Set when the holder ended on its own (not by close()). */
+  #lost: HolderLoss | undefined
 
-  private constructor(bwrap: ChildProcess, exited: Promise<unknown>, initPid: number, holderPid: number, launcher: Launcher | ProcessHost) {
+  private constructor(bwrap: ChildProcess, exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>, initPid: number, holderPid: number, launcher: Launcher | ProcessHost) {
     this.#bwrap = bwrap
     this.#exited = exited
     this.initPid = initPid
     this.#holderPid = holderPid
     this.launcher = launcher
+    void exited.then(({ code, signal }) => {
+      if (this.#closing === undefined) {
+        this.#lost = holderLoss(code, signal)
+      }
+    })
+  }
+
+  /** How the holder ended, if it ended before close(): the sandbox is dead, a new one is needed. */
+  get lost(): HolderLoss | undefined {
+    return this.#lost
   }
 
   /** Starts bwrap and resolves once the sandbox's mounts are all in place; rejects with bwrap's own words. */
@@ -67,12 +102,16 @@ export class SandboxNamespace {
     } catch (error) {
       throw new Error(`cannot open the sandbox's holder ${spec.holder} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
     }
-    const holder = holderFile === undefined ? ['/bin/sh', '-c', 'echo ready $$; exec cat'] : [`/proc/self/fd/${HOLDER_FD}`]
+    const identity = holderFile === undefined ? undefined : spec.identity
+    const holder =
+      holderFile === undefined
+        ? ['/bin/sh', '-c', 'echo ready $$; exec cat']
+        : [`/proc/self/fd/${HOLDER_FD}`, ...(identity === undefined ? [] : [String(identity.nofile), String(identity.nproc), ...(process.getuid?.() === 0 ? ['undumpable'] : [])])]
     let bwrap: ChildProcess
     try {
       bwrap = spawn(
         spec.bwrap,
-        [...spec.mountArgs, '--unshare-pid', '--die-with-parent', '--info-fd', '3', '--', ...holder],
+        [...spec.mountArgs, ...identityArgs(identity), '--unshare-pid', '--die-with-parent', '--info-fd', '3', '--', ...holder],
         // stdin stays open while the sandbox lives (the holder's commands; `cat` only waits on
         // it); stdout says "ready <its pid inside>", then the holder's answers.
         { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', holderFile ?? 'ignore'], detached: true },
@@ -136,12 +175,12 @@ export class SandboxNamespace {
     if (spec.holder === undefined) {
       launcher = enterLauncher(spec.launcher, Number(initPid))
     } else {
-      // The holder is pid 1's only child.
-      const holderHostPid = childrenOf(Number(initPid))[0]
+      // The holder is pid 1 itself, or pid 1's only child.
+      const holderHostPid = identity !== undefined ? Number(initPid) : childrenOf(Number(initPid))[0]
       if (holderHostPid === undefined || bwrap.stdin === null || bwrap.stdout === null) {
         return fail(`the sandbox's holder is not where bwrap started it (pid 1 is host pid ${initPid})`)
       }
-      launcher = new SandboxHolder(bwrap.stdin, bwrap.stdout, holderHostPid)
+      launcher = new SandboxHolder(bwrap.stdin, bwrap.stdout, holderHostPid, undefined, exited)
     }
     return new SandboxNamespace(bwrap, exited, Number(initPid), Number(holderPid), launcher)
   }
@@ -190,6 +229,37 @@ export class SandboxNamespace {
   get #running(): boolean {
     return this.#bwrap.exitCode === null && this.#bwrap.signalCode === null
   }
+}
+
+/**
+ * bwrap's options for the identity: a user namespace (uid/gid inside, no capabilities, no nested
+ * user namespaces), a UTS namespace with the hostname, and the holder as pid 1 (--as-pid-1), so
+ * the processes, which share its uid, cannot signal it.
+ */
+export function identityArgs(identity: SandboxIdentity | undefined): string[] {
+  if (identity === undefined) {
+    return []
+  }
+  return [
+    '--unshare-user', '--uid', String(identity.uid), '--gid', String(identity.gid),
+    ...(identity.disableUserns === false ? [] : ['--disable-userns']),
+    '--unshare-uts', '--hostname', identity.hostname,
+    '--as-pid-1',
+  ]
+}
+
+/** bwrap reports its pid 1's death by a signal as 128 + the signal's number (its monitor's exit code). */
+function holderLoss(code: number | null, signal: NodeJS.Signals | null): HolderLoss {
+  if (signal !== null) {
+    return { signal, code: undefined }
+  }
+  if (code !== null && code > 128) {
+    const name = Object.entries(constants.signals).find(([, number]) => number === code - 128)?.[0] as NodeJS.Signals | undefined
+    if (name !== undefined) {
+      return { signal: name, code: undefined }
+    }
+  }
+  return { signal: undefined, code: code ?? undefined }
 }
 
 /**

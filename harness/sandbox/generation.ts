@@ -65,6 +65,13 @@ export interface GenerationSetup {
   processEnv(name: string): Readonly<Record<string, string>>
   /** RAPID's Init error message when the runtime's executable does not exist (an OS-only runtime's bootstrap). */
   readonly runtimeNotFound?: string
+  /**
+   * A fault of the harness or the sandbox itself (its holder died, the harness ran out of
+   * descriptors) that explains a process's end: then it is the fatal error, not the process's.
+   */
+  platformFault?(): Fatal | undefined
+  /** The harness could not start a process for lack of its own descriptors (EMFILE, ENFILE). */
+  outOfFds?(cause: string): void
 }
 
 export interface InvokeOutcome {
@@ -303,6 +310,14 @@ export class Generation {
     if (failure !== undefined) {
       record.state = 'LaunchError'
       recorder.add('spawn', `could not start ${spec.file}: ${failure.code}`, spec.name)
+      if (failure.code === 'EMFILE' || failure.code === 'ENFILE') {
+        this.#setup.outOfFds?.(`starting ${spec.name}: ${failure.code}`)
+      }
+      const fault = this.#setup.platformFault?.()
+      if (fault !== undefined) {
+        this.raiseFatal(fault)
+        return false
+      }
       const errorType = spec.kind === 'extension' ? 'Extension.LaunchError' : 'Runtime.InvalidEntrypoint'
       const reason = failure.code === 'EACCES' ? 'PermissionDenied' : failure.code === 'ENOENT' ? 'NotFound' : 'UnknownError'
       const notFound = spec.kind === 'runtime' && failure.code === 'ENOENT' ? this.#setup.runtimeNotFound : undefined
@@ -342,6 +357,11 @@ export class Generation {
     }
     // A process that never started is a launch error (#spawn reports it), not a crash.
     if (this.#shuttingDown || record.state === 'LaunchError' || entry.process.pid === undefined) {
+      return
+    }
+    const fault = this.#setup.platformFault?.()
+    if (fault !== undefined) {
+      this.raiseFatal(fault)
       return
     }
     if (record.kind === 'runtime') {

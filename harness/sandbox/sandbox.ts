@@ -1,7 +1,7 @@
 // The Sandbox: one execution environment. It owns the API server, the current generation of
 // processes and the record, serialises phases, and turns failures into resets as Lambda does.
 import { randomBytes, randomFillSync, randomUUID } from 'node:crypto'
-import { readdirSync, statSync } from 'node:fs'
+import { readdirSync, realpathSync, statSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import path from 'node:path'
 import { ApiServer } from '../api/server.js'
@@ -33,7 +33,8 @@ import { SandboxResources } from './resources.js'
 import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
 import { OwnConnections, processesWithEnvironment, uptimeTicks } from '../probes/processes.js'
-import { startIsolation, type Isolation } from '../isolation/isolation.js'
+import { startIsolation, type Isolation, type IsolationInput } from '../isolation/isolation.js'
+import { atFdLimit, ownFdLimit } from './fd-limit.js'
 import { TelemetryHub } from '../telemetry/hub.js'
 
 export const HARNESS_VERSION = '0.1.0'
@@ -91,6 +92,12 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   #disposing: Promise<void> | undefined
   /** bwrap namespaces or plain processes; set first thing in boot's try. */
   #isolation: Isolation | undefined
+  /** What the isolation was started from: a sandbox whose holder died is rebuilt from it. */
+  #isolationInput: IsolationInput | undefined
+  /** Set once the harness ran out of its own descriptors: the cause, for the verdict. */
+  #outOfFds: string | undefined
+  /** The holder losses already in the verdict (one problem per lost sandbox). */
+  readonly #lossesRecorded = new Set<Isolation>()
   #layers: PreparedLayers | undefined
   /**
    * Every AWS_LAMBDA_RUNTIME_API this sandbox handed out (each generation listens afresh, and the
@@ -173,7 +180,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     try {
       // The namespace (~15–25 ms, most of an isolated boot's own cost) is made while the
       // resources open and the API server starts listening: none needs another, Init needs all.
-      const isolating = startIsolation({
+      sandbox.#isolationInput = {
         mode: parsed.isolation,
         functionDir: parsed.functionDir,
         layers: parsed.layers,
@@ -187,7 +194,10 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
             : python === undefined
               ? []
               : [{ option: 'python', path: python.executable || parsed.python }],
-      }).then((started) => {
+        identity: parsed.sandboxUser,
+        exposed: [...parsed.expose, ...(image === undefined ? interpreterPaths(python) : [])],
+      }
+      const isolating = startIsolation(sandbox.#isolationInput).then((started) => {
         sandbox.#isolation = started.isolation
         return started
       })
@@ -281,6 +291,16 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
 
   connected(socket: Socket): void {
     this.#ownConnections.accepted(socket)
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
+    if (atFdLimit(fd)) {
+      this.#harnessOutOfFds(`the processes' connections to the API took its descriptors up to fd ${fd}`)
+    }
+  }
+
+  harnessFault(error: NodeJS.ErrnoException): void {
+    if (error.code === 'EMFILE' || error.code === 'ENFILE') {
+      this.#harnessOutOfFds(`${error.syscall ?? 'accept'} on the API: ${error.code}`)
+    }
   }
 
   runtimeCaller(socket: Socket): string {
@@ -414,6 +434,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     if (this.#generations > 0) {
       await this.#server.renew()
     }
+    if (this.#isolation?.lost !== undefined) {
+      await this.#renewIsolation()
+    }
     this.#apiAddresses.push({ address: this.#server.address, sinceTicks: uptimeTicks() })
     const generation = new Generation({
       index: this.#generations++,
@@ -435,6 +458,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       processEnv: (name) => this.#resources?.env(name) ?? {},
       functionTimeoutMs: this.#options.timeoutMs,
       ...(this.#options.profile.family === 'os-only' && this.#options.runtimeCommand === undefined ? { runtimeNotFound: NO_BOOTSTRAP_MESSAGE } : {}),
+      platformFault: () => this.#platformFault(),
+      outOfFds: (cause) => this.#harnessOutOfFds(cause),
     })
     this.#current = generation
     this.#live = true
@@ -612,6 +637,54 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     return record
   }
 
+  // ---- Faults of the harness and the sandbox itself ---------------------------------------
+
+  /** What explains a process's end better than the process: a dead holder, or the harness out of fds. */
+  #platformFault(): Fatal | undefined {
+    const isolation = this.#isolation
+    const lost = isolation?.lost
+    if (isolation !== undefined && lost !== undefined) {
+      if (!this.#lossesRecorded.has(isolation)) {
+        this.#lossesRecorded.add(isolation)
+        this.#recorder.problem({ code: 'sandbox-holder-killed', process: 'sandbox', message: lost })
+      }
+      return { errorType: 'Sandbox.Failure', message: lost, process: 'platform', resetReason: 'failure' }
+    }
+    if (this.#outOfFds !== undefined) {
+      return { errorType: 'Sandbox.Failure', message: `the harness ran out of file descriptors (${this.#outOfFds})`, process: 'platform', resetReason: 'failure' }
+    }
+    return undefined
+  }
+
+  /** The harness's own fault, once in the verdict: never the fault of the process whose connection it dropped. */
+  #harnessOutOfFds(cause: string): void {
+    if (this.#outOfFds !== undefined) {
+      return
+    }
+    this.#outOfFds = cause
+    const limit = ownFdLimit()
+    this.#recorder.problem({
+      code: 'harness-out-of-fds',
+      message:
+        `the harness ran out of file descriptors (${cause}${limit === undefined ? '' : `; its limit is ${limit.soft}`}): ` +
+        'connections and processes it could not take were its failure, not the processes\'; raise the harness\'s limit (ulimit -n) and run again',
+    })
+  }
+
+  /** The sandbox's holder died: the next Init runs in a new sandbox (its /tmp starts empty). */
+  async #renewIsolation(): Promise<void> {
+    const old = this.#sandboxed
+    // In the verdict even when no process was left to notice (it died between generations).
+    this.#platformFault()
+    await old.dispose()
+    const { isolation, warning } = await startIsolation(this.#isolationInput!)
+    this.#isolation = isolation
+    if (warning !== undefined) {
+      this.#recorder.record.warnings.push(warning)
+    }
+    this.#recorder.add('phase', `a new sandbox replaces the one whose holder died. ${isolation.description}`)
+  }
+
   // ---- Processes --------------------------------------------------------------------------
 
   #runtimeEnv(): Record<string, string> {
@@ -762,6 +835,24 @@ function interpreterWarnings(options: ParsedOptions, python: PythonInfo | undefi
     `profile ${options.profile.id} runs on ${python.command} (Python ${python.version}); Lambda would run Python ${options.profile.pythonVersion}. ` +
       'The profile decides the platform behaviour (Unicode, SIGTERM, AWS_EXECUTION_ENV); the language is your interpreter\'s',
   ]
+}
+
+/**
+ * The interpreter's own folders (its bin, its prefix, its sys.path): they stay visible when they
+ * lie under a hidden private folder (pyenv's under /root/.pyenv, a venv in a home folder).
+ */
+function interpreterPaths(python: PythonInfo | undefined): string[] {
+  if (python === undefined || python.executable === '') {
+    return []
+  }
+  const bin = path.dirname(python.executable)
+  let prefix = path.dirname(bin)
+  try {
+    prefix = path.dirname(path.dirname(realpathSync(python.executable)))
+  } catch {
+    // Not resolvable: the folder as given.
+  }
+  return [bin, path.dirname(bin), prefix, ...python.sysPath.filter((folder) => path.isAbsolute(folder))]
 }
 
 /** Lambda's Python 3.13+ is built without the experimental JIT; keep it off on any interpreter. */

@@ -159,3 +159,15 @@ t.test('boot() refuses invalid options before it starts anything', async (t) => 
   t.same(reached, ['api'])
   t.equal(sandbox.record.init?.status, 'success')
 })
+
+t.test('expose and sandboxUser: Lambda\'s identity by default, paths that exist, never root inside', async (t) => {
+  t.match(validateOptions(BASE), { expose: [], sandboxUser: { uid: 993, gid: 990, hostname: /^169\.254\.\d+\.\d+$/, nofile: 1024, nproc: 1024 } })
+  t.match(validateOptions({ ...BASE, expose: [path.join(fn('echo'), '..', 'echo')], sandboxUser: { uid: 1000, gid: 1000, hostname: 'ip-10-0-0-1' } }), {
+    expose: [fn('echo')],
+    sandboxUser: { uid: 1000, gid: 1000, hostname: 'ip-10-0-0-1' },
+  })
+  t.match(rejection({ ...BASE, expose: ['/nonexistent-lh'] }), { code: 'ERR_FILE_NOT_FOUND', message: 'option expose[0]: "/nonexistent-lh" does not exist' })
+  t.match(rejection({ ...BASE, expose: '/tmp' }), { code: 'ERR_INVALID_OPTION', message: 'option expose: expected a list of paths, got "/tmp"' })
+  t.match(rejection({ ...BASE, sandboxUser: { uid: 0 } }), { code: 'ERR_INVALID_OPTION', message: 'option sandboxUser.uid: expected a whole number from 1 to 65533 (not root), got 0' })
+  t.match(rejection({ ...BASE, sandboxUser: { hostname: 'a b' } }), { code: 'ERR_INVALID_OPTION', message: /^option sandboxUser\.hostname: expected a host name/ })
+})

@@ -1,7 +1,9 @@
 // Plain mode: the processes run on the host as before isolation existed, with one warning that
 // names what differs; 'auto' falls back to it where bwrap is missing, 'bwrap' refuses to.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import t, { type Test } from 'tap'
-import { startIsolation } from '../../harness/isolation/isolation.js'
+import { startIsolation, userNamespaceHint } from '../../harness/isolation/isolation.js'
 import { isHarnessError } from '../../harness/index.js'
 import { validateOptions } from '../../harness/config/options.js'
 import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
@@ -39,13 +41,23 @@ t.test('"auto" falls back to plain processes where bwrap is missing; "bwrap" ref
   await t.rejects(startIsolation({ ...input, mode: 'bwrap' }), { code: 'ERR_SPAWN_FAILED', message: /^isolation "bwrap": bwrap was not found on PATH/ })
 })
 
-t.test('a runtime under /tmp would be hidden by the sandbox\'s own /tmp: "auto" runs plainly, "bwrap" refuses', async (t) => {
-  const input = { functionDir: fn('echo'), layers: [], ephemeralStorageMB: 512, launcherPythons: ['/usr/bin/python3'] }
-  const hostFiles = [{ option: 'runtimeCommand', path: '/tmp/my-runtime' }]
-  const auto = await startIsolation({ ...input, mode: 'auto', hostFiles })
-  t.equal(auto.isolation.mode, 'none')
-  t.match(auto.warning, /^isolation is off \(\/tmp\/my-runtime \(option runtimeCommand\) is under \/tmp, which the sandbox replaces with its own\): /)
-  await t.rejects(startIsolation({ ...input, mode: 'bwrap', hostFiles }), { code: 'ERR_INVALID_OPTION' })
+t.test('a --runtime-command under /tmp runs isolated: its folder is seen read-only through the private /tmp', async (t) => {
+  const scratch = mkdtempSync(path.join('/tmp', 'lh-scratch-'))
+  t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
+  const command = path.join(scratch, 'run-runtime')
+  writeFileSync(command, '#!/bin/sh\necho "runtime from $0" >&2\nexec /usr/bin/python3 /var/runtime/bootstrap.py "$_HANDLER"\n', { mode: 0o755 })
+  writeFileSync(path.join(scratch, 'other-file'), 'private')
+  const warnings: string[] = []
+  const sandbox = await startSandbox(t, { functionDir: fn('touches-files'), isolation: 'auto', runtimeCommand: [command] }, { warn: (w) => warnings.push(w) })
+  t.same(warnings.filter((w) => w.startsWith('isolation')), [], 'no isolation warning: it runs in the sandbox')
+  t.match(sandbox.record.timeline.find((e) => e.kind === 'phase' && e.detail.startsWith('Sandbox:'))?.detail, /^Sandbox: bwrap/)
+  const where = JSON.parse((await sandbox.invoke({ op: 'where' })).response) as Record<string, unknown>
+  t.match(where, { cwd: '/var/task', taskRoot: '/var/task' })
+  t.match(JSON.parse((await sandbox.invoke({ op: 'write', path: path.join(scratch, 'x') })).response), { ok: false, errno: 'EROFS' }, 'the folder is read-only')
+  t.match(JSON.parse((await sandbox.invoke({ op: 'list', path: '/tmp' })).response), { ok: true, names: [path.basename(scratch)] }, 'the rest of the host\'s /tmp stays out of sight')
+  t.ok(sandbox.record.timeline.some((e) => e.kind === 'output' && e.detail.includes(`runtime from ${command}`)), 'the command ran from its own path')
+  await sandbox.shutdown()
+  t.same(sandbox.record.verdict, { clean: true, problems: [] })
 })
 
 t.test('options: isolation and ephemeralStorageMB are validated, with Lambda\'s range', async (t) => {
@@ -95,4 +107,11 @@ t.test('isolation "none": dispose() without a shutdown leaves no daemon either',
   const { sandbox, alive } = await withDaemon(t)
   await sandbox.dispose()
   t.ok(await until(() => !alive()), 'the daemon is gone, not left to init')
+})
+
+t.test('where user namespaces are refused (Ubuntu 23.10+ AppArmor), the fallback says how to enable isolation', async (t) => {
+  const hint = userNamespaceHint('bwrap exited (code 1): bwrap: setting up uid map: Permission denied', false)
+  t.match(hint, /^; to enable isolation, allow unprivileged user namespaces: `sudo sysctl -w kernel\.apparmor_restrict_unprivileged_userns=0` .*AppArmor profile that allows `userns`/)
+  t.match(userNamespaceHint('bwrap exited (code 1): something else', true), /apparmor_restrict_unprivileged_userns=0/, 'named whenever the restriction is on')
+  t.equal(userNamespaceHint('bwrap was not found on PATH', false), '', 'and only then')
 })

@@ -6,26 +6,13 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { statFields } from '../../harness/supervisor/process-groups.js'
-import { formatReport, type BootOptions, type RunRecord, type Sandbox } from '../../harness/index.js'
+import { formatReport, type RunRecord } from '../../harness/index.js'
 import { ROOT, extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { bootIsolated, touch } from './isolated.js'
 import { buildZip } from '../layers/zip-writer.js'
 import { membersOf } from './processes.js'
 
 const LAYERS = path.join(ROOT, 'fixtures', 'layers')
-
-/** A bwrap sandbox (no fallback to plain processes); an isolation warning fails the test. */
-function bootIsolated(t: Test, options: Partial<BootOptions> = {}): Promise<Sandbox> {
-  const warn = (message: string) => (message.startsWith('isolation') ? t.fail(`unexpected warning: ${message}`) : undefined)
-  return startSandbox(t, { functionDir: fn('touches-files'), isolation: 'bwrap', ...options }, { warn })
-}
-
-async function touch(sandbox: Sandbox, event: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const result = await sandbox.invoke(event)
-  if (result.status !== 'success') {
-    throw new Error(`invoke ${JSON.stringify(event)} ended ${result.status}: ${result.response}`)
-  }
-  return JSON.parse(result.response) as Record<string, unknown>
-}
 
 function outputOf(record: RunRecord, process: string): string[] {
   return record.timeline.filter((e) => e.kind === 'output' && e.process === process).map((e) => e.detail)
@@ -158,12 +145,18 @@ t.test('a daemon an extension double-forks out of its group dies with the sandbo
 })
 
 t.test('orphans the Shutdown SIGKILLs are gone, reaped, when shutdown() resolves, even with pid 1 slow to reap them', async (t) => {
-  const sandbox = await bootIsolated(t, { functionDir: fn('echo'), extensionsDir: extensionsDir(t, ['spawns-child']) })
+  let initPid = 0
+  // pid 1 is the holder, which reports each exit: stopped once it has reported the extension's,
+  // it reaps nothing more, and the orphan the Shutdown then SIGKILLs stays a zombie until the sandbox ends.
+  const onTimeline = (entry: { kind: string; process?: string }) => {
+    if (entry.kind === 'exit' && entry.process === 'spawns-child' && initPid > 0) {
+      process.kill(initPid, 'SIGSTOP')
+    }
+  }
+  const sandbox = await startSandbox(t, { functionDir: fn('echo'), extensionsDir: extensionsDir(t, ['spawns-child']), isolation: 'bwrap' }, { onTimeline })
   t.equal((await sandbox.invoke({})).status, 'success')
-  const initPid = Number(/pid 1 is host pid (\d+)/.exec(sandbox.record.timeline.find((e) => e.kind === 'phase' && e.detail.startsWith('Sandbox: bwrap'))?.detail ?? '')?.[1])
+  initPid = Number(/pid 1 is host pid (\d+)/.exec(sandbox.record.timeline.find((e) => e.kind === 'phase' && e.detail.startsWith('Sandbox: bwrap'))?.detail ?? '')?.[1])
   t.ok(initPid > 0, `pid 1 is host pid ${initPid}`)
-  // Stopped, pid 1 reaps nothing: a killed orphan stays a zombie until the sandbox itself ends.
-  process.kill(initPid, 'SIGSTOP')
   const shutdown = await sandbox.shutdown({ reason: 'spindown' })
   const orphans = shutdown.orphans.flatMap((orphan) => orphan.pids)
   t.ok(orphans.length > 0, `the extension's child was left and killed: ${orphans.join(', ')}`)
