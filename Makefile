@@ -1,11 +1,14 @@
-# Two commands set everything up on a fresh machine; one runs the demo, one the tests.
+# Two commands on a fresh machine: `make demo` runs the demo, `make test` the tests. Each does the
+# set-up it still needs (Debian packages, npm, the Python venv, the Debian roots, the build) and
+# skips what is already there, so a second run goes straight to its work. `make setup` is all of it.
 .PHONY: setup system-deps venv roots build launcher test demo bench clean
 
-setup: system-deps venv roots
+setup: system-deps node_modules/.package-lock.json venv roots build
+
+# npm ci only when the lock file changed since the last install (npm writes this file).
+node_modules/.package-lock.json: package-lock.json package.json
 	npm ci
-	npm run build
-	@# npx lambda-harness finds the package's own bin through node_modules/.bin.
-	mkdir -p node_modules/.bin && ln -sf ../../dist/harness/cli.js node_modules/.bin/lambda-harness
+	@touch $@
 
 # Debian packages the tests use: Debian's Python 3 with psycopg2 (the interpreter of the fixture
 # extensions that hold PostgreSQL connections), python3-venv (`python3 -m venv` for .venv), procps,
@@ -51,8 +54,14 @@ roots:
 
 # npm run build compiles the TypeScript and, through this Makefile, the launcher: `npm run bench`,
 # `npm test` and `npm run demo` wipe dist/ first and would otherwise run on the slower enter.py.
-build:
+# Rebuilt only when a source changed since the last build (dist/.built is its stamp).
+SOURCES := $(shell find harness test bench fixtures -name '*.ts' -o -name '*.c' -o -name '*.h' -o -name '*.py' 2>/dev/null) tsconfig.json package.json Makefile
+build: dist/.built
+dist/.built: node_modules/.package-lock.json $(SOURCES)
 	npm run build
+	@# npx lambda-harness finds the package's own bin through node_modules/.bin.
+	@mkdir -p node_modules/.bin && ln -sf ../../dist/harness/cli.js node_modules/.bin/lambda-harness
+	@touch $@
 
 # The sandbox launcher compiled from harness/isolation/enter.c. Without a C compiler the harness
 # runs the same program in Python (enter.py), which costs more per process started. Linked
@@ -69,10 +78,10 @@ $(HOLDER): harness/isolation/hold.c harness/isolation/exec-report.h
 	@mkdir -p $(@D)
 	@cc -O2 -Wall -static -o $@ $< 2>/dev/null || cc -O2 -Wall -o $@ $< || echo "note: no C compiler; each sandbox process starts through the launcher"
 
-test: build
+test: setup
 	npx tap
 
-demo: build venv
+demo: system-deps venv build
 	node dist/harness/cli.js demo
 
 bench: build

@@ -281,10 +281,19 @@ function hiddenLayout(input: IsolationInput): { hidden: string[]; exposed: strin
     input.functionDir,
     PACKAGE_ROOT,
     ...input.layers.map((layer) => layer.root),
-    ...(input.hostFiles ?? []).filter((file) => path.isAbsolute(file.path)).map((file) => path.dirname(file.path)),
+    ...(input.hostFiles ?? []).filter((file) => path.isAbsolute(file.path)).flatMap((file) => [path.dirname(file.path), ...installPrefix(file.path)]),
   ].flatMap((target) => [path.resolve(target), realOrSelf(target)])
   const hidden = privateFolders(homedir()).filter((folder) => !exposed.some((target) => within(folder, target)))
   return { hidden, exposed }
+}
+
+/**
+ * The installation a command's real file belongs to (the folder above its bin/): a venv's python
+ * links to pyenv's under /root, whose standard library the command needs too.
+ */
+function installPrefix(command: string): string[] {
+  const real = realOrSelf(command)
+  return path.basename(path.dirname(real)) === 'bin' ? [path.dirname(path.dirname(real))] : [path.dirname(real)]
 }
 
 function realOrSelf(target: string): string {

@@ -359,12 +359,17 @@ export class Generation {
     if (this.#shuttingDown || record.state === 'LaunchError' || entry.process.pid === undefined) {
       return
     }
+    this.#crashed(name, record.kind, code, signal)
+  }
+
+  /** A process ended outside Shutdown: its crash, unless a fault of the harness or sandbox explains it. */
+  #crashed(name: string, kind: ProcessRecord['kind'], code: number | null, signal: NodeJS.Signals | null): void {
     const fault = this.#setup.platformFault?.()
     if (fault !== undefined) {
       this.raiseFatal(fault)
       return
     }
-    if (record.kind === 'runtime') {
+    if (kind === 'runtime') {
       const message = code === 0 && signal === null ? 'Runtime exited without providing a reason' : `Runtime exited with error: ${describeExit(code, signal)}`
       this.raiseFatal({ errorType: 'Runtime.ExitError', message, process: name, resetReason: 'failure' })
     } else {
@@ -395,7 +400,7 @@ export class Generation {
       agent.apply('exit')
     }
     record.state = agent?.state ?? record.state
-    this.raiseFatal({ errorType: 'Extension.Crash', message: describeExit(record.exit?.code ?? null, null), process: name, resetReason: 'failure' })
+    this.#crashed(name, 'extension', record.exit?.code ?? null, null)
   }
 
   // ---- Invoke ----------------------------------------------------------------------------

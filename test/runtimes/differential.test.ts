@@ -102,14 +102,14 @@ function cases(extensions: string, probe: PostgresProbe): Case[] {
     for (const withExtension of [false, true]) {
       list.push({
         name: `${runtime}: SIGTERM closes an SQLAlchemy pool and a psycopg connection, ${withExtension ? 'with' : 'without'} an extension`,
-        // Most of the 2 s window for the runtime: with SQLAlchemy and psycopg loaded, the interpreter's
+        // The whole 2 s window for the runtime: with SQLAlchemy and psycopg loaded, the interpreter's
         // own exit after sys.exit(0) took ~550 ms on a loaded 2-core machine (over the 300 ms default).
         options: {
           functionDir: FUNCTION,
           handler: 'pools.handler',
           runtime,
           postgres: probe,
-          runtimeShutdownMs: 1500,
+          runtimeShutdownMs: 2000,
           ...(withExtension ? { extensionsDir: extensions } : {}),
         },
         events: [[{}]],
