@@ -117,7 +117,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     this.#telemetry = new TelemetryHub({
       recorder,
       options: options.telemetry,
-      pythonVersion: options.profile.pythonVersion ?? options.profile.id,
+      // Lambda's own names: python:3.12.v38, provided:al2023.v25.
+      runtimeName: options.profile.pythonVersion === null ? options.profile.id.replace('.', ':') : `python:${options.profile.pythonVersion}`,
       region: options.region,
       freezes: options.freeze,
     })

@@ -24,8 +24,8 @@ import { createTransport, httpAgent } from './transport.js'
 export interface TelemetryHubSetup {
   readonly recorder: Recorder
   readonly options: ParsedTelemetryOptions
-  /** `major.minor`, for INIT_START's Runtime Version. */
-  readonly pythonVersion: string
+  /** INIT_START's Runtime Version before `.vN`: `python:3.12`, or `provided:al2023` for an OS-only runtime. */
+  readonly runtimeName: string
   readonly region: string
   /** The sandbox is SIGSTOPped between invokes: delivery pauses from platform.report to the next start. */
   readonly freezes: boolean
@@ -43,9 +43,9 @@ const API_NAME: Record<SubscriptionApi, string> = { telemetry: 'Telemetry', logs
  * INIT_START's version and ARN. Lambda's are `python:3.12.v38` and a per-release SHA-256 ARN; the
  * harness is no release of Lambda's, so it names version 0 and hashes its own profile name.
  */
-export function runtimeVersion(pythonVersion: string, region: string): { runtimeVersion: string; runtimeVersionArn: string } {
-  const sha = createHash('sha256').update(`lambda-harness python:${pythonVersion}`).digest('hex')
-  return { runtimeVersion: `python:${pythonVersion}.v0`, runtimeVersionArn: `arn:aws:lambda:${region}::runtime:${sha}` }
+export function runtimeVersion(runtimeName: string, region: string): { runtimeVersion: string; runtimeVersionArn: string } {
+  const sha = createHash('sha256').update(`lambda-harness ${runtimeName}`).digest('hex')
+  return { runtimeVersion: `${runtimeName}.v0`, runtimeVersionArn: `arn:aws:lambda:${region}::runtime:${sha}` }
 }
 
 class Gate implements PauseGate {
@@ -99,7 +99,7 @@ export class TelemetryHub implements TelemetrySink {
 
   constructor(setup: TelemetryHubSetup) {
     this.#setup = setup
-    this.#version = runtimeVersion(setup.pythonVersion, setup.region)
+    this.#version = runtimeVersion(setup.runtimeName, setup.region)
   }
 
   // ---- TelemetrySink: what the sandbox reports -----------------------------------------------

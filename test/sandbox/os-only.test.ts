@@ -32,6 +32,7 @@ t.test('the custom runtime + two bash extensions sample passes in the sandbox', 
   )
   t.match(sandbox.record.init, { status: 'success', extensions: [{ name: 'extension1.sh', events: ['INVOKE', 'SHUTDOWN'] }, { name: 'extension2.sh' }] })
   t.same(sandbox.record.runtime.command, ['/opt/bootstrap'], "the layer's bootstrap: the function has none")
+  t.match(sandbox.record.logs[0], /^INIT_START Runtime Version: provided:al2\.v0\t/, "INIT_START names the OS-only runtime as Lambda's logs do")
   for (const n of [1, 2]) {
     const result = await sandbox.invoke({ payload: `hello ${n}` })
     t.match(result, { status: 'success', response: `Echo: '{"payload":"hello ${n}"}'` })
