@@ -19,6 +19,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs'
 import { childrenOf, descendants, innermostPid } from '../supervisor/process-groups.js'
 import type { Launcher, ProcessHost } from '../supervisor/supervisor.js'
 import { SandboxHolder } from './holder.js'
+import { SandboxNetwork } from './network.js'
 import { enterLauncher, type LauncherCommand } from './launcher.js'
 
 /** How long bwrap may take to build the sandbox before we call it broken. */
@@ -42,6 +43,8 @@ export class SandboxNamespace {
   /** Host pid of the namespace's pid 1 (bwrap's reaper); its /proc/<pid>/ns/* are the sandbox's. */
   readonly initPid: number
   readonly launcher: Launcher | ProcessHost
+  /** The sandbox's own network: with the compiled holder only, which makes its sockets. */
+  readonly network: SandboxNetwork | undefined
   readonly #bwrap: ChildProcess
   readonly #exited: Promise<unknown>
   /** The holder's pid as the sandbox sees it. */
@@ -54,6 +57,7 @@ export class SandboxNamespace {
     this.initPid = initPid
     this.#holderPid = holderPid
     this.launcher = launcher
+    this.network = launcher instanceof SandboxHolder ? new SandboxNetwork(launcher) : undefined
   }
 
   /** Starts bwrap and resolves once the sandbox's mounts are all in place; rejects with bwrap's own words. */
@@ -72,10 +76,11 @@ export class SandboxNamespace {
     try {
       bwrap = spawn(
         spec.bwrap,
-        [...spec.mountArgs, '--unshare-pid', '--die-with-parent', '--info-fd', '3', '--', ...holder],
+        [...spec.mountArgs, '--unshare-pid', ...networkArgs(holderFile !== undefined), '--die-with-parent', '--info-fd', '3', '--', ...holder],
         // stdin stays open while the sandbox lives (the holder's commands; `cat` only waits on
-        // it); stdout says "ready <its pid inside>", then the holder's answers.
-        { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', holderFile ?? 'ignore'], detached: true },
+        // it); stdout says "ready <its pid inside>", then the holder's answers; fd 6 is the
+        // channel the holder hands its sockets over (network.ts).
+        { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', holderFile ?? 'ignore', ...(holderFile === undefined ? [] : ['ipc' as const])], detached: true },
       )
     } finally {
       // The child has its own copy (or none, if the spawn threw).
@@ -141,7 +146,7 @@ export class SandboxNamespace {
       if (holderHostPid === undefined || bwrap.stdin === null || bwrap.stdout === null) {
         return fail(`the sandbox's holder is not where bwrap started it (pid 1 is host pid ${initPid})`)
       }
-      launcher = new SandboxHolder(bwrap.stdin, bwrap.stdout, holderHostPid)
+      launcher = new SandboxHolder(bwrap.stdin, bwrap.stdout, holderHostPid, undefined, bwrap)
     }
     return new SandboxNamespace(bwrap, exited, Number(initPid), Number(holderPid), launcher)
   }
@@ -175,6 +180,7 @@ export class SandboxNamespace {
   /** SIGKILLs pid 1, so the kernel kills everything inside; waits (bounded) for bwrap to report it. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.network?.close()
       // Once the host-side bwrap has exited, pid 1 is dead too and its pid may be someone else's.
       if (this.#running) {
         kill(this.initPid, 'SIGKILL')
@@ -190,6 +196,14 @@ export class SandboxNamespace {
   get #running(): boolean {
     return this.#bwrap.exitCode === null && this.#bwrap.signalCode === null
   }
+}
+
+/**
+ * A network namespace of the sandbox's own, with its loopback up (bwrap brings `lo` up), when the
+ * holder can make the sockets that reach into it; a shell-held sandbox keeps the host's network.
+ */
+function networkArgs(holder: boolean): string[] {
+  return holder ? ['--unshare-net'] : []
 }
 
 /**

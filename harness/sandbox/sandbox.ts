@@ -29,7 +29,9 @@ import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
 import { OwnConnections, processesWithEnvironment, uptimeTicks } from '../probes/processes.js'
 import { startIsolation, type Isolation } from '../isolation/isolation.js'
+import { SANDBOX_API_PORT } from '../isolation/network.js'
 import { TelemetryHub } from '../telemetry/hub.js'
+import { connectLoopback } from '../telemetry/transport.js'
 
 export const HARNESS_VERSION = '0.1.0'
 
@@ -107,6 +109,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       pythonVersion: options.profile.pythonVersion,
       region: options.region,
       freezes: options.freeze,
+      connect: (port, signal) => this.connectInside(port, signal),
     })
   }
 
@@ -183,8 +186,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
           `${parsed.functionName}_${randomBytes(3).toString('hex')}`,
         )
       })()
-      const listening = ApiServer.start(sandbox).then((server) => {
-        sandbox.#server = server
+      // Inside a sandbox's own network the API is at 127.0.0.1:9001 there, as on Lambda.
+      const listening = isolating.then(async ({ isolation: { network } }) => {
+        sandbox.#server = await ApiServer.start(sandbox, network === undefined ? undefined : () => network.listen(SANDBOX_API_PORT))
       })
       // Every part that started is kept (dispose ends it) before the first failure is thrown.
       const failed = (await Promise.allSettled([isolating, opening, listening])).find((result) => result.status === 'rejected')
@@ -192,6 +196,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         throw failed.reason
       }
       const { isolation, warning } = await isolating
+      // The probes' servers, on the host, at the same 127.0.0.1 addresses inside.
+      await Promise.all((isolation.network === undefined ? [] : sandbox.#resources?.hostPorts ?? []).map((port) => isolation.network?.relay(port)))
       if (warning !== undefined) {
         hooks.warn?.(warning)
         recorder.record.warnings.push(warning)
@@ -279,7 +285,16 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     return this.#recorder.snapshot()
   }
 
-  /** Where the API server listens: the AWS_LAMBDA_RUNTIME_API value. */
+  /**
+   * A connection to 127.0.0.1:`port` as the sandbox's processes reach it: inside its own network
+   * when it has one (the API at 9001, a subscriber's listener), else on the host's loopback.
+   */
+  connectInside(port: number, signal: AbortSignal = this.#controller.signal): Promise<Socket> {
+    const network = this.#isolation?.network
+    return network === undefined ? connectLoopback(port, signal) : network.connect(port, signal)
+  }
+
+  /** Where the API server listens, as the processes see it: the AWS_LAMBDA_RUNTIME_API value. */
   get runtimeApi(): string {
     this.#assertNotDisposed()
     return this.#server.address
