@@ -47,6 +47,8 @@ run options:
                                PGAPPNAME=<process> to every process, and classify every session after Shutdown
   --postgres-bin <dir>         use a system PostgreSQL's bin folder instead of the embedded server
   --sink                       an HTTP collector on loopback, handed to every process as SINK_URL
+  --host-port <port>           a port of the host's 127.0.0.1 the processes reach at 127.0.0.1:<port>
+                               inside the sandbox's own network (repeatable)
   --json <file|->              write the RunRecord as JSON (- for stdout)
   --html <file>                write the HTML timeline of the run (one self-contained file)
   --quiet                      no text report on stdout
@@ -109,6 +111,7 @@ async function run(argv: string[]): Promise<number> {
       postgres: { type: 'boolean' },
       'postgres-bin': { type: 'string' },
       sink: { type: 'boolean' },
+      'host-port': { type: 'string', multiple: true, default: [] },
       json: { type: 'string' },
       html: { type: 'string' },
       quiet: { type: 'boolean' },
@@ -150,6 +153,7 @@ async function run(argv: string[]): Promise<number> {
     postgres: values.postgres ?? false,
     ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
     sink: values.sink ?? false,
+    hostPorts: values['host-port'].map((port) => numberFlag('host-port', port) ?? 0),
     // A missing handler module or a broken extension file is bad input here (exit 2), not an Init failure.
     preflight: true,
   }
@@ -196,6 +200,7 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   runtimeShutdownMs: '--runtime-shutdown-ms',
   ephemeralStorageMB: '--ephemeral-storage',
   postgresBinDir: '--postgres-bin',
+  hostPorts: '--host-port',
 }
 
 function flagNames(message: string): string {

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
 import { DEFAULT_RUNTIME, RUNTIME_IDS, RUNTIME_PROFILES, isRuntimeId, type RuntimeProfile } from './profiles.js'
-import { validateCustomerEnv } from './environment.js'
+import { SANDBOX_API_PORT, validateCustomerEnv } from './environment.js'
 import { validateTelemetryOptions, type ParsedTelemetryOptions, type TelemetryOptions } from './telemetry-options.js'
 
 export type ShutdownReason = 'spindown' | 'timeout' | 'failure'
@@ -65,6 +65,11 @@ export interface BootOptions {
   postgresBinDir?: string
   /** An HTTP collector on loopback, handed to every process as SINK_URL. Default false. */
   sink?: boolean
+  /**
+   * Ports of the host's 127.0.0.1 the processes reach at the same address inside: a bwrap
+   * sandbox has a network of its own (the probes' own servers are relayed in without this). Default none.
+   */
+  hostPorts?: number[]
 }
 
 /** A layer as Lambda unpacks it under /opt: `extensions/`, `python/`, `bin/`, `lib/`. */
@@ -97,6 +102,7 @@ export interface ParsedOptions {
   readonly postgres: boolean | object
   readonly postgresBinDir: string | undefined
   readonly sink: boolean
+  readonly hostPorts: readonly number[]
   /** Non-fatal findings (dropped env keys); the caller decides where they go. */
   readonly warnings: readonly string[]
 }
@@ -230,6 +236,10 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (options.sink !== undefined && typeof options.sink !== 'boolean') {
     throw invalid('sink', 'true or false', options.sink)
   }
+  const hostPorts = options.hostPorts ?? []
+  if (!Array.isArray(hostPorts) || hostPorts.some((port) => !Number.isInteger(port) || port < 1 || port > 65535 || port === SANDBOX_API_PORT)) {
+    throw invalid('hostPorts', `an array of TCP ports (1-65535, not the API's ${SANDBOX_API_PORT})`, hostPorts)
+  }
   const warnings: string[] = []
   const env = validateCustomerEnv(options.env ?? {}, warnings)
   const platformEnv = options.platformEnv ?? {}
@@ -261,6 +271,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     postgres: options.postgres ?? false,
     postgresBinDir: options.postgresBinDir === undefined ? undefined : requireDirectory('postgresBinDir', options.postgresBinDir),
     sink: options.sink ?? false,
+    hostPorts: [...new Set(hostPorts)],
     warnings,
   }
 }

@@ -12,7 +12,8 @@ import type { Launcher, ProcessHost } from '../supervisor/supervisor.js'
 import { EXTENSIONS_DIR, OPT, RUNTIME_DIR, TASK_ROOT, hostsFile, sandboxMountArgs } from './mounts.js'
 import { enterLauncher, findExecutable, holderBinary, launcherCommand } from './launcher.js'
 import { SandboxNamespace } from './namespace.js'
-import { SANDBOX_API_PORT, type SandboxNetwork } from './network.js'
+import { SANDBOX_API_PORT } from '../config/environment.js'
+import type { SandboxNetwork } from './network.js'
 
 /** A layer's parts that go on the runtime's search paths. */
 export type LayerPart = 'bin' | 'lib' | 'python'

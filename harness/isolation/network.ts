@@ -12,9 +12,6 @@
 import net, { type Server, type Socket } from 'node:net'
 import type { SocketHandle } from './holder.js'
 
-/** Where Lambda's Runtime, Extensions and Telemetry APIs listen inside an execution environment. */
-export const SANDBOX_API_PORT = 9001
-
 /** The holder's side: sockets made inside the sandbox's network namespace. */
 export interface SocketMaker {
   socket(port?: number): Promise<SocketHandle>

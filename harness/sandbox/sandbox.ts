@@ -7,7 +7,7 @@ import path from 'node:path'
 import { ApiServer } from '../api/server.js'
 import type { ApiCall, FunctionInfo, PlatformPort, TelemetryPort } from '../api/port.js'
 import { validateOptions, type BootOptions, type ParsedOptions, type ShutdownReason, SHUTDOWN_REASONS, invalid } from '../config/options.js'
-import { extensionEnvironment, runtimeEnvironment } from '../config/environment.js'
+import { SANDBOX_API_PORT, extensionEnvironment, runtimeEnvironment } from '../config/environment.js'
 import { lifecycleWarnings } from '../config/profiles.js'
 import { preflight } from '../config/preflight.js'
 import { HarnessError } from '../errors.js'
@@ -29,7 +29,6 @@ import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import { PostgresProbe } from '../probes/postgres.js'
 import { OwnConnections, processesWithEnvironment, uptimeTicks } from '../probes/processes.js'
 import { startIsolation, type Isolation } from '../isolation/isolation.js'
-import { SANDBOX_API_PORT } from '../isolation/network.js'
 import { TelemetryHub } from '../telemetry/hub.js'
 import { connectLoopback } from '../telemetry/transport.js'
 
@@ -55,8 +54,12 @@ export interface ShutdownOptions {
 export interface SandboxHooks {
   /** Where warnings go as they happen (the CLI prints them on stderr). Default: nowhere. */
   readonly warn?: (message: string) => void
-  /** Called with host:port as soon as the API server listens, before Init (e.g. to act as a process). */
-  readonly onApiListening?: (runtimeApi: string) => void
+  /**
+   * Called with host:port as soon as the API server listens, before Init (e.g. to act as a
+   * process), and how to open a connection to it as the processes do (a bwrap sandbox's API is
+   * in its own network, out of the host's reach).
+   */
+  readonly onApiListening?: (runtimeApi: string, connect: () => Promise<Socket>) => void
   /**
    * Called with each timeline entry as it is recorded (an API call, an event, a signal, an exit, an
    * output line), synchronously: to follow a run live or to act at an exact point of it. It must
@@ -196,14 +199,15 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         throw failed.reason
       }
       const { isolation, warning } = await isolating
-      // The probes' servers, on the host, at the same 127.0.0.1 addresses inside.
-      await Promise.all((isolation.network === undefined ? [] : sandbox.#resources?.hostPorts ?? []).map((port) => isolation.network?.relay(port)))
+      // The probes' servers and the ports the user named, on the host, at the same 127.0.0.1 addresses inside.
+      const relayed = [...new Set([...(sandbox.#resources?.hostPorts ?? []), ...parsed.hostPorts])]
+      await Promise.all((isolation.network === undefined ? [] : relayed).map((port) => isolation.network?.relay(port)))
       if (warning !== undefined) {
         hooks.warn?.(warning)
         recorder.record.warnings.push(warning)
       }
       recorder.add('phase', isolation.description)
-      hooks.onApiListening?.(sandbox.#server.address)
+      hooks.onApiListening?.(sandbox.#server.address, () => sandbox.connectInside(Number(sandbox.#server.address.split(':')[1])))
       const init = await sandbox.#startGeneration('init', parsed.initTimeoutMs)
       recorder.record.init = init
       sandbox.#coldInitMs = init.status === 'success' ? init.durationMs : undefined
