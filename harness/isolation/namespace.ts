@@ -57,7 +57,7 @@ export class SandboxNamespace {
     this.initPid = initPid
     this.#holderPid = holderPid
     this.launcher = launcher
-    this.network = launcher instanceof SandboxHolder ? new SandboxNetwork(launcher) : undefined
+    this.network = launcher instanceof SandboxHolder ? new SandboxNetwork(launcher, initPid) : undefined
   }
 
   /** Starts bwrap and resolves once the sandbox's mounts are all in place; rejects with bwrap's own words. */

@@ -18,13 +18,16 @@ export interface SocketMaker {
 }
 
 export class SandboxNetwork {
+  /** The namespace's TCP socket table (/proc/<a pid inside>/net/tcp): where its connections are listed. */
+  readonly tcpTable: string
   readonly #maker: SocketMaker
   readonly #relays: Server[] = []
   readonly #relayed = new Set<Socket>()
   #closed = false
 
-  constructor(maker: SocketMaker) {
+  constructor(maker: SocketMaker, pidInside: number) {
     this.#maker = maker
+    this.tcpTable = `/proc/${pidInside}/net/tcp`
   }
 
   /** A listening socket on 127.0.0.1:`port` inside, for net.Server#listen(handle). */

@@ -83,7 +83,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   readonly #telemetry: TelemetryHub
   readonly #functionArn: string
   /** Our API's connections, so the evidence read before a SIGKILL can skip them (probes/processes.ts). */
-  readonly #ownConnections = new OwnConnections()
+  readonly #ownConnections = new OwnConnections(() => this.#isolation?.network?.tcpTable ?? '/proc/self/net/tcp')
   #generations = 0
   #queue: Promise<unknown> = Promise.resolve()
   #shutDown = false
