@@ -82,7 +82,9 @@ static void give_socket(long id, int port) {
     answer("error %ld ENOTCONN the holder has no channel to the harness\n", id);
     return;
   }
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* Non-blocking as libuv's own sockets are: it takes a received fd as it is, and a blocking one
+     would block the harness's event loop in connect(), or in the accept() that drains a listener. */
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     answer("error %ld %s socket: %s\n", id, errno_name(errno), strerror(errno));
     return;

@@ -53,9 +53,19 @@ export function httpAgent(options: Agent.Options, connect: SandboxConnect = conn
       new Agent({
         ...options,
         connect: (to, callback) => {
-          connect(Number(to.port), AbortSignal.timeout(connectTimeoutMs)).then(
-            (socket) => callback(null, socket),
-            (error: Error) => callback(error, null),
+          // A timer of our own: an AbortSignal.timeout() nothing else references can be collected
+          // before it fires, and a listener that never accepts (a full backlog) holds a connect for minutes.
+          const controller = new AbortController()
+          const timer = setTimeout(() => controller.abort(new Error(`connect to port ${to.port} timed out after ${connectTimeoutMs} ms`)), connectTimeoutMs)
+          connect(Number(to.port), controller.signal).then(
+            (socket) => {
+              clearTimeout(timer)
+              callback(null, socket)
+            },
+            (error: Error) => {
+              clearTimeout(timer)
+              callback(error, null)
+            },
           )
         },
       }),

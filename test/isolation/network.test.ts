@@ -1,10 +1,14 @@
 // A bwrap sandbox's own network (issue 16, item 1): the APIs at 127.0.0.1:9001 inside as on
 // Lambda, fixed ports that never collide between sandboxes, Telemetry delivered to a listener on
 // the sandbox's own loopback, and no way from one sandbox to another's API or to the host.
+import { setMaxListeners } from 'node:events'
+import { existsSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { type BootOptions, type Sandbox } from '../../harness/index.js'
-import { canaryExtension, extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { ENTER_BINARY, ENTER_SCRIPT, holderBinary } from '../../harness/isolation/launcher.js'
+import { PYTHON, canaryExtension, extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { namespace } from './starting.js'
 
 /** A bwrap sandbox (no fallback to plain processes); an isolation warning fails the test. */
 function bootIsolated(t: Test, options: Partial<BootOptions> & { functionDir: string }): Promise<Sandbox> {
@@ -64,4 +68,33 @@ t.test('a reset serves the next generation at 127.0.0.1:9001 again; a host port 
   t.equal((await sandbox.invoke({})).status, 'success', 'the invoke after the reset')
   t.equal(sandbox.runtimeApi, '127.0.0.1:9001')
   t.ok(await until(() => canary() === 2), 'and again after the reset')
+})
+
+t.test('the holder\'s sockets: a port taken inside is refused with its errno, and a connect never blocks the harness', async (t) => {
+  const launcher = existsSync(ENTER_BINARY) ? { file: ENTER_BINARY, args: [] } : { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }
+  const ns = await namespace(t, launcher, holderBinary())
+  const network = ns.network
+  if (network === undefined) {
+    t.comment('no compiled holder (make build): a shell-held sandbox keeps the host\'s network')
+    return
+  }
+  const held = await network.listen(4243)
+  t.teardown(() => (held as { close(): void }).close())
+  await t.rejects(network.listen(4243), { code: 'EADDRINUSE', message: /listen on 127\.0\.0\.1:4243/ }, 'the second listener on 4243 is refused')
+  await t.rejects(network.connect(4244), { code: 'ECONNREFUSED' }, 'nothing listens on 4244 inside')
+  // A listener whose backlog is full never completes a connect: the abort must end it (this hung
+  // the harness's event loop while the holder's sockets were blocking).
+  const ticks = setInterval(() => undefined, 10)
+  const started = Date.now()
+  const listener = await network.listen(4245)
+  t.teardown(() => (listener as { close(): void }).close())
+  const controller = new AbortController()
+  setMaxListeners(1000, controller.signal)
+  const timer = setTimeout(() => controller.abort(new Error('deadline')), 300)
+  const attempts = Array.from({ length: 600 }, () => network.connect(4245, controller.signal).then((socket) => socket.destroy(), (error: Error) => error.message))
+  const outcomes = await Promise.all(attempts)
+  clearTimeout(timer)
+  clearInterval(ticks)
+  t.ok(outcomes.includes('deadline'), 'a connect into a full backlog was aborted at its deadline')
+  t.ok(Date.now() - started < 10_000, `and the harness kept running (${Date.now() - started} ms)`)
 })
