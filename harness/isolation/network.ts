@@ -41,6 +41,11 @@ export class SandboxNetwork {
     const handle = await this.#maker.socket()
     // A Socket built on a handle connects that handle (net.js connect() keeps an existing _handle).
     const socket = new net.Socket({ handle } as net.SocketConstructorOpts)
+    if (signal?.aborted === true) {
+      // Aborted while the holder made the socket: an abort listener added now would never fire.
+      socket.destroy()
+      throw signal.reason instanceof Error ? signal.reason : new Error('aborted')
+    }
     return new Promise<Socket>((resolve, reject) => {
       const fail = (error: Error) => {
         signal?.removeEventListener('abort', onAbort)
