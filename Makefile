@@ -74,7 +74,7 @@ launcher: $(LAUNCHER) $(HOLDER)
 $(LAUNCHER): harness/isolation/enter.c harness/isolation/exec-report.h
 	@mkdir -p $(@D)
 	@cc -O2 -Wall -static -o $@ $< 2>/dev/null || cc -O2 -Wall -o $@ $< || echo "note: no C compiler; the sandbox launcher runs in Python (enter.py), slower per process"
-$(HOLDER): harness/isolation/hold.c harness/isolation/exec-report.h
+$(HOLDER): harness/isolation/hold.c harness/isolation/network.c harness/isolation/exec-report.h
 	@mkdir -p $(@D)
 	@cc -O2 -Wall -static -o $@ $< 2>/dev/null || cc -O2 -Wall -o $@ $< || echo "note: no C compiler; each sandbox process starts through the launcher"
 

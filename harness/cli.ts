@@ -71,6 +71,8 @@ run options:
                                PGAPPNAME=<process> to every process, and classify every session after Shutdown
   --postgres-bin <dir>         use a system PostgreSQL's bin folder instead of the embedded server
   --sink                       an HTTP collector on loopback, handed to every process as SINK_URL
+  --host-port <port>           a port of the host's 127.0.0.1 the processes reach at 127.0.0.1:<port>
+                               inside the sandbox's own network (repeatable)
   --json <file|->              write the RunRecord as JSON (- for stdout)
   --html <file>                write the HTML timeline of the run (one self-contained file)
   --trace <file>               write the lifecycle as Chrome trace-event JSON (open it in Perfetto)
@@ -144,6 +146,7 @@ async function run(argv: string[]): Promise<number> {
       postgres: { type: 'boolean' },
       'postgres-bin': { type: 'string' },
       sink: { type: 'boolean' },
+      'host-port': { type: 'string', multiple: true, default: [] },
       json: { type: 'string' },
       html: { type: 'string' },
       trace: { type: 'string' },
@@ -194,6 +197,7 @@ async function run(argv: string[]): Promise<number> {
     postgres: values.postgres ?? false,
     ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
     sink: values.sink ?? false,
+    hostPorts: values['host-port'].map((port) => numberFlag('host-port', port) ?? 0),
     // A missing handler module or a broken extension file is bad input here (exit 2), not an Init failure.
     preflight: true,
   }
@@ -305,6 +309,7 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   ephemeralStorageMB: '--ephemeral-storage',
   postgresBinDir: '--postgres-bin',
   image: '--image',
+  hostPorts: '--host-port',
 }
 
 function flagNames(message: string): string {

@@ -23,10 +23,11 @@ async function cliAll(runs: readonly (readonly string[])[], concurrency = 3): Pr
 }
 
 /** An extensions folder whose one extension, if it is ever started, tells the test (helpers.ts). */
-async function canary(t: Test): Promise<{ dir: string; started: () => number }> {
+async function canary(t: Test): Promise<{ dir: string; started: () => number; hostPort: string[] }> {
   const dir = path.join(tempDir(t, 'lh-cli-canary-'), 'extensions')
   mkdirSync(dir)
-  return { dir, started: await canaryExtension(t, dir) }
+  const started = await canaryExtension(t, dir)
+  return { dir, started, hostPort: ['--host-port', String(started.port)] }
 }
 
 
@@ -45,13 +46,13 @@ t.test('--help exits 0 with the usage; no arguments exits 2 with it', async (t) 
 })
 
 t.test('bad usage and bad input: exit 2, one message on stderr naming the option, nothing started', async (t) => {
-  const { dir, started } = await canary(t)
+  const { dir, started, hostPort } = await canary(t)
   const work = tempDir(t, 'lh-cli-input-')
   const notJson = path.join(work, 'event.json')
   writeFileSync(notJson, '{"unterminated": ')
   const missingEvent = path.join(work, 'missing.json')
   const echo = fn('echo')
-  const base = ['--extensions', dir, '--python', PYTHON]
+  const base = ['--extensions', dir, '--python', PYTHON, ...hostPort]
   const cases: [string, string[], RegExp][] = [
     ['a missing --handler', ['run', echo, ...base], /^option --handler: expected module\.function \(e\.g\. app\.handler\), got nothing$/],
     ['an unknown flag', ['run', echo, '--handler', 'app.handler', '--frobnicate', ...base], /^Unknown option '--frobnicate'/],

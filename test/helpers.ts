@@ -108,7 +108,7 @@ export async function until(condition: () => boolean, timeoutMs = 5000): Promise
  * runs as the well-behaved reference extension (so a valid run with it is clean); otherwise it exits
  * without registering. Returns how many times it has started.
  */
-export async function canaryExtension(t: Test, dir: string, behaves = false): Promise<() => number> {
+export async function canaryExtension(t: Test, dir: string, behaves = false): Promise<(() => number) & { readonly port: number }> {
   let connections = 0
   const server = createServer((socket) => {
     connections++
@@ -120,7 +120,8 @@ export async function canaryExtension(t: Test, dir: string, behaves = false): Pr
   const kit = path.join(EXTENSIONS, 'lib')
   const then = behaves ? `sys.path.insert(0, ${JSON.stringify(kit)})\nfrom extension_kit import main; main("well-behaved")\n` : ''
   writeFileSync(path.join(dir, 'canary'), `#!${PYTHON}\nimport socket, sys\nsocket.create_connection(("127.0.0.1", ${port})).close()\n${then}`, { mode: 0o755 })
-  return () => connections
+  // `port` is the test's listener: a bwrap sandbox's own network reaches it as a host port (--host-port).
+  return Object.assign(() => connections, { port })
 }
 
 /** The Debian roots `make setup` builds (.ci/build-root): a contract shared with checks outside the tests. */

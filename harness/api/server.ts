@@ -29,28 +29,36 @@ interface InFlight {
 
 const NOT_YET = (): void => undefined
 
+/**
+ * A listening socket to serve on, made elsewhere: a bwrap sandbox's 127.0.0.1:9001, inside its own
+ * network (isolation/network.ts). Without one the server listens on a free port of the host's loopback.
+ */
+export type ListenSource = () => Promise<object>
+
 export class ApiServer {
   #server!: Server
   readonly #port: PlatformPort
+  readonly #source: ListenSource | undefined
   readonly #inFlight = new Members<InFlight>()
   #closing: Promise<void> | undefined
   /** Earlier generations' listeners, bound until close() (see renew). */
   readonly #retired: Server[] = []
 
-  private constructor(port: PlatformPort) {
+  private constructor(port: PlatformPort, source: ListenSource | undefined) {
     this.#port = port
+    this.#source = source
   }
 
-  /** Listens on 127.0.0.1 only, on a free port. */
-  static async start(port: PlatformPort): Promise<ApiServer> {
-    const api = new ApiServer(port)
+  /** Listens on 127.0.0.1 only: on a free port, or on the socket `source` gives. */
+  static async start(port: PlatformPort, source?: ListenSource): Promise<ApiServer> {
+    const api = new ApiServer(port, source)
     api.#server = await api.#listen()
     return api
   }
 
   #listen(): Promise<Server> {
     const holder: { server?: Server } = {}
-    return listen((req, res) => this.#handle(req, res, holder.server)).then((server) => {
+    return listen((req, res) => this.#handle(req, res, holder.server), this.#source).then((server) => {
       server.on('connection', (socket: Socket) => this.#port.connected?.(socket))
       // After listening, an 'error' is accept() failing (EMFILE): the harness's fault, reported, never a crash.
       server.on('error', (error: NodeJS.ErrnoException) => this.#port.harnessFault?.(error))
@@ -70,6 +78,13 @@ export class ApiServer {
    */
   async renew(): Promise<void> {
     const old = this.#server
+    if (this.#source !== undefined) {
+      // A sandbox's own 127.0.0.1:9001: no other sandbox can be given it, and the next listener
+      // needs its port. Closing the old one resets what a killed process left in its backlog.
+      this.#dropListener(old)
+      this.#server = await this.#listen()
+      return
+    }
     this.#server = await this.#listen()
     this.#dropListener(old, 'keep bound')
     this.#retired.push(old)
@@ -175,8 +190,8 @@ export class ApiServer {
   }
 }
 
-/** An HTTP server configured for long polls, listening on 127.0.0.1 on a free port. */
-async function listen(onRequest: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
+/** An HTTP server configured for long polls, listening on 127.0.0.1 on a free port (or on `source`'s socket). */
+async function listen(onRequest: (req: IncomingMessage, res: ServerResponse) => void, source: ListenSource | undefined): Promise<Server> {
   const server = createServer({
     // /next is a long poll that may wait for minutes between invokes: no request timeout.
     requestTimeout: 0,
@@ -194,9 +209,16 @@ async function listen(onRequest: (req: IncomingMessage, res: ServerResponse) => 
       socket.destroy()
     }
   })
+  const handle = source === undefined ? undefined : await source().catch((error: Error) => {
+    throw new HarnessError('ERR_SERVER', `could not listen on the sandbox's 127.0.0.1: ${error.message}`, { cause: error })
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(new HarnessError('ERR_SERVER', `could not listen on 127.0.0.1: ${error.message}`, { cause: error })))
-    server.listen(0, '127.0.0.1', () => resolve())
+    if (handle === undefined) {
+      server.listen(0, '127.0.0.1', () => resolve())
+    } else {
+      server.listen(handle, () => resolve())
+    }
   })
   return server
 }

@@ -4,7 +4,7 @@ import { realpathSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
 import { DEFAULT_RUNTIME, RUNTIME_IDS, RUNTIME_PROFILES, isRuntimeId, type RuntimeProfile } from './profiles.js'
-import { validateCustomerEnv } from './environment.js'
+import { SANDBOX_API_PORT, validateCustomerEnv } from './environment.js'
 import type { TemplateSource } from './template.js'
 import { validateTelemetryOptions, type ParsedTelemetryOptions, type TelemetryOptions } from './telemetry-options.js'
 
@@ -95,6 +95,11 @@ export interface BootOptions {
    * hostname form (169.254.x.y) are UNCONFIRMED, so both can be set.
    */
   sandboxUser?: { uid?: number; gid?: number; hostname?: string }
+  /**
+   * Ports of the host's 127.0.0.1 the processes reach at the same address inside: a bwrap
+   * sandbox has a network of its own (the probes' own servers are relayed in without this). Default none.
+   */
+  hostPorts?: number[]
 }
 
 /** A layer as Lambda unpacks it under /opt: `extensions/`, `python/`, `bin/`, `lib/`. */
@@ -134,6 +139,7 @@ export interface ParsedOptions {
   readonly template: TemplateSource | undefined
   readonly expose: readonly string[]
   readonly sandboxUser: SandboxUser
+  readonly hostPorts: readonly number[]
   /** Non-fatal findings (dropped env keys); the caller decides where they go. */
   readonly warnings: readonly string[]
 }
@@ -318,6 +324,10 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (options.sink !== undefined && typeof options.sink !== 'boolean') {
     throw invalid('sink', 'true or false', options.sink)
   }
+  const hostPorts = options.hostPorts ?? []
+  if (!Array.isArray(hostPorts) || hostPorts.some((port) => !Number.isInteger(port) || port < 1 || port > 65535 || port === SANDBOX_API_PORT)) {
+    throw invalid('hostPorts', `an array of TCP ports (1-65535, not the API's ${SANDBOX_API_PORT})`, hostPorts)
+  }
   if (options.osOnlyRuntimeDir !== undefined && typeof options.osOnlyRuntimeDir !== 'boolean') {
     throw invalid('osOnlyRuntimeDir', 'true or false', options.osOnlyRuntimeDir)
   }
@@ -362,6 +372,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     template: options.template,
     expose: validateExpose(options.expose),
     sandboxUser: validateSandboxUser(options.sandboxUser),
+    hostPorts: [...new Set(hostPorts)],
     warnings,
   }
 }

@@ -189,6 +189,8 @@ async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<Scenari
     // `--env DEST={SINK_URL}` points an extension's own destination setting at this scenario's sink.
     env: Object.fromEntries(Object.entries(options.env).map(([key, value]) => [key, value.replaceAll('{SINK_URL}', sink.url)])),
     platformEnv: { SINK_URL: sink.url },
+    // The scenario's sink is on the host: a bwrap sandbox reaches it at the same address inside.
+    hostPorts: [Number(new URL(sink.url).port)],
     postgres: setup.postgres ?? false,
     isolation: options.isolation,
     initTimeoutMs: options.initTimeoutMs,

@@ -23,6 +23,9 @@ static const char *errno_name(int number) {
   case ENOMEM: return "ENOMEM";
   case EISDIR: return "EISDIR";
   case EAGAIN: return "EAGAIN";
+  case EADDRINUSE: return "EADDRINUSE";
+  case ENOTCONN: return "ENOTCONN";
+  case EMFILE: return "EMFILE";
   default: return "UNKNOWN";
   }
 }

@@ -18,12 +18,18 @@
  *
  *     spawn <id> <bytes>\n<bytes of NUL-terminated strings: cwd, file, argc, argv…, env…>
  *     release <id>\n        the harness holds the output pipes now: close ours, reap the process
+ *     listen <id> <port>\n   a TCP socket listening on 127.0.0.1:<port> of the sandbox's network
+ *     socket <id>\n          a TCP socket of the sandbox's network, for the harness to connect
+ *
+ * A socket goes back over Node's IPC channel (NODE_CHANNEL_FD, see network.c): it is created in
+ * the sandbox's network namespace and stays there whoever holds it, so the harness serves and
+ * connects inside the sandbox with no byte relayed. Its failure is answered on stdout:
  *
  * and answers on stdout:
  *
  *     pid <id> <pid in the sandbox> <stdout fd> <stderr fd>   the harness opens the pipes as
  *                                                             /proc/<our host pid>/fd/<fd>
- *     error <id> <ERRNO> <message>                            nothing was started
+ *     error <id> <ERRNO> <message>                            nothing was started (or no socket)
  *     exit <id> code <n> | exit <id> signal <n>               once reaped (after release)
  *
  * A process is reaped only after its release, so a process that ends at once is still a zombie,
@@ -50,6 +56,7 @@
 #include <unistd.h>
 
 #include "exec-report.h"
+#include "network.c"
 
 #ifndef PR_CAPBSET_DROP
 #define PR_CAPBSET_DROP 24
@@ -296,13 +303,14 @@ static void release(long id) {
   reap();
 }
 
-/* Nothing of bwrap's (its info and data fds) reaches the processes. close_range is Linux 5.9+. */
-static void close_inherited(void) {
-  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) {
+/* Nothing of bwrap's (its info and data fds) reaches the processes; fds below `from` stay (the
+   channel). close_range is Linux 5.9+. */
+static void close_inherited(unsigned from) {
+  if (syscall(SYS_close_range, from, ~0U, 0U) == 0) {
     return;
   }
   long limit = sysconf(_SC_OPEN_MAX);
-  for (int fd = 3; fd < (limit > 0 && limit < 65536 ? limit : 65536); fd++) {
+  for (int fd = (int)from; fd < (limit > 0 && limit < 65536 ? limit : 65536); fd++) {
     close(fd);
   }
 }
@@ -332,7 +340,7 @@ static int set_limits(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  close_inherited();
+  close_inherited(keep_channel());
   if (set_limits(argc, argv) != 0) {
     return 1;
   }
@@ -361,8 +369,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   for (;;) {
-    struct pollfd fds[2] = {{.fd = 0, .events = POLLIN}, {.fd = signals, .events = POLLIN}};
-    if (poll(fds, 2, -1) < 0) {
+    struct pollfd fds[3] = {{.fd = 0, .events = POLLIN}, {.fd = signals, .events = POLLIN}, {.fd = channel, .events = POLLIN}};
+    if (poll(fds, channel >= 0 ? 3 : 2, -1) < 0) {
       if (errno == EINTR) {
         continue;
       }
@@ -376,6 +384,9 @@ int main(int argc, char **argv) {
         reap_orphans();
       }
       reap();
+    }
+    if (channel >= 0 && fds[2].revents != 0) {
+      drain_channel();
     }
     if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       continue;
@@ -415,6 +426,10 @@ int main(int argc, char **argv) {
         head += bytes;
       } else if (sscanf(buffer, "release %ld", &id) == 1) {
         release(id);
+      } else if (sscanf(buffer, "listen %ld %lu", &id, &bytes) == 2) {
+        give_socket(id, (int)bytes);
+      } else if (sscanf(buffer, "socket %ld", &id) == 1) {
+        give_socket(id, -1);
       } else {
         fprintf(stderr, "hold: unknown command: %.80s\n", buffer);
       }

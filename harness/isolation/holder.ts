@@ -3,11 +3,15 @@
 // table (/proc/<holder>/fd/<n>: opening a pipe there opens that pipe). No process of ours is
 // forked on the host per sandbox process: a fork of the Node process blocks its event loop for
 // as long as copying its page tables takes, and grows with the user's heap.
+import type { ChildProcess } from 'node:child_process'
 import { closeSync, constants, openSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import type { HostedProcess, LaunchedExit, LaunchFailure, ProcessHost, SpawnSpec } from '../supervisor/supervisor.js'
 import { childrenOf, innermostPid } from '../supervisor/process-groups.js'
 import { launchedExit } from './launcher.js'
+
+/** A socket as Node's IPC channel hands it over: a TCP handle for net.Server#listen or net.Socket. */
+export type SocketHandle = object
 
 type Answer = { readonly kind: 'pid'; readonly inner: number; readonly out: number; readonly err: number } | { readonly kind: 'error'; readonly failure: LaunchFailure }
 
@@ -34,17 +38,28 @@ export class SandboxHolder implements ProcessHost {
   readonly #answers = new Map<number, (answer: Answer) => void>()
   /** Released processes waiting for their end, by request id. */
   readonly #ends = new Map<number, (exit: LaunchedExit) => void>()
+  /** Sockets asked for (network.ts), by request id: a handle, or the holder's error. */
+  readonly #sockets = new Map<number, (outcome: SocketHandle | Error) => void>()
   #gone = false
 
   /**
    * `input` and `output` are the holder's stdin and stdout (bwrap's); `hostPid` is the holder's pid
    * on the host. `ended`, when given, settles once the sandbox has ended (bwrap exited): the
-   * processes' ends are reported after it, so whoever reads them can already tell why.
+   * processes' ends are reported after it, so whoever reads them can already tell why. `channel`,
+   * when given, is the child with Node's IPC channel the holder hands its sockets over.
    */
-  constructor(input: NodeJS.WritableStream, output: NodeJS.ReadableStream, hostPid: number, launchTimeoutMs = LAUNCH_TIMEOUT_MS, ended?: Promise<unknown>) {
+  constructor(
+    input: NodeJS.WritableStream,
+    output: NodeJS.ReadableStream,
+    hostPid: number,
+    launchTimeoutMs = LAUNCH_TIMEOUT_MS,
+    ended?: Promise<unknown>,
+    channel?: ChildProcess,
+  ) {
     this.#input = input
     this.#hostPid = hostPid
     this.#launchTimeoutMs = launchTimeoutMs
+    channel?.on('message', (message: { id?: unknown } | null, handle: unknown) => this.#socketArrived(message, handle))
     input.on('error', () => undefined)
     let pending = ''
     output.setEncoding('utf8')
@@ -111,6 +126,40 @@ export class SandboxHolder implements ProcessHost {
     return { pid, stdout, stderr, ended }
   }
 
+  /**
+   * A TCP socket made inside the sandbox's network namespace: listening on 127.0.0.1:`port` there,
+   * or unconnected (`port` undefined). Rejects with the holder's own words.
+   */
+  socket(port?: number): Promise<SocketHandle> {
+    if (this.#gone) {
+      return Promise.reject(new Error(gone().message))
+    }
+    const id = this.#nextId++
+    return new Promise<SocketHandle>((resolve, reject) => {
+      const timer = setTimeout(() => this.#settleSocket(id, new Error(`the sandbox's holder gave no socket within ${this.#launchTimeoutMs} ms`)), this.#launchTimeoutMs)
+      this.#sockets.set(id, (outcome) => {
+        clearTimeout(timer)
+        return outcome instanceof Error ? reject(outcome) : resolve(outcome)
+      })
+      this.#input.write(port === undefined ? `socket ${id}\n` : `listen ${id} ${port}\n`)
+    })
+  }
+
+  #socketArrived(message: { id?: unknown } | null, handle: unknown): void {
+    const id = typeof message?.id === 'number' ? message.id : undefined
+    if (id === undefined || handle === undefined || handle === null || !this.#sockets.has(id)) {
+      // Asked for by a request that gave up: nobody will close it otherwise.
+      ;(handle as { close?: () => void } | undefined)?.close?.()
+      return
+    }
+    this.#settleSocket(id, handle as SocketHandle)
+  }
+
+  #settleSocket(id: number, outcome: SocketHandle | Error): void {
+    this.#sockets.get(id)?.(outcome)
+    this.#sockets.delete(id)
+  }
+
   #answer(line: string): void {
     const started = /^pid (\d+) (\d+) (\d+) (\d+)$/.exec(line)
     if (started !== null) {
@@ -126,6 +175,10 @@ export class SandboxHolder implements ProcessHost {
       return
     }
     const error = /^error (\d+) (\S+) (.*)$/.exec(line)
+    if (error !== null && this.#sockets.has(Number(error[1]))) {
+      this.#settleSocket(Number(error[1]), Object.assign(new Error(error[3]!), { code: error[2]! }))
+      return
+    }
     if (error !== null) {
       this.#settleAnswer(Number(error[1]), { kind: 'error', failure: { code: error[2]!, message: error[3]!, cause: line } })
       return
@@ -154,6 +207,10 @@ export class SandboxHolder implements ProcessHost {
       resolve(DIED_WITH_SANDBOX)
     }
     this.#ends.clear()
+    for (const settle of this.#sockets.values()) {
+      settle(new Error(gone().message))
+    }
+    this.#sockets.clear()
   }
 
   /** The host pid of the holder's child that is `inner` inside the sandbox (NSpid's last field). */

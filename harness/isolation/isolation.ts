@@ -13,6 +13,8 @@ import type { Launcher, ProcessHost } from '../supervisor/supervisor.js'
 import { EXTENSIONS_DIR, OPT, RUNTIME_DIR, TASK_ROOT, hostsFile, privateFolders, sandboxMountArgs, within } from './mounts.js'
 import { enterLauncher, findExecutable, holderBinary, launcherCommand } from './launcher.js'
 import { SandboxNamespace, type HolderLoss, type SandboxIdentity } from './namespace.js'
+import { SANDBOX_API_PORT } from '../config/environment.js'
+import type { SandboxNetwork } from './network.js'
 
 /** A layer's parts that go on the runtime's search paths. */
 export type LayerPart = 'bin' | 'lib' | 'python'
@@ -36,6 +38,11 @@ export interface Isolation {
    * without a launcher (no C build, no Python).
    */
   readonly launcher: Launcher | ProcessHost | undefined
+  /**
+   * The sandbox's own network (the APIs at 127.0.0.1:9001 inside, the probes relayed in);
+   * undefined where the processes share the host's (plain mode, or bwrap without the holder).
+   */
+  readonly network: SandboxNetwork | undefined
   /** Folders whose open files the process probe names (as the processes see them). */
   readonly probeFolders: readonly string[]
   /**
@@ -139,12 +146,17 @@ export function plainWarning(why: string, launcher: boolean): string {
     `${why}: the processes run as plain host processes, unlike Lambda's sandbox: ` +
     'the function is at its own folder instead of /var/task and layers at theirs instead of /opt (launchers that exec /opt/… fail), ' +
     'the root file system is writable (Lambda allows writes only in /tmp), /tmp is the host\'s, shared and unsized, ' +
+    `${SHARED_NETWORK}, ` +
     (launcher
       ? 'and `sandbox` and `sandbox.localdomain` resolve only if the host defines them'
       : '`sandbox` and `sandbox.localdomain` resolve only if the host defines them, ' +
         'and with no launcher (no compiled one, no Python) a daemon a process forks out of its process group is found only by the environment it inherited and outlives a SIGKILLed harness')
   )
 }
+
+/** What a sandbox without a network namespace of its own gets wrong. */
+const SHARED_NETWORK =
+  `the network is the host's, shared with every other sandbox (a fixed port an extension binds, such as 4243, collides, and the APIs are on an ephemeral host port instead of 127.0.0.1:${SANDBOX_API_PORT})`
 
 function plainIsolation(input: IsolationInput): Isolation {
   return {
@@ -157,6 +169,7 @@ function plainIsolation(input: IsolationInput): Isolation {
     // A later layer wins, as in /opt; an `--extensions` folder has no bin/, lib/ or python/.
     layerDirs: (part) => [...input.layers].reverse().map((layer) => (layer.extensionsDir === layer.root ? '' : path.join(layer.root, part))),
     launcher: plainLauncher(input.launcherPythons),
+    network: undefined,
     probeFolders: [input.functionDir, ...input.layers.map((layer) => layer.root), tmpdir()],
     end: async () => [],
     members: () => [],
@@ -208,7 +221,8 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   return {
     mode: 'bwrap',
     description:
-      `Sandbox: bwrap, PID namespace (pid 1 is host pid ${namespace.initPid}), /var/task, /opt, read-only ${input.imageRoot === undefined ? 'root' : `root of the image ${input.imageRoot}`}, private /tmp of ${input.ephemeralStorageMB} MB` +
+      `Sandbox: bwrap, PID namespace (pid 1 is host pid ${namespace.initPid}), /var/task, /opt, read-only ${input.imageRoot === undefined ? 'root' : `root of the image ${input.imageRoot}`}, private /tmp of ${input.ephemeralStorageMB} MB, ` +
+      (namespace.network === undefined ? `no holder: ${SHARED_NETWORK}` : `own network (the APIs at 127.0.0.1:${SANDBOX_API_PORT})`) +
       (identity === undefined
         ? ', no user namespace (no compiled holder: processes run as the harness\'s user)'
         : `, uid ${identity.uid} gid ${identity.gid} in a user namespace, hostname ${identity.hostname}, RLIMIT_NOFILE ${identity.nofile}, RLIMIT_NPROC ${identity.nproc}`),
@@ -219,6 +233,7 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
     // Lambda's PATH, LD_LIBRARY_PATH and Python path name /opt's parts whether or not a layer has them.
     layerDirs: (part) => [path.posix.join(OPT, part)],
     launcher: namespace.launcher,
+    network: namespace.network,
     probeFolders: [TASK_ROOT, OPT, '/tmp'],
     end: async (killed) => {
       const left = namespace.members()

@@ -20,6 +20,7 @@ import { constants } from 'node:os'
 import { childrenOf, descendants, innermostPid } from '../supervisor/process-groups.js'
 import type { Launcher, ProcessHost } from '../supervisor/supervisor.js'
 import { SandboxHolder } from './holder.js'
+import { SandboxNetwork } from './network.js'
 import { enterLauncher, type LauncherCommand } from './launcher.js'
 
 /** How long bwrap may take to build the sandbox before we call it broken. */
@@ -65,6 +66,8 @@ export class SandboxNamespace {
   /** Host pid of the namespace's pid 1 (bwrap's reaper); its /proc/<pid>/ns/* are the sandbox's. */
   readonly initPid: number
   readonly launcher: Launcher | ProcessHost
+  /** The sandbox's own network: with the compiled holder only, which makes its sockets. */
+  readonly network: SandboxNetwork | undefined
   readonly #bwrap: ChildProcess
   readonly #exited: Promise<unknown>
   /** The holder's pid as the sandbox sees it. */
@@ -79,6 +82,7 @@ export class SandboxNamespace {
     this.initPid = initPid
     this.#holderPid = holderPid
     this.launcher = launcher
+    this.network = launcher instanceof SandboxHolder ? new SandboxNetwork(launcher, initPid) : undefined
     void exited.then(({ code, signal }) => {
       if (this.#closing === undefined) {
         this.#lost = holderLoss(code, signal)
@@ -111,10 +115,11 @@ export class SandboxNamespace {
     try {
       bwrap = spawn(
         spec.bwrap,
-        [...spec.mountArgs, ...identityArgs(identity), '--unshare-pid', '--die-with-parent', '--info-fd', '3', '--', ...holder],
+        [...spec.mountArgs, ...identityArgs(identity), '--unshare-pid', ...networkArgs(holderFile !== undefined), '--die-with-parent', '--info-fd', '3', '--', ...holder],
         // stdin stays open while the sandbox lives (the holder's commands; `cat` only waits on
-        // it); stdout says "ready <its pid inside>", then the holder's answers.
-        { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', holderFile ?? 'ignore'], detached: true },
+        // it); stdout says "ready <its pid inside>", then the holder's answers; fd 6 is the
+        // channel the holder hands its sockets over (network.ts).
+        { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', holderFile ?? 'ignore', ...(holderFile === undefined ? [] : ['ipc' as const])], detached: true },
       )
     } finally {
       // The child has its own copy (or none, if the spawn threw).
@@ -180,7 +185,7 @@ export class SandboxNamespace {
       if (holderHostPid === undefined || bwrap.stdin === null || bwrap.stdout === null) {
         return fail(`the sandbox's holder is not where bwrap started it (pid 1 is host pid ${initPid})`)
       }
-      launcher = new SandboxHolder(bwrap.stdin, bwrap.stdout, holderHostPid, undefined, exited)
+      launcher = new SandboxHolder(bwrap.stdin, bwrap.stdout, holderHostPid, undefined, exited, bwrap)
     }
     return new SandboxNamespace(bwrap, exited, Number(initPid), Number(holderPid), launcher)
   }
@@ -214,6 +219,7 @@ export class SandboxNamespace {
   /** SIGKILLs pid 1, so the kernel kills everything inside; waits (bounded) for bwrap to report it. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.network?.close()
       // Once the host-side bwrap has exited, pid 1 is dead too and its pid may be someone else's.
       if (this.#running) {
         kill(this.initPid, 'SIGKILL')
@@ -260,6 +266,14 @@ function holderLoss(code: number | null, signal: NodeJS.Signals | null): HolderL
     }
   }
   return { signal: undefined, code: code ?? undefined }
+}
+
+/**
+ * A network namespace of the sandbox's own, with its loopback up (bwrap brings `lo` up), when the
+ * holder can make the sockets that reach into it; a shell-held sandbox keeps the host's network.
+ */
+function networkArgs(holder: boolean): string[] {
+  return holder ? ['--unshare-net'] : []
 }
 
 /**

@@ -236,6 +236,13 @@ export function processesWithEnvironment(entries: readonly { readonly entry: str
  */
 export class OwnConnections {
   readonly #inodes = new Set<string>()
+  /** The socket table of the network the connections are in (a bwrap sandbox's own, or ours). */
+  readonly #table: () => string
+
+  constructor(table: () => string = () => '/proc/self/net/tcp') {
+    this.#table = table
+  }
+
   /** Connections waiting for a read of the table, by their row's address pair. */
   #waiting = new Map<string, Socket>()
   #reading = false
@@ -266,7 +273,7 @@ export class OwnConnections {
       this.#waiting = new Map()
       let file: FileHandle
       try {
-        file = await open('/proc/self/net/tcp', 'r')
+        file = await open(this.#table(), 'r')
       } catch {
         break
       }

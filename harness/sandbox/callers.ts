@@ -1,7 +1,8 @@
 // Who made a Runtime API call. Lambda does not authenticate these calls (a proxy extension makes
 // them legitimately), so the caller is data for the timeline, not a verdict: the process at the
 // other end of the call's connection, found once per connection (the runtime keeps one alive), by
-// the client socket's inode (/proc/net/tcp) among the open files of the sandbox's processes.
+// the client socket's inode (/proc/net/tcp of the network the connection is in: the sandbox's own,
+// or the host's in plain mode) among the open files of the sandbox's processes.
 //
 // `peerProcess` is the one place that maps a connection to a process: where the harness's peer is
 // not the process itself (a relay in the sandbox), this is what changes.
@@ -15,8 +16,8 @@ export interface NamedProcess {
 }
 
 /** The name of the process (or a descendant of it) holding the client end of `socket`, if any. */
-export function peerProcess(socket: Socket, processes: readonly NamedProcess[]): string | undefined {
-  const inode = clientInode(socket)
+export function peerProcess(socket: Socket, processes: readonly NamedProcess[], tcpTable = '/proc/self/net/tcp'): string | undefined {
+  const inode = clientInode(socket, tcpTable)
   if (inode === undefined) {
     return undefined
   }
@@ -30,7 +31,7 @@ export function peerProcess(socket: Socket, processes: readonly NamedProcess[]):
 }
 
 /** The inode of the client end of a loopback connection our server accepted. */
-function clientInode(socket: Socket): string | undefined {
+function clientInode(socket: Socket, tcpTable: string): string | undefined {
   const { localAddress, localPort, remoteAddress, remotePort } = socket
   if (localAddress !== '127.0.0.1' || remoteAddress !== '127.0.0.1' || localPort === undefined || remotePort === undefined) {
     return undefined
@@ -39,7 +40,7 @@ function clientInode(socket: Socket): string | undefined {
   const pair = ` 0100007F:${hexPort(remotePort)} 0100007F:${hexPort(localPort)} `
   let table: string
   try {
-    table = readFileSync('/proc/self/net/tcp', 'latin1')
+    table = readFileSync(tcpTable, 'latin1')
   } catch {
     return undefined
   }
@@ -77,12 +78,18 @@ function hexPort(port: number): string {
  */
 export class RuntimeCallers {
   readonly #bySocket = new WeakMap<Socket, string>()
+  /** The socket table of the network the API's connections are in. */
+  readonly #tcpTable: () => string
+
+  constructor(tcpTable: () => string = () => '/proc/self/net/tcp') {
+    this.#tcpTable = tcpTable
+  }
 
   callerOf(socket: Socket, processes: () => readonly NamedProcess[]): string {
     let caller = this.#bySocket.get(socket)
     if (caller === undefined) {
       // Unidentified (the caller exited meanwhile, or is no process of ours): the runtime, as before.
-      caller = peerProcess(socket, processes()) ?? 'runtime'
+      caller = peerProcess(socket, processes(), this.#tcpTable()) ?? 'runtime'
       this.#bySocket.set(socket, caller)
     }
     return caller

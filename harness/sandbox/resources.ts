@@ -50,6 +50,11 @@ export class SandboxResources {
     }
   }
 
+  /** The host's 127.0.0.1 ports the processes connect to: a sandbox with its own network relays them in. */
+  get hostPorts(): number[] {
+    return [this.#lease?.databaseUrl, this.#sink?.url].flatMap((url) => (url === undefined ? [] : [Number(new URL(url).port)]))
+  }
+
   get sinkUrl(): string | undefined {
     return this.#sink?.url
   }

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { ApiServer } from '../api/server.js'
 import type { ApiCall, FunctionInfo, PlatformPort, TelemetryPort } from '../api/port.js'
 import { validateOptions, type BootOptions, type ParsedOptions, type ShutdownReason, SHUTDOWN_REASONS, invalid, SINK_URL_PLACEHOLDER } from '../config/options.js'
-import { extensionEnvironment, runtimeEnvironment } from '../config/environment.js'
+import { SANDBOX_API_PORT, extensionEnvironment, runtimeEnvironment } from '../config/environment.js'
 import { lifecycleWarnings } from '../config/profiles.js'
 import { preflight } from '../config/preflight.js'
 import { HarnessError } from '../errors.js'
@@ -36,6 +36,7 @@ import { OwnConnections, processesWithEnvironment, uptimeTicks } from '../probes
 import { startIsolation, type Isolation, type IsolationInput } from '../isolation/isolation.js'
 import { atFdLimit, ownFdLimit } from './fd-limit.js'
 import { TelemetryHub } from '../telemetry/hub.js'
+import { connectLoopback } from '../telemetry/transport.js'
 
 export const HARNESS_VERSION = '0.1.0'
 
@@ -59,8 +60,12 @@ export interface ShutdownOptions {
 export interface SandboxHooks {
   /** Where warnings go as they happen (the CLI prints them on stderr). Default: nowhere. */
   readonly warn?: (message: string) => void
-  /** Called with host:port as soon as the API server listens, before Init (e.g. to act as a process). */
-  readonly onApiListening?: (runtimeApi: string) => void
+  /**
+   * Called with host:port as soon as the API server listens, before Init (e.g. to act as a
+   * process), and how to open a connection to it as the processes do (a bwrap sandbox's API is
+   * in its own network, out of the host's reach).
+   */
+  readonly onApiListening?: (runtimeApi: string, connect: () => Promise<Socket>) => void
   /**
    * Called with each timeline entry as it is recorded (an API call, an event, a signal, an exit, an
    * output line), synchronously: to follow a run live or to act at an exact point of it. It must
@@ -84,8 +89,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   readonly #telemetry: TelemetryHub
   readonly #functionArn: string
   /** Our API's connections, so the evidence read before a SIGKILL can skip them (probes/processes.ts). */
-  readonly #ownConnections = new OwnConnections()
-  readonly #runtimeCallers = new RuntimeCallers()
+  readonly #ownConnections = new OwnConnections(() => this.#tcpTable())
+  readonly #runtimeCallers = new RuntimeCallers(() => this.#tcpTable())
   #generations = 0
   #queue: Promise<unknown> = Promise.resolve()
   #shutDown = false
@@ -121,6 +126,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       runtimeName: options.profile.pythonVersion === null ? options.profile.id.replace('.', ':') : `python:${options.profile.pythonVersion}`,
       region: options.region,
       freezes: options.freeze,
+      connect: (port, signal) => this.connectInside(port, signal),
     })
   }
 
@@ -213,8 +219,10 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
           `${parsed.functionName}_${randomBytes(3).toString('hex')}`,
         )
       })()
-      const listening = ApiServer.start(sandbox).then((server) => {
-        sandbox.#server = server
+      // Inside a sandbox's own network the API is at 127.0.0.1:9001 there, as on Lambda.
+      const listening = isolating.then(async ({ isolation: { network } }) => {
+        // The current sandbox's network: a holder that died is replaced with its network (#renewIsolation).
+        sandbox.#server = await ApiServer.start(sandbox, network === undefined ? undefined : () => sandbox.#listenInside())
       })
       // Every part that started is kept (dispose ends it) before the first failure is thrown.
       const failed = (await Promise.allSettled([isolating, opening, listening])).find((result) => result.status === 'rejected')
@@ -222,12 +230,13 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         throw failed.reason
       }
       const { isolation, warning } = await isolating
+      await sandbox.#relayPorts()
       if (warning !== undefined) {
         hooks.warn?.(warning)
         recorder.record.warnings.push(warning)
       }
       recorder.add('phase', isolation.description)
-      hooks.onApiListening?.(sandbox.#server.address)
+      hooks.onApiListening?.(sandbox.#server.address, () => sandbox.connectInside(Number(sandbox.#server.address.split(':')[1])))
       const init = await sandbox.#startGeneration('init', parsed.initTimeoutMs)
       recorder.record.init = init
       sandbox.#coldInitMs = init.status === 'success' ? init.durationMs : undefined
@@ -304,6 +313,11 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     }
   }
 
+  /** The socket table of the network the API's connections are in: the sandbox's own, or the host's. */
+  #tcpTable(): string {
+    return this.#isolation?.network?.tcpTable ?? '/proc/self/net/tcp'
+  }
+
   runtimeCaller(socket: Socket): string {
     // The runtime first: it is the usual caller.
     return this.#runtimeCallers.callerOf(socket, () => this.#current.supervised.sort((a, b) => Number(b.name === 'runtime') - Number(a.name === 'runtime')))
@@ -324,7 +338,16 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     return this.#recorder.snapshot()
   }
 
-  /** Where the API server listens: the AWS_LAMBDA_RUNTIME_API value. */
+  /**
+   * A connection to 127.0.0.1:`port` as the sandbox's processes reach it: inside its own network
+   * when it has one (the API at 9001, a subscriber's listener), else on the host's loopback.
+   */
+  connectInside(port: number, signal: AbortSignal = this.#controller.signal): Promise<Socket> {
+    const network = this.#isolation?.network
+    return network === undefined ? connectLoopback(port, signal) : network.connect(port, signal)
+  }
+
+  /** Where the API server listens, as the processes see it: the AWS_LAMBDA_RUNTIME_API value. */
   get runtimeApi(): string {
     this.#assertNotDisposed()
     return this.#server.address
@@ -432,11 +455,12 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   }
 
   async #startGeneration(phase: 'init' | 'invoke', timeoutMs: number) {
-    if (this.#generations > 0) {
-      await this.#server.renew()
-    }
+    // A new sandbox first, when its holder died: the next listener is made in its network.
     if (this.#isolation?.lost !== undefined) {
       await this.#renewIsolation()
+    }
+    if (this.#generations > 0) {
+      await this.#server.renew()
     }
     this.#apiAddresses.push({ address: this.#server.address, sinceTicks: uptimeTicks() })
     const generation = new Generation({
@@ -683,7 +707,26 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     if (warning !== undefined) {
       this.#recorder.record.warnings.push(warning)
     }
+    await this.#relayPorts()
     this.#recorder.add('phase', `a new sandbox replaces the one whose holder died. ${isolation.description}`)
+  }
+
+  /** The probes' servers and the ports the user named, on the host, at the same 127.0.0.1 addresses inside. */
+  async #relayPorts(): Promise<void> {
+    const network = this.#isolation?.network
+    const relayed = [...new Set([...(this.#resources?.hostPorts ?? []), ...this.#options.hostPorts])]
+    if (network !== undefined) {
+      await Promise.all(relayed.map((port) => network.relay(port)))
+    }
+  }
+
+  /** A listening socket at 127.0.0.1:9001 in the current sandbox's own network. */
+  #listenInside(): ReturnType<NonNullable<Isolation['network']>['listen']> {
+    const network = this.#isolation?.network
+    if (network === undefined) {
+      throw new HarnessError('ERR_SERVER', 'the sandbox has no network of its own to serve the API in')
+    }
+    return network.listen(SANDBOX_API_PORT)
   }
 
   // ---- Processes --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import { platformLines, subscriptionLine } from './log-lines.js'
 import type { PlatformEventType, TelemetrySink } from './sink.js'
 import { Subscriber, type PauseGate } from './subscriber.js'
 import { parseSubscription, validationErrorType, type SubscriptionApi } from './subscription.js'
-import { createTransport, httpAgent } from './transport.js'
+import { createTransport, httpAgent, type SandboxConnect } from './transport.js'
 
 export interface TelemetryHubSetup {
   readonly recorder: Recorder
@@ -29,6 +29,8 @@ export interface TelemetryHubSetup {
   readonly region: string
   /** The sandbox is SIGSTOPped between invokes: delivery pauses from platform.report to the next start. */
   readonly freezes: boolean
+  /** How a delivery reaches the sandbox's 127.0.0.1 (default: the host's loopback). */
+  readonly connect?: SandboxConnect
 }
 
 /** Who is subscribing: the agent the router identified by Lambda-Extension-Identifier. */
@@ -187,7 +189,7 @@ export class TelemetryHub implements TelemetrySink {
   #agent(): Promise<Agent> {
     // Loopback only; each attempt carries its own timeout signal.
     if (this.#dispatcher === undefined) {
-      this.#dispatcher = httpAgent({ keepAliveTimeout: 4000, connect: { timeout: this.#setup.options.requestTimeoutMs } })
+      this.#dispatcher = httpAgent({ keepAliveTimeout: 4000 }, this.#setup.connect, this.#setup.options.requestTimeoutMs)
       // A failed load reaches each send; it must not also be an unhandled rejection.
       this.#dispatcher.catch(() => undefined)
     }
@@ -230,7 +232,7 @@ export class TelemetryHub implements TelemetrySink {
     const subscriber = new Subscriber(
       agent,
       parsed,
-      createTransport(parsed.destination, () => this.#agent()),
+      createTransport(parsed.destination, () => this.#agent(), this.#setup.connect),
       this.#setup.options,
       {
         now: () => this.#setup.recorder.now(),

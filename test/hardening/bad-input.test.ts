@@ -96,7 +96,8 @@ t.test('bad options, files and layers: exit 2, one line naming the problem, noth
   const event = dir('event-is-a-folder')
   const token = `lh-token-${randomUUID()}`
   const echo = fn('echo')
-  const base = ['--extensions', extensions, '--python', PYTHON, '--env', `LH_RUN_TOKEN=${token}`]
+  const hostPorts = [started, startedBesidePlain, startedBesideGhost].flatMap((canary) => ['--host-port', String(canary.port)])
+  const base = ['--extensions', extensions, '--python', PYTHON, '--env', `LH_RUN_TOKEN=${token}`, ...hostPorts]
   const run = (...extra: string[]) => ['run', echo, '--handler', 'app.handler', ...base, ...extra]
   const cases: [string, string[], RegExp][] = [
     ['--timeout not a number', run('--timeout', 'soon'), /^option --timeout: expected a number, got "soon"$/],

@@ -27,9 +27,10 @@ const OUTSIDE = Object.values(networkInterfaces())
   .find((address) => address !== undefined && address.family === 'IPv4' && !address.internal)?.address
 
 /** The LISTEN sockets on `port` as /proc/net/tcp{,6} has them: local addresses in kernel hex. */
-function listeners(port: number): string[] {
+/** Listening sockets on `port` in the network `pid` is in (a bwrap sandbox's own, or the host's). */
+function listeners(port: number, pid: number | string = 'self'): string[] {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0')
-  return ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((file) =>
+  return [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`].flatMap((file) =>
     readFileSync(file, 'utf8')
       .split('\n')
       .slice(1)
@@ -55,11 +56,13 @@ t.test('every server listens on 127.0.0.1 only', async (t) => {
   const sandbox = await startSandbox(t, { functionDir: fn('returns-env'), sink: true })
   const env = JSON.parse((await sandbox.invoke({})).response) as Record<string, string>
   const servers = { 'the API server': env.AWS_LAMBDA_RUNTIME_API ?? '', 'the sink probe': new URL(env.SINK_URL ?? 'http://x').host }
+  // As the function sees them: in its sandbox's own network, if it has one.
+  const runtimePid = sandbox.record.processes.find((p) => p.name === 'runtime')?.pid ?? 'self'
   for (const [name, address] of Object.entries(servers)) {
     const [host, port] = address.split(':')
     t.equal(host, '127.0.0.1', `${name} is handed out as 127.0.0.1`)
     // 0100007F is 127.0.0.1 in /proc/net/tcp's byte order; 00000000 would be every address.
-    t.same(listeners(Number(port)), [`tcp 0100007F:${Number(port).toString(16).toUpperCase().padStart(4, '0')}`], `${name} has one listening socket, on 127.0.0.1`)
+    t.same(listeners(Number(port), runtimePid), [`tcp 0100007F:${Number(port).toString(16).toUpperCase().padStart(4, '0')}`], `${name} has one listening socket, on 127.0.0.1`)
     if (OUTSIDE !== undefined) {
       t.equal(await tryConnect(OUTSIDE, Number(port)), 'ECONNREFUSED', `${name} refuses a connection to ${OUTSIDE}`)
     }

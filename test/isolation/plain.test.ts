@@ -13,6 +13,8 @@ const PLAIN_WARNING =
   'isolation is off (isolation: "none", --no-isolation): the processes run as plain host processes, unlike Lambda\'s sandbox: ' +
   'the function is at its own folder instead of /var/task and layers at theirs instead of /opt (launchers that exec /opt/… fail), ' +
   'the root file system is writable (Lambda allows writes only in /tmp), /tmp is the host\'s, shared and unsized, ' +
+  'the network is the host\'s, shared with every other sandbox (a fixed port an extension binds, such as 4243, collides, ' +
+  'and the APIs are on an ephemeral host port instead of 127.0.0.1:9001), ' +
   'and `sandbox` and `sandbox.localdomain` resolve only if the host defines them'
 
 t.test('isolation "none": host paths, one warning with its exact text, the lifecycle as before', async (t) => {

@@ -257,7 +257,8 @@ t.test('a misspelt name for INVOKE only: an internal extension, the external nev
 })
 
 t.test('a reset keeps the earlier generation\'s port bound until the sandbox closes, so no other sandbox gets that address', async (t) => {
-  for (const isolation of ['auto', 'none'] as const) {
+  // A bwrap sandbox's API is at its own 127.0.0.1:9001 (test/isolation/network.test.ts): only plain mode shares ports.
+  for (const isolation of ['none'] as const) {
     const sandbox = await boot(t, 'exits-when-asked', [], { isolation })
     const first = sandbox.runtimeApi
     t.equal((await sandbox.invoke({ exit: 3 })).status, 'error', `${isolation}: the crash`)

@@ -39,6 +39,8 @@ async function bootWith(t: Test, extension: string, env: Record<string, string>,
     functionDir: fn('prints-lines'),
     extensionsDir: extensionsDir(t, [extension]),
     env: { SINK_URL: out.url, ...env },
+    // The test's own sink, on the host: reached from a bwrap sandbox's own network through this.
+    hostPorts: [Number(new URL(out.url).port)],
     ...options,
   })
   t.equal(sandbox.record.init?.status, 'success', 'Init succeeded')

@@ -17,7 +17,7 @@ const SHIPPER = path.join(ROOT, 'extensions', 'log-shipper')
 async function boot(t: Test, options: Partial<BootOptions> = {}) {
   const sink = await SinkProbe.start({ keepBodies: 10_000, keepBodyBytes: 16 * 1024 * 1024 })
   t.teardown(() => sink.stop())
-  const sandbox = await startSandbox(t, { functionDir: fn('prints-lines'), layers: [SHIPPER], env: { SINK_URL: sink.url }, ...options })
+  const sandbox = await startSandbox(t, { functionDir: fn('prints-lines'), layers: [SHIPPER], env: { SINK_URL: sink.url }, hostPorts: [Number(new URL(sink.url).port)], ...options })
   t.equal(sandbox.record.init?.status, 'success', 'Init succeeded')
   return { sandbox, sink }
 }
