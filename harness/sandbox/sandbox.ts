@@ -617,7 +617,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
    */
   async #shutdownAfterReset(reason: ShutdownReason): Promise<ShutdownRecord> {
     const launchers = new Map(this.#ended.flatMap((process) => (process.holdingLauncher === undefined ? [] : [[process.holdingLauncher, process.name] as const])))
-    const left = this.#isolation?.mode === 'none' ? this.#plainStrays() : this.#sandboxed.members()
+    // What an earlier Shutdown already SIGKILLed may not be reaped yet (pid 1 reaps it): not news.
+    const reapedBefore = new Set(this.#recorder.record.resets.flatMap((reset) => reset.orphans.flatMap((orphan) => orphan.pids)))
+    const left = (this.#isolation?.mode === 'none' ? this.#plainStrays() : this.#sandboxed.members()).filter((pid) => !reapedBefore.has(pid) && isLive(pid))
     if (left.length === 0) {
       return this.#emptyShutdown(reason)
     }

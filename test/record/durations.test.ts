@@ -31,6 +31,7 @@ t.test(`${INVOKES} invokes, a reset and a Shutdown: no duration with float noise
     functionDir: fn('prints-lines'),
     extensionsDir: extensionsDir(t, ['telemetry-recorder']),
     env: { SINK_URL: sink.url, TELEMETRY_TYPES: 'platform' },
+    hostPorts: [Number(new URL(sink.url).port)],
     // Everything buffered reaches the recorder, which exits on SHUTDOWN.
     telemetry: { flushBeforeShutdown: true },
   })

@@ -3,8 +3,9 @@
 // Lambda-Runtime-Function-Error-Type header and bodies are seen byte for byte), the invoke results,
 // Init, every line the runtime printed, Lambda's own log lines, the exits and the verdict.
 import { createHash } from 'node:crypto'
-import { createServer, request, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { PassThrough, type Duplex } from 'node:stream'
 import type { Test } from 'tap'
 import type { BootOptions, InvocationRecord, InvokeOptions, RunRecord, Sandbox } from '../../harness/index.js'
 import { startSandbox } from '../helpers.js'
@@ -26,11 +27,31 @@ const BODY_INLINE_BYTES = 64 * 1024
  * runtime (the /runtime/ paths) as it left the client. The sandbox learns its address through
  * platformEnv; the upstream is the API server's current listener.
  */
+/** One connection per request, made by `connect` (Agent takes a socket given later through the callback). */
+class UpstreamAgent extends Agent {
+  readonly #connect: () => Promise<Socket>
+
+  constructor(connect: () => Promise<Socket>) {
+    super({ keepAlive: false })
+    this.#connect = connect
+  }
+
+  override createConnection(_options: unknown, done: (error: Error | null, socket: Duplex) => void): undefined {
+    this.#connect().then(
+      (socket) => done(null, socket),
+      (error: Error) => done(error, new PassThrough()),
+    )
+    return undefined
+  }
+}
+
 export class RecordingProxy {
   readonly calls: RuntimeCall[] = []
-  /** The API server's current address (a reset renews it). */
-  upstream: (() => string) | undefined
+  /** A connection to the API server's current listener, as the sandbox's processes reach it (a reset renews it). */
+  upstream: (() => Promise<Socket>) | undefined
   readonly #server: Server
+  /** Connects into the sandbox's own network (its API is at 127.0.0.1:9001 there), or to the host's loopback. */
+  readonly #agent = new UpstreamAgent(() => this.upstream?.() ?? Promise.reject(new Error('no upstream yet')))
 
   private constructor(server: Server) {
     this.#server = server
@@ -45,8 +66,7 @@ export class RecordingProxy {
       req.on('end', () => {
         const body = Buffer.concat(chunks)
         proxy.#record(req, body)
-        const [host = '', port = '0'] = proxy.upstream?.().split(':') ?? []
-        const forward = request({ host, port: Number(port), method: req.method, path: req.url, headers: req.headers, agent: false }, (answer) => {
+        const forward = request({ method: req.method, path: req.url, headers: req.headers, agent: proxy.#agent }, (answer) => {
           // Raw headers: names keep their case (an extension may look Lambda-Extension-Identifier up as sent).
           res.writeHead(answer.statusCode ?? 502, answer.rawHeaders)
           answer.pipe(res)
@@ -59,15 +79,19 @@ export class RecordingProxy {
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     t.teardown(() => {
+      proxy.#agent.destroy()
       server.closeAllConnections()
       return new Promise<void>((resolve) => server.close(() => resolve()))
     })
     return proxy
   }
 
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port
+  }
+
   get address(): string {
-    const { port } = this.#server.address() as AddressInfo
-    return `127.0.0.1:${port}`
+    return `127.0.0.1:${this.port}`
   }
 
   #record(req: IncomingMessage, body: Buffer): void {
@@ -113,11 +137,12 @@ export async function observe(
   let booted: Sandbox | undefined
   const sandbox = await startSandbox(
     t,
-    { ...options, platformEnv: { ...options.platformEnv, AWS_LAMBDA_RUNTIME_API: proxy.address } },
+    // The proxy listens on the host: its port is relayed into a sandbox's own network.
+    { ...options, platformEnv: { ...options.platformEnv, AWS_LAMBDA_RUNTIME_API: proxy.address }, hostPorts: [proxy.port] },
     {
-      // Before boot() returns (Init) the hook's address; after it, the listener of the day.
-      onApiListening: (address) => {
-        proxy.upstream = () => booted?.runtimeApi ?? address
+      // Before boot() returns (Init) the hook's connect; after it, the listener of the day.
+      onApiListening: (_address, connect) => {
+        proxy.upstream = () => (booted === undefined ? connect() : booted.connectInside(Number(booted.runtimeApi.split(':')[1])))
       },
     },
   )

@@ -31,6 +31,7 @@ async function runOnce(t: Test, options: Partial<BootOptions>) {
     functionDir: fn('prints-lines'),
     extensionsDir: extensionsDir(t, [EXTENSION]),
     env: { SINK_URL: sink.url, TELEMETRY_BUFFERING: JSON.stringify(BUFFERING) },
+    hostPorts: [Number(new URL(sink.url).port)],
     ...options,
   })
   t.equal(sandbox.record.init?.status, 'success', 'Init succeeded')
