@@ -25,8 +25,8 @@ t.test('init --runtime provided.al2023 scaffolds a custom runtime that runs clea
   }
   t.notOk(existsSync(path.join(dir, 'lambda_function.py')), 'no Python function')
   const run = await cli(['run', dir, '--runtime', 'provided.al2023', '--handler', 'function.handler', '--event', path.join(dir, 'events', 'test-event.json'), '--invokes', '2', '--json', '-'])
-  t.equal(run.exitCode, 0, run.stderr)
   const record = JSON.parse(run.stdout) as RunRecord
+  t.equal(run.exitCode, 0, `${run.stderr}${JSON.stringify(record.verdict.problems)}`)
   t.same(record.invocations.map((i) => [i.status, i.response]), [
     ['success', '{"statusCode":200,"body":"Hello from a custom runtime"}'],
     ['success', '{"statusCode":200,"body":"Hello from a custom runtime"}'],

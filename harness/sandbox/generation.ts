@@ -19,6 +19,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Deadline, raceUntil } from './race.js'
 import { loaderError } from './loader-error.js'
 
+/** How long the rest of a SIGKILLed process's group may take to die before it counts as orphans. */
+const MAX_GROUP_DEATH_WAIT_MS = 100
+
 /** The first fatal error of a generation: it ends the current phase and causes a reset. */
 export interface Fatal {
   readonly errorType: FatalErrorType | string
@@ -692,6 +695,7 @@ export class Generation {
       }),
     )
     await Promise.all(this.liveProcesses.map((process) => this.#waitExit(process, MAX_PROCESS_EXIT_WAIT_MS)))
+    await this.#groupsKilledGone()
     record.orphans = this.#reapGroups()
     record.durationMs = recorder.since(startedAtMs)
     recorder.add('phase', `Shutdown end (${record.durationMs.toFixed(1)} ms)`)
@@ -712,6 +716,17 @@ export class Generation {
   }
 
   /** SIGKILLs whatever is left in each process group; anything that was left is an orphan. */
+  /**
+   * The group of a process we SIGKILLed dies with it, but its other members may still be exiting
+   * when the leader's exit is seen (a bootstrap's curl, under load): they are not orphans. Bounded.
+   */
+  async #groupsKilledGone(): Promise<void> {
+    const killed = [...this.#processes.values()].filter(({ process, record }) => record.killed && process.pid !== undefined && !process.alive)
+    for (let waitedMs = 0; waitedMs < MAX_GROUP_DEATH_WAIT_MS && killed.some(({ process }) => groupMembers(process.pid as number).length > 0); waitedMs += 5) {
+      await sleep(5, undefined, { signal: this.#setup.signal }).catch(() => undefined)
+    }
+  }
+
   #reapGroups(): { group: string; pids: number[] }[] {
     const orphans: { group: string; pids: number[] }[] = []
     for (const { process } of this.#processes.values()) {
