@@ -44,6 +44,7 @@ check options:
   --out <file>                 write the report there instead of stdout
   --html <file>                also write the HTML timeline of every scenario (one self-contained file)
   --trace <file>               also write every scenario as Chrome trace-event JSON (Perfetto: a process per scenario)
+                               (OTEL_EXPORTER_OTLP_ENDPOINT set: every scenario also goes there over OTLP/HTTP)
   --invokes <N>                invokes of the many-invokes scenario (default ${DEFAULT_MANY_INVOKES})
   --jobs <N>                   scenarios run at the same time (default ${DEFAULT_JOBS})
   --postgres <mode>            ${POSTGRES_MODES.join(' | ')} (default auto: a throwaway PostgreSQL when a file
