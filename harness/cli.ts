@@ -13,6 +13,7 @@ import type { RunPlan } from './run.js'
 import { renderHtmlTimeline } from './record/html.js'
 import { renderTrace } from './record/trace.js'
 import { interruptOnSignals } from './interrupt.js'
+import { exportOtlpIfConfigured } from './otlp.js'
 
 const HELP = `lambda-harness: run a Python Lambda function and its extensions locally, exactly as Lambda would,
 and prove they shut down gracefully.
@@ -75,7 +76,8 @@ run options:
                                inside the sandbox's own network (repeatable)
   --json <file|->              write the RunRecord as JSON (- for stdout)
   --html <file>                write the HTML timeline of the run (one self-contained file)
-  --trace <file>               write the lifecycle as Chrome trace-event JSON (open it in Perfetto)
+  --trace <file>               write the lifecycle as Chrome trace-event JSON (open it in Perfetto); with
+                               OTEL_EXPORTER_OTLP_ENDPOINT set, the spans also go there over OTLP/HTTP
   --quiet                      no text report on stdout
   --no-output                  leave the processes' output out of the text report
   --logs                       print Lambda's own log lines (INIT_START, START, END, REPORT, …) as CloudWatch has them
@@ -227,6 +229,8 @@ async function run(argv: string[]): Promise<number> {
   const interrupt = interruptOnSignals((text) => process.stderr.write(text))
   const record = await (await import('./run.js')).runLifecycle({ ...plan, interrupt: interrupt.signal }, { warn }).finally(() => interrupt.remove())
   present(record)
+  // After the report: a slow collector holds up the exit (5 s at most), never the verdict.
+  await exportOtlpIfConfigured([{ title: `lambda-harness run ${record.function.name}`, record }], (message) => process.stderr.write(`lambda-harness: warning: ${message}\n`))
   return interrupt.exitCode() ?? (record.verdict.clean ? 0 : 1)
 }
 

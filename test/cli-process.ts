@@ -17,12 +17,13 @@ export interface CliResult {
 }
 
 /** Runs the CLI to completion and returns what a shell would see. The cap is generous: a CPU-starved CI box. */
-export async function cli(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export async function cli(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   const started = performance.now()
   // As a user's shell runs it: without the NODE_OPTIONS that node-tap's processinfo adds to every
   // child of a test (it loads tap's instrumentation into the CLI and doubles its start-up cost).
   const result = await execa('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args], {
     cwd: options.cwd ?? ROOT,
+    ...(options.env === undefined ? {} : { env: options.env }),
     reject: false,
     timeout: 60_000,
     stdin: 'ignore',

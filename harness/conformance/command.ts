@@ -9,6 +9,7 @@ import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, ISOLATION_MODES, type Isol
 import { RUNTIME_IDS, RUNTIME_PROFILES } from '../config/profiles.js'
 import { renderHtmlTimeline } from '../record/html.js'
 import { renderTrace } from '../record/trace.js'
+import { exportOtlpIfConfigured } from '../otlp.js'
 import { layerFromTemplate } from '../config/template.js'
 import { interruptOnSignals } from '../interrupt.js'
 import { DEFAULT_TOLERANCE } from './checks-resources.js'
@@ -43,6 +44,7 @@ check options:
   --out <file>                 write the report there instead of stdout
   --html <file>                also write the HTML timeline of every scenario (one self-contained file)
   --trace <file>               also write every scenario as Chrome trace-event JSON (Perfetto: a process per scenario)
+                               (OTEL_EXPORTER_OTLP_ENDPOINT set: every scenario also goes there over OTLP/HTTP)
   --invokes <N>                invokes of the many-invokes scenario (default ${DEFAULT_MANY_INVOKES})
   --jobs <N>                   scenarios run at the same time (default ${DEFAULT_JOBS})
   --postgres <mode>            ${POSTGRES_MODES.join(' | ')} (default auto: a throwaway PostgreSQL when a file
@@ -179,10 +181,12 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
   if (values.html !== undefined) {
     writeFileSync(values.html, checkTimelineHtml(reports))
   }
+  const several = reports.length > 1
+  const sections = reports.flatMap((report) => report.scenarios.map((s) => ({ title: several ? `${report.target.input} ${s.name}` : s.name, record: s.record })))
   if (values.trace !== undefined) {
-    const several = reports.length > 1
-    writeFileSync(values.trace, renderTrace(reports.flatMap((report) => report.scenarios.map((s) => ({ title: several ? `${report.target.input} ${s.name}` : s.name, record: s.record })))))
+    writeFileSync(values.trace, renderTrace(sections))
   }
+  await exportOtlpIfConfigured(sections, (message) => io.stderr(`lambda-harness: warning: ${message}\n`))
   return interrupt.exitCode() ?? (reports.every((report) => report.ok) ? 0 : 1)
 }
 

@@ -4,7 +4,7 @@
 // invoke and each Shutdown are spans on the platform track, a process's life and its Shutdown
 // step (SIGTERM or SHUTDOWN until its exit) spans on its own; every timeline entry is an instant
 // event with its text; the Shutdown deadline and each invoke's timeout are instants too.
-import type { InitRecord, RunRecord, ShutdownRecord } from './run-record.js'
+import type { InitRecord, ProcessRecord, RunRecord, ShutdownRecord } from './run-record.js'
 
 /** One event of the format: ph X (complete span), i (instant) or M (metadata). */
 export interface TraceEvent {
@@ -48,7 +48,7 @@ function recordEvents(section: TraceSection, pid: number): TraceEvent[] {
   const { record } = section
   const names = [...new Set([...record.processes.map((p) => p.name), ...record.timeline.flatMap((e) => (e.process === undefined ? [] : [e.process]))])]
   const tid = (name: string | undefined) => (name === undefined || !names.includes(name) ? PLATFORM_TID : names.indexOf(name) + 1)
-  const endMs = Math.max(0, ...record.timeline.map((e) => e.atMs), ...(record.shutdown === null ? [] : [record.shutdown.startedAtMs + record.shutdown.durationMs]))
+  const endMs = recordEndMs(record)
   const events: TraceEvent[] = [
     { name: 'process_name', ph: 'M', pid, tid: PLATFORM_TID, ts: 0, args: { name: section.title } },
     { name: 'thread_name', ph: 'M', pid, tid: PLATFORM_TID, ts: 0, args: { name: 'platform' } },
@@ -95,15 +95,25 @@ function shutdownEvents(
   if (shutdown.windowMs > 0) {
     events.push({ name: 'Shutdown deadline', cat: 'deadline', ph: 'i', s: 'p', pid, tid: PLATFORM_TID, ts: us(shutdown.deadlineAtMs), args: { deadlineEpochMs: shutdown.deadlineEpochMs } })
   }
-  const steps = [
-    ...(shutdown.runtime === null ? [] : [{ process: shutdown.runtime, startMs: shutdown.runtime.signals.find((s) => s.atMs >= shutdown.startedAtMs)?.atMs, what: 'SIGTERM' }]),
-    ...shutdown.extensions.map((process) => ({ process, startMs: process.events.find((e) => e.eventType === 'SHUTDOWN' && e.atMs >= shutdown.startedAtMs)?.atMs, what: 'SHUTDOWN' })),
-  ]
-  for (const { process, startMs, what } of steps) {
-    if (startMs !== undefined && process.exitedAtMs !== null && process.exitedAtMs >= startMs) {
-      span(`${what} → exit`, tid(process.name), startMs, process.exitedAtMs - startMs, { killed: process.killed }, 'shutdown')
-    }
+  for (const { process, startMs, exitMs, what } of shutdownSteps(shutdown)) {
+    span(`${what} → exit`, tid(process.name), startMs, exitMs - startMs, { killed: process.killed }, 'shutdown')
   }
+}
+
+/** The last moment a record knows of: its last timeline entry or the end of its Shutdown. */
+export function recordEndMs(record: RunRecord): number {
+  return Math.max(0, ...record.timeline.map((e) => e.atMs), ...(record.shutdown === null ? [] : [record.shutdown.startedAtMs + record.shutdown.durationMs]))
+}
+
+/** Each process's Shutdown step that ended in its exit: the runtime's SIGTERM or an extension's SHUTDOWN. */
+export function shutdownSteps(shutdown: ShutdownRecord): { process: ProcessRecord; startMs: number; exitMs: number; what: 'SIGTERM' | 'SHUTDOWN' }[] {
+  const steps = [
+    ...(shutdown.runtime === null ? [] : [{ process: shutdown.runtime, startMs: shutdown.runtime.signals.find((s) => s.atMs >= shutdown.startedAtMs)?.atMs, what: 'SIGTERM' as const }]),
+    ...shutdown.extensions.map((process) => ({ process, startMs: process.events.find((e) => e.eventType === 'SHUTDOWN' && e.atMs >= shutdown.startedAtMs)?.atMs, what: 'SHUTDOWN' as const })),
+  ]
+  return steps.flatMap(({ process, startMs, what }) =>
+    startMs === undefined || process.exitedAtMs === null || process.exitedAtMs < startMs ? [] : [{ process, startMs, exitMs: process.exitedAtMs, what }],
+  )
 }
 
 export function traceDocument(sections: readonly TraceSection[]): TraceDocument {
