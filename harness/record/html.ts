@@ -4,6 +4,7 @@
 // the lanes. The page's own script draws it from the records embedded as JSON, then writes where
 // things ended up (data-px, data-py) onto the elements, so a headless browser's DOM dump can be
 // compared with the record.
+import { AXIS_SCRIPT } from './html-axis.js'
 import type { RunRecord } from './run-record.js'
 
 /** A check result to list under a timeline (the shape `lambda-harness check` produces). */
@@ -127,10 +128,12 @@ code { font-size: 12px; }
 
 // The page's script. Plain ES2017, no template literals (this file is itself one).
 const SCRIPT = `
-(function () {
+(function () {${AXIS_SCRIPT}
   var NS = 'http://www.w3.org/2000/svg';
   var data = JSON.parse(document.getElementById('lh-data').textContent);
-  var LABEL = 190, PLOT = 960, LANE = 30, TOP = 34, PAD = 8;
+  var LABEL = 190, RIGHT = 70, LANE = 30, TOP = 58, PAD = 8;
+  // The plot takes the window's width (at least 640 px): the page is drawn once, at load.
+  var PLOT = Math.max(640, document.documentElement.clientWidth - 48 - LABEL - RIGHT);
   function el(name, attrs, parent, text) {
     var node = document.createElementNS(NS, name);
     for (var key in attrs) { node.setAttribute(key, String(attrs[key])); }
@@ -139,12 +142,16 @@ const SCRIPT = `
     return node;
   }
   function tip(node, text) { el('title', {}, node, text); return node; }
-  function fmt(ms) { return ms >= 1000 ? (ms / 1000).toFixed(ms >= 10000 ? 1 : 2) + ' s' : ms.toFixed(ms >= 100 ? 0 : 1) + ' ms'; }
-  function niceStep(span) {
-    var raw = span / 10, pow = Math.pow(10, Math.floor(Math.log10(raw))), steps = [1, 2, 5, 10];
-    for (var i = 0; i < steps.length; i++) { if (steps[i] * pow >= raw) { return steps[i] * pow; } }
-    return 10 * pow;
+  /** The first of rows rows where a label from x0 to x1 overlaps none already in taken (then taken there). */
+  function freeRow(taken, x0, x1, rows) {
+    for (var row = 0; row < rows; row++) {
+      if (!taken.some(function (t) { return t[0] === row && x0 < t[2] && t[1] < x1; })) { break; }
+    }
+    row = Math.min(row, rows - 1);
+    taken.push([row, x0, x1]);
+    return row;
   }
+  function fmt(ms) { return ms >= 1000 ? (ms / 1000).toFixed(ms >= 10000 ? 1 : 2) + ' s' : ms.toFixed(ms >= 100 ? 0 : 1) + ' ms'; }
   var root = document.getElementById('sections');
   var totalLanes = 0;
   data.forEach(function (section, index) {
@@ -159,14 +166,14 @@ const SCRIPT = `
     box.appendChild(h);
     if (section.subtitle) { var p = document.createElement('p'); p.className = 'sub'; p.textContent = section.subtitle; box.appendChild(p); }
 
-    var end = 1;
-    section.processes.forEach(function (p) { end = Math.max(end, p.startedAtMs, p.exitedAtMs || 0); });
-    section.marks.forEach(function (m) { end = Math.max(end, m.atMs); });
-    section.shutdowns.forEach(function (s) { end = Math.max(end, s.startedAtMs + s.durationMs, s.deadlineAtMs); });
-    section.invocations.forEach(function (i) { end = Math.max(end, i.startedAtMs + i.durationMs); });
-    end = end * 1.02;
-    var scale = PLOT / end;
-    function x(ms) { return LABEL + ms * scale; }
+    var axis = timeAxis(section, PLOT), end = axis.end;
+    function x(ms, right) { return LABEL + axis.x(ms, right); }
+    function w(from, to) { return Math.max(1, x(to) - x(from)); }
+    if (!axis.linear) {
+      var note = document.createElement('p'); note.className = 'sub axis-note';
+      note.textContent = 'Time axis in ms since boot, not to one scale: idle stretches over ' + GAP_MS + ' ms are cut (⋯ and their length), and every invoke is at least ' + MIN_INVOKE_PX + ' px wide, Init and Shutdown ' + MIN_PHASE_PX + ' px. Hover for exact times.';
+      box.appendChild(note);
+    }
 
     var lanes = [{ key: 'platform', name: 'platform', sub: 'phases', process: null }];
     section.processes.forEach(function (p) {
@@ -182,16 +189,15 @@ const SCRIPT = `
       return best;
     }
     var height = TOP + lanes.length * LANE + PAD;
-    var svg = el('svg', { width: LABEL + PLOT + 20, height: height, viewBox: '0 0 ' + (LABEL + PLOT + 20) + ' ' + height, 'class': 'plot', 'data-end-ms': end.toFixed(3), 'data-scale': scale }, null);
+    var svg = el('svg', { width: LABEL + PLOT + RIGHT, height: height, viewBox: '0 0 ' + (LABEL + PLOT + RIGHT) + ' ' + height, 'class': 'plot', 'data-end-ms': end.toFixed(3) }, null);
     box.appendChild(svg);
 
-    var axis = el('g', { 'class': 'axis' }, svg);
-    var step = niceStep(end);
-    for (var t = 0; t <= end; t += step) {
-      el('line', { x1: x(t), x2: x(t), y1: TOP - 6, y2: height - PAD, stroke: '#e3e7ee' }, axis);
-      el('text', { x: x(t), y: TOP - 10, 'text-anchor': 'middle' }, axis, fmt(t));
-    }
-    var origin = el('line', { 'class': 'origin', x1: x(0), x2: x(0), y1: TOP - 6, y2: height - PAD, stroke: '#9aa3b2' }, axis);
+    var grid = el('g', { 'class': 'axis' }, svg);
+    axisLabels(axis).forEach(function (label) {
+      if (!label.side) { el('line', { x1: LABEL + label.px, x2: LABEL + label.px, y1: TOP - 6, y2: height - PAD, stroke: '#e3e7ee' }, grid); }
+      el('text', { 'class': label.side ? 'tick break-side' : 'tick', x: LABEL + label.px, y: TOP - 10 - 12 * label.row, 'text-anchor': label.anchor, 'data-at-ms': label.ms }, grid, label.text);
+    });
+    var origin = el('line', { 'class': 'origin', x1: x(0), x2: x(0), y1: TOP - 6, y2: height - PAD, stroke: '#9aa3b2' }, grid);
 
     lanes.forEach(function (lane, i) {
       var y = TOP + i * LANE;
@@ -204,7 +210,7 @@ const SCRIPT = `
         var p = lane.process;
         var stop = p.exitedAtMs === null ? end : p.exitedAtMs;
         var bad = p.killed || (p.exit && (p.exit.code !== 0 || p.exit.signal));
-        tip(el('rect', { 'class': 'life', x: x(p.startedAtMs), y: y + 9, width: Math.max(1, (stop - p.startedAtMs) * scale), height: 12, rx: 3,
+        tip(el('rect', { 'class': 'life', x: x(p.startedAtMs), y: y + 9, width: w(p.startedAtMs, stop), height: 12, rx: 3,
           fill: p.kind === 'runtime' ? '#cfe0fb' : '#d9f0e1', stroke: bad ? '#d0021b' : '#9aa3b2',
           'data-start-ms': p.startedAtMs, 'data-end-ms': p.exitedAtMs === null ? '' : p.exitedAtMs }, g),
           p.name + ': started +' + fmt(p.startedAtMs) + (p.exitedAtMs === null ? ', still running when the record ended' : ', ended +' + fmt(p.exitedAtMs)) + ' (' + p.state + ')');
@@ -212,22 +218,46 @@ const SCRIPT = `
     });
 
     var platform = lanes[0];
-    function band(start, dur, color, label, cls) {
-      var r = el('rect', { 'class': cls, x: x(start), y: platform.y + 7, width: Math.max(1, dur * scale), height: 16, fill: color, opacity: 0.85, 'data-start-ms': start, 'data-end-ms': start + dur }, platform.g);
+    // A phase's bar, with its name or number inside when it fits; the tooltip has the exact times.
+    function band(start, dur, color, label, cls, names) {
+      var r = el('rect', { 'class': cls, x: x(start), y: platform.y + 7, width: Math.max(1, x(start + dur, true) - x(start)), height: 16, fill: color, opacity: 0.85, 'data-start-ms': start, 'data-end-ms': start + dur }, platform.g);
       tip(r, label);
+      var fits = names.filter(function (name) { return name.length * 6.5 + 4 <= x(start + dur, true) - x(start); })[0];
+      if (fits) { tip(el('text', { 'class': 'phase-label', x: (x(start) + x(start + dur, true)) / 2, y: platform.y + 19, 'text-anchor': 'middle', fill: color === '#2f6fdf' || color === '#d0021b' ? '#fff' : '#1d2330' }, platform.g, fits), label); }
       return r;
     }
-    section.init.forEach(function (init) { band(init.startedAtMs, init.durationMs, init.status === 'success' ? '#8fb3ef' : '#f19a9a', 'Init (' + init.phase + '): ' + init.status + ', ' + fmt(init.durationMs), 'phase init'); });
-    section.invocations.forEach(function (inv, n) { band(inv.startedAtMs, inv.durationMs, inv.status === 'success' ? '#2f6fdf' : '#d0021b', 'Invoke ' + (n + 1) + ' ' + inv.requestId + ': ' + inv.status + (inv.errorType ? ' (' + inv.errorType + ')' : '') + ', ' + fmt(inv.durationMs), 'phase invoke'); });
+    section.init.forEach(function (init) { band(init.startedAtMs, init.durationMs, init.status === 'success' ? '#8fb3ef' : '#f19a9a', 'Init (' + init.phase + '): ' + init.status + ', ' + fmt(init.durationMs) + ' from +' + exactMs(init.startedAtMs), 'phase init', ['Init', 'I']); });
+    section.invocations.forEach(function (inv, n) { band(inv.startedAtMs, inv.durationMs, inv.status === 'success' ? '#2f6fdf' : '#d0021b', 'Invoke ' + (n + 1) + ' ' + inv.requestId + ': ' + inv.status + (inv.errorType ? ' (' + inv.errorType + ')' : '') + ', ' + fmt(inv.durationMs) + ' from +' + exactMs(inv.startedAtMs), 'phase invoke', [String(n + 1)]); });
     section.shutdowns.forEach(function (s) {
-      band(s.startedAtMs, s.durationMs, '#f2b35b', (s.final ? 'Shutdown' : 'Reset') + ' (' + s.reason + '): ' + fmt(s.durationMs) + ', window ' + s.windowMs + ' ms, runtime share ' + s.runtimeShareMs + ' ms', 'phase shutdown');
+      band(s.startedAtMs, s.durationMs, '#f2b35b', (s.final ? 'Shutdown' : 'Reset') + ' (' + s.reason + '): ' + fmt(s.durationMs) + ' from +' + exactMs(s.startedAtMs) + ', window ' + s.windowMs + ' ms, runtime share ' + s.runtimeShareMs + ' ms', 'phase shutdown', s.final ? ['Shutdown', 'S'] : ['Reset', 'R']);
       if (s.windowMs > 0) {
-        el('rect', { 'class': 'window', x: x(s.startedAtMs), y: TOP, width: s.windowMs * scale, height: lanes.length * LANE, fill: '#e68a00', opacity: 0.06 }, svg);
+        el('rect', { 'class': 'window', x: x(s.startedAtMs), y: TOP, width: w(s.startedAtMs, s.deadlineAtMs), height: lanes.length * LANE, fill: '#e68a00', opacity: 0.06 }, svg);
         var d = el('line', { 'class': 'deadline', x1: x(s.deadlineAtMs), x2: x(s.deadlineAtMs), y1: TOP - 4, y2: height - PAD, stroke: '#d0021b', 'stroke-width': 2, 'stroke-dasharray': '5 3',
           'data-at-ms': s.deadlineAtMs, 'data-reason': s.reason }, svg);
         tip(d, 'deadline of the ' + (s.final ? 'Shutdown' : 'reset') + ' (' + s.reason + '): +' + fmt(s.deadlineAtMs) + ', ' + s.windowMs + ' ms after it began');
-        el('text', { x: x(s.deadlineAtMs) + 3, y: height - PAD - 2, fill: '#d0021b' }, svg, 'deadline (' + s.reason + ')');
       }
+    });
+    // Each cut: a band across the lanes, its length above the axis, its two sides labelled on it.
+    var gapRows = [];
+    axis.breaks.forEach(function (b) {
+      var left = x(b.from, true), right = x(b.to), mid = (left + right) / 2;
+      var g = el('g', { 'class': 'break', 'data-from-ms': b.from, 'data-to-ms': b.to }, svg);
+      el('rect', { x: left + 2, y: TOP - 4, width: Math.max(0, right - left - 4), height: lanes.length * LANE + 4, fill: '#fff', opacity: 0.8 }, g);
+      [left + 2, right - 2].forEach(function (edge) {
+        el('path', { d: 'M' + edge + ' ' + (TOP - 4) + 'v' + (lanes.length * LANE + 4), stroke: '#9aa3b2', 'stroke-dasharray': '3 3' }, g);
+      });
+      var gap = '⋯ ' + fmt(b.d), half = gap.length * 3.3;
+      el('text', { 'class': 'break-gap', x: mid, y: TOP - 34 - 12 * freeRow(gapRows, mid - half, mid + half, 2), 'text-anchor': 'middle', fill: '#5b6577' }, g, gap);
+      tip(g, 'cut from the axis: +' + exactMs(b.from) + ' to +' + exactMs(b.to) + ' (' + fmt(b.d) + ', nothing happened)');
+    });
+
+    // Deadline names over the breaks, left of the line at the axis' end.
+    var deadlineRows = [];
+    section.shutdowns.forEach(function (s) {
+      if (s.windowMs <= 0) { return; }
+      var at = x(s.deadlineAtMs), text = 'deadline (' + s.reason + ')', wide = text.length * 6.2, nearEnd = at > LABEL + PLOT - 120;
+      var row = freeRow(deadlineRows, nearEnd ? at - wide - 3 : at, nearEnd ? at : at + wide + 3, lanes.length * 2);
+      el('text', { x: at + (nearEnd ? -3 : 3), y: height - PAD - 2 - 12 * row, fill: '#d0021b', 'text-anchor': nearEnd ? 'end' : 'start' }, svg, text);
     });
 
     var frozen = {};
@@ -244,7 +274,7 @@ const SCRIPT = `
         var sig = m.detail.split(' ')[0];
         if (sig === 'SIGSTOP') { frozen[li] = m.atMs; }
         if (sig === 'SIGCONT' && frozen[li] !== undefined) {
-          el('rect', { 'class': 'frozen', x: x(frozen[li]), y: lane.y + 9, width: Math.max(1, (m.atMs - frozen[li]) * scale), height: 12, fill: '#9aa3b2', opacity: 0.55 }, lane.g);
+          el('rect', { 'class': 'frozen', x: x(frozen[li]), y: lane.y + 9, width: w(frozen[li], m.atMs), height: 12, fill: '#9aa3b2', opacity: 0.55 }, lane.g);
           delete frozen[li];
         }
         node = sig === 'SIGKILL' ? el('path', { d: 'M' + (cx - 5) + ' ' + (cy - 5) + 'l10 10m0 -10l-10 10', stroke: '#d0021b', 'stroke-width': 2.5 }, lane.g)
@@ -265,7 +295,7 @@ const SCRIPT = `
       tip(node, label);
     });
     Object.keys(frozen).forEach(function (li) {
-      el('rect', { 'class': 'frozen', x: x(frozen[li]), y: lanes[li].y + 9, width: Math.max(1, (end - frozen[li]) * scale), height: 12, fill: '#9aa3b2', opacity: 0.55 }, lanes[li].g);
+      el('rect', { 'class': 'frozen', x: x(frozen[li]), y: lanes[li].y + 9, width: w(frozen[li], end), height: 12, fill: '#9aa3b2', opacity: 0.55 }, lanes[li].g);
     });
 
     if (section.checks.length > 0) {
@@ -284,9 +314,14 @@ const SCRIPT = `
     }
 
     // Where things ended up on the page, for a DOM dump to compare with the record.
-    var o = origin.getBoundingClientRect();
+    var o = origin.getBoundingClientRect(), box0 = svg.getBoundingClientRect(), unit = box0.width / (LABEL + PLOT + RIGHT);
     svg.setAttribute('data-px0', (o.left + window.scrollX).toFixed(2));
-    svg.setAttribute('data-px-per-ms', (svg.getBoundingClientRect().width / (LABEL + PLOT + 20) * scale).toFixed(6));
+    svg.setAttribute('data-knots', axis.knots.map(function (k) { return k[0].toFixed(3) + ':' + (box0.left + window.scrollX + (LABEL + k[1]) * unit).toFixed(2); }).join(' '));
+    Array.prototype.forEach.call(svg.querySelectorAll('.phase, .break'), function (node) {
+      var r = node.getBoundingClientRect();
+      node.setAttribute('data-px', (r.left + window.scrollX).toFixed(2));
+      node.setAttribute('data-px-width', r.width.toFixed(2));
+    });
     Array.prototype.forEach.call(svg.querySelectorAll('.deadline'), function (line) {
       var r = line.getBoundingClientRect();
       line.setAttribute('data-px', (r.left + r.width / 2 + window.scrollX).toFixed(2));
