@@ -47,6 +47,10 @@ venv:
 # against this host's newer glibc. At ${XDG_CACHE_HOME:-~/.cache}/lambda-harness/roots/<suite>, a
 # contract; skipped when present. Built side by side: ~2 min together on first setup.
 roots:
+	@# debootstrap once, before the three builds: side by side they would race for apt's lock.
+	@if ! command -v debootstrap >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; \
+	fi
 	@.ci/build-root trixie python3 python3.13 & a=$$!; \
 	.ci/build-root sid python3 python3.14 & b=$$!; \
 	.ci/build-root bullseye & c=$$!; \
