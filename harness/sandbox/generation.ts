@@ -344,7 +344,7 @@ export class Generation {
     this.#setup.telemetry.exited(name, { code, signal })
     this.#setup.recorder.add('exit', `exited (${describeExit(code, signal)})`, name, atMs)
     if (record.kind === 'extension' && code !== null && code !== 0 && !this.#shuttingDown && this.extensions.external(name)?.state === 'Started') {
-      void this.#exitedBeforeRegistering(name, entry.process, record)
+      this.#exitedBeforeRegistering(name, record)
       return
     }
     if (record.kind === 'extension') {
@@ -383,11 +383,10 @@ export class Generation {
   /**
    * An extension that failed before registering: if the dynamic loader said why (a symbol version,
    * exit 1, or a library its root lacks, exit 127), it never started: Extension.LaunchError with the
-   * loader's words. Otherwise a crash, as any other exit. The loader's line may still be in the
-   * pipe when the exit is seen, so its output is awaited (briefly).
+   * loader's words. Otherwise a crash, as any other exit. The loader's line is already in the
+   * record: an exit is final only once the process's output was read (the supervisor's drain).
    */
-  async #exitedBeforeRegistering(name: string, process: SupervisedProcess, record: ProcessRecord): Promise<void> {
-    await raceUntil(process.outputEnded, new Promise<never>(() => undefined), 500, this.#setup.signal).catch(() => undefined)
+  #exitedBeforeRegistering(name: string, record: ProcessRecord): void {
     const agent = this.extensions.external(name)
     const stderr = this.#setup.recorder.record.timeline
       .filter((entry) => entry.kind === 'output' && entry.process === name && entry.detail.startsWith('[stderr] '))
@@ -715,7 +714,6 @@ export class Generation {
     return [...this.#processes.values()].map((entry) => entry.process)
   }
 
-  /** SIGKILLs whatever is left in each process group; anything that was left is an orphan. */
   /**
    * The group of a process we SIGKILLed dies with it, but its other members may still be exiting
    * when the leader's exit is seen (a bootstrap's curl, under load): they are not orphans. Bounded.
@@ -727,6 +725,7 @@ export class Generation {
     }
   }
 
+  /** SIGKILLs whatever is left in each process group; anything that was left is an orphan. */
   #reapGroups(): { group: string; pids: number[] }[] {
     const orphans: { group: string; pids: number[] }[] = []
     for (const { process } of this.#processes.values()) {
