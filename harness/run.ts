@@ -20,19 +20,15 @@ export interface RunPlan {
 
 export async function runLifecycle(plan: RunPlan, hooks: SandboxHooks = {}): Promise<RunRecord> {
   const sandbox = await Sandbox.boot(plan.boot, hooks)
-  const interrupt = () => sandbox.interrupt(String(plan.interrupt?.reason))
-  plan.interrupt?.addEventListener('abort', interrupt, { once: true })
+  const stopListening = sandbox.interruptOn(plan.interrupt)
   try {
-    if (plan.interrupt?.aborted === true) {
-      interrupt()
-    }
     for (let i = 0; i < plan.invokes && plan.interrupt?.aborted !== true; i++) {
       await sandbox.invoke(undefined, { payload: plan.payload, ...(plan.clientContext === undefined ? {} : { clientContext: plan.clientContext }) })
     }
     await sandbox.shutdown({ reason: plan.shutdownReason })
     return sandbox.record
   } finally {
-    plan.interrupt?.removeEventListener('abort', interrupt)
+    stopListening()
     await sandbox.dispose()
   }
 }

@@ -206,12 +206,8 @@ async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<Scenari
   let endedAtMs = Number.POSITIVE_INFINITY
   try {
     const sandbox = await Sandbox.boot(boot, { warn: (message) => setup.warnings.add(message) })
-    const interrupt = () => sandbox.interrupt(String(setup.interrupt?.reason))
-    setup.interrupt?.addEventListener('abort', interrupt, { once: true })
+    const stopListening = sandbox.interruptOn(setup.interrupt)
     try {
-      if (setup.interrupt?.aborted === true) {
-        interrupt()
-      }
       const booted = sandbox.record
       const pids = new Map(
         target.extensions.flatMap((name) => {
@@ -250,7 +246,7 @@ async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<Scenari
         throw error
       }
     } finally {
-      setup.interrupt?.removeEventListener('abort', interrupt)
+      stopListening()
       await sandbox.dispose()
     }
     // After dispose() the record also has the calls still waiting when the server closed.

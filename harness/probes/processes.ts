@@ -236,6 +236,7 @@ export function processesWithEnvironment(entries: readonly { readonly entry: str
  */
 export class OwnConnections {
   readonly #inodes = new Set<string>()
+  readonly #inodeBySocket = new WeakMap<Socket, string>()
   /** The socket table of the network the connections are in (a bwrap sandbox's own, or ours). */
   readonly #table: () => string
 
@@ -250,6 +251,11 @@ export class OwnConnections {
   /** Inodes of live connections to our API, as the client processes see them. */
   get inodes(): ReadonlySet<string> {
     return this.#inodes
+  }
+
+  /** The client-side inode of an accepted connection, once the table was read for it. */
+  inodeOf(socket: Socket): string | undefined {
+    return this.#inodeBySocket.get(socket)
   }
 
   /** A connection our loopback server accepted. */
@@ -298,6 +304,7 @@ export class OwnConnections {
             const inode = text.slice(at, text.indexOf('\n', at)).trim().split(/\s+/)[8]
             if (inode !== undefined && inode !== '0' && !socket.destroyed) {
               this.#inodes.add(inode)
+              this.#inodeBySocket.set(socket, inode)
               socket.once('close', () => this.#inodes.delete(inode))
             }
           }
@@ -312,6 +319,7 @@ export class OwnConnections {
   }
 }
 
-function hexPort(port: number): string {
+/** A port as /proc/net/tcp writes it: four hex digits. */
+export function hexPort(port: number): string {
   return port.toString(16).toUpperCase().padStart(4, '0')
 }

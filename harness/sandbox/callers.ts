@@ -1,13 +1,11 @@
 // Who made a Runtime API call. Lambda does not authenticate these calls (a proxy extension makes
 // them legitimately), so the caller is data for the timeline, not a verdict: the process at the
 // other end of the call's connection, found once per connection (the runtime keeps one alive), by
-// the client socket's inode (/proc/net/tcp of the network the connection is in: the sandbox's own,
-// or the host's in plain mode) among the open files of the sandbox's processes.
-//
-// `peerProcess` is the one place that maps a connection to a process: where the harness's peer is
-// not the process itself (a relay in the sandbox), this is what changes.
+// the client socket's inode (as OwnConnections learned it, else read from /proc/net/tcp of the
+// network the connection is in) among the open files of the sandbox's processes.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import type { Socket } from 'node:net'
+import { hexPort } from '../probes/processes.js'
 import { descendants } from '../supervisor/process-groups.js'
 
 export interface NamedProcess {
@@ -15,9 +13,8 @@ export interface NamedProcess {
   readonly pid: number | undefined
 }
 
-/** The name of the process (or a descendant of it) holding the client end of `socket`, if any. */
-export function peerProcess(socket: Socket, processes: readonly NamedProcess[], tcpTable = '/proc/self/net/tcp'): string | undefined {
-  const inode = clientInode(socket, tcpTable)
+/** The name of the process (or a descendant of it) holding the socket `inode`, if any. */
+function peerProcess(inode: string | undefined, processes: readonly NamedProcess[]): string | undefined {
   if (inode === undefined) {
     return undefined
   }
@@ -30,7 +27,7 @@ export function peerProcess(socket: Socket, processes: readonly NamedProcess[], 
   return undefined
 }
 
-/** The inode of the client end of a loopback connection our server accepted. */
+/** The inode of the client end of a loopback connection our server accepted, read from the socket table now. */
 function clientInode(socket: Socket, tcpTable: string): string | undefined {
   const { localAddress, localPort, remoteAddress, remotePort } = socket
   if (localAddress !== '127.0.0.1' || remoteAddress !== '127.0.0.1' || localPort === undefined || remotePort === undefined) {
@@ -68,10 +65,6 @@ function holds(pid: number, link: string): boolean {
   })
 }
 
-function hexPort(port: number): string {
-  return port.toString(16).toUpperCase().padStart(4, '0')
-}
-
 /**
  * The caller of each connection's Runtime API calls, looked up at its first call and kept for
  * the connection's life: a keep-alive runtime costs one lookup per generation, not per invoke.
@@ -80,16 +73,20 @@ export class RuntimeCallers {
   readonly #bySocket = new WeakMap<Socket, string>()
   /** The socket table of the network the API's connections are in. */
   readonly #tcpTable: () => string
+  /** The inode OwnConnections already learned for a connection, if it has. */
+  readonly #knownInode: (socket: Socket) => string | undefined
 
-  constructor(tcpTable: () => string = () => '/proc/self/net/tcp') {
+  constructor(tcpTable: () => string, knownInode: (socket: Socket) => string | undefined) {
     this.#tcpTable = tcpTable
+    this.#knownInode = knownInode
   }
 
   callerOf(socket: Socket, processes: () => readonly NamedProcess[]): string {
     let caller = this.#bySocket.get(socket)
     if (caller === undefined) {
       // Unidentified (the caller exited meanwhile, or is no process of ours): the runtime, as before.
-      caller = peerProcess(socket, processes(), this.#tcpTable()) ?? 'runtime'
+      const inode = this.#knownInode(socket) ?? clientInode(socket, this.#tcpTable())
+      caller = peerProcess(inode, processes()) ?? 'runtime'
       this.#bySocket.set(socket, caller)
     }
     return caller

@@ -90,7 +90,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   readonly #functionArn: string
   /** Our API's connections, so the evidence read before a SIGKILL can skip them (probes/processes.ts). */
   readonly #ownConnections = new OwnConnections(() => this.#tcpTable())
-  readonly #runtimeCallers = new RuntimeCallers(() => this.#tcpTable())
+  readonly #runtimeCallers = new RuntimeCallers(() => this.#tcpTable(), (socket) => this.#ownConnections.inodeOf(socket))
   #generations = 0
   #queue: Promise<unknown> = Promise.resolve()
   #shutDown = false
@@ -386,6 +386,16 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     this.#current?.interrupt()
   }
 
+  /** Interrupts the sandbox when `signal` aborts (at once if it has); the returned function stops listening. */
+  interruptOn(signal: AbortSignal | undefined): () => void {
+    const interrupt = () => this.interrupt(String(signal?.reason))
+    signal?.addEventListener('abort', interrupt, { once: true })
+    if (signal?.aborted === true) {
+      interrupt()
+    }
+    return () => signal?.removeEventListener('abort', interrupt)
+  }
+
   /** Shuts the sandbox down with Lambda's algorithm; the sandbox takes no invokes afterwards. */
   shutdown(options: ShutdownOptions = {}): Promise<ShutdownRecord> {
     this.#assertNotDisposed()
@@ -600,13 +610,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         this.#recorder.add('signal', `SIGKILL to ${left.length} process(es) left in the sandbox: ${left.join(', ')}`, 'sandbox')
       }
     }
-    for (const problem of shutdownProblems({
-      shutdown: record,
-      sigtermReachesPython: this.#options.profile.sigtermReachesPython,
-      pythonClient: this.#pythonClient(),
-    })) {
-      this.#recorder.problem(problem)
-    }
+    this.#recordShutdownProblems(record)
     return record
   }
 
@@ -633,15 +637,16 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       orphan.pids.push(pid)
       this.#recorder.add('signal', `SIGKILL to pid ${pid}, left running after the last reset (started in generation ${owner?.generation ?? '?'})`, group)
     }
-    for (const problem of shutdownProblems({ shutdown: record, sigtermReachesPython: this.#options.profile.sigtermReachesPython, pythonClient: this.#pythonClient() })) {
-      this.#recorder.problem(problem)
-    }
+    this.#recordShutdownProblems(record)
     return record
   }
 
-  /** Whether the runtime is a Python client (ours, awslambdaric or an image's), whose handler runs only where the profile lets it. */
-  #pythonClient(): boolean {
-    return this.#options.runtimeCommand === undefined && this.#options.profile.family === 'python'
+  /** The verdict's view of a Shutdown. A Python client (ours, awslambdaric or an image's) runs a SIGTERM handler only where the profile lets it. */
+  #recordShutdownProblems(record: ShutdownRecord): void {
+    const pythonClient = this.#options.runtimeCommand === undefined && this.#options.profile.family === 'python'
+    for (const problem of shutdownProblems({ shutdown: record, sigtermReachesPython: this.#options.profile.sigtermReachesPython, pythonClient })) {
+      this.#recorder.problem(problem)
+    }
   }
 
   #emptyShutdown(reason: ShutdownReason, running = 'nothing was running after the last reset'): ShutdownRecord {
