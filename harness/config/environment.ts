@@ -50,7 +50,7 @@ const RUNTIME_ONLY = new Set([
   'LAMBDA_TASK_ROOT',
 ])
 
-/** Where Lambda's Runtime, Extensions and Telemetry APIs listen inside an execution environment (127.0.0.1). */
+/** Where Lambda's Runtime, Extensions and Telemetry APIs listen inside an execution environment (127.0.0.1); reserved for subscribers (telemetry-api.md). */
 export const SANDBOX_API_PORT = 9001
 
 const ENV_KEY = /^[a-zA-Z]([a-zA-Z0-9_])*$/

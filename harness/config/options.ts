@@ -265,7 +265,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (runtimeCommand !== undefined && options.runtimeClient !== undefined && options.runtimeClient !== 'image') {
     throw invalid('runtimeClient', 'no runtimeClient with runtimeCommand (the command is the runtime client)', options.runtimeClient)
   }
-  if (options.runtimeClient !== undefined && options.runtimeClient !== 'image' && !runtime.startsWith('python')) {
+  if (options.runtimeClient !== undefined && options.runtimeClient !== 'image' && RUNTIME_PROFILES[runtime].family !== 'python') {
     throw invalid('runtimeClient', `no runtimeClient with an OS-only runtime (${runtime} runs the function's bootstrap)`, options.runtimeClient)
   }
   const layers: LayerSpec[] = []

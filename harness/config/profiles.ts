@@ -65,6 +65,8 @@ export const RUNTIME_PROFILES: Readonly<Record<RuntimeId, RuntimeProfile>> = {
 }
 
 export const RUNTIME_IDS = Object.keys(RUNTIME_PROFILES) as RuntimeId[]
+/** The Python profiles: the ones `check` can run (its scenarios' function is Python). */
+export const PYTHON_RUNTIME_IDS = RUNTIME_IDS.filter((id) => RUNTIME_PROFILES[id].family === 'python')
 export const DEFAULT_RUNTIME: RuntimeId = 'python3.12'
 
 export function isRuntimeId(value: string): value is RuntimeId {

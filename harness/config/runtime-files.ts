@@ -4,8 +4,9 @@ import { statSync } from 'node:fs'
 import path from 'node:path'
 import type { LayerSpec } from './options.js'
 
+/** Lambda's paths, as the processes inside see them (the sandbox's mounts use them too). */
 export const TASK_ROOT = '/var/task'
-const OPT = '/opt'
+export const OPT = '/opt'
 
 /** RAPID's Init error when no candidate exists (RIE rapidcore bootstrap.go; seen on Lambda as Runtime.InvalidEntrypoint). */
 export const NO_BOOTSTRAP_MESSAGE = `Couldn't find valid bootstrap(s): [${TASK_ROOT}/bootstrap ${OPT}/bootstrap]`

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, ISOLATION_MODES, type IsolationMode } from '../config/options.js'
-import { RUNTIME_IDS, RUNTIME_PROFILES } from '../config/profiles.js'
+import { PYTHON_RUNTIME_IDS } from '../config/profiles.js'
 import { renderHtmlTimeline } from '../record/html.js'
 import { renderTrace } from '../record/trace.js'
 import { exportOtlpIfConfigured } from '../otlp.js'
@@ -36,7 +36,7 @@ check options:
   --function <dir> --handler <h>  your function instead of the built-in one (the init, timeout and
                                failure scenarios always use the built-in one: they need a function
                                that fails its Init, runs past its timeout, or crashes)
-  --runtime <id>               runtime profile: ${RUNTIME_IDS.filter((id) => RUNTIME_PROFILES[id].family === 'python').join(', ')} (default python3.12)
+  --runtime <id>               runtime profile: ${PYTHON_RUNTIME_IDS.join(', ')} (default python3.12)
   --python <interpreter>       the runtime's Python (default /usr/bin/python3)
   --only <scenario>            run only this scenario (repeatable, or comma-separated):
                                ${SCENARIO_NAMES.join(', ')}

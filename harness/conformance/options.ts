@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs'
 import { invalid, ISOLATION_MODES, type IsolationMode, type RuntimeClient } from '../config/options.js'
 import { HarnessError } from '../errors.js'
-import { RUNTIME_IDS, RUNTIME_PROFILES, isRuntimeId, type RuntimeId } from '../config/profiles.js'
+import { PYTHON_RUNTIME_IDS, RUNTIME_PROFILES, isRuntimeId, type RuntimeId } from '../config/profiles.js'
 import { PostgresProbe } from '../probes/postgres.js'
 import { DEFAULT_TOLERANCE } from './checks-resources.js'
 import { SCENARIO_NAMES, type LeakTolerance, type ScenarioName } from './types.js'
@@ -101,7 +101,7 @@ export function validateCheckOptions(options: CheckOptions): ParsedCheckOptions 
     throw new HarnessError('ERR_FILE_NOT_FOUND', `option functionDir: folder ${JSON.stringify(options.functionDir)} does not exist`)
   }
   // The init, timeout and failure scenarios always run the built-in Python function.
-  const pythonIds = RUNTIME_IDS.filter((id) => RUNTIME_PROFILES[id].family === 'python')
+  const pythonIds = PYTHON_RUNTIME_IDS
   if (options.runtime !== undefined && (!isRuntimeId(options.runtime) || RUNTIME_PROFILES[options.runtime].family !== 'python')) {
     throw invalid('runtime', `one of ${pythonIds.join(', ')} (check runs a Python function)`, options.runtime)
   }

@@ -8,9 +8,9 @@ import type { LayerSpec } from '../config/options.js'
 import { resolveInRoot } from './image-root.js'
 
 /** Lambda's paths, as the processes inside see them. */
-export const TASK_ROOT = '/var/task'
+import { OPT, TASK_ROOT } from '../config/runtime-files.js'
+export { OPT, TASK_ROOT }
 export const RUNTIME_DIR = '/var/runtime'
-export const OPT = '/opt'
 export const EXTENSIONS_DIR = '/opt/extensions'
 
 export interface SandboxLayout {

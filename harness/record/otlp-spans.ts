@@ -88,6 +88,7 @@ export function recordSpans(section: TraceSection): SpanDescription {
   const { record } = section
   const epoch = Date.parse(record.startedAt)
   const at = (ms: number) => epoch + ms
+  const endMs = recordEndMs(record)
   const invokes = record.invocations.map((invocation, index): SpanDescription => ({
     name: 'Invoke',
     startEpochMs: at(invocation.startedAtMs),
@@ -106,7 +107,7 @@ export function recordSpans(section: TraceSection): SpanDescription {
   const processes = record.processes.map((process): SpanDescription => ({
     name: `process ${process.name}`,
     startEpochMs: at(process.startedAtMs),
-    endEpochMs: at(process.exitedAtMs ?? recordEndMs(record)),
+    endEpochMs: at(process.exitedAtMs ?? endMs),
     attributes: processAttributes(process),
     ...(process.killed ? { error: 'SIGKILLed' } : {}),
     events: [],
@@ -122,7 +123,7 @@ export function recordSpans(section: TraceSection): SpanDescription {
   return {
     name: section.title,
     startEpochMs: epoch,
-    endEpochMs: at(recordEndMs(record)),
+    endEpochMs: at(endMs),
     attributes: defined({
       'faas.name': record.function.name,
       'faas.max_memory': record.function.memoryMB * 1024 * 1024,

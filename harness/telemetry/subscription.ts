@@ -1,5 +1,6 @@
 // Subscribe requests of the Telemetry API (2022-07-01) and the Logs API (2020-08-15), validated as
 // LAMBDA-SPEC §4.1 and §4.3 describe. Pure: body bytes in, a Subscription or a 400 out.
+import { SANDBOX_API_PORT } from '../config/environment.js'
 import { reject, type ApiRejection } from '../lifecycle/error-types.js'
 import { TELEMETRY_STREAMS, type TelemetryStream } from './events.js'
 
@@ -52,8 +53,6 @@ export const LOGS_SCHEMA_VERSIONS = ['2020-08-15', '2021-03-18'] as const
  * the same place inside the sandbox. Both mean "this sandbox": the harness connects to 127.0.0.1.
  */
 export const SANDBOX_HOSTS: readonly string[] = ['sandbox.localdomain', 'sandbox']
-/** The Runtime API's port inside Lambda; reserved (telemetry-api.md). */
-export const RESERVED_PORT = 9001
 
 export function validationErrorType(api: SubscriptionApi): string {
   return api === 'telemetry' ? 'ValidationError' : 'Logs.ValidationError'
@@ -191,8 +190,8 @@ function parseTcpDestination(value: Record<string, unknown>, problems: string[])
       problems.push('port should be an integer between 1 and 65535')
       return undefined
     }
-    if (port === RESERVED_PORT) {
-      problems.push(`port ${RESERVED_PORT} is reserved`)
+    if (port === SANDBOX_API_PORT) {
+      problems.push(`port ${SANDBOX_API_PORT} is reserved`)
       return undefined
     }
     return { protocol: 'TCP', port }
@@ -239,8 +238,8 @@ function parseUri(text: string, schemes: readonly string[], problems: string[]):
     problems.push('URI port should be between 1 and 65535')
     return undefined
   }
-  if (port === RESERVED_PORT) {
-    problems.push(`port ${RESERVED_PORT} is reserved`)
+  if (port === SANDBOX_API_PORT) {
+    problems.push(`port ${SANDBOX_API_PORT} is reserved`)
     return undefined
   }
   return { authority, port, path: rest === '' ? '/' : rest }
