@@ -1,10 +1,10 @@
 // `lambda-harness` as a user's shell runs it: a real `node dist/harness/cli.js` process.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
-import type { Test } from 'tap'
 import { ROOT } from './helpers.js'
+
+// Kept here too: the CLI tests take their temp folders from their runner.
+export { tempDir } from './helpers.js'
 
 export const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
 
@@ -36,10 +36,4 @@ export async function cli(args: readonly string[], options: { cwd?: string; env?
     stderr: String(result.stderr),
     ms: performance.now() - started,
   }
-}
-
-export function tempDir(t: Test, prefix: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
 }

@@ -135,6 +135,13 @@ export function missingRoot(suite: 'trixie' | 'sid' | 'bullseye'): string | unde
 }
 
 /** Points XDG_CACHE_HOME at a fresh folder for the test (the image cache lives there), restored and removed at teardown. */
+/** A temporary folder, removed at teardown. */
+export function tempDir(t: Test, prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
 export function privateCacheHome(t: Test): string {
   const cache = mkdtempSync(path.join(tmpdir(), 'lh-cache-'))
   const before = process.env.XDG_CACHE_HOME

@@ -2,12 +2,11 @@
 // and what cannot be a root is refused before anything starts (exit 2 from the CLI), leaving
 // nothing in the image cache.
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { boot } from '../../harness/index.js'
-import { debianRoot, extensionsDir, fn, missingRoot, privateCacheHome, ROOT, startSandbox } from '../helpers.js'
+import { debianRoot, extensionsDir, fn, missingRoot, privateCacheHome, ROOT, startSandbox, tempDir } from '../helpers.js'
 
 const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
 
@@ -80,8 +79,7 @@ t.test('an image needs the sandbox: --no-isolation is refused with exit 2', asyn
 })
 
 t.test('an image needs bwrap: without it on PATH, exit 2', async (t) => {
-  const bin = mkdtempSync(path.join(tmpdir(), 'lh-nobwrap-'))
-  t.teardown(() => rmSync(bin, { recursive: true, force: true }))
+  const bin = tempDir(t, 'lh-nobwrap-')
   symlinkSync(process.execPath, path.join(bin, 'node'))
   const cli = spawnSync(process.execPath, [CLI, 'run', fn('echo'), '--handler', 'app.handler', '--image', '/'], { encoding: 'utf8', env: { ...process.env, PATH: bin } })
   t.equal(cli.status, 2)
@@ -89,8 +87,7 @@ t.test('an image needs bwrap: without it on PATH, exit 2', async (t) => {
 })
 
 t.test('a root whose /bin/sh asks for a newer kernel is refused (its GNU ABI note)', async (t) => {
-  const root = mkdtempSync(path.join(tmpdir(), 'lh-newkernel-'))
-  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  const root = tempDir(t, 'lh-newkernel-')
   mkdirSync(path.join(root, 'bin'))
   copyFileSync('/bin/dash', path.join(root, 'bin', 'sh'))
   const shell = readFileSync(path.join(root, 'bin', 'sh'))
@@ -108,8 +105,7 @@ t.test('a root whose /bin/sh asks for a newer kernel is refused (its GNU ABI not
 
 t.test('a tar with an escaping name is refused and leaves nothing in the image cache', async (t) => {
   const cache = privateCacheHome(t)
-  const work = mkdtempSync(path.join(tmpdir(), 'lh-evil-'))
-  t.teardown(() => rmSync(work, { recursive: true, force: true }))
+  const work = tempDir(t, 'lh-evil-')
   mkdirSync(path.join(work, 'root', 'bin'), { recursive: true })
   writeFileSync(path.join(work, 'root', 'bin', 'sh'), '#!/bin/true\n')
   writeFileSync(path.join(work, 'outside'), 'x')
@@ -122,8 +118,7 @@ t.test('a tar with an escaping name is refused and leaves nothing in the image c
 
 t.test('a flat tar of a root that cannot be one is removed from the cache again', async (t) => {
   const cache = privateCacheHome(t)
-  const work = mkdtempSync(path.join(tmpdir(), 'lh-flat-'))
-  t.teardown(() => rmSync(work, { recursive: true, force: true }))
+  const work = tempDir(t, 'lh-flat-')
   mkdirSync(path.join(work, 'root', 'etc'), { recursive: true })
   writeFileSync(path.join(work, 'root', 'etc', 'hosts'), '')
   const tar = path.join(work, 'no-shell.tar')
@@ -145,8 +140,7 @@ t.test('check of a well-behaved extension passes with an image', { skip: missing
 t.test('--runtime-client image: a flat tar of a root with its own /var/runtime/bootstrap boots on that bootstrap', { skip: missingRoot('trixie') ?? false }, async (t) => {
   const trixie = debianRoot('trixie')
   const cache = privateCacheHome(t)
-  const work = mkdtempSync(path.join(tmpdir(), 'lh-own-runtime-'))
-  t.teardown(() => rmSync(work, { recursive: true, force: true }))
+  const work = tempDir(t, 'lh-own-runtime-')
   // The trixie root plus a /var/runtime of its own: a bootstrap that runs a copy of our client from
   // there (Lambda's base images run awslambdaric the same way), marking that it was the one started.
   const runtime = path.join(work, 'var', 'runtime')
