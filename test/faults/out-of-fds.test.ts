@@ -7,6 +7,7 @@ import path from 'node:path'
 import { execa } from 'execa'
 import t from 'tap'
 import type { RunRecord } from '../../harness/index.js'
+import { findExecutable } from '../../harness/isolation/launcher.js'
 import { descendants } from '../../harness/supervisor/process-groups.js'
 import { ROOT, extensionsDir, fn, until } from '../helpers.js'
 
@@ -23,7 +24,8 @@ function waitingProcess(root: number, name: string): number | undefined {
   })
 }
 
-t.test('a harness out of descriptors says so, and blames no extension', async (t) => {
+// The extension is found by its sigwait; in plain mode its launcher waits the same way and would take the SIGUSR2.
+t.test('a harness out of descriptors says so, and blames no extension', { skip: findExecutable('bwrap') === undefined && 'no bwrap: the extension is told apart from its launcher only in the sandbox' }, async (t) => {
   const extensions = extensionsDir(t, ['opens-many-connections'])
   const run = execa(
     'env',
