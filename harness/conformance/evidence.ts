@@ -219,7 +219,7 @@ export function shutdownFacts(shutdown: ShutdownRecord, extension: string): Shut
     return undefined
   }
   const event = process.events.find((e) => e.eventType === 'SHUTDOWN' && e.atMs >= shutdown.startedAtMs)
-  const killedAtDeadline = process.signals.some((s) => s.signal === 'SIGKILL' && s.atMs >= shutdown.startedAtMs && s.why.startsWith('deadline'))
+  const killedAtDeadline = process.signals.some((s) => s.signal === 'SIGKILL' && s.atMs >= shutdown.startedAtMs && s.reason === 'deadline')
   const exitedAtMs = process.exitedAtMs ?? undefined
   return {
     process,

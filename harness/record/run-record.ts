@@ -5,10 +5,15 @@ import type { ShutdownReason } from '../config/options.js'
 export type PhaseStatus = 'success' | 'error' | 'failure' | 'timeout'
 export type InvokeStatus = 'success' | 'error' | 'timeout' | 'failure'
 
+/** Why the harness sent a signal, as data: verdicts and checks key on this, never on `why`'s words. */
+export const SIGNAL_REASONS = ['freeze', 'thaw', 'shutdown', 'runtime-share-over', 'no-extensions', 'not-subscribed', 'deadline'] as const
+export type SignalReason = (typeof SIGNAL_REASONS)[number]
+
 export interface SignalSent {
   readonly signal: NodeJS.Signals
   readonly atMs: number
-  /** Why the harness sent it, in words: "shutdown", "runtime share over", "deadline". */
+  readonly reason: SignalReason
+  /** The same reason in words, for people: "shutdown", "runtime share of 500 ms over", "deadline (2000 ms) reached". */
   readonly why: string
 }
 

@@ -16,7 +16,7 @@ export function shutdownProblems({ shutdown, sigtermReachesPython, pythonClient 
   const runtime = shutdown.runtime
   if (runtime !== null && runtime.generation >= 0) {
     const sigterm = runtime.signals.find((s) => s.signal === 'SIGTERM' && s.atMs >= shutdown.startedAtMs)
-    const killedAtShare = runtime.signals.some((s) => s.signal === 'SIGKILL' && s.atMs >= shutdown.startedAtMs && s.why.startsWith('runtime share'))
+    const killedAtShare = runtime.signals.some((s) => s.signal === 'SIGKILL' && s.atMs >= shutdown.startedAtMs && s.reason === 'runtime-share-over')
     // Up to python3.11 any Python client waits for /next on the main thread in code that never
     // returns to Python, so the handler cannot run there (LAMBDA-SPEC §3.3); anywhere else it can.
     const handlerCouldRun = !pythonClient || sigtermReachesPython || runtime.waitingForNext !== true
@@ -39,7 +39,7 @@ export function shutdownProblems({ shutdown, sigtermReachesPython, pythonClient 
   for (const extension of shutdown.extensions) {
     const name = `extension \`${extension.name}\``
     const gotShutdown = extension.events.some((e) => e.eventType === 'SHUTDOWN' && e.atMs >= shutdown.startedAtMs)
-    const killedAtDeadline = extension.signals.some((s) => s.signal === 'SIGKILL' && s.why.startsWith('deadline'))
+    const killedAtDeadline = extension.signals.some((s) => s.signal === 'SIGKILL' && s.reason === 'deadline')
     if (killedAtDeadline) {
       problems.push({
         code: 'extension-killed-at-deadline',

@@ -8,7 +8,7 @@ import { deferred } from '../lifecycle/deferred.js'
 import { RuntimeAgent, MAX_RESPONSE_BYTES, type RuntimeAnswer } from '../lifecycle/runtime.js'
 import { MAX_PROCESS_EXIT_WAIT_MS, planShutdown } from '../lifecycle/shutdown-plan.js'
 import { roundMs, type Recorder } from '../record/recorder.js'
-import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
+import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, ShutdownRecord, SignalReason } from '../record/run-record.js'
 import { catchesSigterm, descendants, groupMembers, PeakMemory } from '../supervisor/process-groups.js'
 import type { TelemetrySink } from '../telemetry/sink.js'
 import { heldResources } from '../probes/processes.js'
@@ -568,7 +568,7 @@ export class Generation {
   freeze(): void {
     for (const process of this.liveProcesses) {
       process.freeze()
-      this.#signalled(process.name, 'SIGSTOP', 'freeze between invokes')
+      this.#signalled(process.name, 'SIGSTOP', 'freeze', 'freeze between invokes')
     }
   }
 
@@ -577,18 +577,18 @@ export class Generation {
     for (const { process } of this.#processes.values()) {
       if (process.alive && process.frozen) {
         process.thaw()
-        this.#signalled(process.name, 'SIGCONT', 'thaw')
+        this.#signalled(process.name, 'SIGCONT', 'thaw', 'thaw')
       }
     }
   }
 
-  #signalled(name: string, signal: NodeJS.Signals, why: string, atMs = this.#setup.recorder.now()): void {
+  #signalled(name: string, signal: NodeJS.Signals, reason: SignalReason, why: string, atMs = this.#setup.recorder.now()): void {
     const { recorder } = this.#setup
-    this.processRecord(name)?.signals.push({ signal, atMs, why })
+    this.processRecord(name)?.signals.push({ signal, atMs, reason, why })
     recorder.add('signal', `${signal} (${why})`, name, atMs)
   }
 
-  #kill(name: string, why: string): void {
+  #kill(name: string, reason: SignalReason, why: string): void {
     const entry = this.#processes.get(name)
     if (entry !== undefined && entry.process.alive) {
       const atMs = this.#setup.recorder.now()
@@ -607,7 +607,7 @@ export class Generation {
       }
       entry.process.signal('SIGKILL')
       entry.record.killed = true
-      this.#signalled(name, 'SIGKILL', why, atMs)
+      this.#signalled(name, 'SIGKILL', reason, why, atMs)
     }
   }
 
@@ -654,13 +654,13 @@ export class Generation {
         runtime.record.sigtermHandler = catchesSigterm(runtime.process.pid)
         runtime.record.waitingForNext = this.runtime.state === 'Ready'
         runtime.process.signal('SIGTERM')
-        this.#signalled('runtime', 'SIGTERM', 'shutdown')
+        this.#signalled('runtime', 'SIGTERM', 'shutdown', 'shutdown')
         const exited = await this.#waitExit(runtime.process, startedAtMs + plan.runtimeShareMs - recorder.now())
         if (!exited) {
-          this.#kill('runtime', `runtime share of ${plan.runtimeShareMs} ms over`)
+          this.#kill('runtime', 'runtime-share-over', `runtime share of ${plan.runtimeShareMs} ms over`)
         }
       } else {
-        this.#kill('runtime', 'shutdown without extensions')
+        this.#kill('runtime', 'no-extensions', 'shutdown without extensions')
       }
       await this.#waitExit(runtime.process, MAX_PROCESS_EXIT_WAIT_MS)
     }
@@ -683,13 +683,13 @@ export class Generation {
         void agent.deliver(shutdownEvent)
         awaiting.push(entry.process)
       } else {
-        this.#kill(file.name, 'not subscribed to SHUTDOWN')
+        this.#kill(file.name, 'not-subscribed', 'not subscribed to SHUTDOWN')
       }
     }
     await Promise.all(
       awaiting.map(async (process) => {
         if (!(await this.#waitExit(process, deadlineAtMs - recorder.now()))) {
-          this.#kill(process.name, `deadline (${plan.windowMs} ms) reached`)
+          this.#kill(process.name, 'deadline', `deadline (${plan.windowMs} ms) reached`)
         }
       }),
     )
