@@ -2,7 +2,7 @@
 // and what cannot be a root is refused before anything starts (exit 2 from the CLI), leaving
 // nothing in the image cache.
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { boot } from '../../harness/index.js'
@@ -146,6 +146,7 @@ t.test('--runtime-client image: a flat tar of a root with its own /var/runtime/b
   const runtime = path.join(work, 'var', 'runtime')
   mkdirSync(runtime, { recursive: true })
   copyFileSync(path.join(ROOT, 'harness', 'runtimes', 'python', 'bootstrap.py'), path.join(runtime, 'client.py'))
+  cpSync(path.join(ROOT, 'harness', 'runtimes', 'python', 'lambda_harness_ric'), path.join(runtime, 'lambda_harness_ric'), { recursive: true })
   writeFileSync(path.join(runtime, 'bootstrap'), '#!/bin/sh\necho "the image\'s own bootstrap" >&2\nexec /usr/bin/python3.13 /var/runtime/client.py "$_HANDLER"\n', { mode: 0o755 })
   const tar = path.join(work, 'root.tar')
   const packed = spawnSync('tar', ['-cf', tar, '-C', trixie, '.', '-C', work, 'var/runtime'], { encoding: 'utf8' })

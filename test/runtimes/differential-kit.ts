@@ -176,7 +176,7 @@ function escape(text: string): string {
 }
 
 /**
- * A Python traceback of the client's own crash names the client's files (our bootstrap.py,
+ * A Python traceback of the client's own crash names the client's files (our lambda_harness_ric,
  * awslambdaric's modules, runpy for -m): those frames are left out, the function's stay.
  */
 export function ownFramesOut(lines: readonly string[]): string[] {

@@ -43,7 +43,7 @@ const EXPECTED: readonly Expected[] = [
   {
     cases: /./,
     part: 'stderr',
-    why: "a traceback of the client's own crash (after a 413, or an /init/error body beyond Latin-1) names the client's files: our bootstrap.py, awslambdaric's modules and runpy",
+    why: "a traceback of the client's own crash (after a 413, or an /init/error body beyond Latin-1) names the client's files: our bootstrap.py and lambda_harness_ric, awslambdaric's modules and runpy",
     normalise: (lines) => ownFramesOut(lines as string[]),
   },
 ]

@@ -1,12 +1,12 @@
-// The runtime client's HTTP, written on the socket (bootstrap.py, _Connection): what it sends,
-// and every way an HTTP/1.1 answer may come back. A scripted server answers each request with
-// the next step's bytes, in pieces; the client runs as bootstrap.py's module in a real interpreter.
+// The runtime client's HTTP, written on the socket (lambda_harness_ric/lambda_runtime_http.py): what
+// it sends, and every way an HTTP/1.1 answer may come back. A scripted server answers each request
+// with the next step's bytes, in pieces; the client runs as the package's module in a real interpreter.
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import t from 'tap'
-import { PYTHON_BOOTSTRAP } from '../../harness/paths.js'
+import { PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
 import { pythonCommand } from '../helpers.js'
 
 type Step = { readonly answer: readonly (string | Buffer)[]; readonly close?: boolean } | { readonly drop: true }
@@ -75,10 +75,10 @@ async function scriptedServer(steps: readonly Step[]): Promise<{ address: string
 
 // The client as the runtime uses it: each argument is a call, each printed line its outcome.
 const DRIVER = `
-import hashlib, importlib.util, json, os, sys
-spec = importlib.util.spec_from_file_location("lh_bootstrap", sys.argv[1])
-rt = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(rt)
+import hashlib, json, os, sys
+sys.dont_write_bytecode = True  # as the runtime imports it: no __pycache__ in the package
+sys.path.insert(0, sys.argv[1])
+from lambda_harness_ric import lambda_runtime_client as rt
 client = rt.RuntimeApiClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
 for call in sys.argv[2:]:
     try:
@@ -96,7 +96,7 @@ for call in sys.argv[2:]:
 `
 
 async function drive(address: string, calls: readonly string[]): Promise<{ lines: Record<string, unknown>[]; stderr: string; code: number | null }> {
-  const [command, args] = pythonCommand(['-c', DRIVER, PYTHON_BOOTSTRAP, ...calls])
+  const [command, args] = pythonCommand(['-c', DRIVER, PYTHON_RUNTIME_DIR, ...calls])
   const child = spawn(command, args, {
     env: { AWS_LAMBDA_RUNTIME_API: address, PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' },
     stdio: ['ignore', 'pipe', 'pipe'],

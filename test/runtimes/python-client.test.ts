@@ -1,4 +1,4 @@
-// Our Python runtime client (harness/runtimes/python/bootstrap.py) against a live sandbox: the
+// Our Python runtime client (harness/runtimes/python/lambda_harness_ric) against a live sandbox: the
 // context object, Unicode per profile, every Runtime.* fault of LAMBDA-SPEC §7 as the caller and
 // the platform see it, the 6 MB response limit, throughput, and the log line formats of §6.
 import path from 'node:path'
