@@ -29,7 +29,7 @@ t.test('npm pack, install offline without scripts, npx lambda-harness check and 
   const [manifest] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }]
   const files = manifest.files.map((f) => f.path)
   t.same(files.filter((f) => /^(test|bench|fixtures)\/|^dist\/(test|bench)\/|\.tsbuildinfo$/.test(f)), [], 'no tests, bench or fixtures')
-  for (const needed of ['LICENSE', 'README.md', 'dist/harness/cli.js', 'dist/harness/index.d.ts', 'dist/harness/isolation/enter', 'dist/harness/isolation/hold', 'harness/runtimes/python/bootstrap.py', 'harness/conformance/function/app.py', 'extensions/minimal-node/extensions/minimal-node']) {
+  for (const needed of ['LICENSE', 'README.md', 'dist/harness/cli.js', 'dist/harness/index.d.ts', 'dist/harness/isolation/enter', 'dist/harness/isolation/hold', 'harness/runtimes/python/bootstrap.py', 'harness/runtimes/python/lambda_harness_ric/bootstrap.py', 'harness/conformance/function/app.py', 'extensions/minimal-node/extensions/minimal-node']) {
     t.ok(files.includes(needed), needed)
   }
   t.match(readFileSync(path.join(ROOT, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0/)
