@@ -2,12 +2,13 @@
 /next, call the handler, post its response or error, for ever."""
 
 import importlib
+import json
 import logging
 import os
 import sys
 import traceback
 
-from .lambda_context import create_lambda_context
+from .lambda_context import LambdaContext
 from .lambda_runtime_client import RuntimeApiClient, RuntimeApiError
 from .lambda_runtime_exception import (
     FaultException,
@@ -66,11 +67,39 @@ def _get_handler(handler):
         )
 
 
+def _parse_json_header(header, name):
+    try:
+        return json.loads(header)
+    except Exception as e:
+        raise FaultException(
+            FaultException.LAMBDA_CONTEXT_UNMARSHAL_ERROR,
+            "Unable to parse {} JSON: {}".format(name, str(e)),
+            None,
+        )
+
+
+def _create_lambda_context(invocation):
+    client_context = None
+    if invocation.client_context:
+        client_context = _parse_json_header(invocation.client_context, "Client Context")
+    cognito_identity = None
+    if invocation.cognito_identity:
+        cognito_identity = _parse_json_header(invocation.cognito_identity, "Cognito Identity")
+    return LambdaContext(
+        invocation.request_id,
+        client_context,
+        cognito_identity,
+        invocation.deadline_ms,
+        invocation.invoked_function_arn,
+        invocation.tenant_id,
+    )
+
+
 def _handle_event_request(client, request_handler, invocation):
     invoke_id = invocation.request_id
     error_result = None
     try:
-        lambda_context = create_lambda_context(invocation)
+        lambda_context = _create_lambda_context(invocation)
         event = unmarshal_request(invocation.body, invocation.content_type)
         response = request_handler(event, lambda_context)
         result, result_content_type = marshal_response(response)

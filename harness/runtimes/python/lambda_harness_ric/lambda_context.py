@@ -1,11 +1,8 @@
 """The context object a handler gets, as awslambdaric's lambda_context builds it."""
 
-import json
 import os
 import sys
 import time
-
-from .lambda_runtime_exception import FaultException
 
 
 class LambdaContext(object):
@@ -133,31 +130,3 @@ def _make_obj_from_dict(cls, values):
     for field in cls.__slots__:
         setattr(obj, field, values.get(field, None))
     return obj
-
-
-def _parse_json_header(header, name):
-    try:
-        return json.loads(header)
-    except Exception as e:
-        raise FaultException(
-            FaultException.LAMBDA_CONTEXT_UNMARSHAL_ERROR,
-            "Unable to parse {} JSON: {}".format(name, str(e)),
-            None,
-        )
-
-
-def create_lambda_context(invocation):
-    client_context = None
-    if invocation.client_context:
-        client_context = _parse_json_header(invocation.client_context, "Client Context")
-    cognito_identity = None
-    if invocation.cognito_identity:
-        cognito_identity = _parse_json_header(invocation.cognito_identity, "Cognito Identity")
-    return LambdaContext(
-        invocation.request_id,
-        client_context,
-        cognito_identity,
-        invocation.deadline_ms,
-        invocation.invoked_function_arn,
-        invocation.tenant_id,
-    )
