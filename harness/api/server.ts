@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { HarnessError } from '../errors.js'
-import { Members } from '../lifecycle/members.js'
+import { Members } from '../wait/index.js'
 import { answerAfterBody, header } from './body.js'
 import { handleExtensions } from './extensions-router.js'
 import type { PlatformPort } from './port.js'

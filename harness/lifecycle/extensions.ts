@@ -1,7 +1,7 @@
 // The Extensions API's agents and their registration rules (RAPID agentregister.go,
 // core/registrations.go, core/agent_state_names.go).
 import { randomUUID } from 'node:crypto'
-import { deferred, type Deferred } from './deferred.js'
+import { deferred, type Deferred } from '../wait/index.js'
 import { reject, type ApiRejection } from './error-types.js'
 import { EXTENSION_EVENT_TYPES, type ExtensionEvent, type ExtensionEventType } from './events.js'
 import { StateMachine, type TransitionTable } from './state-machine.js'

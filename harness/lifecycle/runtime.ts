@@ -1,6 +1,6 @@
 // The runtime's side of the Runtime API as a state machine (RAPID core/states.go): what each call
 // may do in each state, and the gates the platform awaits (first /next, the answer, the next /next).
-import { deferred, type Deferred } from './deferred.js'
+import { deferred, type Deferred } from '../wait/index.js'
 import { cleanErrorType, reject, type ApiRejection } from './error-types.js'
 import type { InvokeEvent } from './events.js'
 import { StateMachine, type TransitionTable } from './state-machine.js'

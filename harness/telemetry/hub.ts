@@ -11,12 +11,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Agent } from 'undici'
 import type { ParsedTelemetryOptions } from '../config/telemetry-options.js'
 import { reject, type ApiRejection } from '../lifecycle/error-types.js'
+import type { PlatformEvents, PlatformEventType, PlatformRecords } from '../lifecycle/platform-events.js'
 import type { Recorder } from '../record/recorder.js'
 import type { TelemetryResources } from '../record/run-record.js'
 import { telemetryProblems } from '../record/verdict.js'
 import { eventTime, type TelemetryEvent } from './events.js'
 import { platformLines, subscriptionLine } from './log-lines.js'
-import type { PlatformEventType, TelemetrySink } from './sink.js'
 import { Subscriber, type PauseGate } from './subscriber.js'
 import { parseSubscription, validationErrorType, type SubscriptionApi } from './subscription.js'
 import { createTransport, httpAgent, type SandboxConnect } from './transport.js'
@@ -82,7 +82,7 @@ interface Replayed {
   readonly bytes: number
 }
 
-export class TelemetryHub implements TelemetrySink {
+export class TelemetryHub implements PlatformEvents {
   readonly #setup: TelemetryHubSetup
   readonly #version: { runtimeVersion: string; runtimeVersionArn: string }
   /** Made for the first HTTP subscriber (loading undici then), shared by the rest. */
@@ -104,9 +104,10 @@ export class TelemetryHub implements TelemetrySink {
     this.#version = runtimeVersion(setup.runtimeName, setup.region)
   }
 
-  // ---- TelemetrySink: what the sandbox reports -----------------------------------------------
+  // ---- PlatformEvents: what the lifecycle reports -----------------------------------------------
 
-  platform(type: PlatformEventType, record: Record<string, unknown>): void {
+  platform<K extends PlatformEventType>(type: K, typed: PlatformRecords[K]): void {
+    let record: Record<string, unknown> = typed
     if (type === 'platform.initStart') {
       this.#beginInit()
       record = { ...record, ...this.#version }
