@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Agent } from 'undici'
 import type { ParsedTelemetryOptions } from '../config/telemetry-options.js'
-import { reject, type ApiRejection } from '../lifecycle/error-types.js'
+import { isRejection, reject, type ApiRejection } from '../lifecycle/error-types.js'
 import type { PlatformEvents, PlatformEventType, PlatformRecords } from '../lifecycle/platform-events.js'
 import type { Recorder } from '../record/recorder.js'
 import type { TelemetryResources } from '../record/run-record.js'
@@ -206,18 +206,16 @@ export class TelemetryHub implements PlatformEvents {
    */
   subscribe(api: SubscriptionApi, agent: SubscribingAgent, body: Buffer): ApiRejection | undefined {
     const parsed = parseSubscription(api, body, { maxItems: this.#setup.options.defaultMaxItems })
-    if ('status' in parsed) {
+    if (isRejection(parsed)) {
       return parsed
     }
     if (!this.#open || this.#closed) {
-      return reject(403, `${API_NAME[api]}.SubscriptionClosed`, `${API_NAME[api]} API subscription is closed`)
+      return reject(`${API_NAME[api]}.SubscriptionClosed`, `${API_NAME[api]} API subscription is closed`)
     }
     const existing = this.#subscribers.get(agent.name)
     if (existing !== undefined && existing.subscription.api !== api) {
       // Documented as "returns an error"; the body is UNCONFIRMED.
-      return reject(
-        400,
-        validationErrorType(api),
+      return reject(validationErrorType(api),
         `extension ${agent.name} is already subscribed to the ${API_NAME[existing.subscription.api]} API; an extension subscribes through either the Telemetry API or the Logs API`,
       )
     }
@@ -228,7 +226,7 @@ export class TelemetryHub implements PlatformEvents {
       }
       // RIE LMI refuses a second Telemetry subscription with a 500 (UNCONFIRMED for production).
       this.#setup.recorder.add('api', `${agent.name} subscribed to the Telemetry API a second time: refused as RIE does`, agent.name)
-      return reject(500, 'InternalServerError', 'Internal Server Error')
+      return reject('InternalServerError', 'Internal Server Error')
     }
     const subscriber = new Subscriber(
       agent,
