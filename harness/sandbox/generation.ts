@@ -147,10 +147,6 @@ export class Generation {
     return this.#processes.get(name)?.record
   }
 
-  get liveProcesses(): SupervisedProcess[] {
-    return [...this.#processes.values()].map((p) => p.process).filter((p) => p.alive)
-  }
-
   /** Every process this generation started, alive or not. */
   get supervised(): SupervisedProcess[] {
     return [...this.#processes.values()].map((entry) => entry.process)
