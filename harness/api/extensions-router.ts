@@ -1,7 +1,8 @@
 // Extensions API 2020-01-01 (LAMBDA-SPEC §2). RAPID answers every client error here with 403.
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { reject } from '../lifecycle/error-types.js'
+import { isRejection, reject } from '../lifecycle/error-types.js'
+import { statusOf } from './statuses.js'
 import type { ExtensionAgent } from '../lifecycle/extensions.js'
 import { answerAfterBody, header, readBody } from './body.js'
 import type { PlatformPort } from './port.js'
@@ -42,17 +43,17 @@ export async function handleExtensions(
   const registry = port.extensions
   const fail = (rejection: ReturnType<typeof reject>, caller?: string): ExtensionsOutcome => {
     sendRejection(res, rejection)
-    return { status: rejection.status, errorType: rejection.errorType, caller }
+    return { status: statusOf(rejection), errorType: rejection.errorType, caller }
   }
 
   if (path === '/extension/register') {
     const name = header(req, 'lambda-extension-name')
     const body = await readBody(req, MAX_REGISTER_BYTES)
     if (body.kind !== 'complete') {
-      return fail(reject(403, 'InvalidRequestFormat', body.kind === 'tooLarge' ? 'request body too large' : 'unexpected EOF'), name)
+      return fail(reject('InvalidRequestFormat', body.kind === 'tooLarge' ? 'request body too large' : 'unexpected EOF'), name)
     }
     const result = registry.register({ name, body: body.body, acceptFeatures: header(req, 'lambda-extension-accept-feature') })
-    if ('status' in result) {
+    if (isRejection(result)) {
       return fail(result, name)
     }
     port.registered(result)
@@ -74,7 +75,7 @@ export async function handleExtensions(
 
   const isErrorReport = path !== '/extension/event/next'
   const agent = registry.identify(header(req, 'lambda-extension-identifier'), isErrorReport ? 'Unknown Lambda-Extension-Identifier' : undefined)
-  if ('status' in agent) {
+  if (isRejection(agent)) {
     // A report is answered after its body, as in reportError.
     return isErrorReport ? answerAfterBody(req, () => fail(agent)) : fail(agent)
   }
@@ -106,7 +107,7 @@ async function reportError(
   const errorType = header(req, 'lambda-extension-function-error-type')
   let answer: () => ExtensionsOutcome
   if (errorType === undefined) {
-    answer = () => fail(reject(403, 'Extension.MissingHeader', 'Lambda-Extension-Function-Error-Type not found'), agent.name)
+    answer = () => fail(reject('Extension.MissingHeader', 'Lambda-Extension-Function-Error-Type not found'), agent.name)
   } else if (!agent.can(call)) {
     const refusal = agent.refusal(call)
     answer = () => fail(refusal, agent.name)

@@ -1,6 +1,7 @@
 // How RAPID writes its answers: Go's json.Encoder (HTML escaping on, trailing newline).
 import type { ServerResponse } from 'node:http'
 import type { ApiRejection } from '../lifecycle/error-types.js'
+import { statusOf } from './statuses.js'
 
 const GO_HTML_ESCAPES: Record<string, string> = {
   '<': '\\u003c',
@@ -36,7 +37,7 @@ export function sendAccepted(res: ServerResponse): void {
 }
 
 export function sendRejection(res: ServerResponse, rejection: ApiRejection): void {
-  sendJson(res, rejection.status, { errorMessage: rejection.errorMessage, errorType: rejection.errorType })
+  sendJson(res, statusOf(rejection), { errorMessage: rejection.errorMessage, errorType: rejection.errorType })
 }
 
 /** Go's http.NotFound, which the chi router answers for unknown paths. */

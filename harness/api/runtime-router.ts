@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MAX_RESPONSE_BYTES } from '../lifecycle/runtime.js'
 import { reject, type ApiRejection } from '../lifecycle/error-types.js'
+import { statusOf } from './statuses.js'
 import type { InvokeEvent } from '../lifecycle/events.js'
 import { answerAfterBody, header, readBody } from './body.js'
 import type { PlatformPort } from './port.js'
@@ -18,7 +19,7 @@ function answer(res: ServerResponse, rejection: ApiRejection | undefined): Outco
     return ACCEPTED
   }
   sendRejection(res, rejection)
-  return { status: rejection.status, errorType: rejection.errorType }
+  return { status: statusOf(rejection), errorType: rejection.errorType }
 }
 
 function setIfPresent(headers: Record<string, string>, name: string, value: string | undefined): void {
@@ -47,7 +48,7 @@ function renderInvoke(res: ServerResponse, event: InvokeEvent): void {
   res.end(event.payload)
 }
 
-const TRUNCATED = reject(400, 'TruncatedHTTPRequest', 'HTTP request detected as truncated')
+const TRUNCATED = reject('TruncatedHTTPRequest', 'HTTP request detected as truncated')
 
 export async function handleRuntime(req: IncomingMessage, res: ServerResponse, path: string, port: PlatformPort): Promise<Outcome> {
   const method = req.method ?? 'GET'
@@ -83,7 +84,7 @@ export async function handleRuntime(req: IncomingMessage, res: ServerResponse, p
     const errorType = header(req, 'lambda-runtime-function-error-type')
     if (invocation === null) {
       if (body.kind === 'tooLarge') {
-        return answer(res, reject(413, 'RequestEntityTooLarge', `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`))
+        return answer(res, reject('RequestEntityTooLarge', `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`))
       }
       return answer(res, runtime.initError(body.body, isJson(body.body) ? 'application/json' : 'application/octet-stream', errorType))
     }
@@ -97,12 +98,12 @@ export async function handleRuntime(req: IncomingMessage, res: ServerResponse, p
     if (kind === 'response') {
       const mode = header(req, 'lambda-runtime-function-response-mode')
       if (mode !== undefined && mode !== 'streaming') {
-        return answer(res, reject(400, 'InvalidFunctionResponseMode', 'Invalid function response mode'))
+        return answer(res, reject('InvalidFunctionResponseMode', 'Invalid function response mode'))
       }
       return answer(res, runtime.respond(requestId, body.kind === 'tooLarge' ? { tooLarge: body.size } : { payload: body.body, contentType }))
     }
     if (body.kind === 'tooLarge') {
-      return answer(res, reject(413, 'RequestEntityTooLarge', `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`))
+      return answer(res, reject('RequestEntityTooLarge', `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`))
     }
     return answer(res, runtime.fail(requestId, body.body, contentType, errorType))
   }

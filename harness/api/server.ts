@@ -3,7 +3,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { HarnessError } from '../errors.js'
-import { Members } from '../lifecycle/members.js'
+import { isRejection } from '../lifecycle/error-types.js'
+import { Members } from '../wait/index.js'
 import { answerAfterBody, header } from './body.js'
 import { handleExtensions } from './extensions-router.js'
 import type { PlatformPort } from './port.js'
@@ -99,7 +100,7 @@ export class ApiServer {
   /** The extension that made a call, when its identifier still names one. */
   #callerOf(entry: InFlight): string | undefined {
     const agent = entry.extensionId === undefined ? undefined : this.#port.extensions.identify(entry.extensionId)
-    return agent === undefined || 'status' in agent ? undefined : agent.name
+    return agent === undefined || isRejection(agent) ? undefined : agent.name
   }
 
   #dropListener(server: Server, keep?: 'keep bound'): void {

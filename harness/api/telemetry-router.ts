@@ -2,7 +2,8 @@
 // identify the extension as the Extensions API does, hand the body to the telemetry side, answer
 // 200 "OK" or the rejection.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { reject } from '../lifecycle/error-types.js'
+import { isRejection, reject } from '../lifecycle/error-types.js'
+import { statusOf } from './statuses.js'
 import { answerAfterBody, header, readBody } from './body.js'
 import type { PlatformPort } from './port.js'
 import { sendMethodNotAllowed, sendNotFound, sendRejection } from './render.js'
@@ -38,20 +39,20 @@ export async function handleTelemetry(
   // The body is read (and past the limit only counted) even when the identifier is refused: an
   // answer sent before a slow body has arrived is lost when the connection then closes under it.
   const body = await readBody(req, MAX_SUBSCRIBE_BYTES)
-  if ('status' in agent) {
+  if (isRejection(agent)) {
     sendRejection(res, agent)
-    return { status: agent.status, errorType: agent.errorType }
+    return { status: statusOf(agent), errorType: agent.errorType }
   }
   if (body.kind === 'truncated') {
     return { status: 0, caller: agent.name }
   }
   const rejection =
     body.kind === 'tooLarge'
-      ? reject(400, api === 'telemetry' ? 'ValidationError' : 'Logs.ValidationError', `request body is larger than ${MAX_SUBSCRIBE_BYTES} bytes`)
+      ? reject(api === 'telemetry' ? 'ValidationError' : 'Logs.ValidationError', `request body is larger than ${MAX_SUBSCRIBE_BYTES} bytes`)
       : port.telemetry.subscribe(api, agent, body.body)
   if (rejection !== undefined) {
     sendRejection(res, rejection)
-    return { status: rejection.status, errorType: rejection.errorType, caller: agent.name }
+    return { status: statusOf(rejection), errorType: rejection.errorType, caller: agent.name }
   }
   // A JSON string, written as RIE LMI writes it (no trailing newline).
   const ok = '"OK"'

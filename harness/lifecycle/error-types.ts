@@ -17,15 +17,19 @@ export type FatalErrorType =
 /** What a timed-out invoke's caller sees (the platform's internal type is Sandbox.Timeout). */
 export const CALLER_TIMEOUT_ERROR_TYPE = 'Sandbox.Timedout'
 
-/** An answer the API gives instead of doing what was asked: status, errorType, errorMessage. */
+/** An answer the API gives instead of doing what was asked, in Lambda's error types (api/statuses.ts gives the HTTP status). */
 export interface ApiRejection {
-  readonly status: number
   readonly errorType: string
   readonly errorMessage: string
 }
 
-export function reject(status: number, errorType: string, errorMessage: string): ApiRejection {
-  return { status, errorType, errorMessage }
+export function reject(errorType: string, errorMessage: string): ApiRejection {
+  return { errorType, errorMessage }
+}
+
+/** Whether an API call's result is a refusal rather than what was asked for. */
+export function isRejection(value: object): value is ApiRejection {
+  return 'errorMessage' in value
 }
 
 // Unanchored on purpose: RAPID uses regexp.MatchString, so "xRuntime.Foo" passes as well.

@@ -1,8 +1,8 @@
 // The Extensions API's agents and their registration rules (RAPID agentregister.go,
 // core/registrations.go, core/agent_state_names.go).
 import { randomUUID } from 'node:crypto'
-import { deferred, type Deferred } from './deferred.js'
-import { reject, type ApiRejection } from './error-types.js'
+import { deferred, type Deferred } from '../wait/index.js'
+import { isRejection, reject, type ApiRejection } from './error-types.js'
 import { EXTENSION_EVENT_TYPES, type ExtensionEvent, type ExtensionEventType } from './events.js'
 import { StateMachine, type TransitionTable } from './state-machine.js'
 
@@ -107,9 +107,7 @@ export class ExtensionAgent {
   }
 
   refusal(call: ExtensionCall): ApiRejection {
-    return reject(
-      403,
-      'Extension.InvalidExtensionState',
+    return reject('Extension.InvalidExtensionState',
       `State transition from ${this.state} to ${TARGET_NAME[call]} failed for extension ${this.name}. Error: State transition is not allowed`,
     )
   }
@@ -212,10 +210,10 @@ export class ExtensionRegistry {
   register(request: RegisterRequest): ExtensionAgent | ApiRejection {
     const { name } = request
     if (name === undefined || name === '') {
-      return reject(403, 'Extension.InvalidExtensionName', 'Empty extension name')
+      return reject('Extension.InvalidExtensionName', 'Empty extension name')
     }
     const parsed = parseRegisterBody(request.body)
-    if ('status' in parsed) {
+    if (isRejection(parsed)) {
       return parsed
     }
     const external = this.#externalsByName.get(name)
@@ -229,16 +227,16 @@ export class ExtensionRegistry {
     }
     // Any other name is a new *internal* extension: a typo in an external's name lands here.
     if (this.#registrationClosed) {
-      return reject(403, 'Extension.RegistrationClosed', 'Extension registration closed already')
+      return reject('Extension.RegistrationClosed', 'Extension registration closed already')
     }
     if (this.internals.some((agent) => agent.name === name)) {
-      return reject(403, 'Extension.InvalidExtensionState', 'Extension with this name already registered')
+      return reject('Extension.InvalidExtensionState', 'Extension with this name already registered')
     }
     if (this.#agents.size >= MAX_EXTENSIONS) {
-      return reject(403, 'Extension.TooManyExtensions', `Extension limit (${MAX_EXTENSIONS}) reached`)
+      return reject('Extension.TooManyExtensions', `Extension limit (${MAX_EXTENSIONS}) reached`)
     }
     if (parsed.has('SHUTDOWN')) {
-      return reject(403, 'Extension.InvalidEventType', 'SHUTDOWN: ShutdownEventNotSupportedForInternalExtension')
+      return reject('Extension.InvalidEventType', 'SHUTDOWN: ShutdownEventNotSupportedForInternalExtension')
     }
     const agent = new ExtensionAgent(name, false)
     agent.events = parsed
@@ -249,16 +247,16 @@ export class ExtensionRegistry {
   /** Finds the caller by its Lambda-Extension-Identifier header. */
   identify(header: string | undefined, unknownMessage?: string): ExtensionAgent | ApiRejection {
     if (header === undefined || header === '') {
-      return reject(403, 'Extension.MissingExtensionIdentifier', 'Missing Lambda-Extension-Identifier header')
+      return reject('Extension.MissingExtensionIdentifier', 'Missing Lambda-Extension-Identifier header')
     }
     const id = parseUuid(header)
     if (id === undefined) {
-      return reject(403, 'Extension.InvalidExtensionIdentifier', 'Invalid Lambda-Extension-Identifier')
+      return reject('Extension.InvalidExtensionIdentifier', 'Invalid Lambda-Extension-Identifier')
     }
     const agent = this.#agents.get(id)
     if (agent === undefined) {
       // RAPID names the parsed value (agentID.String()), not the header's own text.
-      return reject(403, 'Extension.UnknownExtensionIdentifier', unknownMessage ?? `Unknown extension ${id}`)
+      return reject('Extension.UnknownExtensionIdentifier', unknownMessage ?? `Unknown extension ${id}`)
     }
     return agent
   }
@@ -269,22 +267,22 @@ function parseRegisterBody(body: Buffer): ReadonlySet<ExtensionEventType> | ApiR
   try {
     value = JSON.parse(body.toString('utf8'))
   } catch (error) {
-    return reject(403, 'InvalidRequestFormat', (error as Error).message)
+    return reject('InvalidRequestFormat', (error as Error).message)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return reject(403, 'InvalidRequestFormat', 'json: cannot unmarshal into Go value of type struct')
+    return reject('InvalidRequestFormat', 'json: cannot unmarshal into Go value of type struct')
   }
   const record = value as Record<string, unknown>
   if ('configurationKeys' in record) {
-    return reject(403, 'InvalidRequestFormat', 'configurationKeys are deprecated; use environment variables instead')
+    return reject('InvalidRequestFormat', 'configurationKeys are deprecated; use environment variables instead')
   }
   const events = record.events ?? []
   if (!Array.isArray(events) || !events.every((event) => typeof event === 'string')) {
-    return reject(403, 'InvalidRequestFormat', 'json: cannot unmarshal events into Go struct field of type []string')
+    return reject('InvalidRequestFormat', 'json: cannot unmarshal events into Go struct field of type []string')
   }
   for (const event of events as string[]) {
     if (!(EXTENSION_EVENT_TYPES as readonly string[]).includes(event)) {
-      return reject(403, 'Extension.InvalidEventType', `${event}: ErrorInvalidEventType`)
+      return reject('Extension.InvalidEventType', `${event}: ErrorInvalidEventType`)
     }
   }
   return new Set(events as ExtensionEventType[])

@@ -1,6 +1,6 @@
 // The runtime's side of the Runtime API as a state machine (RAPID core/states.go): what each call
 // may do in each state, and the gates the platform awaits (first /next, the answer, the next /next).
-import { deferred, type Deferred } from './deferred.js'
+import { deferred, type Deferred } from '../wait/index.js'
 import { cleanErrorType, reject, type ApiRejection } from './error-types.js'
 import type { InvokeEvent } from './events.js'
 import { StateMachine, type TransitionTable } from './state-machine.js'
@@ -27,16 +27,14 @@ const TARGET_NAME: Record<RuntimeCall, string> = {
   initError: 'InitError',
 }
 
-/** Go's http.StatusForbidden body for a refused runtime transition. */
+/** RAPID's refusal of a runtime transition (InvalidStateTransition). */
 function invalidTransition(from: string, call: RuntimeCall): ApiRejection {
-  return reject(
-    403,
-    'InvalidStateTransition',
+  return reject('InvalidStateTransition',
     `State transition from ${from} to ${TARGET_NAME[call]} failed for runtime. Error: State transition is not allowed`,
   )
 }
 
-export const INVALID_REQUEST_ID = reject(400, 'InvalidRequestID', 'Invalid request ID')
+export const INVALID_REQUEST_ID = reject('InvalidRequestID', 'Invalid request ID')
 
 /** The largest response Lambda takes: 6 MiB + 100 bytes (RAPID interop.MaxPayloadSize). */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
@@ -99,10 +97,10 @@ export class RuntimeAgent {
     }
     this.#machine.apply('response')
     if ('tooLarge' in answer) {
-      // The runtime gets 413 and the caller Function.ResponseSizeTooLarge: the answer is given,
+      // The runtime gets RequestEntityTooLarge and the caller Function.ResponseSizeTooLarge: the answer is given,
       // so the runtime's next /next ends the invoke as after any response.
       this.#answer?.resolve({ kind: 'tooLarge', size: answer.tooLarge })
-      return reject(413, 'RequestEntityTooLarge', `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`)
+      return reject('RequestEntityTooLarge', `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`)
     }
     this.#answer?.resolve({ kind: 'response', ...answer })
     return undefined
@@ -165,7 +163,7 @@ export class RuntimeAgent {
   }
 
   #checkAnswer(requestId: string, call: 'response' | 'error'): ApiRejection | undefined {
-    // RAPID validates the id before the state: a stale id is 400, a second answer is 403.
+    // RAPID validates the id before the state: a stale id is InvalidRequestID, a second answer InvalidStateTransition.
     const wrongId = this.requestIdProblem(requestId)
     if (wrongId !== undefined) {
       return wrongId

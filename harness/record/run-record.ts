@@ -5,9 +5,8 @@ import type { ShutdownReason } from '../config/options.js'
 export type PhaseStatus = 'success' | 'error' | 'failure' | 'timeout'
 export type InvokeStatus = 'success' | 'error' | 'timeout' | 'failure'
 
-/** Why the harness sent a signal, as data: verdicts and checks key on this, never on `why`'s words. */
-export const SIGNAL_REASONS = ['freeze', 'thaw', 'shutdown', 'runtime-share-over', 'no-extensions', 'not-subscribed', 'deadline'] as const
-export type SignalReason = (typeof SIGNAL_REASONS)[number]
+import type { SignalReason } from '../lifecycle/signal-reasons.js'
+export { SIGNAL_REASONS, type SignalReason } from '../lifecycle/signal-reasons.js'
 
 export interface SignalSent {
   readonly signal: NodeJS.Signals

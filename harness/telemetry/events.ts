@@ -1,5 +1,5 @@
 // The Telemetry API event envelope (LAMBDA-SPEC §4.2) and the three streams a subscriber picks from.
-import type { PlatformEventType } from './sink.js'
+import type { PlatformEventType } from '../lifecycle/platform-events.js'
 
 /** The `types` a subscription names: one stream each. */
 export type TelemetryStream = 'platform' | 'function' | 'extension'

@@ -10,13 +10,13 @@ import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Agent } from 'undici'
 import type { ParsedTelemetryOptions } from '../config/telemetry-options.js'
-import { reject, type ApiRejection } from '../lifecycle/error-types.js'
+import { isRejection, reject, type ApiRejection } from '../lifecycle/error-types.js'
+import type { PlatformEvents, PlatformEventType, PlatformRecords } from '../lifecycle/platform-events.js'
 import type { Recorder } from '../record/recorder.js'
 import type { TelemetryResources } from '../record/run-record.js'
 import { telemetryProblems } from '../record/verdict.js'
 import { eventTime, type TelemetryEvent } from './events.js'
 import { platformLines, subscriptionLine } from './log-lines.js'
-import type { PlatformEventType, TelemetrySink } from './sink.js'
 import { Subscriber, type PauseGate } from './subscriber.js'
 import { parseSubscription, validationErrorType, type SubscriptionApi } from './subscription.js'
 import { createTransport, httpAgent, type SandboxConnect } from './transport.js'
@@ -82,7 +82,7 @@ interface Replayed {
   readonly bytes: number
 }
 
-export class TelemetryHub implements TelemetrySink {
+export class TelemetryHub implements PlatformEvents {
   readonly #setup: TelemetryHubSetup
   readonly #version: { runtimeVersion: string; runtimeVersionArn: string }
   /** Made for the first HTTP subscriber (loading undici then), shared by the rest. */
@@ -104,9 +104,10 @@ export class TelemetryHub implements TelemetrySink {
     this.#version = runtimeVersion(setup.runtimeName, setup.region)
   }
 
-  // ---- TelemetrySink: what the sandbox reports -----------------------------------------------
+  // ---- PlatformEvents: what the lifecycle reports -----------------------------------------------
 
-  platform(type: PlatformEventType, record: Record<string, unknown>): void {
+  platform<K extends PlatformEventType>(type: K, typed: PlatformRecords[K]): void {
+    let record: Record<string, unknown> = typed
     if (type === 'platform.initStart') {
       this.#beginInit()
       record = { ...record, ...this.#version }
@@ -205,18 +206,16 @@ export class TelemetryHub implements TelemetrySink {
    */
   subscribe(api: SubscriptionApi, agent: SubscribingAgent, body: Buffer): ApiRejection | undefined {
     const parsed = parseSubscription(api, body, { maxItems: this.#setup.options.defaultMaxItems })
-    if ('status' in parsed) {
+    if (isRejection(parsed)) {
       return parsed
     }
     if (!this.#open || this.#closed) {
-      return reject(403, `${API_NAME[api]}.SubscriptionClosed`, `${API_NAME[api]} API subscription is closed`)
+      return reject(`${API_NAME[api]}.SubscriptionClosed`, `${API_NAME[api]} API subscription is closed`)
     }
     const existing = this.#subscribers.get(agent.name)
     if (existing !== undefined && existing.subscription.api !== api) {
       // Documented as "returns an error"; the body is UNCONFIRMED.
-      return reject(
-        400,
-        validationErrorType(api),
+      return reject(validationErrorType(api),
         `extension ${agent.name} is already subscribed to the ${API_NAME[existing.subscription.api]} API; an extension subscribes through either the Telemetry API or the Logs API`,
       )
     }
@@ -227,7 +226,7 @@ export class TelemetryHub implements TelemetrySink {
       }
       // RIE LMI refuses a second Telemetry subscription with a 500 (UNCONFIRMED for production).
       this.#setup.recorder.add('api', `${agent.name} subscribed to the Telemetry API a second time: refused as RIE does`, agent.name)
-      return reject(500, 'InternalServerError', 'Internal Server Error')
+      return reject('InternalServerError', 'Internal Server Error')
     }
     const subscriber = new Subscriber(
       agent,

@@ -68,7 +68,7 @@ export interface SubscriptionDefaults {
  * ("URI port is not provided; types should not be empty").
  */
 export function parseSubscription(api: SubscriptionApi, body: Buffer, defaults: SubscriptionDefaults): Subscription | ApiRejection {
-  const fail = (messages: string[]) => reject(400, validationErrorType(api), messages.join('; '))
+  const fail = (messages: string[]) => reject(validationErrorType(api), messages.join('; '))
   let value: unknown
   try {
     value = JSON.parse(body.toString('utf8'))

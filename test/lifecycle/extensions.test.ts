@@ -1,6 +1,7 @@
 // Registration rules and every (state, call) pair of the extension agent's state machine.
 import t from 'tap'
 import { ExtensionAgent, ExtensionRegistry, MAX_EXTENSIONS, parseUuid } from '../../harness/lifecycle/extensions.js'
+import { http } from './rejections.js'
 
 const body = (value: unknown) => Buffer.from(JSON.stringify(value))
 const register = (registry: ExtensionRegistry, name: string | undefined, events: unknown = ['INVOKE', 'SHUTDOWN']) =>
@@ -12,7 +13,7 @@ t.test('an external registers under its file name', async (t) => {
   t.ok(agent instanceof ExtensionAgent)
   t.equal((agent as ExtensionAgent).external, true)
   t.equal((agent as ExtensionAgent).state, 'Registered')
-  t.same(register(registry, 'ext-a'), {
+  t.same(http(register(registry, 'ext-a')), {
     status: 403,
     errorType: 'Extension.InvalidExtensionState',
     errorMessage: 'State transition from Registered to Registered failed for extension ext-a. Error: State transition is not allowed',
@@ -21,7 +22,7 @@ t.test('an external registers under its file name', async (t) => {
 
 t.test('any other name is an internal extension, which may not take SHUTDOWN', async (t) => {
   const registry = new ExtensionRegistry(['ext-a'])
-  t.same(register(registry, 'ext-a-typo'), {
+  t.same(http(register(registry, 'ext-a-typo')), {
     status: 403,
     errorType: 'Extension.InvalidEventType',
     errorMessage: 'SHUTDOWN: ShutdownEventNotSupportedForInternalExtension',
@@ -29,7 +30,7 @@ t.test('any other name is an internal extension, which may not take SHUTDOWN', a
   const internal = register(registry, 'ext-a-typo', ['INVOKE'])
   t.equal((internal as ExtensionAgent).external, false)
   t.equal(registry.internals.length, 1)
-  t.same(register(registry, 'ext-a-typo', ['INVOKE']), {
+  t.same(http(register(registry, 'ext-a-typo', ['INVOKE'])), {
     status: 403,
     errorType: 'Extension.InvalidExtensionState',
     errorMessage: 'Extension with this name already registered',
@@ -38,25 +39,25 @@ t.test('any other name is an internal extension, which may not take SHUTDOWN', a
 
 t.test('request checks, each with its 403 errorType', async (t) => {
   const registry = new ExtensionRegistry(['ext-a'])
-  t.same(register(registry, ''), { status: 403, errorType: 'Extension.InvalidExtensionName', errorMessage: 'Empty extension name' })
-  t.same(register(registry, undefined), { status: 403, errorType: 'Extension.InvalidExtensionName', errorMessage: 'Empty extension name' })
+  t.same(http(register(registry, '')), { status: 403, errorType: 'Extension.InvalidExtensionName', errorMessage: 'Empty extension name' })
+  t.same(http(register(registry, undefined)), { status: 403, errorType: 'Extension.InvalidExtensionName', errorMessage: 'Empty extension name' })
   const empty = registry.register({ name: 'ext-a', body: Buffer.alloc(0), acceptFeatures: undefined })
-  t.match(empty, { status: 403, errorType: 'InvalidRequestFormat' }, 'an empty body fails: clients must send {}')
-  t.same(registry.register({ name: 'ext-a', body: body({ configurationKeys: ['x'] }), acceptFeatures: undefined }), {
+  t.match(http(empty), { status: 403, errorType: 'InvalidRequestFormat' }, 'an empty body fails: clients must send {}')
+  t.same(http(registry.register({ name: 'ext-a', body: body({ configurationKeys: ['x'] }), acceptFeatures: undefined })), {
     status: 403,
     errorType: 'InvalidRequestFormat',
     errorMessage: 'configurationKeys are deprecated; use environment variables instead',
   })
-  t.same(register(registry, 'ext-a', ['INVOKE', 'BOGUS']), { status: 403, errorType: 'Extension.InvalidEventType', errorMessage: 'BOGUS: ErrorInvalidEventType' })
+  t.same(http(register(registry, 'ext-a', ['INVOKE', 'BOGUS'])), { status: 403, errorType: 'Extension.InvalidEventType', errorMessage: 'BOGUS: ErrorInvalidEventType' })
   t.ok(register(registry, 'ext-a', []) instanceof ExtensionAgent, 'no events at all is allowed')
 })
 
 t.test('identify: missing, malformed and unknown identifiers', async (t) => {
   const registry = new ExtensionRegistry([])
-  t.same(registry.identify(undefined), { status: 403, errorType: 'Extension.MissingExtensionIdentifier', errorMessage: 'Missing Lambda-Extension-Identifier header' })
-  t.same(registry.identify('nope'), { status: 403, errorType: 'Extension.InvalidExtensionIdentifier', errorMessage: 'Invalid Lambda-Extension-Identifier' })
+  t.same(http(registry.identify(undefined)), { status: 403, errorType: 'Extension.MissingExtensionIdentifier', errorMessage: 'Missing Lambda-Extension-Identifier header' })
+  t.same(http(registry.identify('nope')), { status: 403, errorType: 'Extension.InvalidExtensionIdentifier', errorMessage: 'Invalid Lambda-Extension-Identifier' })
   const id = '6f9619ff-8b86-d011-b42d-00c04fc964ff'
-  t.same(registry.identify(id), { status: 403, errorType: 'Extension.UnknownExtensionIdentifier', errorMessage: `Unknown extension ${id}` })
+  t.same(http(registry.identify(id)), { status: 403, errorType: 'Extension.UnknownExtensionIdentifier', errorMessage: `Unknown extension ${id}` })
 })
 
 t.test('identify: every form RAPID\'s uuid.Parse takes finds the extension; near misses are invalid', async (t) => {
@@ -73,20 +74,20 @@ t.test('identify: every form RAPID\'s uuid.Parse takes finds the extension; near
   }
   // RAPID's message names the parsed value, in Go's lower-case text.
   const unknown = 'urn:uuid:6F9619FF-8B86-D011-B42D-00C04FC964FF'
-  t.same(registry.identify(unknown), { status: 403, errorType: 'Extension.UnknownExtensionIdentifier', errorMessage: 'Unknown extension 6f9619ff-8b86-d011-b42d-00c04fc964ff' })
+  t.same(http(registry.identify(unknown)), { status: 403, errorType: 'Extension.UnknownExtensionIdentifier', errorMessage: 'Unknown extension 6f9619ff-8b86-d011-b42d-00c04fc964ff' })
 })
 
 t.test('registration closes at the runtime\'s first next (internals only)', async (t) => {
   const registry = new ExtensionRegistry([])
   registry.closeRegistration()
-  t.same(register(registry, 'late', ['INVOKE']), { status: 403, errorType: 'Extension.RegistrationClosed', errorMessage: 'Extension registration closed already' })
+  t.same(http(register(registry, 'late', ['INVOKE'])), { status: 403, errorType: 'Extension.RegistrationClosed', errorMessage: 'Extension registration closed already' })
 })
 
 t.test('at most ten extensions, internal and external together', async (t) => {
   const files = Array.from({ length: MAX_EXTENSIONS - 1 }, (_, i) => `ext-${i}`)
   const registry = new ExtensionRegistry(files)
   t.ok(register(registry, 'internal-1', ['INVOKE']) instanceof ExtensionAgent)
-  t.same(register(registry, 'internal-2', ['INVOKE']), { status: 403, errorType: 'Extension.TooManyExtensions', errorMessage: 'Extension limit (10) reached' })
+  t.same(http(register(registry, 'internal-2', ['INVOKE'])), { status: 403, errorType: 'Extension.TooManyExtensions', errorMessage: 'Extension limit (10) reached' })
 })
 
 // Every (state, call) pair: drive an agent to each state, try each call.
@@ -141,7 +142,7 @@ for (const [state, allowed] of Object.entries(ALLOWED)) {
       if (call === 'next') {
         const result = agent.next()
         if (target === undefined) {
-          t.match(result, { status: 403, errorType: 'Extension.InvalidExtensionState' })
+          t.match(http(result), { status: 403, errorType: 'Extension.InvalidExtensionState' })
           t.equal(agent.state, state, 'state unchanged')
         } else {
           t.ok(result instanceof Promise)

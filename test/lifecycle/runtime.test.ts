@@ -3,6 +3,7 @@
 import t from 'tap'
 import { RuntimeAgent, INVALID_REQUEST_ID, MAX_RESPONSE_BYTES } from '../../harness/lifecycle/runtime.js'
 import type { InvokeEvent } from '../../harness/lifecycle/events.js'
+import { http } from './rejections.js'
 
 function event(requestId = 'req-1'): InvokeEvent {
   return {
@@ -88,7 +89,7 @@ for (const [state, make] of Object.entries(reach)) {
       if (noCurrentInvoke) {
         t.same(result, INVALID_REQUEST_ID)
       } else {
-        t.same(result, {
+        t.same(http(result), {
           status: 403,
           errorType: 'InvalidStateTransition',
           errorMessage: `State transition from ${state} to ${TARGET[call]} failed for runtime. Error: State transition is not allowed`,
@@ -117,7 +118,7 @@ t.test('an oversized response is 413 and counts as the answer', async (t) => {
   void r.next()
   const { answer } = r.deliver(event())
   const result = r.respond('req-1', { tooLarge: MAX_RESPONSE_BYTES + 1 })
-  t.same(result, { status: 413, errorType: 'RequestEntityTooLarge', errorMessage: 'Exceeded maximum allowed payload size (6291556 bytes).' })
+  t.same(http(result), { status: 413, errorType: 'RequestEntityTooLarge', errorMessage: 'Exceeded maximum allowed payload size (6291556 bytes).' })
   t.equal(r.state, 'RuntimeResponseSentState')
   t.same(await answer, { kind: 'tooLarge', size: MAX_RESPONSE_BYTES + 1 })
 })

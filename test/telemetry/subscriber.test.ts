@@ -2,6 +2,7 @@
 // and timeoutMs; one batch in flight; retries with backoff, then a drop reported with
 // platform.logsDropped; a bounded buffer; what is owed when its process ends; freeze pauses.
 import t from 'tap'
+import { isRejection } from '../../harness/lifecycle/error-types.js'
 import type { TelemetryEvent } from '../../harness/telemetry/events.js'
 import { Subscriber, SLOW_CONSUMER_REASON, type DeliveryOptions, type PauseGate } from '../../harness/telemetry/subscriber.js'
 import { parseSubscription, type Subscription } from '../../harness/telemetry/subscription.js'
@@ -15,7 +16,7 @@ function subscriptionOf(buffering: Record<string, number>, types = ['platform', 
     Buffer.from(JSON.stringify({ schemaVersion: api === 'telemetry' ? '2022-12-13' : '2021-03-18', types, buffering, destination: { protocol: 'HTTP', URI: 'http://sandbox.localdomain:1/' } })),
     { maxItems: 1000 },
   )
-  if ('status' in parsed) {
+  if (isRejection(parsed)) {
     throw new Error(parsed.errorMessage)
   }
   return parsed

@@ -2,6 +2,9 @@
 // LAMBDA-SPEC §4.1 and §4.3 say: schema versions, types, buffering ranges and defaults, the HTTP
 // destination on sandbox.localdomain (or sandbox) with a port, TCP destinations.
 import t, { type Test } from 'tap'
+import { statusOf } from '../../harness/api/statuses.js'
+import { http } from '../lifecycle/rejections.js'
+import { isRejection } from '../../harness/lifecycle/error-types.js'
 import { parseSubscription, type Subscription, type SubscriptionApi } from '../../harness/telemetry/subscription.js'
 
 const DEFAULTS = { maxItems: 1000 }
@@ -12,7 +15,7 @@ function parse(api: SubscriptionApi, body: unknown, defaults = DEFAULTS) {
 }
 
 function ok(t: Test, result: ReturnType<typeof parse>): Subscription {
-  if ('status' in result) {
+  if (isRejection(result)) {
     t.fail(`rejected: ${result.errorMessage}`)
     throw new Error(result.errorMessage)
   }
@@ -39,7 +42,7 @@ t.test('a full Telemetry subscription, and the defaults of what it leaves out', 
 t.test('the Logs API: schemaVersion optional (2020-08-15), 2021-03-18 accepted', async (t) => {
   t.equal(ok(t, parse('logs', { types: ['platform'], destination: HTTP })).schemaVersion, '2020-08-15')
   t.equal(ok(t, parse('logs', { schemaVersion: '2021-03-18', types: ['platform'], destination: HTTP })).schemaVersion, '2021-03-18')
-  t.same(parse('logs', { schemaVersion: '2022-07-01', types: ['platform'], destination: HTTP }), {
+  t.same(http(parse('logs', { schemaVersion: '2022-07-01', types: ['platform'], destination: HTTP })), {
     status: 400,
     errorType: 'Logs.ValidationError',
     errorMessage: 'schemaVersion should be one of 2020-08-15, 2021-03-18',
@@ -92,16 +95,16 @@ t.test('every validation error is a 400 ValidationError naming what is wrong', a
   ]
   for (const [what, body, message] of cases) {
     const result = parse('telemetry', body)
-    t.equal('status' in result && result.status, 400, `${what}: 400`)
-    t.equal('status' in result && result.errorType, 'ValidationError', `${what}: ValidationError`)
+    t.equal(isRejection(result) && statusOf(result), 400, `${what}: 400`)
+    t.equal(isRejection(result) && result.errorType, 'ValidationError', `${what}: ValidationError`)
     if (message.endsWith(': ')) {
-      t.match('status' in result && result.errorMessage, new RegExp(`^${message}`), `${what}: ${message}…`)
+      t.match(isRejection(result) && result.errorMessage, new RegExp(`^${message}`), `${what}: ${message}…`)
     } else {
-      t.equal('status' in result && result.errorMessage, message, `${what}: ${message}`)
+      t.equal(isRejection(result) && result.errorMessage, message, `${what}: ${message}`)
     }
   }
   const logs = parse('logs', { types: [], destination: HTTP })
-  t.same(logs, { status: 400, errorType: 'Logs.ValidationError', errorMessage: 'types should not be empty' }, 'the Logs API says Logs.ValidationError')
+  t.same(http(logs), { status: 400, errorType: 'Logs.ValidationError', errorMessage: 'types should not be empty' }, 'the Logs API says Logs.ValidationError')
 })
 
 t.test('an explicit default port is still a port (WHATWG URL would drop ":80")', async (t) => {

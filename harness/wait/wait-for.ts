@@ -1,10 +1,32 @@
-// Every wait in the sandbox is an event raced against a deadline, a fatal error and disposal.
-import { Members } from '../lifecycle/members.js'
+// Every wait of a lifecycle phase is an event raced against a deadline, a fatal error and disposal.
+import { Members } from './members.js'
 
-export type RaceResult<T, F> =
+export type WaitResult<T, F> =
   | { readonly kind: 'value'; readonly value: T }
   | { readonly kind: 'fatal'; readonly fatal: F }
   | { readonly kind: 'deadline' }
+
+/** Where deadlines come from: the real timers, or a test's fake clock. */
+export interface Timers {
+  setTimer(callback: () => void, ms: number): unknown
+  clearTimer(handle: unknown): void
+}
+
+export const REAL_TIMERS: Timers = {
+  setTimer: (callback, ms) => setTimeout(callback, ms),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
+}
+
+/** What ends a wait other than its own promise. */
+export interface WaitOptions<F> {
+  /** The first fatal error of the generation (or the harness's interruption). */
+  readonly fatal: Promise<F>
+  /** ms from now (Infinity: no limit) or a Deadline shared by several waits. */
+  readonly deadline: number | Deadline
+  /** Aborts the wait (rejecting with the reason): the sandbox is disposed. */
+  readonly signal: AbortSignal
+  readonly timers?: Timers
+}
 
 /** Someone waiting on a fatal promise through its fan-out. */
 interface FatalWaiter {
@@ -17,12 +39,9 @@ interface FatalFanOut {
   readonly waiters: Members<FatalWaiter>
 }
 
-// One reaction per fatal promise and one listener per signal, fanned out to the waits in progress.
-// A generation's fatal promise never settles in a healthy run, so a `.then` per wait stayed on it
-// for the generation's life, and with it the wait's result: every invoke's answer (payload Buffer
-// included) was retained, 1 MB per invoke of a 1 MB response (bench/RESULTS.md). A waiter is
-// removed as soon as its wait settles (Members, not a Set: see there). (EventTarget listeners are
-// also slow to add.)
+// One reaction per fatal promise and one listener per signal, fanned out to the waits in progress:
+// a `.then` per wait on a promise that never settles kept every wait's result (see bench/findings.md,
+// "Moved from the code (#18)").
 const fatalFanOuts = new WeakMap<Promise<unknown>, FatalFanOut>()
 const abortFanOuts = new WeakMap<AbortSignal, Members<() => void>>()
 
@@ -75,20 +94,18 @@ function listenAbort(signal: AbortSignal, onAbort: () => void): () => void {
   return listeners.add(onAbort)
 }
 
-/**
- * One timer shared by several waits that end at the same moment: an invoke's three waits (the
- * answer, the runtime's next /next, the INVOKE subscribers' next /event/next) all end at its
- * deadline, and a timer each was two timer inserts and removals per invoke too many.
- */
+/** One timer shared by several waits that end at the same moment (an invoke's three waits). */
 export class Deadline {
-  #timer: NodeJS.Timeout | undefined
+  readonly #timers: Timers
+  #timer: unknown
   #passed = false
   readonly #waiters = new Members<() => void>()
 
   /** `waitMs` from now; Infinity: never. */
-  constructor(waitMs: number) {
+  constructor(waitMs: number, timers: Timers = REAL_TIMERS) {
+    this.#timers = timers
     if (Number.isFinite(waitMs)) {
-      this.#timer = setTimeout(() => {
+      this.#timer = timers.setTimer(() => {
         this.#passed = true
         for (const each of this.#waiters.take()) {
           each()
@@ -108,36 +125,35 @@ export class Deadline {
 
   /** No wait needs it any more. */
   clear(): void {
-    clearTimeout(this.#timer)
+    this.#timers.clearTimer(this.#timer)
     this.#waiters.take()
   }
 }
 
 /**
- * Waits for `promise`, unless `fatal` settles first, or the deadline passes: `waitMs` from now
- * (Infinity: no limit) or a shared Deadline. Rejects with the abort reason when `signal` aborts.
+ * Waits for `promise`, unless `options.fatal` settles first or the deadline passes. Rejects with
+ * the abort reason when `options.signal` aborts.
  */
-export function raceUntil<T, F>(promise: Promise<T>, fatal: Promise<F>, deadline: number | Deadline, signal: AbortSignal): Promise<RaceResult<T, F>> {
+export function waitFor<T, F>(promise: Promise<T>, options: WaitOptions<F>): Promise<WaitResult<T, F>> {
+  const { signal, deadline, fatal } = options
   if (signal.aborted) {
     return Promise.reject(signal.reason)
   }
-  // One plain timer (or a shared one), cleared by whichever side settles first. An
-  // AbortController per wait (to cancel a timers/promises sleep) built a DOMException and an
-  // AbortError, each with a captured stack, on every settle: three waits per invoke made it ~35%
-  // of the harness's CPU per invoke (bench/RESULTS.md). The sandbox's signal still ends the wait,
-  // as an event, never a poll.
-  return new Promise<RaceResult<T, F>>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined
+  const timers = options.timers ?? REAL_TIMERS
+  // One plain timer (or a shared one), no AbortController per wait: see bench/findings.md,
+  // "Moved from the code (#18)".
+  return new Promise<WaitResult<T, F>>((resolve, reject) => {
+    let timer: unknown
     let stopDeadline = (): unknown => undefined
     let stopAbort = (): unknown => undefined
     let stopFatal = (): unknown => undefined
     const stop = () => {
-      clearTimeout(timer)
+      timers.clearTimer(timer)
       stopDeadline()
       stopAbort()
       stopFatal()
     }
-    const settle = (result: RaceResult<T, F>) => {
+    const settle = (result: WaitResult<T, F>) => {
       stop()
       resolve(result)
     }
@@ -150,14 +166,14 @@ export function raceUntil<T, F>(promise: Promise<T>, fatal: Promise<F>, deadline
     if (typeof deadline !== 'number') {
       if (deadline.passed) {
         // Still after an already-settled `promise`, as a 0 ms timer of its own would be.
-        timer = setTimeout(passed, 0)
+        timer = timers.setTimer(passed, 0)
       } else {
         stopDeadline = deadline.listen(passed)
       }
     } else if (Number.isFinite(deadline)) {
-      timer = setTimeout(passed, Math.max(0, deadline))
+      timer = timers.setTimer(passed, Math.max(0, deadline))
     }
-    // `promise` first: when both are already settled, the value wins, as it always did.
+    // `promise` first: when both are already settled, the value wins.
     promise.then((value) => settle({ kind: 'value', value }), fail)
     stopFatal = listenFatal(fatal, { onFatal: (f) => settle({ kind: 'fatal', fatal: f as F }), onError: fail })
   })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Members } from '../../harness/lifecycle/members.js'
+import { Members } from '../../harness/wait/index.js'
 
 t.test('members come and go in any order; values() and take() list them oldest first', async (t) => {
   const members = new Members<string>()

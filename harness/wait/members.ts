@@ -1,11 +1,6 @@
 /**
  * The members of a long-lived owner (a server, a generation's fatal gate, the sandbox's signal)
- * that come and go on every invoke: the calls in flight, the waits listening. A linked list, not
- * a Set: a Set's hash table is reallocated as members come and go, and once the Set is old V8
- * allocates each new table in the old generation too, where the dead ones stay until a full
- * collection (~1 KB per invoke in the sampling heap profiler, bench/findings.md, "Session 4"). A
- * node is all an add allocates, and unlinking overwrites the one pointer that named the member.
- * (The bytes promoted per scavenge did not measurably change with it.)
+ * that come and go on every invoke. A linked list, not a Set: see bench/findings.md, Session 4.
  */
 interface Node<T> {
   readonly value: T
