@@ -12,8 +12,7 @@ import type { Agent } from 'undici'
 import type { ParsedTelemetryOptions } from '../config/telemetry-options.js'
 import { reject, type ApiRejection } from '../lifecycle/error-types.js'
 import type { Recorder } from '../record/recorder.js'
-import type { TelemetryResources } from '../record/run-record.js'
-import { telemetryProblems } from '../record/verdict.js'
+import type { SubscriberEnd, TelemetryResources } from '../record/run-record.js'
 import { eventTime, type TelemetryEvent } from './events.js'
 import { platformLines, subscriptionLine } from './log-lines.js'
 import type { PlatformEventType, TelemetrySink } from './sink.js'
@@ -164,7 +163,7 @@ export class TelemetryHub implements TelemetrySink {
 
   exited(process: string, exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null }): void {
     const abnormal = exit.signal !== null || exit.code !== 0
-    const how = exit.signal !== null ? `was killed (${exit.signal})` : exit.code !== 0 ? `exited with code ${exit.code}` : 'exited'
+    const how: SubscriberEnd = { by: 'exit', code: exit.code, signal: exit.signal }
     for (const subscriber of this.#subscribers.values()) {
       // An internal extension lives in the runtime's process and ends with it.
       const owned = process === 'runtime' ? !subscriber.external : subscriber.external && subscriber.name === process
@@ -180,7 +179,7 @@ export class TelemetryHub implements TelemetrySink {
     }
     this.#closed = true
     for (const subscriber of this.#subscribers.values()) {
-      this.#end(subscriber, true, 'was still subscribed when the sandbox ended')
+      this.#end(subscriber, true, { by: 'sandbox-end' })
     }
     this.#gate.resume()
     await this.#dispatcher?.then((agent) => agent.destroy()).catch(() => undefined)
@@ -265,7 +264,7 @@ export class TelemetryHub implements TelemetrySink {
   #beginInit(): void {
     // Whatever the last generation's subscribers still held is gone with their processes.
     for (const subscriber of this.#subscribers.values()) {
-      this.#end(subscriber, true, 'was gone when the next Init started')
+      this.#end(subscriber, true, { by: 'next-init' })
     }
     this.#subscribers = new Map()
     this.#generation++
@@ -322,14 +321,12 @@ export class TelemetryHub implements TelemetrySink {
     }
   }
 
-  #end(subscriber: Subscriber, abnormal: boolean, how: string): void {
+  #end(subscriber: Subscriber, abnormal: boolean, how: SubscriberEnd): void {
     if (subscriber.ended) {
       return
     }
     subscriber.end(abnormal, this.#shutdownMark)
-    for (const problem of telemetryProblems(subscriber.record, how)) {
-      this.#setup.recorder.problem(problem)
-    }
+    subscriber.record.end = how
   }
 
   #log(lines: readonly string[]): void {
