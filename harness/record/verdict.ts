@@ -76,8 +76,7 @@ function runtimeProblems(runtime: ProcessRecord, shutdown: ShutdownRecord, what:
   const problems: Problem[] = []
   const sigterm = runtime.signals.find((s) => s.signal === 'SIGTERM' && s.atMs >= shutdown.startedAtMs)
   const killedAtShare = runtime.signals.some((s) => s.signal === 'SIGKILL' && s.atMs >= shutdown.startedAtMs && s.reason === 'runtime-share-over')
-  // Up to python3.11 any Python client waits for /next on the main thread in code that never
-  // returns to Python, so the handler cannot run there (LAMBDA-SPEC §3.3); anywhere else it can.
+  // Up to 3.11 a Python client waits in /next in code that never returns to Python (LAMBDA-SPEC §3.3).
   const handlerCouldRun = handlerRunsInNext || runtime.waitingForNext !== true
   if (sigterm !== undefined && killedAtShare && runtime.sigtermHandler === true && handlerCouldRun) {
     problems.push({
