@@ -1,27 +1,19 @@
 // verdict() on hand-built RunRecords: one case per problem code and the clean case, no processes.
 import t from 'tap'
 import { PROBLEM_CODES, type ProcessRecord, type RunRecord, type ShutdownRecord, type SignalSent, type TelemetrySubscriberRecord } from '../../harness/record/run-record.js'
+import { Recorder } from '../../harness/record/recorder.js'
 import { datedProblems, verdict } from '../../harness/record/verdict.js'
 
+/** A record as the Recorder starts it, after an Init that succeeded. */
 function baseRecord(): RunRecord {
-  return {
-    harness: { name: 'lambda-harness', version: '0.0.0' },
-    startedAt: '2026-01-01T00:00:00.000Z',
+  const { record } = new Recorder({
+    version: '0.0.0',
+    warnings: [],
     runtime: { profile: 'python3.12', executionEnv: 'AWS_Lambda_python3.12', os: 'al2023', command: ['python3'], python: null },
     function: { dir: '/f', handler: 'app.handler', name: 'f', timeoutMs: 3000, memoryMB: 128 },
-    init: { status: 'success', phase: 'init', durationMs: 10, startedAtMs: 0, extensions: [] },
-    invocations: [],
-    resets: [],
-    shutdown: null,
-    processes: [],
-    resources: {},
-    verdict: { clean: true, problems: [] },
-    warnings: [],
-    timeline: [],
-    logs: [],
-    droppedOutputLines: 0,
-    interrupted: false,
-  }
+  })
+  record.init = { status: 'success', phase: 'init', durationMs: 10, startedAtMs: 0, extensions: [] }
+  return record
 }
 
 function proc(name: string, kind: 'runtime' | 'extension', extra: Partial<ProcessRecord> = {}): ProcessRecord {
@@ -324,4 +316,17 @@ t.test('problems come in the time order of their facts', async (t) => {
       [60, 'telemetry-lost'],
     ],
   )
+})
+
+t.test('the recorder computes the verdict when the record is read, with each problem on the timeline', async (t) => {
+  const recorder = new Recorder({ version: '0.0.0', warnings: [], runtime: baseRecord().runtime, function: baseRecord().function })
+  t.same(recorder.snapshot().verdict, { clean: true, problems: [] })
+  recorder.fault({ kind: 'interrupted', detail: 'SIGTERM' })
+  const record = recorder.snapshot()
+  t.same(record.verdict, { clean: false, problems: [{ code: 'interrupted', message: 'the run was interrupted (SIGTERM) before it finished' }] })
+  t.same(
+    record.timeline.filter((e) => e.kind === 'problem').map((e) => e.detail),
+    ['the run was interrupted (SIGTERM) before it finished'],
+  )
+  t.same(record.platformFaults?.map((f) => f.kind), ['interrupted'])
 })
