@@ -1,4 +1,5 @@
 // Checks on registration, Init, and keeping up with INVOKE (LAMBDA-SPEC §2.2, §2.3, §3.1, §3.2).
+import type { ProcessRecord, RunRecord } from '../record/run-record.js'
 import type { CheckSpec, ScenarioEvidence, Verdict } from './types.js'
 import {
   FIX_INIT_ERROR,
@@ -7,11 +8,13 @@ import {
   describeExit,
   initBlock,
   invokeFollowUps,
+  launchError,
   median,
   ms,
   nextCalls,
   processOf,
   registerCalls,
+  type InvokeFollowUp,
 } from './evidence.js'
 
 function blocked(owner: string, reason: string, fix: string): Verdict {
@@ -31,12 +34,10 @@ export const registersName: CheckSpec = {
       return { outcome: 'pass', summary: `registered as \`${extension}\`${after}`, data: { registeredAfterMs: process === undefined ? null : own.atMs - process.startedAtMs } }
     }
     if (process?.state === 'LaunchError') {
-      // The fatal entry carries the loader's words when the file started but could not load (another glibc).
-      const fatal = record.timeline.find((e) => e.kind === 'phase' && e.process === extension && e.detail.startsWith('fatal: Extension.LaunchError'))
       const spawn = record.timeline.find((e) => e.kind === 'spawn' && e.process === extension)
       return {
         outcome: 'fail',
-        summary: `Lambda could not start it (${fatal?.detail.slice('fatal: '.length) ?? spawn?.detail ?? 'LaunchError'})`,
+        summary: `Lambda could not start it (${launchError(record, extension) ?? spawn?.detail ?? 'LaunchError'})`,
         fix: 'make the file executable (chmod +x) with a #! line naming an interpreter the sandbox has (/usr/bin/python3, /usr/bin/env node), or ship a static binary',
       }
     }
@@ -275,28 +276,9 @@ function keepsUp(evidence: ScenarioEvidence, extension: string): Verdict {
   const crashedAtMs =
     exitedAtMs !== null && exitedAtMs < endAtMs && (firstReset === undefined || exitedAtMs < firstReset.startedAtMs) ? exitedAtMs : undefined
   for (const followUp of followUps) {
-    const invocation = record.invocations.find((i) => i.requestId === followUp.requestId)
-    const invokeEnd = invocation === undefined ? endAtMs : invocation.startedAtMs + invocation.durationMs
-    if (followUp.nextAtMs !== undefined && followUp.nextAtMs <= invokeEnd + 1) {
-      continue
-    }
-    const which = `INVOKE ${followUp.index + 1}`
-    if (process.reportedError !== undefined) {
-      return { outcome: 'fail', summary: `reported ${process.reportedError} after ${which}`, fix: FIX_KEEP_UP }
-    }
-    if (crashedAtMs !== undefined && crashedAtMs >= followUp.deliveredAtMs) {
-      return {
-        outcome: 'fail',
-        summary: `exited (${describeExit(process.exit)}) ${ms(crashedAtMs - followUp.deliveredAtMs)} after ${which}, outside Shutdown`,
-        happened: 'Lambda counts any exit outside Shutdown as a crash (Extension.Crash), even with code 0: the invoke fails and the sandbox is reset',
-        fix: FIX_KEEP_UP,
-      }
-    }
-    return {
-      outcome: 'fail',
-      summary: `did not call /event/next again after ${which} within the ${ms(record.function.timeoutMs)} function timeout`,
-      happened: `the invoke ended ${invocation?.status ?? 'unfinished'}${invocation?.errorType === undefined ? '' : ` (${invocation.errorType})`}: the function timeout covers the extensions' time after the runtime's response, so the invoke timed out and the sandbox was reset`,
-      fix: FIX_KEEP_UP,
+    const failure = followUpFailure(record, process, followUp, endAtMs, crashedAtMs)
+    if (failure !== undefined) {
+      return failure
     }
   }
   if (crashedAtMs !== undefined) {
@@ -309,6 +291,38 @@ function keepsUp(evidence: ScenarioEvidence, extension: string): Verdict {
   if (followUps.length === 0) {
     return { outcome: 'fail', summary: `received no INVOKE${failed === undefined ? '' : ` (invoke ${failed.requestId} ${failed.status})`}`, fix: 'report this as a lambda-harness bug' }
   }
+  return keptUp(followUps)
+}
+
+/** Why it was not ready again in time after one INVOKE; undefined if it was. */
+function followUpFailure(record: RunRecord, process: ProcessRecord, followUp: InvokeFollowUp, endAtMs: number, crashedAtMs: number | undefined): Verdict | undefined {
+  const invocation = record.invocations.find((i) => i.requestId === followUp.requestId)
+  const invokeEnd = invocation === undefined ? endAtMs : invocation.startedAtMs + invocation.durationMs
+  if (followUp.nextAtMs !== undefined && followUp.nextAtMs <= invokeEnd + 1) {
+    return undefined
+  }
+  const which = `INVOKE ${followUp.index + 1}`
+  if (process.reportedError !== undefined) {
+    return { outcome: 'fail', summary: `reported ${process.reportedError} after ${which}`, fix: FIX_KEEP_UP }
+  }
+  if (crashedAtMs !== undefined && crashedAtMs >= followUp.deliveredAtMs) {
+    return {
+      outcome: 'fail',
+      summary: `exited (${describeExit(process.exit)}) ${ms(crashedAtMs - followUp.deliveredAtMs)} after ${which}, outside Shutdown`,
+      happened: 'Lambda counts any exit outside Shutdown as a crash (Extension.Crash), even with code 0: the invoke fails and the sandbox is reset',
+      fix: FIX_KEEP_UP,
+    }
+  }
+  return {
+    outcome: 'fail',
+    summary: `did not call /event/next again after ${which} within the ${ms(record.function.timeoutMs)} function timeout`,
+    happened: `the invoke ended ${invocation?.status ?? 'unfinished'}${invocation?.errorType === undefined ? '' : ` (${invocation.errorType})`}: the function timeout covers the extensions' time after the runtime's response, so the invoke timed out and the sandbox was reset`,
+    fix: FIX_KEEP_UP,
+  }
+}
+
+/** Ready again after every INVOKE: its post-invoke times against the function's. */
+function keptUp(followUps: readonly InvokeFollowUp[]): Verdict {
   const post = followUps.flatMap((f) => (f.postInvokeMs === undefined ? [] : [f.postInvokeMs]))
   const fn = followUps.flatMap((f) => (f.functionMs === undefined ? [] : [f.functionMs]))
   const perInvoke = followUps.map((f) => `${f.index + 1}: ${f.postInvokeMs === undefined ? '?' : ms(f.postInvokeMs)} after, function ${f.functionMs === undefined ? '?' : ms(f.functionMs)}`)
@@ -338,7 +352,10 @@ export const freezeKeepsUp: CheckSpec = {
   expected: 'frozen (SIGSTOP) between invokes and thawed (SIGCONT) for each, as Lambda freezes the sandbox, it still keeps up and stays running',
   evaluate(evidence, extension) {
     const verdict = keepsUp(evidence, extension)
-    const freezes = evidence.record.timeline.filter((e) => e.kind === 'signal' && e.process === extension && e.detail.startsWith('SIGSTOP')).length
+    const freezes = evidence.record.processes
+      .filter((p) => p.name === extension)
+      .flatMap((p) => p.signals)
+      .filter((s) => s.reason === 'freeze').length
     if (verdict.outcome === 'fail' && verdict.blockedBy === undefined) {
       // The same failure without freezing is reported by invoke/keeps-up.
       return { ...verdict, summary: freezes === 0 ? verdict.summary : `after ${freezes} freezes: ${verdict.summary}`, blockedBy: 'invoke/keeps-up' }

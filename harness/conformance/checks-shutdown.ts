@@ -2,9 +2,8 @@
 // §3.3: SHUTDOWN arrives after the runtime's share, the extension exits 0 before deadlineMs, leaves
 // nothing running, closes its database sessions and gets its telemetry out.
 import type { ShutdownReason } from '../config/options.js'
-import type { PostgresReport } from '../probes/postgres.js'
-import type { ShutdownRecord, TelemetryResources } from '../record/run-record.js'
-import type { CheckSpec, ScenarioEvidence, Verdict } from './types.js'
+import type { ShutdownRecord, TelemetrySubscriberRecord } from '../record/run-record.js'
+import type { CheckSpec, ScenarioEvidence, SuiteFacts, Verdict } from './types.js'
 import { describeExit, ms, shutdownBlock, shutdownFacts, shutdownFor, type Block } from './evidence.js'
 
 const FIX_EXIT =
@@ -158,7 +157,7 @@ const dbSessionsClosed: CheckSpec = {
   name: 'db-sessions-closed',
   expected: 'when it uses DATABASE_URL, it closes every database session (a clean Terminate) before it exits',
   evaluate(evidence, extension) {
-    const report = evidence.record.resources.postgres as PostgresReport | undefined
+    const report = evidence.record.resources.postgres
     if (report === undefined) {
       return { outcome: 'skip', summary: 'no PostgreSQL probe in this run (the extension does not mention DATABASE_URL; --postgres always forces one)' }
     }
@@ -191,8 +190,7 @@ const telemetryFlushed: CheckSpec = {
   expected:
     'when it subscribes to the Telemetry (or Logs) API, it answers every delivery, and what it received before SHUTDOWN reaches its destination (SINK_URL here) before it exits',
   evaluate(evidence, extension, suite) {
-    const telemetry = evidence.record.resources.telemetry as TelemetryResources | undefined
-    const subscriptions = (telemetry?.subscribers ?? []).filter((s) => s.external && s.name === extension)
+    const subscriptions = (evidence.record.resources.telemetry?.subscribers ?? []).filter((s) => s.external && s.name === extension)
     if (subscriptions.length === 0) {
       return { outcome: 'skip', summary: 'it does not subscribe to the Telemetry or Logs API' }
     }
@@ -204,61 +202,75 @@ const telemetryFlushed: CheckSpec = {
     }
     const facts = shutdownFacts(shutdown, extension)
     const killed = facts?.killedAtDeadline === true
-    const generation = facts?.process.generation ?? 0
-    const mine = subscriptions.filter((s) => s.generation === generation)
-    const records = mine.reduce((n, s) => n + s.records, 0)
-    const delivered = mine.reduce((n, s) => n + s.delivered, 0)
-    const lost = mine.reduce((n, s) => n + s.lost, 0)
-    const dropped = mine.reduce((n, s) => n + s.dropped, 0)
-    const data = { records, delivered, lost, dropped, sinkRequests: evidence.sink.requests }
+    const mine = subscriptions.filter((s) => s.generation === (facts?.process.generation ?? 0))
+    const data = { ...sumCounts(mine), sinkRequests: evidence.sink.requests }
     const because = killed ? { blockedBy: `${scenario}/exits-before-deadline` } : {}
-    if (dropped > 0) {
+    if (data.dropped > 0) {
       return {
         outcome: 'fail',
-        summary: `the platform gave up on ${dropped} record(s) after failed deliveries to its listener`,
+        summary: `the platform gave up on ${data.dropped} record(s) after failed deliveries to its listener`,
         fix: 'answer every delivery at once (200 with an empty body): buffer the batch and forward it from another thread; a slow or failing listener gets retries, then platform.logsDropped',
         data,
       }
     }
-    if (lost > 0) {
+    if (data.lost > 0) {
       return {
         outcome: 'fail',
-        summary: `${lost} record(s) were still on their way to it when it ${killed ? 'was killed' : 'exited'} (${delivered} of ${records} delivered)`,
+        summary: `${data.lost} record(s) were still on their way to it when it ${killed ? 'was killed' : 'exited'} (${data.delivered} of ${data.records} delivered)`,
         fix: 'keep the listener up after SHUTDOWN until deliveries stop: on-demand Lambda sends SHUTDOWN once the runtime is gone and goes on delivering what it buffered, within buffering.timeoutMs',
         data,
         ...because,
       }
     }
-    if (suite.sinkRequests === 0) {
-      return {
-        outcome: 'skip',
-        summary: `all ${delivered} record(s) were delivered to it, but it sent nothing to SINK_URL in any scenario, so where they went cannot be checked (point its destination at $SINK_URL)`,
-        data,
-      }
-    }
-    const types = new Set(mine.flatMap((s) => s.types))
-    const reached = reachedSink(evidence.sink.bodies, types, evidence.builtinFunction)
-    if (reached === undefined) {
-      return { outcome: 'skip', summary: `all ${delivered} record(s) were delivered to it; its types [${[...types].join(', ')}] carry no request id to trace to SINK_URL`, data }
-    }
-    const invokes = evidence.record.invocations.map((i) => i.requestId)
-    const missing = invokes.filter((requestId) => !reached(requestId))
-    if (missing.length > 0) {
-      return {
-        outcome: 'fail',
-        summary: `the records of ${missing.length} of ${invokes.length} invoke(s) never reached SINK_URL (${delivered} record(s) were delivered to it before SHUTDOWN)`,
-        happened: `nothing that reached SINK_URL mentions request ${missing.join(', ')}: it exited with what it had buffered`,
-        fix: 'on SHUTDOWN, wait until deliveries stop (a quiet spell longer than buffering.timeoutMs), then forward everything buffered before exiting, within deadlineMs',
-        data,
-        ...because,
-      }
-    }
+    return sinkVerdict(evidence, suite, mine, data, because)
+  },
+}
+
+type TelemetryCounts = { readonly records: number; readonly delivered: number; readonly lost: number; readonly dropped: number }
+
+function sumCounts(subscriptions: readonly TelemetrySubscriberRecord[]): TelemetryCounts {
+  const sum = (count: (s: TelemetrySubscriberRecord) => number) => subscriptions.reduce((n, s) => n + count(s), 0)
+  return { records: sum((s) => s.records), delivered: sum((s) => s.delivered), lost: sum((s) => s.lost), dropped: sum((s) => s.dropped) }
+}
+
+/** Every record was delivered to it: whether each invoke's records went on to SINK_URL. */
+function sinkVerdict(
+  evidence: ScenarioEvidence,
+  suite: SuiteFacts,
+  mine: readonly TelemetrySubscriberRecord[],
+  data: TelemetryCounts & { readonly sinkRequests: number },
+  because: { blockedBy?: string },
+): Verdict {
+  const { delivered } = data
+  if (suite.sinkRequests === 0) {
     return {
-      outcome: 'pass',
-      summary: `${delivered} record(s) delivered to it; every invoke's records reached SINK_URL (${evidence.sink.requests} request(s)) before it exited`,
+      outcome: 'skip',
+      summary: `all ${delivered} record(s) were delivered to it, but it sent nothing to SINK_URL in any scenario, so where they went cannot be checked (point its destination at $SINK_URL)`,
       data,
     }
-  },
+  }
+  const types = new Set(mine.flatMap((s) => s.types))
+  const reached = reachedSink(evidence.sink.bodies, types, evidence.builtinFunction)
+  if (reached === undefined) {
+    return { outcome: 'skip', summary: `all ${delivered} record(s) were delivered to it; its types [${[...types].join(', ')}] carry no request id to trace to SINK_URL`, data }
+  }
+  const invokes = evidence.record.invocations.map((i) => i.requestId)
+  const missing = invokes.filter((requestId) => !reached(requestId))
+  if (missing.length > 0) {
+    return {
+      outcome: 'fail',
+      summary: `the records of ${missing.length} of ${invokes.length} invoke(s) never reached SINK_URL (${delivered} record(s) were delivered to it before SHUTDOWN)`,
+      happened: `nothing that reached SINK_URL mentions request ${missing.join(', ')}: it exited with what it had buffered`,
+      fix: 'on SHUTDOWN, wait until deliveries stop (a quiet spell longer than buffering.timeoutMs), then forward everything buffered before exiting, within deadlineMs',
+      data,
+      ...because,
+    }
+  }
+  return {
+    outcome: 'pass',
+    summary: `${delivered} record(s) delivered to it; every invoke's records reached SINK_URL (${evidence.sink.requests} request(s)) before it exited`,
+    data,
+  }
 }
 
 /**
@@ -280,19 +292,19 @@ function reachedSink(bodies: readonly string[], types: ReadonlySet<string>, buil
   return (requestId) =>
     events.some(
       (event) =>
-        (platform && event.type === 'platform.report' && (event.record as { requestId?: unknown } | null)?.requestId === requestId) ||
+        (platform && event.type === 'platform.report' && requestIdOf(event.record) === requestId) ||
         (markers && event.type === 'function' && typeof event.record === 'string' && event.record.includes(`marker ${requestId}`)),
     )
 }
 
 function parseJson(text: string): unknown {
   try {
-    return JSON.parse(text) as unknown
+    return JSON.parse(text)
   } catch {
     // NDJSON, or not JSON at all.
-    return text.split('\n').flatMap((line) => {
+    return text.split('\n').flatMap((line): unknown[] => {
       try {
-        return [JSON.parse(line) as unknown]
+        return [JSON.parse(line)]
       } catch {
         return []
       }
@@ -308,11 +320,15 @@ function telemetryEvents(value: unknown, depth = 0): { type: string; record: unk
   if (Array.isArray(value)) {
     return value.flatMap((item) => telemetryEvents(item, depth + 1))
   }
-  const object = value as Record<string, unknown>
-  if (typeof object.type === 'string' && 'record' in object) {
-    return [{ type: object.type, record: object.record }]
+  if ('type' in value && typeof value.type === 'string' && 'record' in value) {
+    return [{ type: value.type, record: value.record }]
   }
-  return Object.values(object).flatMap((item) => telemetryEvents(item, depth + 1))
+  return Object.values(value).flatMap((item) => telemetryEvents(item, depth + 1))
+}
+
+/** A platform.report record's requestId, if it has one. */
+function requestIdOf(record: unknown): unknown {
+  return typeof record === 'object' && record !== null && 'requestId' in record ? record.requestId : undefined
 }
 
 /** The checks of one shutdown scenario. */

@@ -13,8 +13,8 @@ import { exportOtlpIfConfigured } from '../otlp.js'
 import { layerFromTemplate } from '../config/template.js'
 import { interruptOnSignals } from '../interrupt.js'
 import { DEFAULT_TOLERANCE } from './checks-resources.js'
-import { DEFAULT_JOBS, DEFAULT_MANY_INVOKES, POSTGRES_MODES, type CheckOptions, type PostgresMode } from './options.js'
-import { formatCheckReports, REPORTERS, type ReporterName } from './reporters.js'
+import { DEFAULT_JOBS, DEFAULT_MANY_INVOKES, POSTGRES_MODES, type CheckOptions } from './options.js'
+import { formatCheckReports, REPORTERS } from './reporters.js'
 import type { CheckReport } from './runner.js'
 import { parseShard, runCheckTargets } from './shard.js'
 import { SCENARIOS } from './scenarios.js'
@@ -83,7 +83,56 @@ export interface CheckCommandIo {
 }
 
 export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCheckFlags(argv)
+  if (values.help === true) {
+    io.stdout(CHECK_HELP)
+    return 0
+  }
+  if (values.list === true) {
+    io.stdout(describeChecks())
+    return 0
+  }
+  if ((values.template === undefined) !== (values.layer.length === 0)) {
+    throw invalid(values.template === undefined ? '--layer' : '--template', '--template <file> and --layer <LogicalId> together', undefined)
+  }
+  const targets = [...positionals, ...templateLayers(values.template, values.layer, values['parameter-overrides'])]
+  if (targets.length === 0) {
+    throw invalid('check <target>', 'one or more extension files, layer folders or layer .zips', undefined)
+  }
+  const shard = values.shard === undefined ? undefined : parseShard(values.shard)
+  const reporter = REPORTERS.find((name) => name === (values.reporter ?? 'text'))
+  if (reporter === undefined) {
+    throw invalid('--reporter', REPORTERS.join(' | '), values.reporter)
+  }
+  const options = checkOptions(values, targets[0] ?? '')
+  const warn = (message: string) => io.stderr(`lambda-harness: warning: ${message}\n`)
+  const interrupt = interruptOnSignals(io.stderr)
+  const reports = await runCheckTargets(options, targets, shard, {
+    warn,
+    scenarioDone: (scenario) =>
+      io.stderr(`lambda-harness check: ${scenario.name} ${scenario.interrupted === true ? 'interrupted' : 'done'} in ${(scenario.durationMs / 1000).toFixed(1)} s\n`),
+    interrupt: interrupt.signal,
+  }).finally(() => interrupt.remove())
+  const text = formatCheckReports(reports, reporter, targets)
+  if (values.out === undefined) {
+    io.stdout(text)
+  } else {
+    writeFileSync(values.out, text)
+  }
+  if (values.html !== undefined) {
+    writeFileSync(values.html, checkTimelineHtml(reports))
+  }
+  const several = reports.length > 1
+  const sections = reports.flatMap((report) => report.scenarios.map((s) => ({ title: several ? `${report.target.input} ${s.name}` : s.name, record: s.record })))
+  if (values.trace !== undefined) {
+    writeFileSync(values.trace, renderTrace(sections))
+  }
+  await exportOtlpIfConfigured(sections, warn)
+  return interrupt.exitCode() ?? (reports.every((report) => report.ok) ? 0 : 1)
+}
+
+function parseCheckFlags(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -118,27 +167,12 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
       help: { type: 'boolean', short: 'h' },
     },
   })
-  if (values.help === true) {
-    io.stdout(CHECK_HELP)
-    return 0
-  }
-  if (values.list === true) {
-    io.stdout(describeChecks())
-    return 0
-  }
-  if ((values.template === undefined) !== (values.layer.length === 0)) {
-    throw invalid(values.template === undefined ? '--layer' : '--template', '--template <file> and --layer <LogicalId> together', undefined)
-  }
-  const targets = [...positionals, ...templateLayers(values.template, values.layer, values['parameter-overrides'])]
-  if (targets.length === 0) {
-    throw invalid('check <target>', 'one or more extension files, layer folders or layer .zips', undefined)
-  }
-  const shard = values.shard === undefined ? undefined : parseShard(values.shard)
-  const reporter = (values.reporter ?? 'text') as ReporterName
-  if (!REPORTERS.includes(reporter)) {
-    throw invalid('--reporter', REPORTERS.join(' | '), values.reporter)
-  }
-  if (values.postgres !== undefined && !POSTGRES_MODES.includes(values.postgres as PostgresMode)) {
+}
+
+/** The CheckOptions the flags give for the first target. */
+function checkOptions(values: ReturnType<typeof parseCheckFlags>['values'], target: string): CheckOptions {
+  const postgres = values.postgres === undefined ? undefined : POSTGRES_MODES.find((mode) => mode === values.postgres)
+  if (values.postgres !== undefined && postgres === undefined) {
     throw invalid('--postgres', POSTGRES_MODES.join(' | '), values.postgres)
   }
   if ((values.function === undefined) !== (values.handler === undefined)) {
@@ -150,44 +184,22 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     ...(values['max-fd-growth'] === undefined ? {} : { fds: numberFlag('max-fd-growth', values['max-fd-growth']) }),
     ...(values['max-thread-growth'] === undefined ? {} : { threads: numberFlag('max-thread-growth', values['max-thread-growth']) }),
   }
-  const options: CheckOptions = {
-    target: targets[0] ?? '',
+  return {
+    target,
     ...(values.function === undefined ? {} : { functionDir: values.function, handler: values.handler }),
     ...(values.runtime === undefined ? {} : { runtime: values.runtime }),
     ...(values.python === undefined ? {} : { python: values.python }),
     only: values.only.flatMap((item) => item.split(',').map((s) => s.trim()).filter((s) => s !== '')),
     ...(values.invokes === undefined ? {} : { manyInvokes: numberFlag('invokes', values.invokes) }),
     ...(values.jobs === undefined ? {} : { jobs: numberFlag('jobs', values.jobs) }),
-    ...(values.postgres === undefined ? {} : { postgres: values.postgres as PostgresMode }),
+    ...(postgres === undefined ? {} : { postgres }),
     ...(values['postgres-bin'] === undefined ? {} : { postgresBinDir: values['postgres-bin'] }),
+    // Checked with the other options by validateCheckOptions.
     ...(values.isolation === undefined ? {} : { isolation: values.isolation as IsolationMode }),
     ...imageFlags(values),
     env: parseEnv(values.env, values['pass-env']),
     tolerance,
   }
-  const interrupt = interruptOnSignals(io.stderr)
-  const reports = await runCheckTargets(options, targets, shard, {
-    warn: (message) => io.stderr(`lambda-harness: warning: ${message}\n`),
-    scenarioDone: (scenario) =>
-      io.stderr(`lambda-harness check: ${scenario.name} ${scenario.interrupted === true ? 'interrupted' : 'done'} in ${(scenario.durationMs / 1000).toFixed(1)} s\n`),
-    interrupt: interrupt.signal,
-  }).finally(() => interrupt.remove())
-  const text = formatCheckReports(reports, reporter, targets)
-  if (values.out === undefined) {
-    io.stdout(text)
-  } else {
-    writeFileSync(values.out, text)
-  }
-  if (values.html !== undefined) {
-    writeFileSync(values.html, checkTimelineHtml(reports))
-  }
-  const several = reports.length > 1
-  const sections = reports.flatMap((report) => report.scenarios.map((s) => ({ title: several ? `${report.target.input} ${s.name}` : s.name, record: s.record })))
-  if (values.trace !== undefined) {
-    writeFileSync(values.trace, renderTrace(sections))
-  }
-  await exportOtlpIfConfigured(sections, (message) => io.stderr(`lambda-harness: warning: ${message}\n`))
-  return interrupt.exitCode() ?? (reports.every((report) => report.ok) ? 0 : 1)
 }
 
 /** The layer folders `--template <file> --layer <LogicalId>` name, relative to here (stable report names). */

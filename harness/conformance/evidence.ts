@@ -7,6 +7,10 @@ const REGISTER = /^POST \/2020-01-01\/extension\/register → (\d+)(?: (\S+))?/
 const EVENT_NEXT = /^GET \/2020-01-01\/extension\/event\/next → /
 const RUNTIME_NEXT = /^GET \/2018-06-01\/runtime\/invocation\/next → /
 const RUNTIME_ANSWER = /^POST \/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error) → /
+/** The runtime's receipt of an invoke (its /next answered). */
+const RUNTIME_INVOKE = /^invoke (\S+)$/
+/** A fatal error's entry: the error type and its words (the loader's, for a file that started but could not load). */
+const LAUNCH_ERROR = /^fatal: (Extension\.LaunchError .*)$/s
 
 export interface RegisterCall {
   readonly atMs: number
@@ -22,6 +26,17 @@ export function registerCalls(record: RunRecord): RegisterCall[] {
     const match = entry.kind === 'api' ? REGISTER.exec(entry.detail) : null
     return match === null ? [] : [{ atMs: entry.atMs, name: entry.process, status: Number(match[1]), errorType: match[2] }]
   })
+}
+
+/** Why Lambda could not start the extension, in the words of its fatal error. */
+export function launchError(record: RunRecord, extension: string): string | undefined {
+  for (const entry of record.timeline) {
+    const match = entry.kind === 'phase' && entry.process === extension ? LAUNCH_ERROR.exec(entry.detail) : null
+    if (match !== null) {
+      return match[1]
+    }
+  }
+  return undefined
 }
 
 /** The extension's process of one generation (0: the first Init). */
@@ -105,8 +120,9 @@ export function invokeFollowUps(record: RunRecord, extension: string): InvokeFol
     if (answer !== null && !answers.has(answer[1]!)) {
       answers.set(answer[1]!, entry.atMs)
     }
-    if (entry.kind === 'event' && entry.process === 'runtime' && entry.detail.startsWith('invoke ')) {
-      received.set(entry.detail.slice('invoke '.length), entry.atMs)
+    const invoke = entry.kind === 'event' && entry.process === 'runtime' ? RUNTIME_INVOKE.exec(entry.detail) : null
+    if (invoke !== null) {
+      received.set(invoke[1]!, entry.atMs)
     }
   }
   return process.events

@@ -94,30 +94,13 @@ export function validateCheckOptions(options: CheckOptions): ParsedCheckOptions 
   if (typeof options.target !== 'string' || options.target === '') {
     throw invalid('target', 'an extension file, a layer folder or a layer .zip', options.target)
   }
-  if ((options.functionDir === undefined) !== (options.handler === undefined)) {
-    throw invalid(options.functionDir === undefined ? 'functionDir' : 'handler', 'functionDir and handler together (or neither, for the built-in function)', undefined)
-  }
-  if (options.functionDir !== undefined && statSync(options.functionDir, { throwIfNoEntry: false })?.isDirectory() !== true) {
-    throw new HarnessError('ERR_FILE_NOT_FOUND', `option functionDir: folder ${JSON.stringify(options.functionDir)} does not exist`)
-  }
-  // The init, timeout and failure scenarios always run the built-in Python function.
-  const pythonIds = PYTHON_RUNTIME_IDS
-  if (options.runtime !== undefined && (!isRuntimeId(options.runtime) || RUNTIME_PROFILES[options.runtime].family !== 'python')) {
-    throw invalid('runtime', `one of ${pythonIds.join(', ')} (check runs a Python function)`, options.runtime)
-  }
+  validateFunction(options)
+  const runtime = validateRuntime(options.runtime)
   const python = options.python ?? '/usr/bin/python3'
   if (typeof python !== 'string' || python === '') {
     throw invalid('python', 'an interpreter command or path', python)
   }
-  const only = options.only ?? []
-  if (!Array.isArray(only)) {
-    throw invalid('only', `a list of scenarios (${SCENARIO_NAMES.join(', ')})`, only)
-  }
-  for (const name of only) {
-    if (!(SCENARIO_NAMES as readonly string[]).includes(name)) {
-      throw invalid('only', `scenarios among ${SCENARIO_NAMES.join(', ')}`, name)
-    }
-  }
+  const scenarios = validateScenarios(options.only ?? [])
   const postgres = options.postgres ?? 'auto'
   if (!(postgres instanceof PostgresProbe) && !POSTGRES_MODES.includes(postgres)) {
     throw invalid('postgres', `${POSTGRES_MODES.join(' | ')} or a started PostgresProbe`, postgres)
@@ -130,28 +113,61 @@ export function validateCheckOptions(options: CheckOptions): ParsedCheckOptions 
   if (typeof env !== 'object' || env === null || Object.values(env).some((v) => typeof v !== 'string')) {
     throw invalid('env', 'an object of string values', env)
   }
-  const tolerance = options.tolerance ?? {}
   return {
     target: options.target,
     functionDir: options.functionDir,
     handler: options.handler,
-    runtime: options.runtime as RuntimeId | undefined,
+    runtime,
     python,
-    scenarios: only.length === 0 ? SCENARIO_NAMES : SCENARIO_NAMES.filter((name) => only.includes(name)),
+    scenarios,
     manyInvokes: wholeNumber('manyInvokes', options.manyInvokes, 10, 100_000, DEFAULT_MANY_INVOKES),
     jobs: wholeNumber('jobs', options.jobs, 1, 16, DEFAULT_JOBS),
     postgres,
     postgresBinDir: options.postgresBinDir,
     env: { ...env },
-    tolerance: {
-      memoryMB: nonNegative('tolerance.memoryMB', tolerance.memoryMB, DEFAULT_TOLERANCE.memoryMB),
-      memoryPercent: nonNegative('tolerance.memoryPercent', tolerance.memoryPercent, DEFAULT_TOLERANCE.memoryPercent),
-      fds: nonNegative('tolerance.fds', tolerance.fds, DEFAULT_TOLERANCE.fds),
-      threads: nonNegative('tolerance.threads', tolerance.threads, DEFAULT_TOLERANCE.threads),
-    },
+    tolerance: validateTolerance(options.tolerance ?? {}),
     isolation,
     initTimeoutMs: wholeNumber('initTimeoutMs', options.initTimeoutMs, 1, 900_000, 10_000),
     image: options.image,
     runtimeClient: options.runtimeClient,
+  }
+}
+
+/** functionDir and handler come together, and the folder exists. */
+function validateFunction(options: CheckOptions): void {
+  if ((options.functionDir === undefined) !== (options.handler === undefined)) {
+    throw invalid(options.functionDir === undefined ? 'functionDir' : 'handler', 'functionDir and handler together (or neither, for the built-in function)', undefined)
+  }
+  if (options.functionDir !== undefined && statSync(options.functionDir, { throwIfNoEntry: false })?.isDirectory() !== true) {
+    throw new HarnessError('ERR_FILE_NOT_FOUND', `option functionDir: folder ${JSON.stringify(options.functionDir)} does not exist`)
+  }
+}
+
+/** The init, timeout and failure scenarios always run the built-in Python function: a Python profile. */
+function validateRuntime(runtime: string | undefined): RuntimeId | undefined {
+  if (runtime !== undefined && (!isRuntimeId(runtime) || RUNTIME_PROFILES[runtime].family !== 'python')) {
+    throw invalid('runtime', `one of ${PYTHON_RUNTIME_IDS.join(', ')} (check runs a Python function)`, runtime)
+  }
+  return runtime
+}
+
+function validateScenarios(only: readonly string[]): readonly ScenarioName[] {
+  if (!Array.isArray(only)) {
+    throw invalid('only', `a list of scenarios (${SCENARIO_NAMES.join(', ')})`, only)
+  }
+  for (const name of only) {
+    if (!SCENARIO_NAMES.some((scenario) => scenario === name)) {
+      throw invalid('only', `scenarios among ${SCENARIO_NAMES.join(', ')}`, name)
+    }
+  }
+  return only.length === 0 ? SCENARIO_NAMES : SCENARIO_NAMES.filter((name) => only.includes(name))
+}
+
+function validateTolerance(tolerance: Partial<LeakTolerance>): LeakTolerance {
+  return {
+    memoryMB: nonNegative('tolerance.memoryMB', tolerance.memoryMB, DEFAULT_TOLERANCE.memoryMB),
+    memoryPercent: nonNegative('tolerance.memoryPercent', tolerance.memoryPercent, DEFAULT_TOLERANCE.memoryPercent),
+    fds: nonNegative('tolerance.fds', tolerance.fds, DEFAULT_TOLERANCE.fds),
+    threads: nonNegative('tolerance.threads', tolerance.threads, DEFAULT_TOLERANCE.threads),
   }
 }

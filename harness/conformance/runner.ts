@@ -86,16 +86,7 @@ export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): P
   const controller = new AbortController()
   let ownProbe: PostgresProbe | undefined
   try {
-    const wantsPostgres =
-      parsed.postgres instanceof PostgresProbe
-        ? { used: true, why: 'a shared probe was given' }
-        : parsed.postgres === 'always'
-          ? { used: true, why: '--postgres always' }
-          : parsed.postgres === 'never'
-            ? { used: false, why: '--postgres never' }
-            : target.mentionsDatabaseUrl
-              ? { used: true, why: 'a file of the layer mentions DATABASE_URL' }
-              : { used: false, why: 'no file of the layer mentions DATABASE_URL' }
+    const wantsPostgres = postgresChoice(parsed, target)
     let startMs: number | null = null
     let probe: PostgresProbe | undefined = parsed.postgres instanceof PostgresProbe ? parsed.postgres : undefined
     if (wantsPostgres.used && probe === undefined) {
@@ -111,29 +102,10 @@ export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): P
       hooks.scenarioDone?.(scenarioReport(spec, result))
       return result
     })
-    // Only finished scenarios are checked; one cut short by an interrupt would fail for no fault of the extension.
-    const finished = (index: number) => ran[index] !== undefined && !ran[index].record.interrupted
-    const evidence = ran.filter((each, index): each is ScenarioEvidence => each !== undefined && finished(index))
-    const suite: SuiteFacts = {
-      sinkRequests: evidence.reduce((n, e) => n + e.sink.requests, 0),
-      manyInvokes: parsed.manyInvokes,
-      tolerance: parsed.tolerance,
-      ...(parsed.env.AWS_LAMBDA_EXEC_WRAPPER === undefined ? {} : { execWrapper: parsed.env.AWS_LAMBDA_EXEC_WRAPPER }),
-    }
-    const checks = resolveBlocked(
-      specs.flatMap((spec, index) =>
-        finished(index) ? spec.checks.flatMap((check) => target.extensions.map((extension) => evaluate(spec, check, ran[index]!, extension, suite))) : [],
-      ),
-    )
     for (const warning of setup.warnings) {
       hooks.warn?.(warning)
     }
-    const summary = {
-      total: checks.length,
-      passed: checks.filter((c) => c.outcome === 'pass').length,
-      failed: checks.filter((c) => c.outcome === 'fail').length,
-      skipped: checks.filter((c) => c.outcome === 'skip').length,
-    }
+    const run = { parsed, target, specs, ran, interrupt: hooks.interrupt }
     return {
       harness: { name: 'lambda-harness', version: HARNESS_VERSION },
       target: { input: target.input, kind: target.kind, extensions: target.extensions },
@@ -147,18 +119,65 @@ export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): P
       durationMs: performance.now() - started,
       postgres: { ...wantsPostgres, startMs },
       warnings: [...setup.warnings],
-      scenarios: specs.flatMap((spec, index) => (ran[index] === undefined ? [] : [scenarioReport(spec, ran[index])])),
-      checks,
-      summary,
-      ok: summary.failed === 0 && hooks.interrupt?.aborted !== true,
-      ...(hooks.interrupt?.aborted === true
-        ? { interrupted: { signal: String(hooks.interrupt.reason), unfinished: specs.filter((_, index) => !finished(index)).map((spec) => spec.name) } }
-        : {}),
+      ...outcome(run),
     }
   } finally {
     controller.abort()
     await ownProbe?.stop().catch(() => undefined)
     await target.cleanup()
+  }
+}
+
+/** Whether the run needs a PostgreSQL probe, and why. */
+function postgresChoice(parsed: ParsedCheckOptions, target: CheckTarget): { used: boolean; why: string } {
+  if (parsed.postgres instanceof PostgresProbe) {
+    return { used: true, why: 'a shared probe was given' }
+  }
+  if (parsed.postgres !== 'auto') {
+    return { used: parsed.postgres === 'always', why: `--postgres ${parsed.postgres}` }
+  }
+  return target.mentionsDatabaseUrl ? { used: true, why: 'a file of the layer mentions DATABASE_URL' } : { used: false, why: 'no file of the layer mentions DATABASE_URL' }
+}
+
+interface FinishedRun {
+  readonly parsed: ParsedCheckOptions
+  readonly target: CheckTarget
+  readonly specs: readonly ScenarioSpec[]
+  /** Each spec's evidence, undefined where it never ran. */
+  readonly ran: readonly (ScenarioEvidence | undefined)[]
+  readonly interrupt: AbortSignal | undefined
+}
+
+/** The scenarios, every check of the finished ones, and the summary. */
+function outcome({ parsed, target, specs, ran, interrupt }: FinishedRun): Pick<CheckReport, 'scenarios' | 'checks' | 'summary' | 'ok' | 'interrupted'> {
+  // Only finished scenarios are checked; one cut short by an interrupt would fail for no fault of the extension.
+  const finished = (index: number) => ran[index] !== undefined && !ran[index].record.interrupted
+  const evidence = ran.filter((each, index): each is ScenarioEvidence => each !== undefined && finished(index))
+  const suite: SuiteFacts = {
+    sinkRequests: evidence.reduce((n, e) => n + e.sink.requests, 0),
+    manyInvokes: parsed.manyInvokes,
+    tolerance: parsed.tolerance,
+    ...(parsed.env.AWS_LAMBDA_EXEC_WRAPPER === undefined ? {} : { execWrapper: parsed.env.AWS_LAMBDA_EXEC_WRAPPER }),
+  }
+  const checks = resolveBlocked(
+    specs.flatMap((spec, index) =>
+      finished(index) ? spec.checks.flatMap((check) => target.extensions.map((extension) => evaluate(spec, check, ran[index]!, extension, suite))) : [],
+    ),
+  )
+  const summary = {
+    total: checks.length,
+    passed: checks.filter((c) => c.outcome === 'pass').length,
+    failed: checks.filter((c) => c.outcome === 'fail').length,
+    skipped: checks.filter((c) => c.outcome === 'skip').length,
+  }
+  return {
+    scenarios: specs.flatMap((spec, index) => (ran[index] === undefined ? [] : [scenarioReport(spec, ran[index])])),
+    checks,
+    summary,
+    ok: summary.failed === 0 && interrupt?.aborted !== true,
+    ...(interrupt?.aborted === true
+      ? { interrupted: { signal: String(interrupt.reason), unfinished: specs.filter((_, index) => !finished(index)).map((spec) => spec.name) } }
+      : {}),
   }
 }
 
@@ -175,69 +194,20 @@ function scenarioReport(spec: ScenarioSpec, evidence: ScenarioEvidence): Scenari
 }
 
 async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<ScenarioEvidence> {
-  const { options, target } = setup
   const started = performance.now()
-  const userFunction = spec.function === 'user' && options.functionDir !== undefined
+  const userFunction = spec.function === 'user' && setup.options.functionDir !== undefined
   // Bodies are kept for the telemetry check; many invokes only need the count.
   const sink = await SinkProbe.start(spec.name === 'many-invokes' ? { keepBodies: 0 } : { keepBodies: 5000, keepBodyBytes: 4 * 1024 * 1024 })
-  const boot: BootOptions = {
-    functionDir: userFunction ? options.functionDir! : BUILTIN_FUNCTION_DIR,
-    handler: userFunction ? options.handler! : spec.function === 'builtin-fails-init' ? 'fails_init.handler' : 'app.handler',
-    runtime: setup.profile,
-    python: options.python,
-    layers: [target.layerRoot],
-    // `--env DEST={SINK_URL}` points an extension's own destination setting at this scenario's sink.
-    env: Object.fromEntries(Object.entries(options.env).map(([key, value]) => [key, value.replaceAll('{SINK_URL}', sink.url)])),
-    platformEnv: { SINK_URL: sink.url },
-    // The scenario's sink is on the host: a bwrap sandbox reaches it at the same address inside.
-    hostPorts: [Number(new URL(sink.url).port)],
-    postgres: setup.postgres ?? false,
-    isolation: options.isolation,
-    initTimeoutMs: options.initTimeoutMs,
-    ...(options.image === undefined ? {} : { image: options.image }),
-    ...(options.runtimeClient === undefined ? {} : { runtimeClient: options.runtimeClient }),
-    functionName: `check-${spec.name}`,
-    ...spec.boot,
-  }
   const observations: Record<string, ExtensionObservations> = Object.fromEntries(
-    target.extensions.map((name) => [name, { samples: [], sigtermHandler: undefined, commands: {} }]),
+    setup.target.extensions.map((name) => [name, { samples: [], sigtermHandler: undefined, commands: {} }]),
   )
   let record: RunRecord
   let endedAtMs = Number.POSITIVE_INFINITY
   try {
-    const sandbox = await Sandbox.boot(boot, { warn: (message) => setup.warnings.add(message) })
+    const sandbox = await Sandbox.boot(bootOptions(spec, setup, sink.url, userFunction), { warn: (message) => setup.warnings.add(message) })
     const stopListening = sandbox.interruptOn(setup.interrupt)
     try {
-      const booted = sandbox.record
-      const pids = new Map(
-        target.extensions.flatMap((name) => {
-          const pid = booted.processes.find((p) => p.kind === 'extension' && p.name === name && p.generation === 0)?.pid
-          return pid == null ? [] : [[name, pid] as const]
-        }),
-      )
-      await spec.drive({
-        sandbox,
-        extensions: target.extensions,
-        manyInvokes: options.manyInvokes,
-        signal: setup.signal,
-        sample(afterInvokes) {
-          for (const [name, pid] of pids) {
-            const sample = sampleTree(pid, afterInvokes, sandbox.now())
-            if (sample !== undefined) {
-              observations[name]!.samples.push(sample)
-            }
-          }
-        },
-        observeBeforeShutdown() {
-          for (const [name, pid] of pids) {
-            const seen = observations[name]!
-            seen.sigtermHandler = catchesSigterm(pid)
-            for (const member of descendants(pid)) {
-              seen.commands[member] = commandLine(member)
-            }
-          }
-        },
-      })
+      await driveScenario(spec, setup, sandbox, observations)
       // A scenario that ends without a Shutdown ends here, not in the SIGKILLs of dispose().
       endedAtMs = sandbox.now()
     } catch (error) {
@@ -261,10 +231,66 @@ async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<Scenari
     extensions: observations,
     sink: { requests: received.requests, bodies: received.bodies },
     builtinFunction: !userFunction,
-    initTimeoutMs: options.initTimeoutMs,
+    initTimeoutMs: setup.options.initTimeoutMs,
     endedAtMs,
     durationMs: performance.now() - started,
   }
+}
+
+function bootOptions(spec: ScenarioSpec, { options, target, profile, postgres }: RunSetup, sinkUrl: string, userFunction: boolean): BootOptions {
+  return {
+    functionDir: userFunction ? options.functionDir! : BUILTIN_FUNCTION_DIR,
+    handler: userFunction ? options.handler! : spec.function === 'builtin-fails-init' ? 'fails_init.handler' : 'app.handler',
+    runtime: profile,
+    python: options.python,
+    layers: [target.layerRoot],
+    // `--env DEST={SINK_URL}` points an extension's own destination setting at this scenario's sink.
+    env: Object.fromEntries(Object.entries(options.env).map(([key, value]) => [key, value.replaceAll('{SINK_URL}', sinkUrl)])),
+    platformEnv: { SINK_URL: sinkUrl },
+    // The scenario's sink is on the host: a bwrap sandbox reaches it at the same address inside.
+    hostPorts: [Number(new URL(sinkUrl).port)],
+    postgres: postgres ?? false,
+    isolation: options.isolation,
+    initTimeoutMs: options.initTimeoutMs,
+    ...(options.image === undefined ? {} : { image: options.image }),
+    ...(options.runtimeClient === undefined ? {} : { runtimeClient: options.runtimeClient }),
+    functionName: `check-${spec.name}`,
+    ...spec.boot,
+  }
+}
+
+/** Runs the scenario's drive, sampling the extensions' first processes as it asks. */
+async function driveScenario(spec: ScenarioSpec, setup: RunSetup, sandbox: Sandbox, observations: Record<string, ExtensionObservations>): Promise<void> {
+  const booted = sandbox.record
+  const pids = new Map(
+    setup.target.extensions.flatMap((name) => {
+      const pid = booted.processes.find((p) => p.kind === 'extension' && p.name === name && p.generation === 0)?.pid
+      return pid == null ? [] : [[name, pid] as const]
+    }),
+  )
+  await spec.drive({
+    sandbox,
+    extensions: setup.target.extensions,
+    manyInvokes: setup.options.manyInvokes,
+    signal: setup.signal,
+    sample(afterInvokes) {
+      for (const [name, pid] of pids) {
+        const sample = sampleTree(pid, afterInvokes, sandbox.now())
+        if (sample !== undefined) {
+          observations[name]!.samples.push(sample)
+        }
+      }
+    },
+    observeBeforeShutdown() {
+      for (const [name, pid] of pids) {
+        const seen = observations[name]!
+        seen.sigtermHandler = catchesSigterm(pid)
+        for (const member of descendants(pid)) {
+          seen.commands[member] = commandLine(member)
+        }
+      }
+    },
+  })
 }
 
 function commandLine(pid: number): string {

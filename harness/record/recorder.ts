@@ -1,6 +1,8 @@
-// Writes the RunRecord as a sandbox runs: one clock (ms since boot), the timeline, the problems.
+// Writes the RunRecord as a sandbox runs: one clock (ms since boot), the timeline, the faults; the
+// verdict is computed from the rest when the record is read.
 import { performance } from 'node:perf_hooks'
-import type { Problem, ProcessRecord, RunRecord, TimelineEntry } from './run-record.js'
+import type { PlatformFault, ProcessRecord, RunRecord, TimelineEntry } from './run-record.js'
+import { datedProblems } from './verdict.js'
 
 /**
  * Output kept in the timeline per process name (a restarted process shares its predecessors'):
@@ -87,10 +89,9 @@ export class Recorder {
     this.add('output', detail, process)
   }
 
-  problem(problem: Problem): void {
-    this.record.verdict.problems.push(problem)
-    this.record.verdict.clean = false
-    this.add('problem', problem.message, problem.process)
+  /** A fault of the harness or the platform, now: the verdict reports it. */
+  fault(fault: Omit<PlatformFault, 'atMs'>): void {
+    ;(this.record.platformFaults ??= []).push({ atMs: this.now(), ...fault })
   }
 
   warn(message: string): void {
@@ -102,9 +103,14 @@ export class Recorder {
     return entry
   }
 
-  /** A copy a caller can keep and serialise, with the timeline in time order. */
+  /** A copy a caller can keep and serialise, with its verdict, each problem in the timeline, in time order. */
   snapshot(): RunRecord {
     const copy = structuredClone(this.record)
+    const problems = datedProblems(copy)
+    copy.verdict = { clean: problems.length === 0, problems: problems.map((dated) => dated.problem) }
+    for (const { atMs, problem } of problems) {
+      copy.timeline.push(problem.process === undefined ? { atMs, kind: 'problem', detail: problem.message } : { atMs, kind: 'problem', process: problem.process, detail: problem.message })
+    }
     copy.timeline.sort((a, b) => a.atMs - b.atMs)
     return copy
   }

@@ -1,5 +1,5 @@
 // The text report: a readable view of a RunRecord.
-import type { InvocationRecord, RunRecord, ShutdownRecord, TelemetryResources } from './run-record.js'
+import type { InvocationRecord, RunRecord, RunResources, ShutdownRecord } from './run-record.js'
 
 const MAX_RESPONSE_CHARS = 300
 
@@ -47,6 +47,39 @@ function shutdownSection(record: RunRecord, shutdown: ShutdownRecord, title: str
 }
 
 export function formatReport(record: RunRecord, options: { output?: boolean } = {}): string {
+  const lines = [...headerLines(record)]
+  if (record.init !== null) {
+    const exts = record.init.extensions.map((e) => `${e.name}${e.external ? '' : ' (internal)'} [${e.events.join(', ')}]`).join(', ')
+    lines.push(
+      `Init: ${record.init.status}${record.init.errorType === undefined ? '' : ` (${record.init.errorType})`} in ${ms(record.init.durationMs)}` +
+        (exts === '' ? ', no extensions' : `, extensions: ${exts}`),
+    )
+  }
+  if (record.invocations.length > 0) {
+    lines.push(`Invocations (${record.invocations.length}):`)
+    record.invocations.forEach((invocation, index) => lines.push(invocationLine(index, invocation)))
+  }
+  record.resets.forEach((reset, index) => lines.push(...shutdownSection(record, reset, `Reset ${index + 1}`)))
+  if (record.shutdown !== null) {
+    lines.push(...shutdownSection(record, record.shutdown, 'Shutdown'))
+  }
+  lines.push(...resourceLines(record.resources))
+  if (options.output !== false) {
+    lines.push(...outputLines(record))
+  }
+  if (record.verdict.clean) {
+    lines.push('Verdict: clean')
+  } else {
+    lines.push(`Verdict: ${record.verdict.problems.length} problem(s)`)
+    for (const problem of record.verdict.problems) {
+      lines.push(`  ✗ ${problem.message}`)
+    }
+  }
+  return `${lines.join('\n')}\n`
+}
+
+/** The function, the runtime, the template, the warnings, and whether the run was interrupted. */
+function headerLines(record: RunRecord): string[] {
   const lines: string[] = []
   const py = record.runtime.python
   lines.push(`lambda-harness ${record.harness.version}: ${record.function.dir} (${record.function.handler})`)
@@ -71,24 +104,12 @@ export function formatReport(record: RunRecord, options: { output?: boolean } = 
   if (record.interrupted) {
     lines.push('Interrupted: the run was stopped before it finished (a Shutdown still ran)')
   }
-  if (record.init !== null) {
-    const exts = record.init.extensions.map((e) => `${e.name}${e.external ? '' : ' (internal)'} [${e.events.join(', ')}]`).join(', ')
-    lines.push(
-      `Init: ${record.init.status}${record.init.errorType === undefined ? '' : ` (${record.init.errorType})`} in ${ms(record.init.durationMs)}` +
-        (exts === '' ? ', no extensions' : `, extensions: ${exts}`),
-    )
-  }
-  if (record.invocations.length > 0) {
-    lines.push(`Invocations (${record.invocations.length}):`)
-    record.invocations.forEach((invocation, index) => lines.push(invocationLine(index, invocation)))
-  }
-  record.resets.forEach((reset, index) => lines.push(...shutdownSection(record, reset, `Reset ${index + 1}`)))
-  if (record.shutdown !== null) {
-    lines.push(...shutdownSection(record, record.shutdown, 'Shutdown'))
-  }
-  const postgres = record.resources.postgres as
-    | { closed: number; dropped: number; open: number; sessions: { process: string; state: string; backendPid: number; reason?: string }[] }
-    | undefined
+  return lines
+}
+
+/** The database sessions and the telemetry subscriptions. */
+function resourceLines({ postgres, telemetry }: RunResources): string[] {
+  const lines: string[] = []
   if (postgres !== undefined) {
     lines.push(`Database sessions: ${postgres.closed} closed, ${postgres.dropped} dropped, ${postgres.open} open`)
     for (const session of postgres.sessions) {
@@ -96,7 +117,6 @@ export function formatReport(record: RunRecord, options: { output?: boolean } = 
       lines.push(`  ${mark} ${session.process.padEnd(20)} backend ${session.backendPid}  ${session.state}${session.reason === undefined ? '' : ` (${session.reason})`}`)
     }
   }
-  const telemetry = record.resources.telemetry as TelemetryResources | undefined
   for (const s of telemetry?.subscribers ?? []) {
     const api = s.api === 'telemetry' ? 'Telemetry API' : 'Logs API'
     lines.push(
@@ -104,25 +124,20 @@ export function formatReport(record: RunRecord, options: { output?: boolean } = 
         `${s.retries} retries, ${s.dropped} dropped, ${s.lost} lost`,
     )
   }
-  if (options.output !== false) {
-    const output = record.timeline.filter((entry) => entry.kind === 'output')
-    if (output.length > 0) {
-      lines.push('Output:')
-      for (const entry of output) {
-        lines.push(`  [${entry.process ?? '?'}] ${entry.detail}`)
-      }
-    }
-    if (record.droppedOutputLines > 0) {
-      lines.push(`  … ${record.droppedOutputLines} more output lines not kept`)
-    }
-  }
-  if (record.verdict.clean) {
-    lines.push('Verdict: clean')
-  } else {
-    lines.push(`Verdict: ${record.verdict.problems.length} problem(s)`)
-    for (const problem of record.verdict.problems) {
-      lines.push(`  ✗ ${problem.message}`)
+  return lines
+}
+
+function outputLines(record: RunRecord): string[] {
+  const lines: string[] = []
+  const output = record.timeline.filter((entry) => entry.kind === 'output')
+  if (output.length > 0) {
+    lines.push('Output:')
+    for (const entry of output) {
+      lines.push(`  [${entry.process ?? '?'}] ${entry.detail}`)
     }
   }
-  return `${lines.join('\n')}\n`
+  if (record.droppedOutputLines > 0) {
+    lines.push(`  … ${record.droppedOutputLines} more output lines not kept`)
+  }
+  return lines
 }

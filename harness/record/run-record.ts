@@ -97,11 +97,34 @@ export interface ShutdownRecord {
   extensions: ProcessRecord[]
   /** Processes found alive in a sandbox process group after its leader had exited. */
   orphans: { group: string; pids: number[] }[]
+  /** A reset's cause in words: the fatal error, or how the invoke that caused it ended. */
+  cause?: string
 }
 
+/** Every code a problem of the verdict can have (record/verdict.ts says when each applies). */
+export const PROBLEM_CODES = [
+  'interrupted',
+  'init-failed',
+  'reset',
+  'runtime-overran-share',
+  'killed-from-outside',
+  'extension-killed-at-deadline',
+  'extension-shutdown-failed',
+  'extension-reported-error',
+  'orphan-processes',
+  'telemetry-lost',
+  'telemetry-dropped',
+  'sandbox-holder-killed',
+  'harness-out-of-fds',
+  'db-session-dropped',
+  'db-session-open',
+  'probe-failed',
+] as const
+export type ProblemCode = (typeof PROBLEM_CODES)[number]
+
 export interface Problem {
-  /** A stable code for checks: extension-killed-at-deadline, reset, runtime-overran-share, … */
-  readonly code: string
+  /** A stable code for checks. */
+  readonly code: ProblemCode
   readonly process?: string
   readonly message: string
 }
@@ -112,6 +135,12 @@ export interface TimelineEntry {
   readonly process?: string
   readonly detail: string
 }
+
+/** What ended a subscription: its process's exit, the next Init (its process was gone), or the sandbox's end. */
+export type SubscriberEnd =
+  | { readonly by: 'exit'; readonly code: number | null; readonly signal: NodeJS.Signals | null }
+  | { readonly by: 'next-init' }
+  | { readonly by: 'sandbox-end' }
 
 /** One Telemetry or Logs API subscription and what became of the records it was owed. */
 export interface TelemetrySubscriberRecord {
@@ -139,11 +168,69 @@ export interface TelemetrySubscriberRecord {
   /** Emitted after SHUTDOWN went out and not received before a clean exit: nobody could deliver them. */
   unsentAtExit: number
   endedAtMs: number | null
+  /** Set when it ended: by what. */
+  end?: SubscriberEnd
 }
 
 /** `resources.telemetry` */
 export interface TelemetryResources {
   subscribers: TelemetrySubscriberRecord[]
+}
+
+/** One database session the PostgreSQL probe saw (probes/postgres.ts `PostgresSession`). */
+export interface PostgresSessionRecord {
+  /** application_name at login: the PGAPPNAME the harness gave the process ('' if none). */
+  process: string
+  state: 'closed' | 'dropped' | 'open'
+  backendPid: number
+  /** Unix epoch ms, server clock. */
+  connectedAtMs?: number
+  /** Unix epoch ms, server clock; absent while open. */
+  endedAtMs?: number
+  /** dropped: the server's message; open: the backend's pg_stat_activity state. */
+  reason?: string
+}
+
+/** `resources.postgres`: the probe's report after the final Shutdown. */
+export interface PostgresResources {
+  closed: number
+  dropped: number
+  open: number
+  /** In connection order. */
+  sessions: PostgresSessionRecord[]
+}
+
+/** `resources.sink`: what the sink received. */
+export interface SinkResources {
+  url: string
+  /** Requests answered 200. */
+  requests: number
+  records: number
+  /** Body bytes of those requests, as sent. */
+  bytes: number
+}
+
+/** What the sandbox's probes saw: each is present when its probe ran. */
+export interface RunResources {
+  postgres?: PostgresResources
+  telemetry?: TelemetryResources
+  sink?: SinkResources
+}
+
+/** A fault of the harness or the platform, not of a process: the verdict reports each. */
+export const PLATFORM_FAULT_KINDS = ['interrupted', 'sandbox-holder-killed', 'harness-out-of-fds', 'probe-failed'] as const
+export type PlatformFaultKind = (typeof PLATFORM_FAULT_KINDS)[number]
+
+export interface PlatformFault {
+  readonly kind: PlatformFaultKind
+  readonly atMs: number
+  /**
+   * interrupted: what interrupted it (the signal); sandbox-holder-killed: how the holder was lost;
+   * harness-out-of-fds: what the harness failed to open; probe-failed: the probe's error.
+   */
+  readonly detail: string
+  /** harness-out-of-fds: the harness's soft descriptor limit, when known. */
+  readonly fdLimit?: number
 }
 
 export interface RunRecord {
@@ -156,6 +243,11 @@ export interface RunRecord {
     os: string
     command: string[]
     python: { command: string; version: string | null; boto3: string | null; botocore: string | null } | null
+    /**
+     * Whether the runtime's SIGTERM handler can run while it waits in /next: false for a Python
+     * client up to 3.11 (LAMBDA-SPEC §3.3); true for a runtime command of the user's. Absent: true.
+     */
+    sigtermHandlerRunsInNext?: boolean
   }
   function: {
     dir: string
@@ -171,7 +263,8 @@ export interface RunRecord {
   resets: ShutdownRecord[]
   shutdown: ShutdownRecord | null
   processes: ProcessRecord[]
-  resources: Record<string, unknown>
+  resources: RunResources
+  /** record/verdict.ts `verdict()` of the rest of the record, computed when the record is read. */
   verdict: { clean: boolean; problems: Problem[] }
   warnings: string[]
   timeline: TimelineEntry[]
@@ -181,4 +274,6 @@ export interface RunRecord {
   droppedOutputLines: number
   /** The harness was interrupted (SIGINT, SIGTERM): the invokes after that point never ran. */
   interrupted: boolean
+  /** Faults of the harness and the platform, in time order; absent when there were none. */
+  platformFaults?: PlatformFault[]
 }

@@ -1,11 +1,10 @@
 // The resource probes a sandbox asked for: a PostgreSQL lease (own server or a shared one) and a
 // sink. They hand each process its environment, and after the final Shutdown they say what was
-// left behind, as `record.resources` and verdict problems.
+// left behind, as `record.resources` (the verdict judges it).
 import { HarnessError } from '../errors.js'
-import { PostgresProbe, type PostgresLease, type PostgresReport } from '../probes/postgres.js'
+import { PostgresProbe, type PostgresLease } from '../probes/postgres.js'
 import { SinkProbe, type RunningSink } from '../probes/sink.js'
 import type { Recorder } from '../record/recorder.js'
-import type { Problem } from '../record/run-record.js'
 
 export interface ResourceOptions {
   /** true: a PostgreSQL server of this sandbox's own; a probe: a shared server (the caller owns it). */
@@ -71,14 +70,10 @@ export class SandboxResources {
   async settle(recorder: Recorder): Promise<void> {
     if (this.#lease !== undefined) {
       try {
-        const report = await this.#lease.report()
-        recorder.record.resources.postgres = report
-        for (const problem of postgresProblems(report)) {
-          recorder.problem(problem)
-        }
+        recorder.record.resources.postgres = await this.#lease.report()
       } catch (error) {
         // A probe that died mid-run is itself a finding; nothing recorded so far is lost.
-        recorder.problem({ code: 'probe-failed', message: `the PostgreSQL probe failed: ${(error as Error).message}` })
+        recorder.fault({ kind: 'probe-failed', detail: (error as Error).message })
       }
     }
     if (this.#sink !== undefined) {
@@ -96,17 +91,4 @@ export class SandboxResources {
     })()
     return this.#closing
   }
-}
-
-function postgresProblems(report: PostgresReport): Problem[] {
-  return report.sessions
-    .filter((session) => session.state !== 'closed')
-    .map((session) => ({
-      code: session.state === 'dropped' ? 'db-session-dropped' : 'db-session-open',
-      process: session.process,
-      message:
-        session.state === 'dropped'
-          ? `the database session of \`${session.process || '?'}\` (backend ${session.backendPid}) was dropped, not closed: ${session.reason ?? 'the client vanished'}`
-          : `the database session of \`${session.process || '?'}\` (backend ${session.backendPid}) was still open after the sandbox was gone (${session.reason ?? 'open'})`,
-    }))
 }

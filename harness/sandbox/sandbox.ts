@@ -19,7 +19,6 @@ import type { RuntimeAgent } from '../lifecycle/runtime.js'
 import { PYTHON_BOOTSTRAP } from '../paths.js'
 import { Recorder, roundMs } from '../record/recorder.js'
 import type { InvocationRecord, RunRecord, ShutdownRecord, TimelineEntry } from '../record/run-record.js'
-import { initProblem, resetProblem, shutdownProblems } from '../record/verdict.js'
 import type { SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
 import { descendants, isLive } from '../supervisor/process-groups.js'
 import { Generation, type ExtensionFile, type Fatal } from './generation.js'
@@ -170,6 +169,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         os: parsed.profile.os,
         command: runtimeCommandOf(parsed, PYTHON_BOOTSTRAP),
         python: python === undefined ? null : { command: python.command, version: python.version, boto3: python.boto3, botocore: python.botocore },
+        // A Python client (ours, awslambdaric or an image's) runs a SIGTERM handler in /next only where the profile lets it.
+        sigtermHandlerRunsInNext: parsed.runtimeCommand !== undefined || parsed.profile.family !== 'python' || parsed.profile.sigtermReachesPython,
       },
       function: {
         dir: parsed.functionDir,
@@ -382,7 +383,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       return
     }
     this.#recorder.record.interrupted = true
-    this.#recorder.problem({ code: 'interrupted', message: `the run was interrupted (${why}) before it finished` })
+    this.#recorder.fault({ kind: 'interrupted', detail: why })
     this.#current?.interrupt()
   }
 
@@ -503,9 +504,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     }
     const init =
       this.#extensionFiles.length > MAX_EXTENSIONS ? this.#tooManyExtensions(generation) : await generation.init(phase, timeoutMs)
-    const problem = initProblem(init)
-    if (problem !== undefined) {
-      this.#recorder.problem(problem)
+    if (init.status !== 'success') {
       const fatal = generation.fatalError
       await this.#reset(fatal?.resetReason ?? 'failure', describeFatal(fatal))
     }
@@ -592,8 +591,8 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
 
   async #reset(reason: ShutdownReason, cause: string | undefined): Promise<void> {
     const record = await this.#shutdownGeneration(reason, false)
+    record.cause = cause ?? 'a failure'
     this.#recorder.record.resets.push(record)
-    this.#recorder.problem(resetProblem(record, cause ?? 'a failure'))
   }
 
   async #shutdownGeneration(reason: ShutdownReason, final: boolean): Promise<ShutdownRecord> {
@@ -610,7 +609,6 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
         this.#recorder.add('signal', `SIGKILL to ${left.length} process(es) left in the sandbox: ${left.join(', ')}`, 'sandbox')
       }
     }
-    this.#recordShutdownProblems(record)
     return record
   }
 
@@ -637,16 +635,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       orphan.pids.push(pid)
       this.#recorder.add('signal', `SIGKILL to pid ${pid}, left running after the last reset (started in generation ${owner?.generation ?? '?'})`, group)
     }
-    this.#recordShutdownProblems(record)
     return record
-  }
-
-  /** The verdict's view of a Shutdown. A Python client (ours, awslambdaric or an image's) runs a SIGTERM handler only where the profile lets it. */
-  #recordShutdownProblems(record: ShutdownRecord): void {
-    const pythonClient = this.#options.runtimeCommand === undefined && this.#options.profile.family === 'python'
-    for (const problem of shutdownProblems({ shutdown: record, sigtermReachesPython: this.#options.profile.sigtermReachesPython, pythonClient })) {
-      this.#recorder.problem(problem)
-    }
   }
 
   #emptyShutdown(reason: ShutdownReason, running = 'nothing was running after the last reset'): ShutdownRecord {
@@ -678,7 +667,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     if (isolation !== undefined && lost !== undefined) {
       if (!this.#lossesRecorded.has(isolation)) {
         this.#lossesRecorded.add(isolation)
-        this.#recorder.problem({ code: 'sandbox-holder-killed', process: 'sandbox', message: lost })
+        this.#recorder.fault({ kind: 'sandbox-holder-killed', detail: lost })
       }
       return { errorType: 'Sandbox.Failure', message: lost, process: 'platform', resetReason: 'failure' }
     }
@@ -695,12 +684,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     }
     this.#outOfFds = cause
     const limit = ownFdLimit()
-    this.#recorder.problem({
-      code: 'harness-out-of-fds',
-      message:
-        `the harness ran out of file descriptors (${cause}${limit === undefined ? '' : `; its limit is ${limit.soft}`}): ` +
-        'connections and processes it could not take were its failure, not the processes\'; raise the harness\'s limit (ulimit -n) and run again',
-    })
+    this.#recorder.fault({ kind: 'harness-out-of-fds', detail: cause, ...(limit === undefined ? {} : { fdLimit: limit.soft }) })
   }
 
   /** The sandbox's holder died: the next Init runs in a new sandbox (its /tmp starts empty). */

@@ -13,8 +13,7 @@ import type { ParsedTelemetryOptions } from '../config/telemetry-options.js'
 import { isRejection, reject, type ApiRejection } from '../lifecycle/error-types.js'
 import type { PlatformEvents, PlatformEventType, PlatformRecords } from '../lifecycle/platform-events.js'
 import type { Recorder } from '../record/recorder.js'
-import type { TelemetryResources } from '../record/run-record.js'
-import { telemetryProblems } from '../record/verdict.js'
+import type { SubscriberEnd, TelemetryResources } from '../record/run-record.js'
 import { eventTime, type TelemetryEvent } from './events.js'
 import { platformLines, subscriptionLine } from './log-lines.js'
 import { Subscriber, type PauseGate } from './subscriber.js'
@@ -165,7 +164,7 @@ export class TelemetryHub implements PlatformEvents {
 
   exited(process: string, exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null }): void {
     const abnormal = exit.signal !== null || exit.code !== 0
-    const how = exit.signal !== null ? `was killed (${exit.signal})` : exit.code !== 0 ? `exited with code ${exit.code}` : 'exited'
+    const how: SubscriberEnd = { by: 'exit', code: exit.code, signal: exit.signal }
     for (const subscriber of this.#subscribers.values()) {
       // An internal extension lives in the runtime's process and ends with it.
       const owned = process === 'runtime' ? !subscriber.external : subscriber.external && subscriber.name === process
@@ -181,7 +180,7 @@ export class TelemetryHub implements PlatformEvents {
     }
     this.#closed = true
     for (const subscriber of this.#subscribers.values()) {
-      this.#end(subscriber, true, 'was still subscribed when the sandbox ended')
+      this.#end(subscriber, true, { by: 'sandbox-end' })
     }
     this.#gate.resume()
     await this.#dispatcher?.then((agent) => agent.destroy()).catch(() => undefined)
@@ -264,7 +263,7 @@ export class TelemetryHub implements PlatformEvents {
   #beginInit(): void {
     // Whatever the last generation's subscribers still held is gone with their processes.
     for (const subscriber of this.#subscribers.values()) {
-      this.#end(subscriber, true, 'was gone when the next Init started')
+      this.#end(subscriber, true, { by: 'next-init' })
     }
     this.#subscribers = new Map()
     this.#generation++
@@ -321,14 +320,12 @@ export class TelemetryHub implements PlatformEvents {
     }
   }
 
-  #end(subscriber: Subscriber, abnormal: boolean, how: string): void {
+  #end(subscriber: Subscriber, abnormal: boolean, how: SubscriberEnd): void {
     if (subscriber.ended) {
       return
     }
     subscriber.end(abnormal, this.#shutdownMark)
-    for (const problem of telemetryProblems(subscriber.record, how)) {
-      this.#setup.recorder.problem(problem)
-    }
+    subscriber.record.end = how
   }
 
   #log(lines: readonly string[]): void {

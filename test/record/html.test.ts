@@ -8,6 +8,7 @@ import path from 'node:path'
 import { execa } from 'execa'
 import t, { type Test } from 'tap'
 import { renderHtmlTimeline, type RunRecord } from '../../harness/index.js'
+import type { ProblemCode } from '../../harness/record/run-record.js'
 import { PYTHON, extensionsDir, fn, startSandbox } from '../helpers.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -123,7 +124,8 @@ async function timelineInChromium(t: Test): Promise<void> {
   // Text that would end the data <script> early, or run, if it were not escaped.
   const hostile = structuredClone(record)
   hostile.timeline.push({ atMs: 1, kind: 'problem', process: 'runtime', detail: '</script><script>document.body.dataset.pwned = "yes"</script><!--' })
-  hostile.verdict.problems.push({ code: 'test-<b>', message: '</script><img src=x onerror="document.body.dataset.pwned=1">' })
+  // A record read from a file may hold any code: the page escapes it as any other text.
+  hostile.verdict.problems.push({ code: 'test-<b>' as ProblemCode, message: '</script><img src=x onerror="document.body.dataset.pwned=1">' })
 
   const dir = mkdtempSync(path.join(tmpdir(), 'lh-html-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
