@@ -1,4 +1,4 @@
-// `lambda-harness --help`: light on purpose, so help and usage errors load nothing else.
+// The usage text: `lambda-harness --help`, and what a mistake in usage prints.
 import { RUNTIME_CLIENTS, SHUTDOWN_REASONS } from '../config/options.js'
 import { DEFAULT_RUNTIME, RUNTIME_IDS } from '../config/profiles.js'
 
