@@ -12,7 +12,7 @@ import { formatReport } from './record/report.js'
 import type { RunRecord } from './record/run-record.js'
 import { Sandbox } from './sandbox/sandbox.js'
 
-export interface DemoOptions {
+interface DemoOptions {
   /** An interpreter with psycopg2. Default the project venv's (`make setup`), else /usr/bin/python3. */
   readonly python?: string
   readonly write: (text: string) => void

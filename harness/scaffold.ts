@@ -100,7 +100,7 @@ function scaffoldFiles(dir: string, runtime: string | undefined): ScaffoldFile[]
   ]
 }
 
-export interface ScaffoldResult {
+interface ScaffoldResult {
   readonly files: string[]
 }
 

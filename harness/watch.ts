@@ -8,14 +8,14 @@ import type { RunRecord } from './record/run-record.js'
 import { runLifecycle, type RunPlan } from './run.js'
 import type { SandboxHooks } from './sandbox/sandbox.js'
 
-export interface WatchHooks extends SandboxHooks {
+interface WatchHooks extends SandboxHooks {
   /** A run ended; `changed` names the file whose change started it (undefined for the first). */
   readonly onRecord: (record: RunRecord, changed: string | undefined) => void
   /** A run could not start or failed (bad input after an edit): the watch goes on. */
   readonly onError: (error: unknown) => void
 }
 
-export const WATCH_DEBOUNCE_MS = 200
+const WATCH_DEBOUNCE_MS = 200
 
 // Bytecode the interpreter writes next to the code (plain mode) and editors' scratch files are
 // not changes of the function: reacting to them would re-run forever.

@@ -17,7 +17,7 @@ export function header(req: IncomingMessage, name: string): string | undefined {
   return req.headersDistinct[name]?.[0]
 }
 
-export type BodyResult =
+type BodyResult =
   | { readonly kind: 'complete'; readonly body: Buffer }
   | { readonly kind: 'tooLarge'; readonly size: number }
   | { readonly kind: 'truncated' }
@@ -47,11 +47,8 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Body
 
 /**
  * Answers once the request's body has all been read (and dropped), and resolves with what
- * `answer` returned. An answer sent while a slow
- * body is still arriving is lost under load: the connection closes after the answer, the client's
- * next piece meets a closed socket, the kernel answers with a reset and the client's unread answer
- * goes with it (EPIPE instead of the status). Go's server lingers after closing for the same
- * reason; here the answer simply waits for the body, which for a body-less request is at once.
+ * `answer` returned: an answer sent while a body is still arriving can be lost to a reset
+ * (bench/findings.md, "Moved from the code (#18)"), which Go's server avoids by lingering.
  */
 export function answerAfterBody<T>(req: IncomingMessage, answer: () => T): Promise<T> {
   if (req.complete) {

@@ -17,7 +17,6 @@ export interface ExtensionsOutcome {
   caller?: string
 }
 
-
 const ROUTES: Record<string, string> = {
   '/extension/register': 'POST',
   '/extension/event/next': 'GET',
@@ -40,56 +39,64 @@ export async function handleExtensions(
     await answerAfterBody(req, () => sendMethodNotAllowed(res, allowed))
     return { status: 405 }
   }
-  const registry = port.extensions
-  const fail = (rejection: ReturnType<typeof reject>, caller?: string): ExtensionsOutcome => {
+  const fail = (rejection: Rejection, caller?: string): ExtensionsOutcome => {
     sendRejection(res, rejection)
     return { status: statusOf(rejection), errorType: rejection.errorType, caller }
   }
-
   if (path === '/extension/register') {
-    const name = header(req, 'lambda-extension-name')
-    const body = await readBody(req, MAX_REGISTER_BYTES)
-    if (body.kind !== 'complete') {
-      return fail(reject('InvalidRequestFormat', body.kind === 'tooLarge' ? 'request body too large' : 'unexpected EOF'), name)
-    }
-    const result = registry.register({ name, body: body.body, acceptFeatures: header(req, 'lambda-extension-accept-feature') })
-    if (isRejection(result)) {
-      return fail(result, name)
-    }
-    port.registered(result)
-    const info = port.functionInfo
-    const features = (header(req, 'lambda-extension-accept-feature') ?? '').split(',').map((f) => f.trim())
-    sendJson(
-      res,
-      200,
-      {
-        functionName: info.functionName,
-        functionVersion: info.functionVersion,
-        handler: info.handler,
-        ...(features.includes('accountId') ? { accountId: info.accountId } : {}),
-      },
-      { 'Lambda-Extension-Identifier': result.id },
-    )
-    return { status: 200, caller: result.name }
+    return register(req, res, port, fail)
   }
-
   const isErrorReport = path !== '/extension/event/next'
-  const agent = registry.identify(header(req, 'lambda-extension-identifier'), isErrorReport ? 'Unknown Lambda-Extension-Identifier' : undefined)
+  const agent = port.extensions.identify(header(req, 'lambda-extension-identifier'), isErrorReport ? 'Unknown Lambda-Extension-Identifier' : undefined)
   if (isRejection(agent)) {
     // A report is answered after its body, as in reportError.
     return isErrorReport ? answerAfterBody(req, () => fail(agent)) : fail(agent)
   }
   if (!isErrorReport) {
-    const next = agent.next()
-    if (!(next instanceof Promise)) {
-      return fail(next, agent.name)
-    }
-    const event = await next
-    port.delivered(agent.name, event)
-    sendJson(res, 200, event, { 'Lambda-Extension-Event-Identifier': randomUUID() })
-    return { status: 200, caller: agent.name }
+    return nextEvent(res, agent, port, fail)
   }
   return reportError(req, res, path === '/extension/init/error' ? 'initError' : 'exitError', agent, port, fail)
+}
+
+type Rejection = ReturnType<typeof reject>
+type Fail = (rejection: Rejection, caller?: string) => ExtensionsOutcome
+
+async function register(req: IncomingMessage, res: ServerResponse, port: PlatformPort, fail: Fail): Promise<ExtensionsOutcome> {
+  const name = header(req, 'lambda-extension-name')
+  const body = await readBody(req, MAX_REGISTER_BYTES)
+  if (body.kind !== 'complete') {
+    return fail(reject('InvalidRequestFormat', body.kind === 'tooLarge' ? 'request body too large' : 'unexpected EOF'), name)
+  }
+  const result = port.extensions.register({ name, body: body.body, acceptFeatures: header(req, 'lambda-extension-accept-feature') })
+  if (isRejection(result)) {
+    return fail(result, name)
+  }
+  port.registered(result)
+  const info = port.functionInfo
+  const features = (header(req, 'lambda-extension-accept-feature') ?? '').split(',').map((f) => f.trim())
+  sendJson(
+    res,
+    200,
+    {
+      functionName: info.functionName,
+      functionVersion: info.functionVersion,
+      handler: info.handler,
+      ...(features.includes('accountId') ? { accountId: info.accountId } : {}),
+    },
+    { 'Lambda-Extension-Identifier': result.id },
+  )
+  return { status: 200, caller: result.name }
+}
+
+async function nextEvent(res: ServerResponse, agent: ExtensionAgent, port: PlatformPort, fail: Fail): Promise<ExtensionsOutcome> {
+  const next = agent.next()
+  if (!(next instanceof Promise)) {
+    return fail(next, agent.name)
+  }
+  const event = await next
+  port.delivered(agent.name, event)
+  sendJson(res, 200, event, { 'Lambda-Extension-Event-Identifier': randomUUID() })
+  return { status: 200, caller: agent.name }
 }
 
 async function reportError(
@@ -98,7 +105,7 @@ async function reportError(
   call: 'initError' | 'exitError',
   agent: ExtensionAgent,
   port: PlatformPort,
-  fail: (rejection: ReturnType<typeof reject>, caller?: string) => ExtensionsOutcome,
+  fail: Fail,
 ): Promise<ExtensionsOutcome> {
   // RAPID acts on the headers and never reads the body (Go's server discards what is left after
   // the answer): the report takes effect now, even while a slow body is still arriving. The

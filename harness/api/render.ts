@@ -12,7 +12,7 @@ const GO_HTML_ESCAPES: Record<string, string> = {
 }
 
 /** JSON.stringify, then the escapes Go's encoder applies, then its trailing "\n". */
-export function goJson(value: unknown): string {
+function goJson(value: unknown): string {
   return `${JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => GO_HTML_ESCAPES[c] ?? c)}\n`
 }
 

@@ -86,7 +86,7 @@ export function validateCustomerEnv(env: Record<string, string>, warnings: strin
   return out
 }
 
-export interface EnvironmentInput {
+interface EnvironmentInput {
   readonly runtimeApi: string
   readonly handler: string
   readonly taskRoot: string

@@ -73,3 +73,10 @@ export function imageFlags(values: { image?: string | undefined; 'runtime-client
     ...(client === undefined ? {} : { runtimeClient: client as RuntimeClient }),
   }
 }
+
+/** A warning as every command prints one, `lambda-harness: warning: <message>`, handed to `write` (stderr). */
+export function warningWriter(write: (text: string) => unknown): (message: string) => void {
+  return (message) => {
+    write(`lambda-harness: warning: ${message}\n`)
+  }
+}

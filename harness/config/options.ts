@@ -1,24 +1,26 @@
 // The one options object and its validation. Everything downstream trusts `ParsedOptions`.
 // The CLI builds the same `BootOptions` from flags, so both entry points share these messages.
-import { realpathSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { HarnessError } from '../errors.js'
 import { DEFAULT_RUNTIME, RUNTIME_IDS, RUNTIME_PROFILES, isRuntimeId, type RuntimeProfile } from './profiles.js'
-import { SANDBOX_API_PORT, validateCustomerEnv } from './environment.js'
+import { validateCustomerEnv } from './environment.js'
+import {
+  validateExpose,
+  validateHostPorts,
+  validateSandboxOptions,
+  validateSandboxUser,
+  type IsolationMode,
+  type RuntimeClient,
+  type SandboxUser,
+} from './sandbox-options.js'
 import type { TemplateSource } from './template.js'
 import { validateTelemetryOptions, type ParsedTelemetryOptions, type TelemetryOptions } from './telemetry-options.js'
+import { invalid, megabytesIn, numberIn, optionalBoolean, requireDirectory } from './validate.js'
+
+export { invalid } from './validate.js'
+export { ISOLATION_MODES, RUNTIME_CLIENTS, type IsolationMode, type RuntimeClient, type SandboxUser } from './sandbox-options.js'
 
 export type ShutdownReason = 'spindown' | 'timeout' | 'failure'
 export const SHUTDOWN_REASONS: readonly ShutdownReason[] = ['spindown', 'timeout', 'failure']
-/** 'auto': a bwrap sandbox when Linux and bwrap allow it, else plain processes with a warning. */
-export type IsolationMode = 'auto' | 'bwrap' | 'none'
-export const ISOLATION_MODES: readonly IsolationMode[] = ['auto', 'bwrap', 'none']
-/**
- * Which runtime client starts the function: ours (bootstrap.py), AWS's awslambdaric package run by
- * the interpreter, or an image's own /var/runtime/bootstrap.
- */
-export type RuntimeClient = 'builtin' | 'awslambdaric' | 'image'
-export const RUNTIME_CLIENTS: readonly RuntimeClient[] = ['builtin', 'awslambdaric', 'image']
 
 export interface BootOptions {
   /** The function's code: Lambda's /var/task. */
@@ -148,7 +150,7 @@ export interface ParsedOptions {
 export const SINK_URL_PLACEHOLDER = '{SINK_URL}'
 
 /** Lambda's Invoke API limit on ClientContext: 3583 bytes once base64-encoded. */
-export const MAX_CLIENT_CONTEXT_BASE64_BYTES = 3583
+const MAX_CLIENT_CONTEXT_BASE64_BYTES = 3583
 
 /** A client context as the Invoke API takes it: a JSON object, within Lambda's size limit. */
 export function validateClientContext(option: string, value: unknown): string {
@@ -174,63 +176,6 @@ export function validateClientContext(option: string, value: unknown): string {
 export const DEFAULT_REGION = 'us-east-1'
 export const DEFAULT_ACCOUNT_ID = '123456789012'
 
-/** Lambda's user and limits inside the sandbox (quotas page: 1,024 file descriptors, 1,024 processes/threads). */
-export interface SandboxUser {
-  readonly uid: number
-  readonly gid: number
-  readonly hostname: string
-  readonly nofile: number
-  readonly nproc: number
-}
-
-export const LAMBDA_UID = 993
-export const LAMBDA_GID = 990
-export const LAMBDA_NOFILE = 1024
-export const LAMBDA_NPROC = 1024
-
-export function invalid(option: string, expected: string, actual: unknown): HarnessError {
-  return new HarnessError('ERR_INVALID_OPTION', `option ${option}: expected ${expected}, got ${describe(actual)}`)
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') {
-    return JSON.stringify(value)
-  }
-  if (value === undefined) {
-    return 'nothing'
-  }
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}
-
-function requireDirectory(option: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') {
-    throw invalid(option, 'a folder path', value)
-  }
-  const resolved = path.resolve(value)
-  const stat = statSync(resolved, { throwIfNoEntry: false })
-  if (stat === undefined) {
-    throw new HarnessError('ERR_FILE_NOT_FOUND', `option ${option}: folder ${JSON.stringify(value)} does not exist`)
-  }
-  if (!stat.isDirectory()) {
-    throw invalid(option, 'a folder', `${value} (not a folder)`)
-  }
-  return resolved
-}
-
-function integerIn(option: string, value: unknown, min: number, max: number, fallback: number): number {
-  if (value === undefined) {
-    return fallback
-  }
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw invalid(option, `a number from ${min} to ${max}`, value)
-  }
-  return value
-}
-
 // Lambda's handler setting rule ([^\s]+, at most 128): a handler without a dot is accepted here
 // and fails in the runtime with Runtime.MalformedHandlerName, as on Lambda.
 const HANDLER_PATTERN = /^[^\s]{1,128}$/
@@ -242,6 +187,57 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (typeof options !== 'object' || options === null) {
     throw invalid('options', 'an object', options)
   }
+  // The order of the checks is the order of the messages a caller sees first.
+  const { functionDir, handler, profile, python, runtimeCommand } = validateRuntimeOptions(options)
+  const layers = validateLayers(options)
+  const { functionName, region, accountId } = validateIdentity(options)
+  const { timeoutMs, memoryMB, initTimeoutMs, runtimeShutdownMs } = validateLimits(options)
+  const freeze = optionalBoolean('freeze', options.freeze, false)
+  const preflight = optionalBoolean('preflight', options.preflight, false)
+  const { isolation, ephemeralStorageMB, image, runtimeClient } = validateSandboxOptions(options)
+  const postgres = validatePostgres(options.postgres)
+  const sink = optionalBoolean('sink', options.sink, false)
+  const hostPorts = validateHostPorts(options.hostPorts)
+  const osOnlyRuntimeDir = optionalBoolean('osOnlyRuntimeDir', options.osOnlyRuntimeDir, false)
+  const warnings: string[] = [...(options.template?.warnings ?? [])]
+  const { env, platformEnv } = validateEnvironments(options, warnings)
+  return {
+    functionDir,
+    handler,
+    profile,
+    python,
+    runtimeCommand,
+    layers,
+    timeoutMs,
+    memoryMB,
+    env,
+    functionName,
+    region,
+    accountId,
+    initTimeoutMs,
+    runtimeShutdownMs,
+    freeze,
+    preflight,
+    platformEnv,
+    telemetry: validateTelemetryOptions(options.telemetry),
+    isolation,
+    ephemeralStorageMB,
+    image,
+    runtimeClient,
+    postgres,
+    postgresBinDir: options.postgresBinDir === undefined ? undefined : requireDirectory('postgresBinDir', options.postgresBinDir),
+    sink,
+    osOnlyRuntimeDir,
+    template: options.template,
+    expose: validateExpose(options.expose),
+    sandboxUser: validateSandboxUser(options.sandboxUser),
+    hostPorts,
+    warnings,
+  }
+}
+
+/** `functionDir`, `handler`, `runtime`, `python`, `runtimeCommand`, and which runtimeClient goes with them. */
+function validateRuntimeOptions(options: BootOptions): Pick<ParsedOptions, 'functionDir' | 'handler' | 'profile' | 'python' | 'runtimeCommand'> {
   const functionDir = requireDirectory('functionDir', options.functionDir)
   const { handler } = options
   if (typeof handler !== 'string' || !HANDLER_PATTERN.test(handler)) {
@@ -268,6 +264,11 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (options.runtimeClient !== undefined && options.runtimeClient !== 'image' && RUNTIME_PROFILES[runtime].family !== 'python') {
     throw invalid('runtimeClient', `no runtimeClient with an OS-only runtime (${runtime} runs the function's bootstrap)`, options.runtimeClient)
   }
+  return { functionDir, handler, profile: RUNTIME_PROFILES[runtime], python, runtimeCommand }
+}
+
+/** `layers` in order, then `extensionsDir` as one more layer. */
+function validateLayers(options: BootOptions): LayerSpec[] {
   const layers: LayerSpec[] = []
   if (options.layers !== undefined) {
     if (!Array.isArray(options.layers)) {
@@ -283,6 +284,11 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     const root = requireDirectory('extensionsDir', options.extensionsDir)
     layers.push({ root, extensionsDir: root })
   }
+  return layers
+}
+
+/** `functionName`, `region` and `accountId`, as Lambda's ARN needs them. */
+function validateIdentity(options: BootOptions): Pick<ParsedOptions, 'functionName' | 'region' | 'accountId'> {
   const functionName = options.functionName ?? 'harness-function'
   if (typeof functionName !== 'string' || !FUNCTION_NAME_PATTERN.test(functionName)) {
     throw invalid('functionName', '1–64 letters, digits, hyphens or underscores', functionName)
@@ -295,43 +301,28 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (typeof accountId !== 'string' || !/^\d{12}$/.test(accountId)) {
     throw invalid('accountId', 'twelve digits', accountId)
   }
-  const timeoutSec = integerIn('timeoutSec', options.timeoutSec, 0.001, 900, 3)
-  const memoryMB = integerIn('memoryMB', options.memoryMB, 128, 10240, 128)
-  if (!Number.isInteger(memoryMB)) {
-    throw invalid('memoryMB', 'a whole number of MB from 128 to 10240', memoryMB)
-  }
-  const initTimeoutMs = integerIn('initTimeoutMs', options.initTimeoutMs, 1, 900_000, 10_000)
+  return { functionName, region, accountId }
+}
+
+/** `timeoutSec` (as ms), `memoryMB`, `initTimeoutMs` and `runtimeShutdownMs`. */
+function validateLimits(options: BootOptions): Pick<ParsedOptions, 'timeoutMs' | 'memoryMB' | 'initTimeoutMs' | 'runtimeShutdownMs'> {
+  const timeoutSec = numberIn('timeoutSec', options.timeoutSec, 0.001, 900, 3)
+  const memoryMB = megabytesIn('memoryMB', options.memoryMB, 128, 10240)
+  const initTimeoutMs = numberIn('initTimeoutMs', options.initTimeoutMs, 1, 900_000, 10_000)
   const runtimeShutdownMs =
-    options.runtimeShutdownMs === undefined ? undefined : integerIn('runtimeShutdownMs', options.runtimeShutdownMs, 0, 2000, 0)
-  if (options.freeze !== undefined && typeof options.freeze !== 'boolean') {
-    throw invalid('freeze', 'true or false', options.freeze)
+    options.runtimeShutdownMs === undefined ? undefined : numberIn('runtimeShutdownMs', options.runtimeShutdownMs, 0, 2000, 0)
+  return { timeoutMs: Math.round(timeoutSec * 1000), memoryMB, initTimeoutMs, runtimeShutdownMs }
+}
+
+function validatePostgres(postgres: unknown): boolean | object {
+  if (postgres !== undefined && typeof postgres !== 'boolean' && (typeof postgres !== 'object' || postgres === null)) {
+    throw invalid('postgres', 'true, false or a started PostgresProbe', postgres)
   }
-  if (options.preflight !== undefined && typeof options.preflight !== 'boolean') {
-    throw invalid('preflight', 'true or false', options.preflight)
-  }
-  const isolation = options.isolation ?? 'auto'
-  if (!ISOLATION_MODES.includes(isolation)) {
-    throw invalid('isolation', ISOLATION_MODES.join(' | '), isolation)
-  }
-  const ephemeralStorageMB = integerIn('ephemeralStorageMB', options.ephemeralStorageMB, 512, 10240, 512)
-  if (!Number.isInteger(ephemeralStorageMB)) {
-    throw invalid('ephemeralStorageMB', 'a whole number of MB from 512 to 10240', ephemeralStorageMB)
-  }
-  const { image, runtimeClient } = validateImageOptions(options, isolation)
-  if (options.postgres !== undefined && typeof options.postgres !== 'boolean' && (typeof options.postgres !== 'object' || options.postgres === null)) {
-    throw invalid('postgres', 'true, false or a started PostgresProbe', options.postgres)
-  }
-  if (options.sink !== undefined && typeof options.sink !== 'boolean') {
-    throw invalid('sink', 'true or false', options.sink)
-  }
-  const hostPorts = options.hostPorts ?? []
-  if (!Array.isArray(hostPorts) || hostPorts.some((port) => !Number.isInteger(port) || port < 1 || port > 65535 || port === SANDBOX_API_PORT)) {
-    throw invalid('hostPorts', `an array of TCP ports (1-65535, not the API's ${SANDBOX_API_PORT})`, hostPorts)
-  }
-  if (options.osOnlyRuntimeDir !== undefined && typeof options.osOnlyRuntimeDir !== 'boolean') {
-    throw invalid('osOnlyRuntimeDir', 'true or false', options.osOnlyRuntimeDir)
-  }
-  const warnings: string[] = [...(options.template?.warnings ?? [])]
+  return (postgres as boolean | object | undefined) ?? false
+}
+
+/** The function's `env` (Lambda's rules; {SINK_URL} needs the sink) and the `platformEnv` on top. */
+function validateEnvironments(options: BootOptions, warnings: string[]): Pick<ParsedOptions, 'env' | 'platformEnv'> {
   const env = validateCustomerEnv(options.env ?? {}, warnings)
   const namesSink = Object.keys(env).find((key) => env[key]?.includes(SINK_URL_PLACEHOLDER))
   if (namesSink !== undefined && options.sink !== true) {
@@ -341,111 +332,5 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (typeof platformEnv !== 'object' || platformEnv === null || Object.values(platformEnv).some((v) => typeof v !== 'string')) {
     throw invalid('platformEnv', 'an object of string values', platformEnv)
   }
-
-  return {
-    functionDir,
-    handler,
-    profile: RUNTIME_PROFILES[runtime],
-    python,
-    runtimeCommand,
-    layers,
-    timeoutMs: Math.round(timeoutSec * 1000),
-    memoryMB,
-    env,
-    functionName,
-    region,
-    accountId,
-    initTimeoutMs,
-    runtimeShutdownMs,
-    freeze: options.freeze ?? false,
-    preflight: options.preflight ?? false,
-    platformEnv: { ...platformEnv },
-    telemetry: validateTelemetryOptions(options.telemetry),
-    isolation,
-    ephemeralStorageMB,
-    image,
-    runtimeClient,
-    postgres: options.postgres ?? false,
-    postgresBinDir: options.postgresBinDir === undefined ? undefined : requireDirectory('postgresBinDir', options.postgresBinDir),
-    sink: options.sink ?? false,
-    osOnlyRuntimeDir: options.osOnlyRuntimeDir ?? false,
-    template: options.template,
-    expose: validateExpose(options.expose),
-    sandboxUser: validateSandboxUser(options.sandboxUser),
-    hostPorts: [...new Set(hostPorts)],
-    warnings,
-  }
-}
-
-/** `image` and `runtimeClient`: an image needs the sandbox (plain processes would run on the host's root). */
-function validateImageOptions(options: BootOptions, isolation: IsolationMode): { image: string | undefined; runtimeClient: RuntimeClient } {
-  const runtimeClient = options.runtimeClient ?? 'builtin'
-  if (!RUNTIME_CLIENTS.includes(runtimeClient)) {
-    throw invalid('runtimeClient', RUNTIME_CLIENTS.join(' | '), runtimeClient)
-  }
-  if (options.image === undefined) {
-    if (runtimeClient === 'image') {
-      throw invalid('runtimeClient', `"builtin" without an image (runtimeClient "image" runs the image's own /var/runtime/bootstrap)`, runtimeClient)
-    }
-    return { image: undefined, runtimeClient }
-  }
-  if (typeof options.image !== 'string' || options.image === '') {
-    throw invalid('image', 'a root file system folder or an image tar', options.image)
-  }
-  const image = path.resolve(options.image)
-  if (statSync(image, { throwIfNoEntry: false }) === undefined) {
-    throw new HarnessError('ERR_FILE_NOT_FOUND', `option image: ${JSON.stringify(options.image)} does not exist`)
-  }
-  if (isolation === 'none') {
-    throw new HarnessError('ERR_INVALID_OPTION', 'option image: expected the bwrap sandbox (the image is its root file system), got isolation "none" (--no-isolation)')
-  }
-  if (runtimeClient === 'image' && options.runtimeCommand !== undefined) {
-    throw invalid('runtimeCommand', 'nothing with runtimeClient "image" (the image\'s /var/runtime/bootstrap is the runtime)', options.runtimeCommand)
-  }
-  return { image, runtimeClient }
-}
-
-/** Each `expose` path must exist; it is kept absolute and with its links resolved (what bwrap binds). */
-function validateExpose(expose: unknown): string[] {
-  if (expose === undefined) {
-    return []
-  }
-  if (!Array.isArray(expose)) {
-    throw invalid('expose', 'a list of paths', expose)
-  }
-  return expose.map((target: unknown, index) => {
-    if (typeof target !== 'string' || target === '') {
-      throw invalid(`expose[${index}]`, 'a path', target)
-    }
-    try {
-      return realpathSync(path.resolve(target))
-    } catch {
-      throw new HarnessError('ERR_FILE_NOT_FOUND', `option expose[${index}]: ${JSON.stringify(target)} does not exist`)
-    }
-  })
-}
-
-function validateSandboxUser(user: unknown): SandboxUser {
-  if (user !== undefined && (typeof user !== 'object' || user === null)) {
-    throw invalid('sandboxUser', 'an object { uid?, gid?, hostname? }', user)
-  }
-  const given = (user ?? {}) as { uid?: unknown; gid?: unknown; hostname?: unknown }
-  const id = (name: 'uid' | 'gid', fallback: number): number => {
-    const value = given[name] ?? fallback
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65533) {
-      throw invalid(`sandboxUser.${name}`, 'a whole number from 1 to 65533 (not root)', value)
-    }
-    return value
-  }
-  const hostname = given.hostname ?? lambdaHostname()
-  if (typeof hostname !== 'string' || !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/.test(hostname)) {
-    throw invalid('sandboxUser.hostname', 'a host name of letters, digits, dots and hyphens (at most 63)', hostname)
-  }
-  return { uid: id('uid', LAMBDA_UID), gid: id('gid', LAMBDA_GID), hostname, nofile: LAMBDA_NOFILE, nproc: LAMBDA_NPROC }
-}
-
-/** A link-local address as the host name, the form Lambda's execution environments report (UNCONFIRMED). */
-function lambdaHostname(): string {
-  const byte = () => 1 + Math.floor(Math.random() * 254)
-  return `169.254.${byte()}.${byte()}`
+  return { env, platformEnv: { ...platformEnv } }
 }

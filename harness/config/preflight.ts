@@ -8,7 +8,7 @@ import { HarnessError } from '../errors.js'
 import type { ParsedOptions } from './options.js'
 import { findBootstrap, NO_BOOTSTRAP_MESSAGE } from './runtime-files.js'
 
-export interface ExtensionFileEntry {
+interface ExtensionFileEntry {
   readonly name: string
   readonly path: string
 }

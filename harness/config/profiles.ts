@@ -2,9 +2,9 @@
 // OS-only ones (§10.2). A profile decides the platform's behaviour; for Python the interpreter that
 // runs the code is the user's choice and may differ (a warning says so).
 
-export type PythonRuntimeId = 'python3.10' | 'python3.11' | 'python3.12' | 'python3.13' | 'python3.14'
+type PythonRuntimeId = 'python3.10' | 'python3.11' | 'python3.12' | 'python3.13' | 'python3.14'
 /** OS-only runtimes: Lambda runs the function's (or a layer's) `bootstrap` executable. */
-export type OsOnlyRuntimeId = 'provided.al2023' | 'provided.al2'
+type OsOnlyRuntimeId = 'provided.al2023' | 'provided.al2'
 export type RuntimeId = PythonRuntimeId | OsOnlyRuntimeId
 
 export interface RuntimeProfile {

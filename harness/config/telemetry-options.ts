@@ -1,6 +1,6 @@
 // Options of the Telemetry/Logs API delivery (`BootOptions.telemetry`). Lambda documents none of
 // these numbers except the buffering ranges; where it is UNCONFIRMED the default is the stricter one.
-import { HarnessError } from '../errors.js'
+import { invalid, isObject } from './validate.js'
 
 export interface TelemetryOptions {
   /**
@@ -33,7 +33,7 @@ export interface ParsedTelemetryOptions {
   readonly flushBeforeShutdown: boolean
 }
 
-export const TELEMETRY_DEFAULTS: ParsedTelemetryOptions = {
+const TELEMETRY_DEFAULTS: ParsedTelemetryOptions = {
   defaultMaxItems: 1000,
   retries: 3,
   retryBackoffMs: 100,
@@ -42,36 +42,31 @@ export const TELEMETRY_DEFAULTS: ParsedTelemetryOptions = {
   flushBeforeShutdown: false,
 }
 
-function invalidTelemetry(name: string, expected: string, actual: unknown): HarnessError {
-  const shown = typeof actual === 'string' ? JSON.stringify(actual) : actual === undefined ? 'nothing' : (JSON.stringify(actual) ?? String(actual))
-  return new HarnessError('ERR_INVALID_OPTION', `option telemetry.${name}: expected ${expected}, got ${shown}`)
-}
-
 export function validateTelemetryOptions(value: unknown): ParsedTelemetryOptions {
   if (value === undefined) {
     return TELEMETRY_DEFAULTS
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new HarnessError('ERR_INVALID_OPTION', `option telemetry: expected an object, got ${JSON.stringify(value) ?? String(value)}`)
+  if (!isObject(value)) {
+    throw invalid('telemetry', 'an object', value)
   }
-  const given = value as Record<string, unknown>
+  const given = value
   const integer = (name: Exclude<keyof ParsedTelemetryOptions, 'flushBeforeShutdown'>, min: number, max: number): number => {
     const raw = given[name]
     if (raw === undefined) {
       return TELEMETRY_DEFAULTS[name]
     }
     if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < min || raw > max) {
-      throw invalidTelemetry(name, `a whole number from ${min} to ${max}`, raw)
+      throw invalid(`telemetry.${name}`, `a whole number from ${min} to ${max}`, raw)
     }
     return raw
   }
   const defaultMaxItems = given.defaultMaxItems ?? TELEMETRY_DEFAULTS.defaultMaxItems
   if (defaultMaxItems !== 1000 && defaultMaxItems !== 10000) {
-    throw invalidTelemetry('defaultMaxItems', '1000 or 10000', defaultMaxItems)
+    throw invalid('telemetry.defaultMaxItems', '1000 or 10000', defaultMaxItems)
   }
   const flushBeforeShutdown = given.flushBeforeShutdown ?? TELEMETRY_DEFAULTS.flushBeforeShutdown
   if (typeof flushBeforeShutdown !== 'boolean') {
-    throw invalidTelemetry('flushBeforeShutdown', 'true or false', flushBeforeShutdown)
+    throw invalid('telemetry.flushBeforeShutdown', 'true or false', flushBeforeShutdown)
   }
   return {
     defaultMaxItems,

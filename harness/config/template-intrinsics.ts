@@ -4,6 +4,7 @@
 // needs a deployed stack: an error that names the property and what to pass instead.
 import { parse } from 'yaml'
 import { HarnessError } from '../errors.js'
+import { isObject } from './validate.js'
 
 // CloudFormation's short forms (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html).
 const FUNCTIONS = ['Ref', 'Condition', 'Sub', 'GetAtt', 'If', 'Join', 'Select', 'FindInMap', 'Equals', 'Not', 'And', 'Or', 'Base64', 'Split', 'GetAZs', 'ImportValue', 'Cidr', 'Length', 'ToJsonString']
@@ -30,11 +31,10 @@ export function parseTemplate(text: string, file: string): Record<string, Json> 
   } catch (error) {
     throw new HarnessError('ERR_BAD_INPUT', `option --template: ${file} is not YAML or JSON (${(error as Error).message.split('\n')[0]})`, { cause: error })
   }
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+  if (!isObject(document)) {
     throw new HarnessError('ERR_BAD_INPUT', `option --template: ${file} is not a template (expected a mapping with Resources)`)
   }
-  const resources = (document as Record<string, unknown>).Resources
-  if (typeof resources !== 'object' || resources === null || Array.isArray(resources)) {
+  if (!isObject(document.Resources)) {
     throw new HarnessError('ERR_BAD_INPUT', `option --template: ${file} has no Resources section`)
   }
   return document as Record<string, Json>
@@ -56,10 +56,6 @@ export type Resolved = string | number | boolean | null | Resolved[] | { [key: s
 /** The error for a value that needs a deployed stack, naming its property path and the way out. */
 export function unresolvable(context: ResolveContext, at: string, what: string, instead: string): HarnessError {
   return new HarnessError('ERR_BAD_INPUT', `${context.file}: ${at}: ${what} cannot be resolved locally; ${instead}`)
-}
-
-function isObject(value: Json | undefined): value is { [key: string]: Json } {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function parameter(context: ResolveContext, name: string, at: string, instead: string): string {

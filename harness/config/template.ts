@@ -4,6 +4,7 @@
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
 import type { BootOptions } from './options.js'
+import { isObject } from './validate.js'
 import { NO_VALUE, parseTemplate, resolveValue, unresolvable, type Json, type ResolveContext, type Resolved } from './template-intrinsics.js'
 
 const FUNCTION_TYPES = ['AWS::Serverless::Function', 'AWS::Lambda::Function']
@@ -51,7 +52,7 @@ function parseRequest(request: TemplateRequest): Parsed {
 }
 
 function asObject(value: Json | Resolved | undefined): Record<string, Json> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, Json>) : {}
+  return isObject(value) ? (value as Record<string, Json>) : {}
 }
 
 /** SAM's Globals rule: scalars and lists of the resource win, maps merge (the resource's keys win). */
@@ -59,7 +60,7 @@ function withGlobals(globals: Record<string, Json>, properties: Record<string, J
   const out: Record<string, Json> = { ...globals }
   for (const [key, value] of Object.entries(properties)) {
     const global = globals[key]
-    const isMap = (v: Json | undefined) => typeof v === 'object' && v !== null && !Array.isArray(v) && !Object.keys(v).some((k) => k === 'Ref' || k.startsWith('Fn::'))
+    const isMap = (v: Json | undefined) => isObject(v) && !Object.keys(v).some((k) => k === 'Ref' || k.startsWith('Fn::'))
     out[key] = isMap(global) && isMap(value) ? withGlobals(global as Record<string, Json>, value as Record<string, Json>) : Array.isArray(global) && Array.isArray(value) ? [...global, ...value] : value
   }
   return out
@@ -148,20 +149,20 @@ function numeric(parsed: Parsed, value: string | number | undefined, at: string)
 
 const HOST_ARCHITECTURE: Record<string, string> = { x64: 'x86_64', arm64: 'arm64' }
 
-/**
- * The boot options of a function in the template, with `flags` (what the command line set) winning.
- * `flags.layers` replaces the template's Layers; `flags.env` wins key by key.
- */
-export function bootFromTemplate(request: TemplateRequest & { readonly functionId?: string }, flags: Partial<BootOptions>): BootOptions & { template: TemplateSource } {
-  const parsed = parseRequest(request)
-  const [logicalId, resource] = pickResource(parsed, FUNCTION_TYPES, request.functionId, 'function', '--function')
-  const serverless = resource.Type === 'AWS::Serverless::Function'
-  const globals = serverless ? asObject(asObject(parsed.context.template.Globals).Function) : {}
-  const properties = withGlobals(globals, asObject(resource.Properties))
-  const at = `Resources.${logicalId}.Properties`
-  const used: string[] = []
-  const warnings: string[] = []
-  const read = <T>(name: string, flag: unknown, get: () => T | undefined): T | undefined => {
+/** A function resource with SAM's Globals applied, and where its properties are in the template. */
+interface FunctionResource {
+  readonly parsed: Parsed
+  readonly logicalId: string
+  readonly resource: Resource
+  readonly properties: Record<string, Json>
+  readonly at: string
+}
+
+/** Reads a property unless its flag was given (then the template's value is not read at all), noting the ones used. */
+type PropertyReader = <T>(name: string, flag: unknown, get: () => T | undefined) => T | undefined
+
+function propertyReader(used: string[]): PropertyReader {
+  return (name, flag, get) => {
     if (flag !== undefined) {
       return undefined
     }
@@ -171,20 +172,59 @@ export function bootFromTemplate(request: TemplateRequest & { readonly functionI
     }
     return value
   }
-  if (properties.PackageType === 'Image') {
-    throw new HarnessError('ERR_BAD_INPUT', `${request.file}: ${at}.PackageType: a container image function is not supported (zip functions only)`)
+}
+
+/**
+ * The boot options of a function in the template, with `flags` (what the command line set) winning.
+ * `flags.layers` replaces the template's Layers; `flags.env` wins key by key.
+ */
+export function bootFromTemplate(request: TemplateRequest & { readonly functionId?: string }, flags: Partial<BootOptions>): BootOptions & { template: TemplateSource } {
+  const parsed = parseRequest(request)
+  const [logicalId, resource] = pickResource(parsed, FUNCTION_TYPES, request.functionId, 'function', '--function')
+  const globals = resource.Type === 'AWS::Serverless::Function' ? asObject(asObject(parsed.context.template.Globals).Function) : {}
+  const fn: FunctionResource = { parsed, logicalId, resource, properties: withGlobals(globals, asObject(resource.Properties)), at: `Resources.${logicalId}.Properties` }
+  if (fn.properties.PackageType === 'Image') {
+    throw new HarnessError('ERR_BAD_INPUT', `${request.file}: ${fn.at}.PackageType: a container image function is not supported (zip functions only)`)
   }
-  const codeProperty = serverless ? 'CodeUri' : 'Code'
+  const used: string[] = []
+  const read = propertyReader(used)
+  const fromTemplate = readFunctionProperties(fn, flags, read)
+  const env = readEnvironment(fn, flags, read)
+  const warnings = architectureWarnings(fn, used)
+  return {
+    ...flags,
+    functionDir: flags.functionDir ?? fromTemplate.functionDir ?? '',
+    handler: flags.handler ?? (fromTemplate.handler === undefined ? '' : String(fromTemplate.handler)),
+    ...(fromTemplate.runtime === undefined ? {} : { runtime: String(fromTemplate.runtime) }),
+    ...(fromTemplate.functionName === undefined ? {} : { functionName: String(fromTemplate.functionName) }),
+    ...(fromTemplate.timeoutSec === undefined ? {} : { timeoutSec: fromTemplate.timeoutSec }),
+    ...(fromTemplate.memoryMB === undefined ? {} : { memoryMB: fromTemplate.memoryMB }),
+    layers: fromTemplate.layerDirs ?? flags.layers ?? [],
+    env: { ...env, ...flags.env },
+    template: { file: request.file, logicalId, fromTemplate: used, warnings },
+  }
+}
+
+/** Code, Handler, Runtime, FunctionName, Timeout, MemorySize and Layers, each unless its flag was given. */
+function readFunctionProperties(fn: FunctionResource, flags: Partial<BootOptions>, read: PropertyReader) {
+  const { parsed, logicalId, resource, properties, at } = fn
+  const codeProperty = resource.Type === 'AWS::Serverless::Function' ? 'CodeUri' : 'Code'
   const functionDir = read(codeProperty, flags.functionDir, () => localPath(parsed, { ...resource, Properties: properties }, logicalId, codeProperty, 'pass <function-dir> instead'))
   const handler = read('Handler', flags.handler, () => scalar(parsed, properties, at, 'Handler', 'pass --handler instead'))
   const runtime = read('Runtime', flags.runtime, () => scalar(parsed, properties, at, 'Runtime', 'pass --runtime instead'))
   if (runtime === undefined && flags.runtime === undefined) {
-    throw new HarnessError('ERR_BAD_INPUT', `${request.file}: ${at}.Runtime: missing (neither the function nor Globals.Function sets it); pass --runtime`)
+    throw new HarnessError('ERR_BAD_INPUT', `${parsed.context.file}: ${at}.Runtime: missing (neither the function nor Globals.Function sets it); pass --runtime`)
   }
   const functionName = read('FunctionName', flags.functionName, () => scalar(parsed, properties, at, 'FunctionName', 'pass --function-name instead'))
   const timeoutSec = read('Timeout', flags.timeoutSec, () => numeric(parsed, scalar(parsed, properties, at, 'Timeout', 'pass --timeout instead'), `${at}.Timeout`))
   const memoryMB = read('MemorySize', flags.memoryMB, () => numeric(parsed, scalar(parsed, properties, at, 'MemorySize', 'pass --memory instead'), `${at}.MemorySize`))
   const layerDirs = flags.layers !== undefined && flags.layers.length > 0 ? undefined : read('Layers', undefined, () => (properties.Layers === undefined ? undefined : layers(parsed, properties.Layers, `${at}.Layers`)))
+  return { functionDir, handler, runtime, functionName, timeoutSec, memoryMB, layerDirs }
+}
+
+/** Environment.Variables, and LoggingConfig as the two variables Lambda's advanced logging controls set. */
+function readEnvironment(fn: FunctionResource, flags: Partial<BootOptions>, read: PropertyReader): Record<string, string> {
+  const { parsed, properties, at } = fn
   const env: Record<string, string> = {}
   const variables = asObject(asObject(properties.Environment).Variables)
   for (const key of Object.keys(variables)) {
@@ -193,7 +233,6 @@ export function bootFromTemplate(request: TemplateRequest & { readonly functionI
       env[key] = String(value)
     }
   }
-  // Lambda's advanced logging controls reach the runtime as these two variables.
   const logging = asObject(properties.LoggingConfig)
   const format = read('LoggingConfig.LogFormat', flags.env?.AWS_LAMBDA_LOG_FORMAT, () => scalar(parsed, logging, `${at}.LoggingConfig`, 'LogFormat', 'pass --env AWS_LAMBDA_LOG_FORMAT=<JSON|Text> instead'))
   if (format !== undefined) {
@@ -203,26 +242,18 @@ export function bootFromTemplate(request: TemplateRequest & { readonly functionI
   if (level !== undefined) {
     env.AWS_LAMBDA_LOG_LEVEL = String(level)
   }
-  const architectures = resolveValue(parsed.context, properties.Architectures, `${at}.Architectures`, 'remove it')
-  if (Array.isArray(architectures) && architectures.length > 0) {
-    used.push('Architectures')
-    const host = HOST_ARCHITECTURE[process.arch] ?? process.arch
-    if (architectures[0] !== host) {
-      warnings.push(`${request.file}: ${logicalId} is built for ${String(architectures[0])}; this machine runs ${host}, so the function runs on ${host} here`)
-    }
+  return env
+}
+
+/** Architectures is used (and noted) as a warning when it is not this machine's. */
+function architectureWarnings(fn: FunctionResource, used: string[]): string[] {
+  const architectures = resolveValue(fn.parsed.context, fn.properties.Architectures, `${fn.at}.Architectures`, 'remove it')
+  if (!Array.isArray(architectures) || architectures.length === 0) {
+    return []
   }
-  return {
-    ...flags,
-    functionDir: flags.functionDir ?? functionDir ?? '',
-    handler: flags.handler ?? (handler === undefined ? '' : String(handler)),
-    ...(runtime === undefined ? {} : { runtime: String(runtime) }),
-    ...(functionName === undefined ? {} : { functionName: String(functionName) }),
-    ...(timeoutSec === undefined ? {} : { timeoutSec }),
-    ...(memoryMB === undefined ? {} : { memoryMB }),
-    layers: layerDirs ?? flags.layers ?? [],
-    env: { ...env, ...flags.env },
-    template: { file: request.file, logicalId, fromTemplate: used, warnings },
-  }
+  used.push('Architectures')
+  const host = HOST_ARCHITECTURE[process.arch] ?? process.arch
+  return architectures[0] === host ? [] : [`${fn.parsed.context.file}: ${fn.logicalId} is built for ${String(architectures[0])}; this machine runs ${host}, so the function runs on ${host} here`]
 }
 
 /** The content folder of a layer declared in the template (`check --template t.yaml --layer Id`). */

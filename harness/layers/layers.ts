@@ -19,7 +19,7 @@ import { ownerTag, sweepOrphanedTempDirs } from './temp-owner.js'
 /** Every unpacked layer's folder is `os.tmpdir()/lambda-harness-layer-<pid>-<start>-XXXXXX` (temp-owner.ts). */
 export const LAYER_TEMP_PREFIX = 'lambda-harness-layer-'
 
-export interface PrepareLayersOptions {
+interface PrepareLayersOptions {
   /** Names the inputs in messages: `option layers[1]: …`. Default 'layers'. */
   readonly option?: string
   /** Limits for the zips; `maxTotalBytes` is shared by all of them, as Lambda's quota is. */

@@ -10,12 +10,12 @@ import { badTar, type DataSink, type TarHeader } from './tar.js'
 import { normalisePath } from './zip-paths.js'
 
 /** Lambda's limit for a container image, uncompressed (Lambda quotas: "Container image code package size"). */
-export const IMAGE_UNPACKED_LIMIT_BYTES = 10 * 1024 ** 3
+const IMAGE_UNPACKED_LIMIT_BYTES = 10 * 1024 ** 3
 
 /** An OCI/Docker whiteout: `.wh.<name>` deletes <name> of lower layers; `.wh..wh..opq` empties its folder. */
-export type Whiteout = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'opaque'; readonly folder: string }
+type Whiteout = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'opaque'; readonly folder: string }
 
-export function whiteoutOf(relPath: string): Whiteout | undefined {
+function whiteoutOf(relPath: string): Whiteout | undefined {
   const base = path.posix.basename(relPath)
   if (!base.startsWith('.wh.')) {
     return undefined

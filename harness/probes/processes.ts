@@ -6,14 +6,14 @@ import { open, type FileHandle } from 'node:fs/promises'
 import type { Socket } from 'node:net'
 import { statFields } from '../supervisor/process-groups.js'
 
-export interface TcpConnection {
+interface TcpConnection {
   readonly local: string
   readonly remote: string
   /** Kernel TCP state name, e.g. ESTABLISHED, CLOSE_WAIT. */
   readonly state: string
 }
 
-export interface HeldResources {
+interface HeldResources {
   readonly pids: number[]
   readonly tcp: TcpConnection[]
   /** Open regular files under the folders that matter (function, layers, temp). */
@@ -59,10 +59,9 @@ function decodeAddress(hex: string): string {
 
 /**
  * Reads the /proc table at `file` until every inode in `wanted` was seen in its column `column`,
- * calling `found` with each such row's fields and taking the inode out of `wanted`. Reading a TCP
- * table to its end walks every bucket of the kernel's established-connection hash (262144 here:
- * ~2 ms for tcp alone, more under load), and parsing every row cost as much again, at each
- * SIGKILL, to name one or two sockets: only the rows asked for are split, and the read stops early.
+ * calling `found` with each such row's fields and taking the inode out of `wanted`. Only the rows
+ * asked for are split and the read stops early: a whole TCP table costs milliseconds at each
+ * SIGKILL (bench/findings.md, "Moved from the code (#18)").
  */
 function scanTable(file: string, wanted: Set<string>, column: number, found: (fields: string[], inode: string) => void): void {
   let fd: number

@@ -38,7 +38,7 @@ export interface SinkDelivery {
   readonly records: number
 }
 
-export interface SinkReceived {
+interface SinkReceived {
   /** Requests answered 200. */
   readonly requests: number
   readonly records: number
