@@ -10,8 +10,6 @@ import { HarnessError, isHarnessError } from './errors.js'
 import { formatReport } from './record/report.js'
 import type { RunRecord } from './record/run-record.js'
 import type { RunPlan } from './run.js'
-import { renderHtmlTimeline } from './record/html.js'
-import { renderTrace } from './record/trace.js'
 import { interruptOnSignals } from './interrupt.js'
 import { exportOtlpIfConfigured } from './otlp.js'
 
@@ -222,7 +220,8 @@ async function run(argv: string[]): Promise<number> {
   const report = values.quiet !== true && values.json !== '-'
   // The text report lists the record's warnings: on stderr too they would show twice.
   const warn = (message: string) => (report ? undefined : process.stderr.write(`lambda-harness: warning: ${message}\n`))
-  const present = (record: RunRecord) => presentRecord(record, values, report)
+  const views = await loadViews(values)
+  const present = (record: RunRecord) => presentRecord(record, values, report, views)
   if (values.watch === true) {
     return watch(plan, warn, present)
   }
@@ -267,8 +266,21 @@ interface PresentFlags {
   readonly 'no-output'?: boolean | undefined
 }
 
+/** The renderers of --html and --trace, loaded only when asked for (a run's start is the CLI's cost). */
+interface Views {
+  readonly html: typeof import('./record/html.js').renderHtmlTimeline | undefined
+  readonly trace: typeof import('./record/trace.js').renderTrace | undefined
+}
+
+async function loadViews(values: PresentFlags): Promise<Views> {
+  return {
+    html: values.html === undefined ? undefined : (await import('./record/html.js')).renderHtmlTimeline,
+    trace: values.trace === undefined ? undefined : (await import('./record/trace.js')).renderTrace,
+  }
+}
+
 /** What `run` writes of a record: --json, --html, --logs and the text report. */
-function presentRecord(record: RunRecord, values: PresentFlags, report: boolean): void {
+function presentRecord(record: RunRecord, values: PresentFlags, report: boolean, views: Views): void {
   if (values.json !== undefined) {
     const json = `${JSON.stringify(record, null, 2)}\n`
     if (values.json === '-') {
@@ -277,11 +289,11 @@ function presentRecord(record: RunRecord, values: PresentFlags, report: boolean)
       writeFileSync(values.json, json)
     }
   }
-  if (values.html !== undefined) {
-    writeFileSync(values.html, renderHtmlTimeline([{ title: `${record.function.dir} (${record.function.handler})`, record }]))
+  if (values.html !== undefined && views.html !== undefined) {
+    writeFileSync(values.html, views.html([{ title: `${record.function.dir} (${record.function.handler})`, record }]))
   }
-  if (values.trace !== undefined) {
-    writeFileSync(values.trace, renderTrace([{ title: `${record.function.dir} (${record.function.handler})`, record }]))
+  if (values.trace !== undefined && views.trace !== undefined) {
+    writeFileSync(values.trace, views.trace([{ title: `${record.function.dir} (${record.function.handler})`, record }]))
   }
   if (values.logs === true) {
     // With --json - the JSON owns stdout.
