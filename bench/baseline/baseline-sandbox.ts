@@ -32,22 +32,26 @@ const RUNTIME_ARGS: Record<BaselineSpec['runtime'], (handler: string) => string[
   socket: () => [SOCKET_RUNTIME],
 }
 
-/** The runtime's environment as the harness gives it in plain mode, for a server at `runtimeApi`. */
-export function directEnvironment(spec: Pick<BaselineSpec, 'handler' | 'functionDir'>, runtimeApi: string): Record<string, string> {
+/**
+ * The runtime's environment as the harness gives it, for a server at `runtimeApi`: in plain mode
+ * (the host's paths), or `inside` a sandbox (/var/task, /var/runtime, /opt's parts).
+ */
+export function directEnvironment(spec: Pick<BaselineSpec, 'handler' | 'functionDir'>, runtimeApi: string, inside = false): Record<string, string> {
+  const layerDirs = (part: string) => (inside ? [`/opt/${part}`] : [])
   return runtimeEnvironment({
     runtimeApi,
     handler: spec.handler,
-    taskRoot: spec.functionDir,
-    runtimeDir: PYTHON_RUNTIME_DIR,
+    taskRoot: inside ? '/var/task' : spec.functionDir,
+    runtimeDir: inside ? '/var/runtime' : PYTHON_RUNTIME_DIR,
     profile: RUNTIME_PROFILES[DEFAULT_RUNTIME],
     functionName: 'harness-function',
     memoryMB: 128,
     region: 'us-east-1',
     customer: {},
     platform: {},
-    layerBinDirs: [],
-    layerLibDirs: [],
-    layerPythonDirs: [],
+    layerBinDirs: layerDirs('bin'),
+    layerLibDirs: layerDirs('lib'),
+    layerPythonDirs: layerDirs('python'),
     hostPath: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
   })
 }

@@ -9,13 +9,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { extensionEnvironment, runtimeEnvironment, SANDBOX_API_PORT } from '../../harness/config/environment.js'
-import { DEFAULT_RUNTIME, RUNTIME_PROFILES } from '../../harness/config/profiles.js'
+import { extensionEnvironment, SANDBOX_API_PORT } from '../../harness/config/environment.js'
 import type { Sandbox } from '../../harness/index.js'
 import { HOLDER_BINARY } from '../../harness/isolation/launcher.js'
 import { hostsFile } from '../../harness/isolation/mounts.js'
 import { PYTHON_BOOTSTRAP } from '../../harness/paths.js'
-import type { BaselineSpec } from './baseline-sandbox.js'
+import { directEnvironment, type BaselineSpec } from './baseline-sandbox.js'
 import { TrivialServer } from './trivial-server.js'
 
 const TASK_ROOT = '/var/task'
@@ -111,22 +110,7 @@ export class BwrapFloor {
     bwrap.stdin!.write(`listen 1 ${SANDBOX_API_PORT}\n`)
     const server = await TrivialServer.start(await handle)
     this.#server = server
-    const env = runtimeEnvironment({
-      runtimeApi: `127.0.0.1:${SANDBOX_API_PORT}`,
-      handler: spec.handler,
-      taskRoot: TASK_ROOT,
-      runtimeDir: RUNTIME_DIR,
-      profile: RUNTIME_PROFILES[DEFAULT_RUNTIME],
-      functionName: 'harness-function',
-      memoryMB: 128,
-      region: 'us-east-1',
-      customer: {},
-      platform: {},
-      layerBinDirs: ['/opt/bin'],
-      layerLibDirs: ['/opt/lib'],
-      layerPythonDirs: ['/opt/python'],
-      hostPath: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    })
+    const env = directEnvironment(spec, `127.0.0.1:${SANDBOX_API_PORT}`, true)
     let id = 1
     const start = async (file: string, args: string[], environment: Record<string, string>) => {
       id++
