@@ -7,6 +7,8 @@ import type { Figure } from './figure.js'
 import { describeMachine } from './machine.js'
 import type { BenchResults } from './report.js'
 import { bootSuite } from './suites/boot.js'
+import { checkSuite } from './suites/check.js'
+import { cliSuite } from './suites/cli.js'
 import type { SuiteContext } from './suites/context.js'
 import { invokeSuite } from './suites/invoke.js'
 import { memorySuite } from './suites/memory.js'
@@ -20,6 +22,8 @@ const RUNNERS: Record<SuiteName, (context: SuiteContext) => Promise<Figure[]>> =
   shutdown: shutdownSuite,
   scale: scaleSuite,
   memory: memorySuite,
+  cli: cliSuite,
+  check: checkSuite,
 }
 
 export async function runBench(config: BenchConfig, command: string, progress: (message: string) => void): Promise<BenchResults> {

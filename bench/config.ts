@@ -4,7 +4,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { PACKAGE_ROOT } from '../harness/paths.js'
 
-export const SUITES = ['boot', 'invoke', 'shutdown', 'scale', 'memory'] as const
+export const SUITES = ['boot', 'invoke', 'shutdown', 'scale', 'memory', 'cli', 'check'] as const
 export type SuiteName = (typeof SUITES)[number]
 const ISOLATIONS = ['auto', 'bwrap', 'none'] as const
 export type Isolation = (typeof ISOLATIONS)[number]
@@ -47,6 +47,10 @@ export interface BenchConfig {
   /** Sandboxes booted per memory probe, and probe runs per side. */
   readonly memorySandboxes: number
   readonly memoryRuns: number
+  /** Paired (CLI, floor) runs of `lambda-harness run` per configuration, each a fresh process. */
+  readonly cliRuns: number
+  /** Runs of `lambda-harness check` per extension. */
+  readonly checkRuns: number
   /** Where RESULTS.md goes; `-` prints nothing to a file. */
   readonly outFile: string
   /** Raw results as JSON, when set. */
@@ -67,6 +71,8 @@ const FULL = {
   scaleRuns: 2,
   memorySandboxes: 10,
   memoryRuns: 2,
+  cliRuns: 15,
+  checkRuns: 3,
 }
 
 // Every suite and side runs, on the smallest configurations: what the test needs to see numbers.
@@ -84,6 +90,8 @@ const TINY: typeof FULL = {
   scaleRuns: 1,
   memorySandboxes: 1,
   memoryRuns: 1,
+  cliRuns: 1,
+  checkRuns: 1,
 }
 
 export const DEFAULT_OUT_FILE = path.join(PACKAGE_ROOT, 'bench', 'RESULTS.md')
@@ -101,6 +109,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --scale-runs N          runs per count and side (BENCH_SCALE_RUNS, default ${FULL.scaleRuns})
   --memory-sandboxes N    sandboxes per memory probe (BENCH_MEMORY_SANDBOXES, default ${FULL.memorySandboxes})
   --memory-runs N         memory probes per side (BENCH_MEMORY_RUNS, default ${FULL.memoryRuns})
+  --cli-runs N            paired runs of \`lambda-harness run\` and its floor per configuration (BENCH_CLI_RUNS, default ${FULL.cliRuns})
+  --check-runs N          runs of \`lambda-harness check\` per extension (BENCH_CHECK_RUNS, default ${FULL.checkRuns})
   --python PATH           interpreter (BENCH_PYTHON, default /usr/bin/python3)
   --isolation MODE        the harness's isolation: ${ISOLATIONS.join(', ')} (BENCH_ISOLATION, default: the harness's)
   --out FILE              RESULTS.md path, or - for none (BENCH_OUT, default bench/RESULTS.md)
@@ -160,6 +170,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         'scale-runs': { type: 'string' },
         'memory-sandboxes': { type: 'string' },
         'memory-runs': { type: 'string' },
+        'cli-runs': { type: 'string' },
+        'check-runs': { type: 'string' },
         python: { type: 'string' },
         isolation: { type: 'string' },
         out: { type: 'string' },
@@ -199,6 +211,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     scaleRuns: positiveInteger('--scale-runs', pick(values['scale-runs'], 'BENCH_SCALE_RUNS'), preset.scaleRuns),
     memorySandboxes: positiveInteger('--memory-sandboxes', pick(values['memory-sandboxes'], 'BENCH_MEMORY_SANDBOXES'), preset.memorySandboxes),
     memoryRuns: positiveInteger('--memory-runs', pick(values['memory-runs'], 'BENCH_MEMORY_RUNS'), preset.memoryRuns),
+    cliRuns: positiveInteger('--cli-runs', pick(values['cli-runs'], 'BENCH_CLI_RUNS'), preset.cliRuns),
+    checkRuns: positiveInteger('--check-runs', pick(values['check-runs'], 'BENCH_CHECK_RUNS'), preset.checkRuns),
     outFile: pick(values.out, 'BENCH_OUT') ?? DEFAULT_OUT_FILE,
     jsonFile: pick(values.json, 'BENCH_JSON'),
   }

@@ -72,3 +72,8 @@ export function rateTarget(limit: number): (h: number, b: number) => Target {
 export function ratioPlusTarget(limit: number, plusMs: number): (h: number, b: number) => Target {
   return (h, b) => ({ description: `≤ ${limit}× + ${plusMs} ms`, met: h <= limit * b + plusMs })
 }
+
+/** "≤ limit", an absolute limit on the harness's median (e.g. a wall time the issue names). */
+export function absoluteTarget(limit: number, unit: Unit): (h: number, b: number) => Target {
+  return (h) => ({ description: `≤ ${limit} ${unit}`, met: h <= limit })
+}

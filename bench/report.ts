@@ -21,6 +21,8 @@ const SUITE_TITLES: Record<SuiteName, string> = {
   shutdown: 'Shutdown',
   scale: 'Scale',
   memory: 'Memory (and the first boot of a fresh process)',
+  cli: 'The CLI, a fresh process per run',
+  check: '`lambda-harness check` wall time',
 }
 
 export function formatNumber(value: number, unit: Unit): string {
@@ -54,7 +56,7 @@ function ratioText(figure: Figure): string {
 
 function targetText(figure: Figure): string {
   if (figure.target === undefined) {
-    return ''
+    return 'none (for information)'
   }
   return `${figure.target.description} ${figure.target.met ? 'met' : 'MISSED'}`
 }
@@ -86,11 +88,13 @@ function settingsText(config: BenchConfig): string {
   return [
     `suites: ${config.suites.join(', ')}${config.tiny ? ' (tiny mode)' : ''}`,
     `harness isolation: ${config.isolation ?? "the harness's default"}; the baseline runs the same processes directly on the host`,
-    `boot: runtime + ${config.extensionCounts.join(' / ')} extensions, ${config.bootRuns} paired run(s) each, ${warmup}`,
+    `boot: runtime + ${config.extensionCounts.join(' / ')} extensions, ${config.bootRuns} run(s) each of four rotating sides (isolated, plain, direct, bwrap floor), ${warmup}`,
     `invoke: first ${config.processWarmupInvokes} invokes per side in the process (their own figure), then ${config.warmupSandboxes} untimed sandbox(es) of ${config.invokes} per side and configuration, then ${config.invokeRuns} run(s) of ${config.invokes} invokes per configuration and side, after ${config.warmupInvokes} untimed`,
     `shutdown: runtime + ${config.extensionCounts.join(' / ')} extensions, ${config.shutdownRuns} paired run(s) each`,
     `scale: ${config.scaleCounts.join(', ')} sandboxes, ${config.scaleRuns} paired run(s) each`,
     `memory: ${config.memoryRuns} probe(s) per side, ${config.memorySandboxes} sandbox(es) each, ${config.invokes} invokes on one`,
+    `cli: ${config.cliRuns} paired run(s) of \`lambda-harness run\` and its floor per configuration, after one untimed each`,
+    `check: ${config.checkRuns} run(s) of \`lambda-harness check\` per extension; the baseline is computed from each run's report`,
   ]
     .map((s) => `- ${s}`)
     .join('\n')

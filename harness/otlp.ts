@@ -4,7 +4,7 @@
 // The packages are imported only then: a run without the variable loads none of them.
 import type { HrTime } from '@opentelemetry/api'
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base'
-import { recordSpans, type SpanDescription } from './record/otlp-spans.js'
+import type { SpanDescription } from './record/otlp-spans.js'
 import type { TraceSection } from './record/trace.js'
 
 /** The most the export may hold the CLI up, collector down or silent: flush, retries and shutdown. */
@@ -41,7 +41,8 @@ export async function exportOtlpIfConfigured(sections: readonly TraceSection[], 
 
 /** Resolves with the first export failure, or undefined when every batch was accepted. */
 async function sendSpans(sections: readonly TraceSection[]): Promise<string | undefined> {
-  const [api, { BasicTracerProvider, BatchSpanProcessor }, { resourceFromAttributes }, { OTLPTraceExporter }] = await Promise.all([
+  const [{ recordSpans }, api, { BasicTracerProvider, BatchSpanProcessor }, { resourceFromAttributes }, { OTLPTraceExporter }] = await Promise.all([
+    import('./record/otlp-spans.js'),
     import('@opentelemetry/api'),
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/resources'),

@@ -32,6 +32,30 @@ const RUNTIME_ARGS: Record<BaselineSpec['runtime'], (handler: string) => string[
   socket: () => [SOCKET_RUNTIME],
 }
 
+/**
+ * The runtime's environment as the harness gives it, for a server at `runtimeApi`: in plain mode
+ * (the host's paths), or `inside` a sandbox (/var/task, /var/runtime, /opt's parts).
+ */
+export function directEnvironment(spec: Pick<BaselineSpec, 'handler' | 'functionDir'>, runtimeApi: string, inside = false): Record<string, string> {
+  const layerDirs = (part: string) => (inside ? [`/opt/${part}`] : [])
+  return runtimeEnvironment({
+    runtimeApi,
+    handler: spec.handler,
+    taskRoot: inside ? '/var/task' : spec.functionDir,
+    runtimeDir: inside ? '/var/runtime' : PYTHON_RUNTIME_DIR,
+    profile: RUNTIME_PROFILES[DEFAULT_RUNTIME],
+    functionName: 'harness-function',
+    memoryMB: 128,
+    region: 'us-east-1',
+    customer: {},
+    platform: {},
+    layerBinDirs: layerDirs('bin'),
+    layerLibDirs: layerDirs('lib'),
+    layerPythonDirs: layerDirs('python'),
+    hostPath: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+  })
+}
+
 const ACCOUNT_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:harness-function'
 
 export class BaselineSandbox {
@@ -52,22 +76,7 @@ export class BaselineSandbox {
   /** Server up, externals started and registered, runtime started, every first poll in. */
   static async boot(spec: BaselineSpec): Promise<BaselineSandbox> {
     const server = await TrivialServer.start()
-    const env = runtimeEnvironment({
-      runtimeApi: server.address,
-      handler: spec.handler,
-      taskRoot: spec.functionDir,
-      runtimeDir: PYTHON_RUNTIME_DIR,
-      profile: RUNTIME_PROFILES[DEFAULT_RUNTIME],
-      functionName: 'harness-function',
-      memoryMB: 128,
-      region: 'us-east-1',
-      customer: {},
-      platform: {},
-      layerBinDirs: [],
-      layerLibDirs: [],
-      layerPythonDirs: [],
-      hostPath: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    })
+    const env = directEnvironment(spec, server.address)
     const extensionEnv = extensionEnvironment(env)
     const extensions: DirectProcess[] = []
     let runtime: DirectProcess | undefined

@@ -73,7 +73,8 @@ export class TrivialServer {
     this.#server = server
   }
 
-  static async start(): Promise<TrivialServer> {
+  /** Listens on 127.0.0.1 of the host, or on `handle`: a listening socket made elsewhere (the bwrap floor's, inside its network). */
+  static async start(handle?: object): Promise<TrivialServer> {
     // The harness's socket options, so Nagle or timeouts cannot tell the two apart.
     const server = createServer({ requestTimeout: 0, keepAliveTimeout: 10 * 60_000, noDelay: true })
     server.headersTimeout = 0
@@ -81,7 +82,11 @@ export class TrivialServer {
     server.on('request', (req, res) => trivial.#handle(req, res))
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => resolve())
+      if (handle === undefined) {
+        server.listen(0, '127.0.0.1', () => resolve())
+      } else {
+        server.listen(handle, () => resolve())
+      }
     })
     return trivial
   }

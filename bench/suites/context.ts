@@ -28,3 +28,9 @@ export async function paired(run: number, first: () => Promise<void>, second: ()
     await first()
   }
 }
+
+/** The sides in a different order each run (a rotation), so drift in machine load hits them all alike. */
+export function rotated<T>(sides: readonly T[], run: number): T[] {
+  const shift = run % Math.max(1, sides.length)
+  return [...sides.slice(shift), ...sides.slice(0, shift)]
+}

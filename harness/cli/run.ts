@@ -9,7 +9,7 @@ import { interruptOnSignals } from '../interrupt.js'
 import { exportOtlpIfConfigured } from '../otlp.js'
 import type { RunRecord } from '../record/run-record.js'
 import type { RunPlan } from '../run.js'
-import { presentRecord } from './present.js'
+import { loadViews, presentRecord } from './present.js'
 
 const RUN_OPTIONS = {
   handler: { type: 'string' },
@@ -77,7 +77,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const report = values.quiet !== true && values.json !== '-'
   // The text report lists the record's warnings: on stderr too they would show twice.
   const warn = report ? () => undefined : warningWriter((text) => process.stderr.write(text))
-  const present = (record: RunRecord) => presentRecord(record, values, report)
+  const views = await loadViews(values)
+  const present = (record: RunRecord) => presentRecord(record, values, report, views)
   if (values.watch === true) {
     return watch(plan, warn, present)
   }

@@ -6,7 +6,7 @@ import type { ParsedOptions } from '../config/options.js'
 import { HarnessError } from '../errors.js'
 import { imageRootProblem, resolveInRoot } from '../isolation/image-root.js'
 import { findExecutable } from '../isolation/launcher.js'
-import { forgetImage, prepareImage, type PreparedImage } from '../layers/image.js'
+import type { PreparedImage } from '../layers/image.js'
 import { pythonInfo, type PythonInfo } from './python-info.js'
 
 /** Where the image's own runtime client starts (Lambda's base images: a script that runs awslambdaric). */
@@ -22,6 +22,8 @@ export async function openImage(options: ParsedOptions & { readonly image: strin
   if (process.platform !== 'linux' || findExecutable('bwrap') === undefined) {
     throw new HarnessError('ERR_INVALID_OPTION', `option image: expected the bwrap sandbox (the image is its root file system), got ${process.platform === 'linux' ? 'no bwrap on PATH (on Debian/Ubuntu: apt-get install bubblewrap)' : process.platform}`)
   }
+  // Loaded here, not with the module: a run without --image never needs the tar code.
+  const { forgetImage, prepareImage } = await import('../layers/image.js')
   const image = await prepareImage(options.image)
   try {
     const problem = imageRootProblem(image.root)

@@ -2,8 +2,8 @@
 // sink. They hand each process its environment, and after the final Shutdown they say what was
 // left behind, as `record.resources` (the verdict judges it).
 import { HarnessError } from '../errors.js'
-import { PostgresProbe, type PostgresLease } from '../probes/postgres.js'
-import { SinkProbe, type RunningSink } from '../probes/sink.js'
+import type { PostgresLease, PostgresProbe } from '../probes/postgres.js'
+import type { RunningSink } from '../probes/sink.js'
 import type { Recorder } from '../record/recorder.js'
 
 export interface ResourceOptions {
@@ -33,12 +33,13 @@ export class SandboxResources {
       if (options.postgres !== false) {
         const probe =
           options.postgres === true
-            ? (ownProbe = await PostgresProbe.start(options.postgresBinDir === undefined ? {} : { binDir: options.postgresBinDir }))
+            ? (ownProbe = await (await import('../probes/postgres.js')).PostgresProbe.start(options.postgresBinDir === undefined ? {} : { binDir: options.postgresBinDir }))
             : options.postgres
         lease = await probe.lease(sandboxId)
       }
       if (options.sink) {
-        sink = await SinkProbe.start()
+        // The probes' modules load only when a probe is asked for (a plain run's start).
+        sink = await (await import('../probes/sink.js')).SinkProbe.start()
       }
       return new SandboxResources(ownProbe, lease, sink)
     } catch (error) {

@@ -29,8 +29,7 @@ import { runtimeCommandOf, runtimeSpec } from './runtime-spec.js'
 import { NO_BOOTSTRAP_MESSAGE } from '../config/runtime-files.js'
 import { openImage, type OpenedImage } from './image.js'
 import { SandboxResources } from './resources.js'
-import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
-import { PostgresProbe } from '../probes/postgres.js'
+import type { PreparedLayers } from '../layers/layers.js'
 import { OwnConnections, processesWithEnvironment, uptimeTicks } from '../probes/processes.js'
 import { startIsolation, type Isolation, type IsolationInput } from '../isolation/isolation.js'
 import { atFdLimit, ownFdLimit } from './fd-limit.js'
@@ -132,7 +131,9 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
   /** Validates, starts the API server, and runs Init. A failed Init is recorded, not thrown. */
   static async boot(options: BootOptions, hooks: SandboxHooks = {}): Promise<Sandbox> {
     // Zips are unpacked first (to private temp folders) so validation only ever sees folders.
-    const layers = await prepareLayers(Array.isArray(options.layers) ? options.layers : [], { option: 'layers' })
+    const layerInputs = Array.isArray(options.layers) ? options.layers : []
+    // Without layers the zip and tar code is never loaded: it is a good part of a CLI run's start.
+    const layers = layerInputs.length === 0 ? noLayers() : await (await import('../layers/layers.js')).prepareLayers(layerInputs, { option: 'layers' })
     let parsed: ParsedOptions
     let extensionFiles: ExtensionFile[]
     let python: PythonInfo | undefined
@@ -213,7 +214,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
       const opening = (async () => {
         sandbox.#resources = await SandboxResources.open(
           {
-            postgres: typeof probe === 'boolean' || probe instanceof PostgresProbe ? probe : invalidProbe(probe),
+            postgres: typeof probe === 'boolean' || probe instanceof (await import('../probes/postgres.js')).PostgresProbe ? probe : invalidProbe(probe),
             postgresBinDir: parsed.postgresBinDir,
             sink: parsed.sink,
           },
@@ -947,6 +948,12 @@ function initErrorBody(fatal: Fatal | undefined, errorType: string, requestId: s
     return fatal.body.toString('utf8')
   }
   return platformErrorBody(requestId, errorType, fatal?.message ?? 'Init failed')
+}
+
+/** What prepareLayers([]) gives: nothing unpacked, nothing to remove. */
+function noLayers(): PreparedLayers {
+  const cleanup = async () => undefined
+  return { layers: [], cleanup, [Symbol.asyncDispose]: cleanup }
 }
 
 function invalidProbe(value: unknown): never {

@@ -30,6 +30,6 @@ t.test('flags win over variables', async (t) => {
 
 t.test('bad values name the option and what was expected', async (t) => {
   t.throws(() => parseConfig(['--invokes', '0'], {}), { name: 'BenchUsageError', message: 'option --invokes: expected a whole number ≥ 1, got "0"' })
-  t.throws(() => parseConfig(['--only', 'boot,warp'], {}), { message: /option --only: expected some of boot, invoke, shutdown, scale, memory, got "warp"/ })
+  t.throws(() => parseConfig(['--only', 'boot,warp'], {}), { message: /option --only: expected some of boot, invoke, shutdown, scale, memory, cli, check, got "warp"/ })
   t.throws(() => parseConfig(['--nope'], {}), BenchUsageError)
 })

@@ -1,0 +1,106 @@
+// What a user of the CLI feels: `lambda-harness run` of a trivial function (the echo fixture, one
+// invoke), a fresh Node process each time, from its spawn to its exit, against the floor of the
+// same work without the harness: `node -e 0` (Node's own start and exit), then the same
+// interpreter importing the same function module. With an extension the floor also has the
+// extension's own life, done directly against the trivial server in the order Lambda runs it:
+// started, registered, first /event/next (before the runtime starts), then, after the function
+// module's import, SHUTDOWN and its exit. The sides alternate run by run.
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { extensionEnvironment } from '../../harness/config/environment.js'
+import { PACKAGE_ROOT } from '../../harness/paths.js'
+import { directEnvironment } from '../baseline/baseline-sandbox.js'
+import { DirectProcess } from '../baseline/direct-process.js'
+import { TrivialServer } from '../baseline/trivial-server.js'
+import { figure, ratioTarget, type Figure } from '../figure.js'
+import { ECHO_FUNCTION } from '../workspace.js'
+import { paired, timed, type SuiteContext } from './context.js'
+
+export const CLI = path.join(PACKAGE_ROOT, 'dist', 'harness', 'cli.js')
+
+/** Runs a command to its exit (output drained and dropped); rejects unless it exits with one of `codes`. */
+export function runToExit(file: string, args: readonly string[], cwd: string, codes: readonly number[] = [0]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, [...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stdout.resume()
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-2000)))
+    child.once('error', reject)
+    child.once('close', (code, signal) => {
+      if (code !== null && codes.includes(code)) {
+        resolve(code)
+      } else {
+        reject(new Error(`${path.basename(file)} ${args.join(' ')}: exited ${signal ?? code}\n${stderr}`))
+      }
+    })
+  })
+}
+
+/** The floor's function part: Node's start and exit, then the interpreter importing the function module. */
+async function nodeAndImport(python: string): Promise<void> {
+  await runToExit(process.execPath, ['-e', '0'], ECHO_FUNCTION)
+  await runToExit(python, ['-c', 'import app'], ECHO_FUNCTION)
+}
+
+/** The floor with one extension: its start to its first poll, the function part, then its SHUTDOWN to its exit. */
+async function floorWithExtension(python: string, extension: string): Promise<void> {
+  await runToExit(process.execPath, ['-e', '0'], ECHO_FUNCTION)
+  const server = await TrivialServer.start()
+  let process_: DirectProcess | undefined
+  try {
+    const env = extensionEnvironment(directEnvironment({ handler: 'app.handler', functionDir: ECHO_FUNCTION }, server.address))
+    process_ = await DirectProcess.start({ file: extension, args: [], cwd: ECHO_FUNCTION, env })
+    await server.registered(1)
+    await server.extensions[0]?.reached(1)
+    await runToExit(python, ['-c', 'import app'], ECHO_FUNCTION)
+    server.shutdownExtensions(Date.now() + 2000)
+    await process_.exited
+  } finally {
+    await process_?.kill()
+    await server.close()
+  }
+}
+
+export async function cliSuite(context: SuiteContext): Promise<Figure[]> {
+  const { config, workspace } = context
+  const figures: Figure[] = []
+  for (const extensions of [0, 1]) {
+    const extensionFiles = extensions === 0 ? [] : workspace.extensions(1).files
+    const args = [
+      CLI, 'run', ECHO_FUNCTION, '--handler', 'app.handler', '--python', config.python,
+      ...(extensions === 0 ? [] : ['--extensions', workspace.extensions(1).dir]),
+      ...(config.isolation === 'none' ? ['--no-isolation'] : []),
+    ]
+    const harnessRun = async () => (await timed(() => runToExit(process.execPath, args, PACKAGE_ROOT))).ms
+    const floorRun = async () =>
+      (await timed(() => (extensions === 0 ? nodeAndImport(config.python) : floorWithExtension(config.python, extensionFiles[0] ?? '')))).ms
+    // Untimed: the page cache and the interpreter probe's cache warm up on both sides.
+    await harnessRun()
+    await floorRun()
+    const harness: number[] = []
+    const floor: number[] = []
+    for (let run = 0; run < config.cliRuns; run++) {
+      context.progress(`cli run, ${extensions === 0 ? 'no extension' : 'one extension'}: run ${run + 1}/${config.cliRuns}`)
+      await paired(
+        run,
+        async () => void harness.push(await harnessRun()),
+        async () => void floor.push(await floorRun()),
+      )
+    }
+    figures.push(
+      figure({
+        suite: 'cli',
+        name: `lambda-harness run, ${extensions === 0 ? 'no extension' : 'one extension'}`,
+        unit: 'ms',
+        harness,
+        baseline: floor,
+        target: ratioTarget(1.25),
+        note:
+          extensions === 0
+            ? '`node dist/harness/cli.js run` of the echo function, one invoke, spawn to exit; floor: `node -e 0`, then the interpreter importing app'
+            : 'with the well-behaved fixture extension; floor: `node -e 0`, the extension started directly to its first /event/next, the import, its SHUTDOWN to its exit',
+      }),
+    )
+  }
+  return figures
+}
