@@ -77,9 +77,9 @@ export interface BootOptions {
   runtimeClient?: RuntimeClient
   /**
    * A throwaway PostgreSQL whose sessions are accounted for after Shutdown: true for a server of
-   * this sandbox's own, or a started `PostgresProbe` to share one. Default false.
+   * this sandbox's own, or of the started `PostgresProbe` given in boot's second argument. Default false.
    */
-  postgres?: boolean | object
+  postgres?: boolean
   /** A system PostgreSQL's bin folder instead of the embedded server. */
   postgresBinDir?: string
   /** An HTTP collector on loopback, handed to every process as SINK_URL (and put for `{SINK_URL}` in `env` values). Default false. */
@@ -132,7 +132,7 @@ export interface ParsedOptions {
   /** The image file or folder as given, resolved; undefined: the host's root. */
   readonly image: string | undefined
   readonly runtimeClient: RuntimeClient
-  readonly postgres: boolean | object
+  readonly postgres: boolean
   readonly postgresBinDir: string | undefined
   readonly sink: boolean
   readonly osOnlyRuntimeDir: boolean
@@ -318,8 +318,8 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     throw invalid('ephemeralStorageMB', 'a whole number of MB from 512 to 10240', ephemeralStorageMB)
   }
   const { image, runtimeClient } = validateImageOptions(options, isolation)
-  if (options.postgres !== undefined && typeof options.postgres !== 'boolean' && (typeof options.postgres !== 'object' || options.postgres === null)) {
-    throw invalid('postgres', 'true, false or a started PostgresProbe', options.postgres)
+  if (options.postgres !== undefined && typeof options.postgres !== 'boolean') {
+    throw invalid('postgres', 'true or false (a shared PostgresProbe goes in boot\'s second argument)', options.postgres)
   }
   if (options.sink !== undefined && typeof options.sink !== 'boolean') {
     throw invalid('sink', 'true or false', options.sink)

@@ -191,7 +191,7 @@ async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<Scenari
     platformEnv: { SINK_URL: sink.url },
     // The scenario's sink is on the host: a bwrap sandbox reaches it at the same address inside.
     hostPorts: [Number(new URL(sink.url).port)],
-    postgres: setup.postgres ?? false,
+    postgres: setup.postgres !== undefined,
     isolation: options.isolation,
     initTimeoutMs: options.initTimeoutMs,
     ...(options.image === undefined ? {} : { image: options.image }),
@@ -205,7 +205,7 @@ async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<Scenari
   let record: RunRecord
   let endedAtMs = Number.POSITIVE_INFINITY
   try {
-    const sandbox = await Sandbox.boot(boot, { warn: (message) => setup.warnings.add(message) })
+    const sandbox = await Sandbox.boot(boot, { warn: (message) => setup.warnings.add(message), ...(setup.postgres === undefined ? {} : { postgres: setup.postgres }) })
     const stopListening = sandbox.interruptOn(setup.interrupt)
     try {
       const booted = sandbox.record

@@ -12,7 +12,7 @@ import type { InitRecord, InvocationRecord, PhaseStatus, ProcessRecord, Shutdown
 import { catchesSigterm, descendants, groupMembers, PeakMemory } from '../supervisor/process-groups.js'
 import type { TelemetrySink } from '../telemetry/sink.js'
 import { heldResources } from '../probes/processes.js'
-import { SupervisedProcess, type LaunchFailure, type Launcher, type ProcessHost, type SpawnSpec } from '../supervisor/supervisor.js'
+import { SupervisedProcess, type LaunchFailure, type ProcessHost, type SpawnSpec } from '../supervisor/supervisor.js'
 import { missingInterpreterMessage, shebangInterpreter } from '../config/preflight.js'
 import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -62,8 +62,8 @@ export interface GenerationSetup {
   readonly apiAddress: string
   /** Client-side inodes of the connections to our API: no socket table is read for these. */
   readonly ownSockets: ReadonlySet<string>
-  /** Starts every process inside the sandbox's namespaces; undefined in plain mode. */
-  readonly launcher?: Launcher | ProcessHost
+  /** Starts every process: the sandbox's holder, or plain mode's launcher. */
+  readonly host: ProcessHost
   /** Per-process variables from the probes (DATABASE_URL, PGAPPNAME=<name>, SINK_URL). */
   processEnv(name: string): Readonly<Record<string, string>>
   /** RAPID's Init error message when the runtime's executable does not exist (an OS-only runtime's bootstrap). */
@@ -294,7 +294,7 @@ export class Generation {
       exitedAtMs: null,
       killed: false,
     })
-    const process = new SupervisedProcess({ ...spec, launcher: this.#setup.launcher }, {
+    const process = new SupervisedProcess(spec, this.#setup.host, {
       now: () => recorder.now(),
       // Known once started (a launcher reports the pid of the process it started), and in the
       // timeline before anything the process said.
