@@ -74,7 +74,7 @@ LAUNCHER := dist/harness/isolation/enter
 HOLDER := dist/harness/isolation/hold
 CC ?= cc
 launcher: $(LAUNCHER) $(HOLDER)
-$(LAUNCHER) $(HOLDER): dist/harness/isolation/%: harness/isolation/%.c harness/isolation/exec-report.h harness/isolation/network.c
+$(LAUNCHER) $(HOLDER): dist/harness/isolation/%: harness/isolation/%.c harness/isolation/exec-report.h harness/isolation/network.c harness/isolation/hold-children.c
 	@command -v $(CC) >/dev/null || { echo "error: no C compiler ($(CC)) to build the sandbox helpers; on Debian/Ubuntu: apt-get install gcc libc6-dev" >&2; exit 1; }
 	@mkdir -p $(@D)
 	@$(CC) -O2 -Wall -static -o $@ $< 2>/dev/null || $(CC) -O2 -Wall -o $@ $<
