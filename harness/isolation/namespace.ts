@@ -259,11 +259,7 @@ function readyReport(bwrap: ChildProcess, infoFd: NodeJS.ReadableStream | null):
   })
 }
 
-/**
- * Resolves 'timeout' after `ms` without keeping the process alive, and costs nothing once the race
- * is won: unlike a timers/promises sleep cancelled through an AbortController, whose abort builds
- * a DOMException and an AbortError with their stacks on the boot's critical path.
- */
+/** Resolves 'timeout' after `ms` without keeping the process alive; nothing to cancel once the race is won (bench/findings.md). */
 function timeout(ms: number): Promise<'timeout'> {
   return new Promise((resolve) => setTimeout(resolve, ms, 'timeout').unref())
 }

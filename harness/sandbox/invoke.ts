@@ -87,8 +87,7 @@ function failedInit(sandbox: SandboxContext, record: InvocationRecord, init: Ini
   return structuredClone(record)
 }
 
-// Trace ids come from a pool filled 256 at a time, as Node's randomUUID does: a randomBytes call
-// per invoke (a synchronous job plus OpenSSL's fork check) was ~29 µs of every invoke's CPU.
+// Trace ids come from a pool filled 256 at a time, as Node's randomUUID does (bench/findings.md).
 const TRACE_RANDOM_BYTES = 20
 const tracePool = Buffer.alloc(TRACE_RANDOM_BYTES * 256)
 let tracePoolOffset = tracePool.length
@@ -103,10 +102,7 @@ function traceId(): string {
   return `Root=1-${epoch}-${random.slice(0, 24)};Parent=${random.slice(24)};Sampled=0`
 }
 
-/**
- * The caller's copy of an invocation record. Every field but `init` is a primitive, so a spread
- * copies it; structuredClone (serialise and deserialise) was the largest item of an invoke.
- */
+/** The caller's copy of an invocation record: every field but `init` is a primitive, so a spread copies it. */
 function copyInvocation(record: InvocationRecord): InvocationRecord {
   return record.init === undefined ? { ...record } : structuredClone(record)
 }
