@@ -12,16 +12,16 @@ node_modules/.package-lock.json: package-lock.json package.json
 
 # Debian packages the tests use: Debian's Python 3 with psycopg2 (the interpreter of the fixture
 # extensions that hold PostgreSQL connections), python3-venv (`python3 -m venv` for .venv), procps,
-# bubblewrap (bwrap: the sandbox's namespaces), and chromium (the HTML timeline test looks at the
+# bubblewrap (bwrap: the sandbox's namespaces), gcc and libc6-dev (the sandbox's two C helpers), and chromium (the HTML timeline test looks at the
 # page in a headless browser; it skips without it). Skipped when already present. The demo's
 # Python packages come from PyPI into .venv.
 system-deps:
-	@if ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || ! python3 -m venv --help >/dev/null 2>&1 || ! command -v bwrap >/dev/null || ! command -v chromium >/dev/null; then \
+	@if ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || ! python3 -m venv --help >/dev/null 2>&1 || ! command -v bwrap >/dev/null || ! command -v cc >/dev/null || ! command -v chromium >/dev/null; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-psycopg2 python3-venv procps bubblewrap chromium >/dev/null; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-psycopg2 python3-venv procps bubblewrap gcc libc6-dev chromium >/dev/null; \
 		else \
-			echo "note: cannot apt-get here (not Debian, or not root). Install bubblewrap (optional: isolation) and a"; \
-			echo "      Python with psycopg2 (needed by the demo and the database tests), then pass it with --python."; \
+			echo "note: cannot apt-get here (not Debian, or not root). Install a C compiler (cc), bubblewrap (optional: isolation)"; \
+			echo "      and a Python with psycopg2 (needed by the demo and the database tests), then pass it with --python."; \
 		fi; \
 	fi
 
@@ -56,8 +56,7 @@ roots:
 	.ci/build-root bullseye & c=$$!; \
 	wait $$a && wait $$b && wait $$c
 
-# npm run build compiles the TypeScript and, through this Makefile, the launcher: `npm run bench`,
-# `npm test` and `npm run demo` wipe dist/ first and would otherwise run on the slower enter.py.
+# npm run build compiles the TypeScript and, through this Makefile, the two C helpers.
 # Rebuilt only when a source changed since the last build (dist/.built is its stamp).
 SOURCES := $(shell find harness test bench fixtures -name '*.ts' -o -name '*.c' -o -name '*.h' -o -name '*.py' 2>/dev/null) tsconfig.json package.json Makefile
 build: dist/.built
@@ -67,20 +66,18 @@ dist/.built: node_modules/.package-lock.json $(SOURCES)
 	@mkdir -p node_modules/.bin && ln -sf ../../dist/harness/cli.js node_modules/.bin/lambda-harness
 	@touch $@
 
-# The sandbox launcher compiled from harness/isolation/enter.c. Without a C compiler the harness
-# runs the same program in Python (enter.py), which costs more per process started. Linked
-# statically where libc.a is installed: no dynamic loader, ~1.5-3 ms less per process started.
-# The holder (hold.c) is a bwrap sandbox's command and starts its processes; without it the
-# sandbox is held by a shell and each process starts through the launcher.
+# The sandbox's two C helpers: the holder (hold.c), a bwrap sandbox's command that starts its
+# processes, and plain mode's launcher (enter.c). Linked statically where libc.a is installed (no
+# dynamic loader: ~1.5-3 ms less per process started, and the npm package runs them anywhere on
+# its architecture). Both are required: without a C compiler the build stops here, saying so.
 LAUNCHER := dist/harness/isolation/enter
 HOLDER := dist/harness/isolation/hold
+CC ?= cc
 launcher: $(LAUNCHER) $(HOLDER)
-$(LAUNCHER): harness/isolation/enter.c harness/isolation/exec-report.h
+$(LAUNCHER) $(HOLDER): dist/harness/isolation/%: harness/isolation/%.c harness/isolation/exec-report.h harness/isolation/network.c harness/isolation/hold-children.c
+	@command -v $(CC) >/dev/null || { echo "error: no C compiler ($(CC)) to build the sandbox helpers; on Debian/Ubuntu: apt-get install gcc libc6-dev" >&2; exit 1; }
 	@mkdir -p $(@D)
-	@cc -O2 -Wall -static -o $@ $< 2>/dev/null || cc -O2 -Wall -o $@ $< || echo "note: no C compiler; the sandbox launcher runs in Python (enter.py), slower per process"
-$(HOLDER): harness/isolation/hold.c harness/isolation/network.c harness/isolation/exec-report.h
-	@mkdir -p $(@D)
-	@cc -O2 -Wall -static -o $@ $< 2>/dev/null || cc -O2 -Wall -o $@ $< || echo "note: no C compiler; each sandbox process starts through the launcher"
+	@$(CC) -O2 -Wall -static -o $@ $< 2>/dev/null || $(CC) -O2 -Wall -o $@ $<
 
 test: setup
 	npx tap

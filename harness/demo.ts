@@ -89,9 +89,9 @@ async function runScenario(scenario: Scenario, probe: PostgresProbe, python: str
         ...(scenario.extensions.length > 0 ? { extensionsDir } : {}),
         python,
         functionName: `demo-${scenario.title}`,
-        postgres: probe,
+        postgres: true,
       },
-      { warn },
+      { warn, postgres: probe },
     )
     try {
       for (let i = 0; i < 3; i++) {

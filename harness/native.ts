@@ -1,7 +1,6 @@
-// The package's C helpers (the sandbox's launcher and holder) are static binaries built at pack
-// time for the packing machine's architecture: an install needs no compiler and runs no install
-// script. On another architecture they cannot run, and the harness uses its Python launcher and a
-// shell holder instead; this says so once, in one line.
+// The package's C helpers (the sandbox's holder and plain mode's launcher) are static binaries
+// built at pack time for the packing machine's architecture: an install needs no compiler and runs
+// no install script. On another architecture they cannot run; this says so once, in one line.
 import { closeSync, openSync, readSync } from 'node:fs'
 
 // ELF e_machine values (the System V ABI's registry) for the architectures Lambda offers.
@@ -39,5 +38,5 @@ export function nativeHelpersNote(binaries: readonly string[], arch: string = pr
   if (missing.length === 0) {
     return undefined
   }
-  return `note: the package's sandbox helpers (${missing.map((b) => b.split('/').at(-1)).join(', ')}) are not built for ${arch}: the sandbox's processes start through the Python launcher instead (same behaviour, about 80 ms more per process)`
+  return `note: the package's sandbox helpers (${missing.map((b) => b.split('/').at(-1)).join(', ')}) are not built for ${arch}: build them with \`make -s launcher\` in the package's folder (needs a C compiler; Debian: apt-get install gcc)`
 }

@@ -62,10 +62,10 @@ t.test('the packaged helpers are checked for this machine: another architecture 
   t.equal(builtForThisMachine(binary), true)
   const other = process.arch === 'arm64' ? 'x64' : 'arm64'
   t.equal(builtForThisMachine(binary, other), false)
-  t.equal(builtForThisMachine(path.join(ROOT, 'harness', 'isolation', 'enter.py')), false, 'not ELF')
+  t.equal(builtForThisMachine(path.join(ROOT, 'harness', 'isolation', 'enter.c')), false, 'not ELF')
   t.equal(builtForThisMachine(path.join(ROOT, 'nothing-here')), false)
   t.equal(nativeHelpersNote([binary]), undefined)
   const note = nativeHelpersNote([binary], other)
-  t.match(note, new RegExp(`^note: the package's sandbox helpers \\(enter\\) are not built for ${other}: the sandbox's processes start through the Python launcher instead`))
+  t.match(note, new RegExp(`^note: the package's sandbox helpers \\(enter\\) are not built for ${other}: build them with \\x60make -s launcher\\x60`))
   t.notMatch(note, /\n/, 'one line')
 })

@@ -1,5 +1,5 @@
 // What the routers need from the sandbox: the current generation's agents and somewhere to
-// report what happened. The sandbox implements it; the routers never see processes.
+// report what happened. The sandbox's platform adapter implements it; the routers never see processes.
 import type { Socket } from 'node:net'
 import type { ApiRejection } from '../lifecycle/error-types.js'
 import type { ExtensionAgent, ExtensionRegistry } from '../lifecycle/extensions.js'

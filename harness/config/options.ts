@@ -79,9 +79,9 @@ export interface BootOptions {
   runtimeClient?: RuntimeClient
   /**
    * A throwaway PostgreSQL whose sessions are accounted for after Shutdown: true for a server of
-   * this sandbox's own, or a started `PostgresProbe` to share one. Default false.
+   * this sandbox's own, or of the started `PostgresProbe` given in boot's second argument. Default false.
    */
-  postgres?: boolean | object
+  postgres?: boolean
   /** A system PostgreSQL's bin folder instead of the embedded server. */
   postgresBinDir?: string
   /** An HTTP collector on loopback, handed to every process as SINK_URL (and put for `{SINK_URL}` in `env` values). Default false. */
@@ -134,7 +134,7 @@ export interface ParsedOptions {
   /** The image file or folder as given, resolved; undefined: the host's root. */
   readonly image: string | undefined
   readonly runtimeClient: RuntimeClient
-  readonly postgres: boolean | object
+  readonly postgres: boolean
   readonly postgresBinDir: string | undefined
   readonly sink: boolean
   readonly osOnlyRuntimeDir: boolean
@@ -314,11 +314,11 @@ function validateLimits(options: BootOptions): Pick<ParsedOptions, 'timeoutMs' |
   return { timeoutMs: Math.round(timeoutSec * 1000), memoryMB, initTimeoutMs, runtimeShutdownMs }
 }
 
-function validatePostgres(postgres: unknown): boolean | object {
-  if (postgres !== undefined && typeof postgres !== 'boolean' && (typeof postgres !== 'object' || postgres === null)) {
-    throw invalid('postgres', 'true, false or a started PostgresProbe', postgres)
+function validatePostgres(postgres: unknown): boolean {
+  if (postgres !== undefined && typeof postgres !== 'boolean') {
+    throw invalid('postgres', 'true or false (a shared PostgresProbe goes in boot\'s second argument)', postgres)
   }
-  return (postgres as boolean | object | undefined) ?? false
+  return postgres ?? false
 }
 
 /** The function's `env` (Lambda's rules; {SINK_URL} needs the sink) and the `platformEnv` on top. */

@@ -204,7 +204,7 @@ async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<Scenari
   let record: RunRecord
   let endedAtMs = Number.POSITIVE_INFINITY
   try {
-    const sandbox = await Sandbox.boot(bootOptions(spec, setup, sink.url, userFunction), { warn: (message) => setup.warnings.add(message) })
+    const sandbox = await Sandbox.boot(bootOptions(spec, setup, sink.url, userFunction), { warn: (message) => setup.warnings.add(message), ...(setup.postgres === undefined ? {} : { postgres: setup.postgres }) })
     const stopListening = sandbox.interruptOn(setup.interrupt)
     try {
       await driveScenario(spec, setup, sandbox, observations)
@@ -249,7 +249,7 @@ function bootOptions(spec: ScenarioSpec, { options, target, profile, postgres }:
     platformEnv: { SINK_URL: sinkUrl },
     // The scenario's sink is on the host: a bwrap sandbox reaches it at the same address inside.
     hostPorts: [Number(new URL(sinkUrl).port)],
-    postgres: postgres ?? false,
+    postgres: postgres !== undefined,
     isolation: options.isolation,
     initTimeoutMs: options.initTimeoutMs,
     ...(options.image === undefined ? {} : { image: options.image }),

@@ -1,41 +1,28 @@
 /*
- * The sandbox launcher, compiled: the same program as enter.py (read its docstring for why it
- * exists), built by `make build` where a C compiler is: it adds ~15 ms to each process start
- * where enter.py adds ~95 ms (most of it Python's own start-up).
+ * Plain mode's launcher, built by `make setup` (plain-host.ts runs it):
  *
- *     enter <namespace-pid | -> <harness-pid> <cwd> <file> [args...]
+ *     enter <harness-pid> <cwd> <file> [args...]
  *
  * fd 3 gets "pid <host pid>", then "exit code <n>" or "exit signal <n>" when the process ends;
- * or "error <ERRNO> <message>" (then exit 127). The process runs inside the namespaces of
- * <namespace-pid>, leads its own process group, has no capabilities; this launcher waits for it
- * and ends the same way (exit code or signal). With "-" (plain mode) it joins nothing and drops
- * nothing, but is a child subreaper: the daemons the process forks re-parent to it and live on
- * after the process, until a SIGTERM to this launcher (the sandbox is over) or the harness's
- * death SIGKILLs every process left under it (see enter.py).
+ * or "error <ERRNO> <message>" (then exit 127). The process leads its own process group. This
+ * launcher is a child subreaper: the daemons the process forks re-parent to it and live on after
+ * the process, until a SIGTERM to it (the sandbox is over) or the harness's death SIGKILLs every
+ * process left under it (what a bwrap sandbox's PID namespace does).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "exec-report.h"
 
-#ifndef NS_GET_USERNS
-#define NS_GET_USERNS 0xb701
-#endif
-#ifndef PR_CAPBSET_DROP
-#define PR_CAPBSET_DROP 24
-#endif
 #ifndef PR_SET_CHILD_SUBREAPER
 #define PR_SET_CHILD_SUBREAPER 36
 #endif
@@ -49,63 +36,8 @@ static void fail(int number, const char *what, const char *detail) {
   _exit(127);
 }
 
-static int same_namespace(int a, int b) {
-  struct stat sa, sb;
-  return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-static int open_namespace(const char *target, const char *kind) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%s/ns/%s", target, kind);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    fail(errno, "sandbox namespace", path);
-  }
-  return fd;
-}
-
-static void enter(int fd, int flag, const char *kind) {
-  if (setns(fd, flag) != 0) {
-    fail(errno, "setns", kind);
-  }
-}
-
-/*
- * Opens every namespace first: once in the sandbox's mount namespace, /proc is the sandbox's.
- * Unprivileged, bwrap makes two user namespaces: one that owns the mount and PID namespaces
- * (its uid 0 is the user, so /dev/pts can be mounted) and, nested in it, the one its command
- * runs in (the user's own uid). Join the owner to be allowed into the mount and PID namespaces,
- * then the nested one, so the process has the same ids as bwrap's own command. As root there is
- * no user namespace and both steps are skipped.
- */
-static void join(const char *target) {
-  int self = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-  int user = open_namespace(target, "user");
-  int mnt = open_namespace(target, "mnt");
-  int pid = open_namespace(target, "pid");
-  int owner = ioctl(mnt, NS_GET_USERNS);
-  if (owner < 0) {
-    owner = dup(user); /* Kernels before 4.9: assume one user namespace. */
-  }
-  int current = self;
-  if (!same_namespace(owner, self)) {
-    enter(owner, CLONE_NEWUSER, "user (owner)");
-    current = owner;
-  }
-  enter(mnt, CLONE_NEWNS, "mnt");
-  enter(pid, CLONE_NEWPID, "pid");
-  if (!same_namespace(user, current)) {
-    enter(user, CLONE_NEWUSER, "user");
-  }
-  close(self);
-  close(user);
-  close(mnt);
-  close(pid);
-  close(owner);
-}
-
-/* In the forked child: own group, no capabilities (in a sandbox), then exec; on failure the errno goes to `report`. */
-static void start(const char *cwd, char **argv, int report, int sandboxed) {
+/* In the forked child: own group, then exec; on failure the errno goes to `report`. */
+static void start(const char *cwd, char **argv, int report) {
   setpgid(0, 0);
   sigset_t none;
   sigemptyset(&none);
@@ -114,12 +46,6 @@ static void start(const char *cwd, char **argv, int report, int sandboxed) {
   if (chdir(cwd) != 0) {
     number = errno;
   } else {
-    if (sandboxed) {
-      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-      for (int cap = 0; cap <= 63; cap++) {
-        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-      }
-    }
     execvp(argv[0], argv);
     number = errno;
   }
@@ -133,8 +59,8 @@ static int reported, process_status;
 
 /*
  * Tells the harness how the process ended, as soon as it is reaped: the harness takes this line,
- * not this launcher's own exit, as the process's exit, because in plain mode the launcher lives on
- * while daemons the process forked are still running (see main).
+ * not this launcher's own exit, as the process's exit: the launcher lives on while daemons the
+ * process forked are still running (see main).
  */
 static void reaped(pid_t ended, int status) {
   if (ended != process_pid || reported) {
@@ -196,18 +122,17 @@ static int end_like(int status) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 5) {
-    fprintf(stderr, "usage: enter <namespace-pid | -> <harness-pid> <cwd> <file> [args...]\n");
+  if (argc < 4) {
+    fprintf(stderr, "usage: enter <harness-pid> <cwd> <file> [args...]\n");
     return 2;
   }
-  int sandboxed = strcmp(argv[1], "-") != 0;
-  pid_t harness = (pid_t)atoi(argv[2]);
+  pid_t harness = (pid_t)atoi(argv[1]);
   /* Blocked before the death signal is armed, so it waits for sigwaitinfo below and is never lost. */
   sigset_t waited;
   sigemptyset(&waited);
   sigaddset(&waited, SIGCHLD);
   sigaddset(&waited, HARNESS_GONE);
-  sigaddset(&waited, SIGTERM); /* The harness's "the sandbox is over" (plain mode's dispose). */
+  sigaddset(&waited, SIGTERM); /* The harness's "the sandbox is over". */
   sigprocmask(SIG_BLOCK, &waited, NULL);
   /* Once the harness is gone, a report on fd 3 meets a closed pipe: that must be EPIPE, not a
      SIGPIPE that ends this launcher halfway through killing what the harness left (its
@@ -222,12 +147,8 @@ int main(int argc, char **argv) {
   if (getppid() != harness) {
     return 1;
   }
-  if (sandboxed) {
-    join(argv[1]);
-  } else {
-    /* Orphans of the process's tree (a setsid daemon) re-parent to us, not to the host's init. */
-    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  }
+  /* Orphans of the process's tree (a setsid daemon) re-parent to us, not to the host's init. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
     fail(errno, "pipe", "");
@@ -239,7 +160,7 @@ int main(int argc, char **argv) {
   if (pid == 0) {
     close(3);
     close(report[0]);
-    start(argv[3], argv + 4, report[1], sandboxed);
+    start(argv[2], argv + 3, report[1]);
   }
   close(report[1]);
   setpgid(pid, pid); /* Also done by the child: whichever runs first. */
@@ -247,7 +168,7 @@ int main(int argc, char **argv) {
   int status;
   if (number != 0) {
     waitpid(pid, &status, 0);
-    fail(number, argv[4], "");
+    fail(number, argv[3], "");
   }
   process_pid = pid;
   dprintf(3, "pid %d\n", (int)pid);
@@ -264,18 +185,11 @@ int main(int argc, char **argv) {
       }
       continue;
     }
-    /*
-     * Reap every child that ended (a subreaper inherits zombies too). In a bwrap sandbox the
-     * launcher ends with the process. In plain mode it stays while it has children: daemons the
-     * process forked re-parent to it and live on, as they would in the sandbox (whose pid 1 holds
-     * them), until the harness ends the sandbox (SIGTERM to us) or dies (the death signal).
-     */
+    /* Reap every child that ended (a subreaper inherits zombies too); stay while daemons the
+       process forked are left, as a sandbox's pid 1 holds them. */
     pid_t ended;
     while ((ended = waitpid(-1, &status, WNOHANG)) > 0) {
       reaped(ended, status);
-      if (ended == pid && sandboxed) {
-        return end_like(status);
-      }
     }
     if (reported && ended < 0 && errno == ECHILD) {
       return end_like(process_status);

@@ -1,9 +1,7 @@
 /*
  * The holder of a bwrap sandbox: bwrap's command, so it lives inside the sandbox's namespaces for
- * as long as the sandbox does, and it starts every runtime and extension process there itself.
- * Without it each process was started by a fork of the whole Node process (1.5 ms blocking at
- * 50 MB of RSS, 15 ms at 250 MB) and one more exec of `enter` to join the namespaces; a fork of
- * this small process costs a fraction of that, whatever the harness's heap.
+ * as long as the sandbox does, and it starts every runtime and extension process there itself (a
+ * fork of this small process, not of the harness's heap: bench/findings.md).
  *
  *     hold [<nofile> <nproc> [undumpable]]   (as `bwrap … -- hold`; stdin and stdout are pipes to the harness)
  *
@@ -23,9 +21,7 @@
  *
  * A socket goes back over Node's IPC channel (NODE_CHANNEL_FD, see network.c): it is created in
  * the sandbox's network namespace and stays there whoever holds it, so the harness serves and
- * connects inside the sandbox with no byte relayed. Its failure is answered on stdout:
- *
- * and answers on stdout:
+ * connects inside the sandbox with no byte relayed. Answers on stdout (a socket's failure too):
  *
  *     pid <id> <pid in the sandbox> <stdout fd> <stderr fd>   the harness opens the pipes as
  *                                                             /proc/<our host pid>/fd/<fd>
@@ -37,7 +33,7 @@
  * harness is gone): the holder exits, bwrap's pid 1 follows it, and the kernel SIGKILLs
  * everything left in the PID namespace. Each process leads its own process group, starts with
  * every signal unblocked and default, stdin /dev/null, no new privileges, an empty capability
- * bounding set; exactly what `enter` does for plain mode (enter.c).
+ * bounding set.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,22 +53,13 @@
 
 #include "exec-report.h"
 #include "network.c"
+#include "hold-children.c"
 
 #ifndef PR_CAPBSET_DROP
 #define PR_CAPBSET_DROP 24
 #endif
 
 extern char **environ;
-
-struct child {
-  long id;
-  pid_t pid;
-  int out, err;
-  int released;
-};
-
-static struct child *children;
-static size_t child_count, child_capacity;
 
 /* Answers are short (< PIPE_BUF), so each is one atomic write. A harness that is gone makes this
    EPIPE (SIGPIPE is ignored), and its EOF on stdin ends us next. */
@@ -88,17 +75,6 @@ static void answer(const char *format, ...) {
     line[length - 1] = '\n';
   }
   (void)!write(1, line, (size_t)length);
-}
-
-static void close_pipes(struct child *child) {
-  if (child->out >= 0) {
-    close(child->out);
-    child->out = -1;
-  }
-  if (child->err >= 0) {
-    close(child->err);
-    child->err = -1;
-  }
 }
 
 /* `fd` as `target`, open across exec (dup2 onto itself would leave close-on-exec set). */
@@ -136,36 +112,32 @@ static void start(char *cwd, char **argv, char **envp, int out, int err, int rep
   _exit(127);
 }
 
-/* Splits a spawn payload (NUL-terminated strings) and starts the process. */
-static void spawn(long id, char *payload, size_t size) {
+/* Splits a spawn payload (NUL-terminated strings: cwd, file, argc, argv…, env…) into `fields`
+   and a calloc'd argv whose tail after argv's NULL is the environment; NULL (answered) if malformed. */
+static char **parse_spawn(long id, char *payload, size_t size, char *fields[3], char ***envp) {
   /* Checked first: every strlen below then stops inside the payload. */
   if (size == 0 || payload[size - 1] != '\0') {
     answer("error %ld EINVAL malformed spawn request\n", id);
-    return;
+    return NULL;
   }
-  char *fields[3] = {0};
   char *at = payload, *end = payload + size;
   for (int i = 0; i < 3 && at < end; i++) {
     fields[i] = at;
     at += strlen(at) + 1;
   }
   long argc = fields[2] != NULL ? strtol(fields[2], NULL, 10) : 0;
-  if (fields[2] == NULL || argc < 1) {
-    answer("error %ld EINVAL malformed spawn request\n", id);
-    return;
-  }
   size_t strings = 0;
   for (char *p = at; p < end; p += strlen(p) + 1) {
     strings++;
   }
-  if (strings < (size_t)argc) {
+  if (fields[2] == NULL || argc < 1 || strings < (size_t)argc) {
     answer("error %ld EINVAL malformed spawn request\n", id);
-    return;
+    return NULL;
   }
   char **argv = calloc(strings + 2, sizeof *argv);
   if (argv == NULL) {
     answer("error %ld ENOMEM out of memory\n", id);
-    return;
+    return NULL;
   }
   size_t n = 0;
   for (char *p = at; p < end; p += strlen(p) + 1) {
@@ -175,20 +147,26 @@ static void spawn(long id, char *payload, size_t size) {
   memmove(argv + argc + 1, argv + argc, (strings - (size_t)argc) * sizeof *argv);
   argv[argc] = NULL;
   argv[strings + 1] = NULL;
-  char **envp = argv + argc + 1;
-  /* Named in an error; argv[0] is the same file (the harness sends it there too). */
-  char *file = fields[1];
+  *envp = argv + argc + 1;
+  return argv;
+}
 
-  int out[2], err[2], report[2];
-  if (pipe2(out, O_CLOEXEC) != 0) {
-    answer("error %ld %s pipe: %s\n", id, errno_name(errno), strerror(errno));
-    free(argv);
+static void spawn(long id, char *payload, size_t size) {
+  char *fields[3] = {0};
+  char **envp = NULL;
+  char **argv = parse_spawn(id, payload, size, fields, &envp);
+  if (argv == NULL) {
     return;
   }
-  if (pipe2(err, O_CLOEXEC) != 0 || pipe2(report, O_CLOEXEC) != 0) {
+  /* Named in an error; argv[0] is the same file (the harness sends it there too). */
+  char *file = fields[1];
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, report[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(report, O_CLOEXEC) != 0) {
     int number = errno;
-    close(out[0]);
-    close(out[1]);
+    for (int i = 0; i < 2; i++) {
+      close_if_open(out[i]);
+      close_if_open(err[i]);
+    }
     answer("error %ld %s pipe: %s\n", id, errno_name(number), strerror(number));
     free(argv);
     return;
@@ -205,102 +183,25 @@ static void spawn(long id, char *payload, size_t size) {
   close(err[1]);
   close(report[1]);
   free(argv);
-  if (pid < 0) {
-    close(out[0]);
-    close(err[0]);
-    close(report[0]);
-    answer("error %ld %s fork: %s\n", id, errno_name(fork_errno), strerror(fork_errno));
-    return;
-  }
-  setpgid(pid, pid); /* Also done by the child: whichever runs first. */
-  int number = exec_errno(report[0]);
-  if (number != 0) {
-    waitpid(pid, NULL, 0);
-    close(out[0]);
-    close(err[0]);
-    answer("error %ld %s %s: %s\n", id, errno_name(number), file, strerror(number));
-    return;
-  }
-  if (child_count == child_capacity) {
-    size_t capacity = child_capacity == 0 ? 16 : child_capacity * 2;
-    struct child *grown = realloc(children, capacity * sizeof *grown);
-    if (grown == NULL) {
-      kill(-pid, SIGKILL);
+  int number = pid < 0 ? fork_errno : 0;
+  if (pid > 0) {
+    setpgid(pid, pid); /* Also done by the child: whichever runs first. */
+    number = exec_errno(report[0]);
+    if (number != 0) {
       waitpid(pid, NULL, 0);
-      close(out[0]);
-      close(err[0]);
-      answer("error %ld ENOMEM out of memory\n", id);
-      return;
     }
-    children = grown;
-    child_capacity = capacity;
+  } else {
+    close(report[0]);
   }
-  children[child_count++] = (struct child){.id = id, .pid = pid, .out = out[0], .err = err[0], .released = 0};
-  answer("pid %ld %d %d %d\n", id, (int)pid, out[0], err[0]);
-}
-
-static int tracked(pid_t pid) {
-  for (size_t i = 0; i < child_count; i++) {
-    if (children[i].pid == pid) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
-/* As pid 1, every orphan of the sandbox is our child: reap those we do not hold (a daemon that
-   ended), leaving the held ones for reap(). Their pids are in our children file (/proc is the
-   sandbox's own). */
-static void reap_orphans(void) {
-  char path[64], list[8192];
-  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  if (number != 0) {
+    close(out[0]);
+    close(err[0]);
+    answer("error %ld %s %s: %s\n", id, errno_name(number), pid < 0 ? "fork" : file, strerror(number));
     return;
   }
-  ssize_t got = read(fd, list, sizeof list - 1);
-  close(fd);
-  if (got <= 0) {
-    return;
+  if (track(id, pid, out[0], err[0])) {
+    answer("pid %ld %d %d %d\n", id, (int)pid, out[0], err[0]);
   }
-  list[got] = '\0';
-  for (char *at = list, *end; *at != '\0'; at = end) {
-    long pid = strtol(at, &end, 10);
-    if (end == at) {
-      break;
-    }
-    if (!tracked((pid_t)pid)) {
-      waitpid((pid_t)pid, NULL, WNOHANG);
-    }
-  }
-}
-
-/* Reaps every released child that ended and reports it; unreleased ones stay zombies until then. */
-static void reap(void) {
-  for (size_t i = 0; i < child_count;) {
-    struct child *child = &children[i];
-    int status;
-    if (child->released && waitpid(child->pid, &status, WNOHANG) == child->pid) {
-      if (WIFSIGNALED(status)) {
-        answer("exit %ld signal %d\n", child->id, WTERMSIG(status));
-      } else {
-        answer("exit %ld code %d\n", child->id, WIFEXITED(status) ? WEXITSTATUS(status) : 1);
-      }
-      children[i] = children[--child_count];
-      continue;
-    }
-    i++;
-  }
-}
-
-static void release(long id) {
-  for (size_t i = 0; i < child_count; i++) {
-    if (children[i].id == id && !children[i].released) {
-      children[i].released = 1;
-      close_pipes(&children[i]);
-    }
-  }
-  reap();
 }
 
 /* Nothing of bwrap's (its info and data fds) reaches the processes; fds below `from` stay (the
@@ -339,12 +240,43 @@ static int set_limits(int argc, char **argv) {
   return 0;
 }
 
-int main(int argc, char **argv) {
-  close_inherited(keep_channel());
-  if (set_limits(argc, argv) != 0) {
-    return 1;
+/* Runs every complete command in `buffer`; what is left (a partial command) moves to its start. */
+static void run_commands(char *buffer, size_t *used) {
+  for (;;) {
+    char *newline = memchr(buffer, '\n', *used);
+    if (newline == NULL) {
+      return;
+    }
+    *newline = '\0';
+    size_t head = (size_t)(newline - buffer) + 1;
+    long id = 0;
+    unsigned long bytes = 0;
+    if (sscanf(buffer, "spawn %ld %lu", &id, &bytes) == 2) {
+      if (*used - head < bytes) {
+        *newline = '\n';
+        return; /* The payload is still coming. */
+      }
+      spawn(id, buffer + head, bytes);
+      head += bytes;
+    } else if (sscanf(buffer, "release %ld", &id) == 1) {
+      release(id);
+    } else if (sscanf(buffer, "listen %ld %lu", &id, &bytes) == 2) {
+      give_socket(id, (int)bytes);
+    } else if (sscanf(buffer, "socket %ld", &id) == 1) {
+      give_socket(id, -1);
+    } else {
+      fprintf(stderr, "hold: unknown command: %.80s\n", buffer);
+    }
+    memmove(buffer, buffer + head, *used - head);
+    *used -= head;
   }
-  int init = getpid() == 1;
+}
+
+/* Sets up the holder: limits, dumpability, SIGCHLD through a signalfd (returned; -1 on failure). */
+static int set_up(int argc, char **argv, int init) {
+  if (set_limits(argc, argv) != 0) {
+    return -1;
+  }
   if (init && argc >= 4 && strcmp(argv[3], "undumpable") == 0) {
     /* The processes share our uid: without this they could ptrace us or write /proc/1/mem. Only
        for a root harness: /proc/1/fd becomes root's, and a harness that is not root could no
@@ -359,10 +291,18 @@ int main(int argc, char **argv) {
   int signals = signalfd(-1, &child_ended, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signals < 0) {
     perror("hold: signalfd");
+  }
+  return signals;
+}
+
+int main(int argc, char **argv) {
+  close_inherited(keep_channel());
+  int init = getpid() == 1;
+  int signals = set_up(argc, argv, init);
+  if (signals < 0) {
     return 1;
   }
   answer("ready %d\n", (int)getpid());
-
   size_t capacity = 1 << 16, used = 0;
   char *buffer = malloc(capacity);
   if (buffer == NULL) {
@@ -407,34 +347,6 @@ int main(int argc, char **argv) {
       return 0; /* The sandbox is over. */
     }
     used += (size_t)got;
-    /* Every complete command in the buffer. */
-    for (;;) {
-      char *newline = memchr(buffer, '\n', used);
-      if (newline == NULL) {
-        break;
-      }
-      *newline = '\0';
-      size_t head = (size_t)(newline - buffer) + 1;
-      long id = 0;
-      unsigned long bytes = 0;
-      if (sscanf(buffer, "spawn %ld %lu", &id, &bytes) == 2) {
-        if (used - head < bytes) {
-          *newline = '\n';
-          break; /* The payload is still coming. */
-        }
-        spawn(id, buffer + head, bytes);
-        head += bytes;
-      } else if (sscanf(buffer, "release %ld", &id) == 1) {
-        release(id);
-      } else if (sscanf(buffer, "listen %ld %lu", &id, &bytes) == 2) {
-        give_socket(id, (int)bytes);
-      } else if (sscanf(buffer, "socket %ld", &id) == 1) {
-        give_socket(id, -1);
-      } else {
-        fprintf(stderr, "hold: unknown command: %.80s\n", buffer);
-      }
-      memmove(buffer, buffer + head, used - head);
-      used -= head;
-    }
+    run_commands(buffer, &used);
   }
 }

@@ -8,7 +8,7 @@ import { closeSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs'
 import { release } from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
-import { findExecutable } from './launcher.js'
+import { findBwrap } from './launcher.js'
 
 /** The host path that `inside` (an absolute path in the image) names, following symlinks within `root`; undefined if missing. */
 export function resolveInRoot(root: string, inside: string): string | undefined {
@@ -137,7 +137,7 @@ function compareVersions(a: string, b: string): number {
 
 /** Runs `argv` inside the image (read-only, its own /proc and /dev) and resolves with its stdout; rejects with its last stderr line. */
 export function runInImage(root: string, argv: readonly string[], timeoutMs = 20_000): Promise<string> {
-  const bwrap = findExecutable('bwrap')
+  const bwrap = findBwrap()?.file
   if (bwrap === undefined) {
     return Promise.reject(new HarnessError('ERR_INVALID_OPTION', 'option image: needs bwrap (the image is the bwrap sandbox\'s root); on Debian/Ubuntu: apt-get install bubblewrap'))
   }

@@ -1,18 +1,18 @@
 // Where a sandbox's processes run: inside bwrap namespaces that look like Lambda's (the default on
 // Linux when bwrap works), or as plain host processes, with one warning that names what differs.
-// The sandbox asks this module for Lambda's paths as its processes see them and for a launcher;
-// everything else (signals, exits, lines) works the same in both modes.
-import { execFileSync } from 'node:child_process'
+// Each has its process host (the holder, or plain mode's launcher); everything else (signals,
+// exits, lines) works the same in both modes.
 import { readFileSync, realpathSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { IsolationMode, LayerSpec } from '../config/options.js'
 import { HarnessError } from '../errors.js'
 import { PACKAGE_ROOT, PYTHON_BOOTSTRAP, PYTHON_RUNTIME_DIR } from '../paths.js'
-import type { Launcher, ProcessHost } from '../supervisor/supervisor.js'
+import type { ProcessHost } from '../supervisor/supervisor.js'
 import { EXTENSIONS_DIR, OPT, RUNTIME_DIR, TASK_ROOT, hostsFile, privateFolders, sandboxMountArgs, within } from './mounts.js'
-import { enterLauncher, findExecutable, holderBinary, launcherCommand } from './launcher.js'
+import { ENTER_BINARY, HOLDER_BINARY, findBwrap, nativeHelper } from './launcher.js'
 import { SandboxNamespace, type HolderLoss, type SandboxIdentity } from './namespace.js'
+import { PlainHost } from './plain-host.js'
 import { SANDBOX_API_PORT } from '../config/environment.js'
 import type { SandboxNetwork } from './network.js'
 
@@ -33,25 +33,30 @@ export interface Isolation {
   /** The layers' `part` folders in Lambda's precedence order (earlier wins); '' entries are skipped. */
   layerDirs(part: LayerPart): string[]
   /**
-   * Starts each process: inside the sandbox (its holder, or a launcher that joins it), or in plain
-   * mode as a host process whose whole tree dies with the harness; undefined only in plain mode
-   * without a launcher (no C build, no Python).
+   * Starts each process: inside the sandbox (its holder), or in plain mode as a host process
+   * (through the launcher) whose whole tree dies with the harness.
    */
-  readonly launcher: Launcher | ProcessHost | undefined
+  readonly host: ProcessHost
   /**
    * The sandbox's own network (the APIs at 127.0.0.1:9001 inside, the probes relayed in);
-   * undefined where the processes share the host's (plain mode, or bwrap without the holder).
+   * undefined in plain mode, where the processes share the host's.
    */
   readonly network: SandboxNetwork | undefined
   /** Folders whose open files the process probe names (as the processes see them). */
   readonly probeFolders: readonly string[]
   /**
-   * At the final Shutdown: SIGKILLs what is still running in the sandbox and returns its pids.
-   * `killed` are processes the Shutdown itself SIGKILLed as orphans: their end is part of it too.
+   * At the final Shutdown: SIGKILLs what is still running in the sandbox (`beforeKill` sees it
+   * first) and returns its pids. `killed` are processes the Shutdown itself SIGKILLed as orphans:
+   * their end is part of it too.
    */
-  end(killed: readonly number[]): Promise<number[]>
-  /** Host pids of what runs in the sandbox besides its own machinery; [] in plain mode (no namespace). */
+  end(killed: readonly number[], beforeKill?: (left: readonly number[]) => void): Promise<number[]>
+  /**
+   * Host pids of what runs besides the sandbox's own machinery: in a sandbox its members; in
+   * plain mode the processes that left their group (held by a launcher, or carrying the API address).
+   */
   members(): number[]
+  /** Plain mode: each launcher still holding daemons, by host pid, and whose it is (daemons.ts). */
+  holders(): ReadonlyMap<number, string>
   /** Set once the sandbox's holder died before dispose(): what happened, for the record. The sandbox is dead. */
   readonly lost: string | undefined
   /** Idempotent: nothing of the sandbox is left afterwards. */
@@ -63,15 +68,13 @@ export interface IsolationInput {
   readonly functionDir: string
   readonly layers: readonly LayerSpec[]
   readonly ephemeralStorageMB: number
-  /** Interpreters that could run the launcher (Python 3, standard library), best first. */
-  readonly launcherPythons: readonly string[]
   /** The sandbox's root file system (`--image`), prepared; undefined: the host's root. */
   readonly imageRoot?: string
   /** Keep the image's own /var/runtime (runtimeClient "image"). */
   readonly imageRuntime?: boolean
   /** Host files the processes are started from, by the option that names them: they must be visible inside. */
   readonly hostFiles?: readonly { readonly option: string; readonly path: string }[]
-  /** Lambda's user, hostname and limits inside (bwrap with the compiled holder only). */
+  /** Lambda's user, hostname and limits inside (bwrap only). */
   readonly identity?: SandboxIdentity
   /** Host paths that stay visible under the hidden private folders: the interpreter's, `expose`'s. */
   readonly exposed?: readonly string[]
@@ -136,21 +139,17 @@ export function userNamespaceHint(why: string, restricted = readHostFile(APPARMO
 }
 
 function plain(input: IsolationInput, why: string): StartedIsolation {
-  const isolation = plainIsolation(input)
-  return { isolation, warning: plainWarning(why, isolation.launcher !== undefined) }
+  return { isolation: plainIsolation(input), warning: plainWarning(why) }
 }
 
-/** The one warning of plain mode: what a result can get wrong without the sandbox (`launcher`: see plainLauncher). */
-export function plainWarning(why: string, launcher: boolean): string {
+/** The one warning of plain mode: what a result can get wrong without the sandbox. */
+export function plainWarning(why: string): string {
   return (
     `${why}: the processes run as plain host processes, unlike Lambda's sandbox: ` +
     'the function is at its own folder instead of /var/task and layers at theirs instead of /opt (launchers that exec /opt/… fail), ' +
     'the root file system is writable (Lambda allows writes only in /tmp), /tmp is the host\'s, shared and unsized, ' +
     `${SHARED_NETWORK}, ` +
-    (launcher
-      ? 'and `sandbox` and `sandbox.localdomain` resolve only if the host defines them'
-      : '`sandbox` and `sandbox.localdomain` resolve only if the host defines them, ' +
-        'and with no launcher (no compiled one, no Python) a daemon a process forks out of its process group is found only by the environment it inherited and outlives a SIGKILLed harness')
+    'and `sandbox` and `sandbox.localdomain` resolve only if the host defines them'
   )
 }
 
@@ -159,6 +158,7 @@ const SHARED_NETWORK =
   `the network is the host's, shared with every other sandbox (a fixed port an extension binds, such as 4243, collides, and the APIs are on an ephemeral host port instead of 127.0.0.1:${SANDBOX_API_PORT})`
 
 function plainIsolation(input: IsolationInput): Isolation {
+  const host = new PlainHost(nativeHelper(ENTER_BINARY))
   return {
     mode: 'none',
     description: 'Sandbox: plain host processes (no isolation)',
@@ -168,38 +168,27 @@ function plainIsolation(input: IsolationInput): Isolation {
     extensionPath: (_name, hostPath) => hostPath,
     // A later layer wins, as in /opt; an `--extensions` folder has no bin/, lib/ or python/.
     layerDirs: (part) => [...input.layers].reverse().map((layer) => (layer.extensionsDir === layer.root ? '' : path.join(layer.root, part))),
-    launcher: plainLauncher(input.launcherPythons),
+    host,
     network: undefined,
     probeFolders: [input.functionDir, ...input.layers.map((layer) => layer.root), tmpdir()],
-    end: async () => [],
-    members: () => [],
+    end: async (_killed, beforeKill) => host.end(beforeKill),
+    members: () => host.strays(),
+    holders: () => host.holders(),
     lost: undefined,
-    dispose: async () => undefined,
+    dispose: async () => void host.end(),
   }
 }
-
-let bwrapLookup: { readonly path: string | undefined; readonly found: string | undefined; readonly disablesUserns: boolean } | undefined
 
 async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   if (process.platform !== 'linux') {
     throw new Error(`bwrap sandboxes need Linux, this is ${process.platform}`)
   }
-  // Looked up once per PATH: a walk of it on every boot finds the same file.
-  if (bwrapLookup === undefined || bwrapLookup.path !== process.env.PATH) {
-    const found = findExecutable('bwrap')
-    bwrapLookup = { path: process.env.PATH, found, disablesUserns: found !== undefined && hasDisableUserns(found) }
-  }
-  const bwrap = bwrapLookup.found
+  const bwrap = findBwrap()
   if (bwrap === undefined) {
     throw new Error('bwrap was not found on PATH; on Debian/Ubuntu: apt-get install bubblewrap')
   }
-  const launcher = launcherCommand(input.launcherPythons)
-  if (launcher === undefined) {
-    throw new Error(`no Python 3 to run the sandbox launcher (tried ${input.launcherPythons.join(', ')})`)
-  }
-  const holder = holderBinary()
   const namespace = await SandboxNamespace.start({
-    bwrap,
+    bwrap: bwrap.file,
     mountArgs: sandboxMountArgs(
       {
         functionDir: input.functionDir,
@@ -213,35 +202,31 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
       4,
     ),
     hostsData: hostsFile(readHostFile('/etc/hosts')),
-    holder,
-    launcher,
-    ...(input.identity === undefined ? {} : { identity: { ...input.identity, disableUserns: bwrapLookup.disablesUserns } }),
+    holder: nativeHelper(HOLDER_BINARY),
+    ...(input.identity === undefined ? {} : { identity: { ...input.identity, disableUserns: bwrap.disablesUserns } }),
   })
-  const identity = holder === undefined || input.identity === undefined ? undefined : input.identity
+  return sandboxIsolation(input, namespace)
+}
+
+function sandboxIsolation(input: IsolationInput, namespace: SandboxNamespace): Isolation {
+  const { identity } = input
   return {
     mode: 'bwrap',
-    description:
-      `Sandbox: bwrap, PID namespace (pid 1 is host pid ${namespace.initPid}), /var/task, /opt, read-only ${input.imageRoot === undefined ? 'root' : `root of the image ${input.imageRoot}`}, private /tmp of ${input.ephemeralStorageMB} MB, ` +
-      (namespace.network === undefined ? `no holder: ${SHARED_NETWORK}` : `own network (the APIs at 127.0.0.1:${SANDBOX_API_PORT})`) +
-      (identity === undefined
-        ? ', no user namespace (no compiled holder: processes run as the harness\'s user)'
-        : `, uid ${identity.uid} gid ${identity.gid} in a user namespace, hostname ${identity.hostname}, RLIMIT_NOFILE ${identity.nofile}, RLIMIT_NPROC ${identity.nproc}`),
+    description: sandboxDescription(input, namespace.initPid),
     taskRoot: TASK_ROOT,
     runtimeDir: RUNTIME_DIR,
     bootstrap: path.posix.join(RUNTIME_DIR, path.basename(PYTHON_BOOTSTRAP)),
     extensionPath: (name) => path.posix.join(EXTENSIONS_DIR, name),
     // Lambda's PATH, LD_LIBRARY_PATH and Python path name /opt's parts whether or not a layer has them.
     layerDirs: (part) => [path.posix.join(OPT, part)],
-    launcher: namespace.launcher,
+    host: namespace.host,
     network: namespace.network,
     probeFolders: [TASK_ROOT, OPT, '/tmp'],
-    end: async (killed) => {
+    end: async (killed, beforeKill) => {
       const left = namespace.members()
-      // SIGKILL to pid 1 goes out now either way. With nothing of the sandbox's own left, waiting
-      // for bwrap to report it is the harness's housekeeping, not the sandbox's shutdown (~3 ms of
-      // a 10 ms Shutdown): dispose() waits for the same close. With members left, or orphans just
-      // SIGKILLed (dead, but perhaps not yet reaped by pid 1, so not among the members), their end
-      // is what Shutdown reports, so it waits here: once bwrap has exited, all are reaped.
+      beforeKill?.(left)
+      // With nothing of the sandbox's own left (and no orphan just SIGKILLed, perhaps not yet
+      // reaped by pid 1), bwrap's report of pid 1's death is housekeeping: dispose() waits for it.
       const closing = namespace.close()
       if (left.length > 0 || killed.length > 0) {
         await closing
@@ -249,6 +234,7 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
       return left
     },
     members: () => namespace.members(),
+    holders: () => new Map(),
     get lost() {
       return describeLoss(namespace.lost, identity !== undefined)
     },
@@ -256,19 +242,20 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   }
 }
 
+function sandboxDescription(input: IsolationInput, initPid: number): string {
+  const { identity } = input
+  return (
+    `Sandbox: bwrap, PID namespace (pid 1 is host pid ${initPid}), /var/task, /opt, read-only ${input.imageRoot === undefined ? 'root' : `root of the image ${input.imageRoot}`}, private /tmp of ${input.ephemeralStorageMB} MB, ` +
+    `own network (the APIs at 127.0.0.1:${SANDBOX_API_PORT})` +
+    (identity === undefined
+      ? ", no user namespace (processes run as the harness's user)"
+      : `, uid ${identity.uid} gid ${identity.gid} in a user namespace, hostname ${identity.hostname}, RLIMIT_NOFILE ${identity.nofile}, RLIMIT_NPROC ${identity.nproc}`)
+  )
+}
+
 /** The image's part of the sandbox's layout. */
 function imageLayout(input: IsolationInput): { imageRoot?: string; imageRuntime?: boolean } {
   return input.imageRoot === undefined ? {} : { imageRoot: input.imageRoot, imageRuntime: input.imageRuntime === true }
-}
-
-/** bwrap 0.8 added --disable-userns; older ones (Ubuntu 22.04's 0.6) still isolate, without it. Asked once per PATH. */
-function hasDisableUserns(bwrap: string): boolean {
-  try {
-    const version = /(\d+)\.(\d+)/.exec(execFileSync(bwrap, ['--version'], { encoding: 'utf8', timeout: 5_000 }))
-    return version !== null && (Number(version[1]) > 0 || Number(version[2]) >= 8)
-  } catch {
-    return false
-  }
 }
 
 /** The record's words for a holder that died under the sandbox. */
@@ -317,16 +304,6 @@ function realOrSelf(target: string): string {
   } catch {
     return path.resolve(target)
   }
-}
-
-/**
- * Plain mode's launcher: without it a SIGKILLed harness (no exit hook runs) would leave its
- * processes and their setsid daemons running on the host; with it they die with the harness, and
- * the daemons it adopts live until the sandbox ends, as under a bwrap sandbox's pid 1.
- */
-function plainLauncher(pythons: readonly string[]): Launcher | undefined {
-  const command = launcherCommand(pythons)
-  return command === undefined ? undefined : enterLauncher(command, undefined)
 }
 
 /** Which of the sandbox's own folders hides a host path, if one does (the rest of the host is visible, read-only). */

@@ -1,27 +1,20 @@
-// One sandbox's namespaces: a bwrap that holds a PID and a mount namespace for as long as the
-// sandbox lives, and the launcher that starts each runtime and extension process inside them.
+// One sandbox's namespaces: a bwrap whose command is the holder (hold.c), which holds a PID, mount
+// and network namespace for as long as the sandbox lives and starts each runtime and extension
+// process inside them on the harness's request (holder.ts).
 //
 //   harness (node) ── bwrap (host side, dies with the harness: --die-with-parent)
-//                     └─ bwrap's pid 1 in the sandbox (dies with the host-side bwrap) ── hold
+//                     └─ bwrap's pid 1 in the sandbox (or the holder itself, --as-pid-1) ── hold
 //                                                   the runtime and each extension (own groups) ─┘
 //
-// The holder (hold.c) starts each process inside, on the harness's request over its stdin, and
-// the harness reads their output from pipes it takes out of the holder's fd table (holder.ts).
-// Without a compiled holder a shell holds the sandbox and each process starts through the
-// launcher, which joins the namespaces from the host (`harness ── enter ── process`).
-//
-// The holder, not the processes, owns the namespaces, so /tmp (a tmpfs of this mount namespace)
-// outlives a generation's processes: it survives invokes and resets and goes with the sandbox.
-// When pid 1 dies the kernel SIGKILLs everything in the PID namespace; that is how a SIGKILLed
-// harness leaves nothing: its death kills the host-side bwrap, whose death kills pid 1.
+// When pid 1 dies the kernel SIGKILLs everything in the PID namespace: a SIGKILLed harness kills
+// the host-side bwrap, whose death kills pid 1. /tmp (a tmpfs of this mount namespace) outlives a
+// generation's processes and goes with the sandbox.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import { childrenOf, descendants, innermostPid } from '../supervisor/process-groups.js'
-import type { Launcher, ProcessHost } from '../supervisor/supervisor.js'
 import { SandboxHolder } from './holder.js'
 import { SandboxNetwork } from './network.js'
-import { enterLauncher, type LauncherCommand } from './launcher.js'
 
 /** How long bwrap may take to build the sandbox before we call it broken. */
 const READY_TIMEOUT_MS = 10_000
@@ -49,12 +42,13 @@ export interface NamespaceSpec {
   /** Mount options, from sandboxMountArgs(); fd 4 carries `hostsData`. */
   readonly mountArgs: readonly string[]
   readonly hostsData: string
-  /** The compiled holder (hold.c), which starts the processes; without it, each starts through `launcher`. */
-  readonly holder: string | undefined
-  readonly launcher: LauncherCommand
-  /** Applies only with the holder, which becomes the sandbox's pid 1 and sets the limits. */
+  /** The compiled holder (hold.c), which starts the processes. */
+  readonly holder: string
+  /** The holder becomes the sandbox's pid 1 and sets the limits. */
   readonly identity?: SandboxIdentity
 }
+
+type BwrapExit = { code: number | null; signal: NodeJS.Signals | null; error?: Error }
 
 /** How the sandbox's holder ended, when it ended before the harness closed the sandbox. */
 export interface HolderLoss {
@@ -65,9 +59,9 @@ export interface HolderLoss {
 export class SandboxNamespace {
   /** Host pid of the namespace's pid 1 (bwrap's reaper); its /proc/<pid>/ns/* are the sandbox's. */
   readonly initPid: number
-  readonly launcher: Launcher | ProcessHost
-  /** The sandbox's own network: with the compiled holder only, which makes its sockets. */
-  readonly network: SandboxNetwork | undefined
+  readonly host: SandboxHolder
+  /** The sandbox's own network: the holder makes its sockets. */
+  readonly network: SandboxNetwork
   readonly #bwrap: ChildProcess
   readonly #exited: Promise<unknown>
   /** The holder's pid as the sandbox sees it. */
@@ -76,13 +70,13 @@ export class SandboxNamespace {
   /** Set when the holder ended on its own (not by close()). */
   #lost: HolderLoss | undefined
 
-  private constructor(bwrap: ChildProcess, exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>, initPid: number, holderPid: number, launcher: Launcher | ProcessHost) {
+  private constructor(bwrap: ChildProcess, exited: Promise<BwrapExit>, initPid: number, holderPid: number, host: SandboxHolder) {
     this.#bwrap = bwrap
     this.#exited = exited
     this.initPid = initPid
     this.#holderPid = holderPid
-    this.launcher = launcher
-    this.network = launcher instanceof SandboxHolder ? new SandboxNetwork(launcher, initPid) : undefined
+    this.host = host
+    this.network = new SandboxNetwork(host, initPid)
     void exited.then(({ code, signal }) => {
       if (this.#closing === undefined) {
         this.#lost = holderLoss(code, signal)
@@ -97,37 +91,8 @@ export class SandboxNamespace {
 
   /** Starts bwrap and resolves once the sandbox's mounts are all in place; rejects with bwrap's own words. */
   static async start(spec: NamespaceSpec): Promise<SandboxNamespace> {
-    // node:child_process rather than execa: bwrap needs two extra fds (--info-fd, --ro-bind-data).
-    // The holder runs from fd 5, not by its path: wherever the harness is installed (under /tmp,
-    // /opt or /var/task, which the sandbox replaces with its own), the open file is still there.
-    let holderFile: number | undefined
-    try {
-      holderFile = spec.holder === undefined ? undefined : openSync(spec.holder, 'r')
-    } catch (error) {
-      throw new Error(`cannot open the sandbox's holder ${spec.holder} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
-    }
-    const identity = holderFile === undefined ? undefined : spec.identity
-    const holder =
-      holderFile === undefined
-        ? ['/bin/sh', '-c', 'echo ready $$; exec cat']
-        : [`/proc/self/fd/${HOLDER_FD}`, ...(identity === undefined ? [] : [String(identity.nofile), String(identity.nproc), ...(process.getuid?.() === 0 ? ['undumpable'] : [])])]
-    let bwrap: ChildProcess
-    try {
-      bwrap = spawn(
-        spec.bwrap,
-        [...spec.mountArgs, ...identityArgs(identity), '--unshare-pid', ...networkArgs(holderFile !== undefined), '--die-with-parent', '--info-fd', '3', '--', ...holder],
-        // stdin stays open while the sandbox lives (the holder's commands; `cat` only waits on
-        // it); stdout says "ready <its pid inside>", then the holder's answers; fd 6 is the
-        // channel the holder hands its sockets over (network.ts).
-        { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', holderFile ?? 'ignore', ...(holderFile === undefined ? [] : ['ipc' as const])], detached: true },
-      )
-    } finally {
-      // The child has its own copy (or none, if the spawn threw).
-      if (holderFile !== undefined) {
-        closeSync(holderFile)
-      }
-    }
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    const bwrap = spawnBwrap(spec)
+    const exited = new Promise<BwrapExit>((resolve) => {
       bwrap.once('exit', (code, signal) => resolve({ code, signal }))
       bwrap.once('error', (error) => resolve({ code: null, signal: null, error }))
     })
@@ -136,23 +101,8 @@ export class SandboxNamespace {
     const hosts = bwrap.stdio[4] as NodeJS.WritableStream | null
     hosts?.on('error', () => undefined)
     hosts?.end(spec.hostsData)
-    // Ready when bwrap has said which pid is the sandbox's pid 1 (fd 3, before it builds the
-    // sandbox) and the holder, started last, has said "ready" (every mount is in place).
-    let info = ''
-    let ready = ''
     const infoFd = bwrap.stdio[3] as NodeJS.ReadableStream | null
-    const readyLine = new Promise<void>((resolve) => {
-      const check = () => (info.includes('}') && ready.includes('\n') ? resolve() : undefined)
-      infoFd?.setEncoding('utf8').on('data', (chunk: string) => {
-        info += chunk
-        check()
-      })
-      bwrap.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-        ready += chunk
-        check()
-      })
-    })
-    const outcome = await Promise.race([readyLine.then(() => 'ready' as const), exited.then((exit) => exit), timeout(READY_TIMEOUT_MS)])
+    const outcome = await Promise.race([readyReport(bwrap, infoFd), exited, timeout(READY_TIMEOUT_MS)])
     const fail = (why: string): never => {
       kill(bwrap.pid, 'SIGKILL')
       const said = stderr.trim().split('\n').filter((line) => line !== '')
@@ -161,33 +111,28 @@ export class SandboxNamespace {
     if (outcome === 'timeout') {
       return fail(`bwrap did not set up the sandbox within ${READY_TIMEOUT_MS} ms`)
     }
-    if (outcome !== 'ready') {
+    if (!('info' in outcome)) {
       const { error } = outcome
       return fail(error !== undefined ? `could not run ${spec.bwrap} (${(error as NodeJS.ErrnoException).code ?? error.message})` : `bwrap exited (${outcome.signal ?? `code ${outcome.code}`})`)
     }
-    const initPid = /"child-pid":\s*(\d+)/.exec(info)?.[1]
-    const holderPid = /^ready (\d+)\n/.exec(ready)?.[1]
+    const initPid = /"child-pid":\s*(\d+)/.exec(outcome.info)?.[1]
+    const holderPid = /^ready (\d+)\n/.exec(outcome.ready)?.[1]
     if (initPid === undefined || holderPid === undefined) {
-      return fail(`bwrap reported no pids (${JSON.stringify(info)}, ${JSON.stringify(ready)})`)
+      return fail(`bwrap reported no pids (${JSON.stringify(outcome.info)}, ${JSON.stringify(outcome.ready)})`)
     }
     for (const stream of [bwrap.stdout, bwrap.stderr, infoFd]) {
       stream?.removeAllListeners('data')
     }
-    for (const stream of spec.holder === undefined ? [bwrap.stdout, bwrap.stderr, infoFd] : [bwrap.stderr, infoFd]) {
+    for (const stream of [bwrap.stderr, infoFd]) {
       stream?.resume()
     }
-    let launcher: Launcher | ProcessHost
-    if (spec.holder === undefined) {
-      launcher = enterLauncher(spec.launcher, Number(initPid))
-    } else {
-      // The holder is pid 1 itself, or pid 1's only child.
-      const holderHostPid = identity !== undefined ? Number(initPid) : childrenOf(Number(initPid))[0]
-      if (holderHostPid === undefined || bwrap.stdin === null || bwrap.stdout === null) {
-        return fail(`the sandbox's holder is not where bwrap started it (pid 1 is host pid ${initPid})`)
-      }
-      launcher = new SandboxHolder(bwrap.stdin, bwrap.stdout, holderHostPid, undefined, exited, bwrap)
+    // The holder is pid 1 itself, or pid 1's only child.
+    const holderHostPid = spec.identity !== undefined ? Number(initPid) : childrenOf(Number(initPid))[0]
+    if (holderHostPid === undefined || bwrap.stdin === null || bwrap.stdout === null) {
+      return fail(`the sandbox's holder is not where bwrap started it (pid 1 is host pid ${initPid})`)
     }
-    return new SandboxNamespace(bwrap, exited, Number(initPid), Number(holderPid), launcher)
+    const host = new SandboxHolder(bwrap.stdin, bwrap.stdout, holderHostPid, undefined, exited, bwrap)
+    return new SandboxNamespace(bwrap, exited, Number(initPid), Number(holderPid), host)
   }
 
   /**
@@ -219,7 +164,7 @@ export class SandboxNamespace {
   /** SIGKILLs pid 1, so the kernel kills everything inside; waits (bounded) for bwrap to report it. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.network?.close()
+      this.network.close()
       // Once the host-side bwrap has exited, pid 1 is dead too and its pid may be someone else's.
       if (this.#running) {
         kill(this.initPid, 'SIGKILL')
@@ -269,18 +214,52 @@ function holderLoss(code: number | null, signal: NodeJS.Signals | null): HolderL
 }
 
 /**
- * A network namespace of the sandbox's own, with its loopback up (bwrap brings `lo` up), when the
- * holder can make the sockets that reach into it; a shell-held sandbox keeps the host's network.
+ * bwrap with the holder as its command. The holder runs from fd 5, not by its path: wherever the
+ * harness is installed (under /tmp, /opt or /var/task, which the sandbox replaces with its own),
+ * the open file is still there. node:child_process rather than execa: bwrap needs extra fds.
  */
-function networkArgs(holder: boolean): string[] {
-  return holder ? ['--unshare-net'] : []
+function spawnBwrap(spec: NamespaceSpec): ChildProcess {
+  let holderFile: number
+  try {
+    holderFile = openSync(spec.holder, 'r')
+  } catch (error) {
+    throw new Error(`cannot open the sandbox's holder ${spec.holder} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+  }
+  const { identity } = spec
+  const holder = [`/proc/self/fd/${HOLDER_FD}`, ...(identity === undefined ? [] : [String(identity.nofile), String(identity.nproc), ...(process.getuid?.() === 0 ? ['undumpable'] : [])])]
+  try {
+    // The sandbox's own network namespace: bwrap brings its loopback up.
+    const args = [...spec.mountArgs, ...identityArgs(identity), '--unshare-pid', '--unshare-net', '--die-with-parent', '--info-fd', '3', '--', ...holder]
+    // stdin: the holder's commands; stdout: "ready <its pid inside>", then its answers; fd 6: the
+    // channel the holder hands its sockets over (network.ts).
+    return spawn(spec.bwrap, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', holderFile, 'ipc'], detached: true })
+  } finally {
+    // The child has its own copy (or none, if the spawn threw).
+    closeSync(holderFile)
+  }
 }
 
 /**
- * Resolves 'timeout' after `ms` without keeping the process alive, and costs nothing once the race
- * is won: unlike a timers/promises sleep cancelled through an AbortController, whose abort builds
- * a DOMException and an AbortError with their stacks on the boot's critical path.
+ * Ready when bwrap has said which pid is the sandbox's pid 1 (fd 3, before it builds the sandbox)
+ * and the holder, started last, has said "ready" (every mount is in place).
  */
+function readyReport(bwrap: ChildProcess, infoFd: NodeJS.ReadableStream | null): Promise<{ info: string; ready: string }> {
+  let info = ''
+  let ready = ''
+  return new Promise((resolve) => {
+    const check = () => (info.includes('}') && ready.includes('\n') ? resolve({ info, ready }) : undefined)
+    infoFd?.setEncoding('utf8').on('data', (chunk: string) => {
+      info += chunk
+      check()
+    })
+    bwrap.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      ready += chunk
+      check()
+    })
+  })
+}
+
+/** Resolves 'timeout' after `ms` without keeping the process alive; nothing to cancel once the race is won (bench/findings.md). */
 function timeout(ms: number): Promise<'timeout'> {
   return new Promise((resolve) => setTimeout(resolve, ms, 'timeout').unref())
 }

@@ -16,7 +16,7 @@ import { MAX_PROCESS_EXIT_WAIT_MS } from '../lifecycle/shutdown-plan.js'
 import type { Recorder } from '../record/recorder.js'
 import type { InitRecord, InvocationRecord, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
 import { groupMembers, PeakMemory } from '../supervisor/process-groups.js'
-import type { Launcher, ProcessExit, ProcessHost, SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
+import type { ProcessExit, ProcessHost, SpawnSpec, SupervisedProcess } from '../supervisor/supervisor.js'
 import { deferred, REAL_TIMERS } from '../wait/index.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loaderError } from './loader-error.js'
@@ -56,8 +56,8 @@ export interface GenerationSetup {
   readonly apiAddress: string
   /** Client-side inodes of the connections to our API: no socket table is read for these. */
   readonly ownSockets: ReadonlySet<string>
-  /** Starts every process inside the sandbox's namespaces; undefined in plain mode. */
-  readonly launcher?: Launcher | ProcessHost
+  /** Starts every process: the sandbox's holder, or plain mode's launcher. */
+  readonly host: ProcessHost
   /** Per-process variables from the probes (DATABASE_URL, PGAPPNAME=<name>, SINK_URL). */
   processEnv(name: string): Readonly<Record<string, string>>
   /** RAPID's Init error message when the runtime's executable does not exist (an OS-only runtime's bootstrap). */
@@ -196,7 +196,7 @@ export class Generation {
       recorder: this.#setup.recorder,
       generation: this.#setup.index,
       signal: this.#setup.signal,
-      launcher: this.#setup.launcher,
+      host: this.#setup.host,
       probeFolders: this.#setup.probeFolders,
       apiAddress: this.#setup.apiAddress,
       ownSockets: this.#setup.ownSockets,

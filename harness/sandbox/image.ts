@@ -5,7 +5,7 @@
 import type { ParsedOptions } from '../config/options.js'
 import { HarnessError } from '../errors.js'
 import { imageRootProblem, resolveInRoot } from '../isolation/image-root.js'
-import { findExecutable } from '../isolation/launcher.js'
+import { findBwrap } from '../isolation/launcher.js'
 import type { PreparedImage } from '../layers/image.js'
 import { pythonInfo, type PythonInfo } from './python-info.js'
 
@@ -19,7 +19,7 @@ export interface OpenedImage {
 }
 
 export async function openImage(options: ParsedOptions & { readonly image: string }): Promise<OpenedImage> {
-  if (process.platform !== 'linux' || findExecutable('bwrap') === undefined) {
+  if (process.platform !== 'linux' || findBwrap() === undefined) {
     throw new HarnessError('ERR_INVALID_OPTION', `option image: expected the bwrap sandbox (the image is its root file system), got ${process.platform === 'linux' ? 'no bwrap on PATH (on Debian/Ubuntu: apt-get install bubblewrap)' : process.platform}`)
   }
   // Loaded here, not with the module: a run without --image never needs the tar code.

@@ -8,7 +8,7 @@ import { heldResources } from '../probes/processes.js'
 import type { Recorder } from '../record/recorder.js'
 import type { ProcessRecord } from '../record/run-record.js'
 import { catchesSigterm, descendants } from '../supervisor/process-groups.js'
-import { SupervisedProcess, type LaunchFailure, type Launcher, type ProcessExit, type ProcessHost, type SpawnSpec } from '../supervisor/supervisor.js'
+import { SupervisedProcess, type LaunchFailure, type ProcessExit, type ProcessHost, type SpawnSpec } from '../supervisor/supervisor.js'
 import { waitFor } from '../wait/index.js'
 
 /** What a process needs from its sandbox. */
@@ -17,7 +17,7 @@ export interface ProcessContext {
   readonly generation: number
   readonly signal: AbortSignal
   /** Starts every process inside the sandbox's namespaces; undefined in plain mode. */
-  readonly launcher?: Launcher | ProcessHost
+  readonly host: ProcessHost
   /** Folders whose open files are worth naming when a process is killed. */
   readonly probeFolders: readonly string[]
   /** host:port of our own API: a killed process's connection to it is not news. */
@@ -53,7 +53,7 @@ export class SandboxProcess implements ProcessPort {
       exitedAtMs: null,
       killed: false,
     })
-    this.process = new SupervisedProcess({ ...spec, launcher: context.launcher }, {
+    this.process = new SupervisedProcess(spec, context.host, {
       now: () => recorder.now(),
       // In the timeline before anything the process said.
       onStarted: (started) => {

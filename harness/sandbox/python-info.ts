@@ -18,6 +18,8 @@ export interface PythonInfo {
   readonly freeThreaded: boolean
   readonly boto3: string | null
   readonly botocore: string | null
+  /** Whether `import awslambdaric` finds the module (runtimeClient "awslambdaric" runs it with -m). */
+  readonly awslambdaric: boolean
   /** The interpreter's own sys.path folders (not the host's PYTHONPATH): where else a handler's module can come from. */
   readonly sysPath: readonly string[]
 }
@@ -25,7 +27,8 @@ export interface PythonInfo {
 // No imports beyond what site already loaded: importlib.metadata costs ~100 ms, json and sysconfig
 // ~15 ms more. A distribution's version is its METADATA's (PKG-INFO for an egg) `Version:`, from the
 // first sys.path folder that has it, as importlib.metadata finds it. The free-threaded build is the
-// one whose ABI flags carry "t" (Py_GIL_DISABLED). Fields are NUL-separated: no path holds a NUL.
+// one whose ABI flags carry "t" (Py_GIL_DISABLED). awslambdaric is looked up as `import` would
+// (sys.meta_path's finders), without importing it. Fields are NUL-separated: no path holds a NUL.
 // `watch` is what the answer depends on besides the interpreter: each sys.path folder (and the
 // user site, which appears only once it exists) with its mtime; installing a package changes it.
 const PROBE = `
@@ -57,8 +60,10 @@ def mtime(folder):
         return str(os.stat(folder).st_mtime_ns)
     except OSError:
         return "-"
+def findable(name):
+    return any(getattr(finder, "find_spec", None) and finder.find_spec(name, None) for finder in sys.meta_path)
 watched = [p for p in sys.path if p] + ([site.USER_SITE] if site.ENABLE_USER_SITE and site.USER_SITE not in sys.path else [])
-fields = ["%d.%d.%d" % sys.version_info[:3], sys.executable, "t" in getattr(sys, "abiflags", "") and "1" or "", version("boto3"), version("botocore")]
+fields = ["%d.%d.%d" % sys.version_info[:3], sys.executable, "t" in getattr(sys, "abiflags", "") and "1" or "", version("boto3"), version("botocore"), findable("awslambdaric") and "1" or ""]
 for folder in watched:
     fields += [folder, mtime(folder)]
 sys.stdout.write("\\0".join(fields))
@@ -77,7 +82,7 @@ function withSysPath(command: string, probed: Probed): PythonInfo {
 }
 
 /** Bump when PROBE's meaning changes, so answers of an older harness are not reused. */
-const CACHE_VERSION = 1
+const CACHE_VERSION = 2
 /** Environment that changes what the interpreter finds (its sys.path). */
 const PATH_VARIABLES = ['PYTHONPATH', 'PYTHONHOME', 'PYTHONUSERBASE', 'PYTHONNOUSERSITE', 'PYTHONSAFEPATH', 'PYTHONPLATLIBDIR'] as const
 
@@ -114,7 +119,7 @@ async function probeInImage(command: string, root: string): Promise<PythonInfo> 
 }
 
 function parseProbe(command: string, stdout: string): Probed | undefined {
-  const [version = '', executable = '', freeThreaded = '', boto3 = '', botocore = '', ...watched] = stdout.split('\0')
+  const [version = '', executable = '', freeThreaded = '', boto3 = '', botocore = '', awslambdaric = '', ...watched] = stdout.split('\0')
   if (!/^\d+\.\d+\.\d+$/.test(version)) {
     return undefined
   }
@@ -122,7 +127,7 @@ function parseProbe(command: string, stdout: string): Probed | undefined {
   for (let i = 0; i + 1 < watched.length; i += 2) {
     watch.push([watched[i]!, watched[i + 1]!])
   }
-  return { info: { version, executable: executable || command, freeThreaded: freeThreaded === '1', boto3: boto3 || null, botocore: botocore || null }, watch }
+  return { info: { version, executable: executable || command, freeThreaded: freeThreaded === '1', boto3: boto3 || null, botocore: botocore || null, awslambdaric: awslambdaric === '1' }, watch }
 }
 
 async function load(command: string): Promise<PythonInfo> {
@@ -248,28 +253,12 @@ function writeCached(file: string, probed: Probed): void {
   }
 }
 
-const importable = new Map<string, Promise<void>>()
-
-/**
- * Rejects, as a user error on `option`, when the interpreter cannot import `module` (a runtime
- * client it is to run with -m). Asked once per interpreter and module per harness process.
- */
-export function requireImportable(command: string, module: string, option: string): Promise<void> {
-  const key = `${command}\0${module}`
-  let check = importable.get(key)
-  if (check === undefined) {
-    check = new Promise<void>((resolve, reject) => {
-      execFile(command, ['-c', `import ${module}`], { timeout: 20_000 }, (error, _stdout, stderr) => {
-        if (error === null) {
-          resolve()
-          return
-        }
-        const why = stderr.trim().split('\n').slice(-1)[0] || (error.killed ? 'timed out' : error.message.split('\n')[0])
-        reject(new HarnessError('ERR_INVALID_OPTION', `option ${option}: expected an interpreter that can import ${module} (e.g. make setup's .venv/bin/python), got ${JSON.stringify(command)} (${why})`))
-      })
-    })
-    importable.set(key, check)
-    check.catch(() => importable.delete(key))
+/** Rejects, as a user error on runtimeClient, an interpreter that cannot import awslambdaric (it runs with -m). */
+export function requireAwslambdaric(python: PythonInfo): void {
+  if (!python.awslambdaric) {
+    throw new HarnessError(
+      'ERR_INVALID_OPTION',
+      `option runtimeClient: expected an interpreter that can import awslambdaric (e.g. make setup's .venv/bin/python), got ${JSON.stringify(python.executable || python.command)} (ModuleNotFoundError: No module named 'awslambdaric')`,
+    )
   }
-  return check
 }

@@ -23,20 +23,47 @@ export interface RuntimeSpecInput {
   readonly env: Record<string, string>
 }
 
-/** The runtime's command, as the record shows it (before the sandbox exists). */
-export function runtimeCommandOf(options: ParsedOptions, pythonBootstrap: string): string[] {
+interface ArgvPaths {
+  /** Our bootstrap.py as the runtime sees it. */
+  readonly pythonBootstrap: string
+  readonly interpreter: string
+  readonly gil: readonly string[]
+  /** An OS-only runtime's bootstrap as the runtime sees it. */
+  readonly bootstrap: string
+  readonly wrapper: string | undefined
+}
+
+/** The runtime's argv; under a wrapper its first word is the wrapper, which Lambda's bootstrap execs (LAMBDA-SPEC §10.1). */
+function runtimeArgv(options: ParsedOptions, at: ArgvPaths): string[] {
   if (options.runtimeClient === 'image') {
+    // The image's own runtime (Lambda's bootstrap in AWS's base images) takes _HANDLER from the environment.
     return [IMAGE_BOOTSTRAP]
   }
   if (options.runtimeCommand !== undefined) {
     return [...options.runtimeCommand]
   }
   if (options.profile.family === 'os-only') {
-    return [findBootstrap(options.functionDir, options.layers)?.lambdaPath ?? `${TASK_ROOT}/bootstrap`]
+    // AWS_LAMBDA_EXEC_WRAPPER is not supported here (runtimes-modify.html): it is only a variable.
+    return [at.bootstrap]
   }
-  const wrapper = options.env.AWS_LAMBDA_EXEC_WRAPPER
-  const client = clientArgs(options.runtimeClient, pythonBootstrap)
-  return wrapper === undefined || wrapper === '' ? [options.python, ...client, options.handler] : [wrapper, options.python, ...wrapped(client, options)]
+  const client = clientArgs(options.runtimeClient, at.pythonBootstrap)
+  if (at.wrapper === undefined || at.wrapper === '') {
+    return [at.interpreter, ...at.gil, ...client, options.handler]
+  }
+  // Under a wrapper our bootstrap.py takes the handler from _HANDLER, as Lambda's does; `-m awslambdaric` needs it as its argument.
+  return [at.wrapper, at.interpreter, ...at.gil, ...client, ...(options.runtimeClient === 'awslambdaric' ? [options.handler] : [])]
+}
+
+/** The runtime's command, as the record shows it (before the sandbox exists: Lambda's paths). */
+export function runtimeCommandOf(options: ParsedOptions, pythonBootstrap: string): string[] {
+  const found = options.profile.family === 'os-only' ? findBootstrap(options.functionDir, options.layers) : undefined
+  return runtimeArgv(options, {
+    pythonBootstrap,
+    interpreter: options.python,
+    gil: [],
+    bootstrap: found?.lambdaPath ?? `${TASK_ROOT}/bootstrap`,
+    wrapper: options.env.AWS_LAMBDA_EXEC_WRAPPER,
+  })
 }
 
 /**
@@ -47,43 +74,29 @@ function clientArgs(client: RuntimeClient, bootstrap: string): string[] {
   return client === 'awslambdaric' ? ['-m', 'awslambdaric'] : [bootstrap]
 }
 
-/** Under a wrapper our bootstrap.py takes the handler from _HANDLER, as Lambda's does; `-m awslambdaric` needs it as its argument. */
-function wrapped(client: string[], options: ParsedOptions): string[] {
-  return options.runtimeClient === 'awslambdaric' ? [...client, options.handler] : client
-}
-
 export function runtimeSpec(input: RuntimeSpecInput): SpawnSpec {
   const { options, taskRoot, env } = input
+  const found = options.profile.family === 'os-only' ? findBootstrap(options.functionDir, options.layers) : undefined
+  const python = options.runtimeClient !== 'image' && options.runtimeCommand === undefined && options.profile.family === 'python'
+  const wrapper = python ? env.AWS_LAMBDA_EXEC_WRAPPER : undefined
+  const [file = '', ...args] = runtimeArgv(options, {
+    pythonBootstrap: input.pythonBootstrap,
+    interpreter: input.python?.executable || options.python,
+    gil: input.python?.freeThreaded === true ? ['-X', 'gil=1'] : [],
+    bootstrap: found === undefined ? path.join(taskRoot, 'bootstrap') : input.isolated ? found.lambdaPath : found.hostPath,
+    wrapper,
+  })
   const base = { name: 'runtime', kind: 'runtime' as const, cwd: taskRoot }
-  if (options.runtimeClient === 'image') {
-    // The image's own runtime (Lambda's bootstrap in AWS's base images) takes _HANDLER from the environment.
-    return { ...base, file: IMAGE_BOOTSTRAP, args: [], env }
-  }
-  if (options.runtimeCommand !== undefined) {
-    const [file = '', ...args] = options.runtimeCommand
+  if (wrapper === undefined || wrapper === '') {
     return { ...base, file, args, env }
   }
-  if (options.profile.family === 'os-only') {
-    // AWS_LAMBDA_EXEC_WRAPPER is not supported here (runtimes-modify.html): it is only a variable.
-    const found = findBootstrap(options.functionDir, options.layers)
-    const file = found === undefined ? path.join(taskRoot, 'bootstrap') : input.isolated ? found.lambdaPath : found.hostPath
-    return { ...base, file, args: [], env }
-  }
-  const gil = input.python?.freeThreaded === true ? ['-X', 'gil=1'] : []
-  const interpreter = input.python?.executable || options.python
-  const wrapper = env.AWS_LAMBDA_EXEC_WRAPPER
-  const client = clientArgs(options.runtimeClient, input.pythonBootstrap)
-  if (wrapper === undefined || wrapper === '') {
-    return { ...base, file: interpreter, args: [...gil, ...client, options.handler], env }
-  }
-  // Lambda's bootstrap runs `<wrapper> <python> /var/runtime/bootstrap.py` (the handler comes from
-  // _HANDLER). Without the sandbox a wrapper named by its /opt or /var/task path is the layer's or
-  // the function's own file.
+  // Our copy of Lambda's bootstrap runs `<wrapper> <python> /var/runtime/bootstrap.py`. Without the
+  // sandbox a wrapper named by its /opt or /var/task path is the layer's or the function's own file.
   const hostWrapper = input.isolated ? undefined : hostPathOf(wrapper, options.functionDir, options.layers)
   return {
     ...base,
     file: path.join(input.runtimeDir, WRAPPER_LAUNCHER),
-    args: [interpreter, ...gil, ...wrapped(client, options)],
+    args,
     env: hostWrapper === undefined ? env : { ...env, AWS_LAMBDA_EXEC_WRAPPER: hostWrapper },
   }
 }

@@ -1,7 +1,5 @@
 // Real processes, each the leader of its own process group (RIE local_supervisor.go: Setpgid,
 // signals to -pgid), with stdout/stderr turned into lines and exits turned into promises.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { EventEmitter } from 'node:events'
 import { HarnessError } from '../errors.js'
 import { trackGroup, untrackGroup } from './exit-hook.js'
 
@@ -15,28 +13,13 @@ export interface SpawnSpec {
   readonly args: readonly string[]
   readonly cwd: string
   readonly env: Readonly<Record<string, string>>
-  /** Start through this launcher, or have this host start it (in a sandbox), instead of directly. */
-  readonly launcher?: Launcher | ProcessHost
 }
 
 /**
- * Starts a spec through another program that reports the real process: its host pid, that
- * process leading its own group (signals go there, never to the launcher), or why it did not
- * start; then how it ended (`ended`, undefined if the launcher went without saying). The launcher
- * may outlive the process (plain mode: it holds the daemons the process forked); a SIGTERM to it
- * ends it and everything left under it.
- */
-export interface Launcher {
-  /** What to run on the host instead of the spec; it gets one more pipe, fd 3, for its report. */
-  command(spec: SpawnSpec): { readonly file: string; readonly args: readonly string[]; readonly cwd: string }
-  started(control: NodeJS.ReadableStream): Promise<{ readonly pid: number; readonly ended: Promise<LaunchedExit | undefined> } | LaunchFailure>
-}
-
-/**
- * Starts a spec itself, with no process of ours on the host: a bwrap sandbox's holder forks it
- * inside the sandbox (hold.c). It hands back the process's host pid (leader of its own group),
- * its output, and how it ended (a host that is gone reports its processes SIGKILLed: they died
- * with the sandbox).
+ * Where a sandbox's processes start (RIE's ProcessSupervisor.Exec): a bwrap sandbox's holder
+ * (hold.c, holder.ts) or plain mode's launcher (enter.c, plain-host.ts). It hands back the
+ * process's host pid (leader of its own group), its output, and how it ended (a host that is gone
+ * reports its processes SIGKILLed: they died with the sandbox).
  */
 export interface ProcessHost {
   launch(spec: SpawnSpec): Promise<HostedProcess | LaunchFailure>
@@ -47,10 +30,6 @@ export interface HostedProcess {
   readonly stdout: NodeJS.ReadableStream
   readonly stderr: NodeJS.ReadableStream
   readonly ended: Promise<LaunchedExit>
-}
-
-export function isProcessHost(launcher: Launcher | ProcessHost): launcher is ProcessHost {
-  return 'launch' in launcher
 }
 
 export interface LaunchedExit {
@@ -76,7 +55,7 @@ export interface SupervisorHooks {
   now(): number
   /**
    * Once, synchronously, the moment the process is known to run (its pid is known), before any
-   * of its lines: output and the launcher's report come on separate pipes, and one poll of the
+   * of its lines: output and the host's report come on separate pipes, and one poll of the
    * event loop can hand over a process's first line before the report of its start.
    */
   onStarted?(process: SupervisedProcess): void
@@ -107,101 +86,16 @@ export class SupervisedProcess {
   #exit: ProcessExit | undefined
   #exiting: Promise<ProcessExit> | undefined
   #frozen = false
-  /** The process (with a launcher: once reported), leader of the group we signal. */
+  /** The process once its host reported it, leader of the group we signal. */
   #pid: number | undefined
-  #launcherPid: number | undefined
-  #launcherRunning = false
   /** Lines that came before the start was known; undefined once it was (see onStarted). */
   #heldLines: [OutputStream, string][] | undefined = []
 
-  constructor(spec: SpawnSpec, hooks: SupervisorHooks) {
+  constructor(spec: SpawnSpec, host: ProcessHost, hooks: SupervisorHooks) {
     this.name = spec.name
     this.kind = spec.kind
-    const { launcher } = spec
-    if (launcher !== undefined && isProcessHost(launcher)) {
-      const hosted = this.#hosted(launcher, spec, hooks)
-      this.launched = hosted.launched
-      this.exited = hosted.exited
-      this.outputEnded = hosted.outputEnded
-      return
-    }
-    const command = launcher?.command(spec) ?? spec
-    const child = start(command, spec.env, launcher !== undefined)
-    this.#pid = launcher === undefined ? child.pid : undefined
-    this.#launcherPid = launcher === undefined ? undefined : child.pid
-    let reported: Promise<LaunchedExit | undefined> | undefined
-    this.launched = new Promise((resolve) => {
-      child.once('error', (error: NodeJS.ErrnoException) => {
-        this.#releaseLines(hooks)
-        resolve({ code: error.code ?? 'UNKNOWN', message: error.message, cause: error })
-      })
-      const control = child.stdio[3]
-      if (launcher === undefined || control === null || control === undefined) {
-        child.once('spawn', () => {
-          this.#announce(hooks)
-          resolve(undefined)
-        })
-        return
-      }
-      void launcher.started(control as NodeJS.ReadableStream).then((started) => {
-        if ('pid' in started) {
-          this.#pid = started.pid
-          reported = started.ended
-          trackGroup(started.pid)
-          // From here the launcher ends by itself once it has nothing left to hold, or when told
-          // (destroy) or when the harness dies (PR_SET_PDEATHSIG), killing the daemons it adopted
-          // first: a SIGKILL from the exit hook would leave those daemons to init.
-          if (this.#launcherPid !== undefined) {
-            untrackGroup(this.#launcherPid)
-          }
-          this.#announce(hooks)
-          resolve(undefined)
-        } else {
-          this.#releaseLines(hooks)
-          resolve(started)
-        }
-      })
-    })
-    if (child.pid !== undefined) {
-      trackGroup(child.pid)
-    }
-    if (launcher !== undefined && child.pid !== undefined) {
-      this.#launcherRunning = true
-      child.once('exit', () => (this.#launcherRunning = false))
-    }
-    this.exited = new Promise((resolve) => {
-      const settle = (code: number | null, signal: NodeJS.Signals | null) => resolve(this.#settle(code, signal, hooks))
-      if (launcher === undefined) {
-        child.once('exit', settle)
-      } else {
-        // The launcher's report of the process's end is its exit (the launcher may stay on, holding
-        // daemons); its own exit stands in only if it went without one. After the start report,
-        // so a failed start is known first.
-        child.once('exit', (code, signal) =>
-          void this.launched.then(async () => {
-            const ended = await reported
-            settle(ended?.code ?? code, ended === undefined ? signal : ended.signal)
-          }),
-        )
-        void this.launched.then(() => reported?.then((ended) => ended !== undefined && settle(ended.code, ended.signal)))
-      }
-      // A process that never started has no 'exit'; report it as exit 127 like a shell would.
-      child.once('error', () => settle(this.pid === undefined ? 127 : null, null))
-    })
-    const ends: Promise<void>[] = []
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const readable = child[stream]
-      if (readable !== null) {
-        ends.push(this.#watchOutput(readable, stream, hooks))
-      }
-    }
-    this.outputEnded = Promise.all(ends).then(() => undefined)
-  }
-
-  /** The same three promises for a process a host starts: nothing of ours runs on the host. */
-  #hosted(host: ProcessHost, spec: SpawnSpec, hooks: SupervisorHooks): Pick<SupervisedProcess, 'launched' | 'exited' | 'outputEnded'> {
     const started = host.launch(spec)
-    const launched = started.then((process) => {
+    this.launched = started.then((process) => {
       if ('pid' in process) {
         this.#pid = process.pid
         trackGroup(process.pid)
@@ -212,16 +106,15 @@ export class SupervisedProcess {
       return process
     })
     // A process that never started is reported as exit 127, as a shell would.
-    const exited = started.then(async (process) => {
+    this.exited = started.then(async (process) => {
       const ended = 'pid' in process ? await process.ended : { code: 127, signal: null }
       return this.#settle(ended.code, ended.signal, hooks)
     })
-    const outputEnded = started.then(async (process) => {
+    this.outputEnded = started.then(async (process) => {
       if ('pid' in process) {
         await Promise.all([this.#watchOutput(process.stdout, 'stdout', hooks), this.#watchOutput(process.stderr, 'stderr', hooks)])
       }
     })
-    return { launched, exited, outputEnded }
   }
 
   /**
@@ -317,42 +210,11 @@ export class SupervisedProcess {
     }
   }
 
-  /**
-   * The launcher's host pid while it runs after its process ended: in plain mode it holds the
-   * daemons the process forked (its descendants) until `endLauncher()` or the harness's death.
-   */
-  get holdingLauncher(): number | undefined {
-    return this.#launcherRunning && this.#exit !== undefined ? this.#launcherPid : undefined
-  }
-
-  /** Tells a launcher still holding daemons that the sandbox is over: it SIGKILLs what it holds and ends. */
-  endLauncher(): void {
-    if (this.holdingLauncher !== undefined) {
-      try {
-        process.kill(this.holdingLauncher, 'SIGTERM')
-      } catch {
-        // Already gone.
-      }
-    }
-  }
-
   /** SIGKILLs whatever is left of the group and forgets it; the final step of dispose(). */
   destroy(): void {
     if (this.pid !== undefined) {
       this.signal('SIGKILL')
       untrackGroup(this.pid)
-    }
-    if (this.#launcherPid !== undefined) {
-      // Only while it runs (once it has exited its group id may belong to someone else), and only
-      // if it never reported its process: one that did ends by itself, see `launched`.
-      if (this.#launcherRunning && this.#pid === undefined) {
-        try {
-          process.kill(-this.#launcherPid, 'SIGKILL')
-        } catch {
-          // Already gone.
-        }
-      }
-      untrackGroup(this.#launcherPid)
     }
   }
 
@@ -367,34 +229,6 @@ function drained(ended: Promise<void>, limitMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)))
   return Promise.race([ended, cap]).finally(() => clearTimeout(timer))
-}
-
-/**
- * node:child_process directly (execa cost ~9 ms more to the 'spawn' event and ~2.4 ms more CPU per
- * process, and ~200 ms of import). A spawn that throws (a NUL byte in an argument or the
- * environment) becomes an 'error' event like any other launch failure, so callers see one path.
- */
-function start(command: { readonly file: string; readonly args: readonly string[]; readonly cwd: string }, env: Readonly<Record<string, string>>, report: boolean): ChildProcess {
-  try {
-    return spawn(command.file, [...command.args], {
-      cwd: command.cwd,
-      env,
-      // Own process group, so signals reach the process and everything it forked.
-      detached: true,
-      // A launcher reports on fd 3.
-      stdio: ['ignore', 'pipe', 'pipe', report ? 'pipe' : 'ignore'],
-    })
-  } catch (error) {
-    return unstarted(error as NodeJS.ErrnoException)
-  }
-}
-
-/** A ChildProcess that never ran: no pid, no pipes, and an 'error' on the next tick. */
-function unstarted(error: NodeJS.ErrnoException): ChildProcess {
-  const child = new EventEmitter() as ChildProcess
-  Object.assign(child, { pid: undefined, stdout: null, stderr: null, stdio: [null, null, null, null] })
-  process.nextTick(() => child.emit('error', error))
-  return child
 }
 
 /** Calls `onLine` for every line (without its newline); a final unterminated line counts too. */

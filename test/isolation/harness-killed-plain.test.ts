@@ -1,5 +1,5 @@
 // Plain mode (isolation "none") has no PID namespace to die with the harness; there each process
-// starts through the launcher (enter.c / enter.py with "-"), a child subreaper that learns of the
+// starts through the launcher (enter.c), a child subreaper that learns of the
 // harness's death by PR_SET_PDEATHSIG and SIGKILLs its whole tree, double-forked setsid daemons
 // included (they re-parent to it, not to init). A SIGKILLed harness runs no exit hook, yet leaves
 // nothing, and the next run on the machine boots, invokes and shuts down as usual.

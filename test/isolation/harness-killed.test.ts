@@ -1,11 +1,9 @@
 // A harness that is SIGKILLed runs no exit hook, yet leaves nothing: its death kills the host-side
 // bwrap (--die-with-parent), whose death kills the sandbox's pid 1, whose death makes the kernel
-// kill everything in the PID namespace, daemons included (the holder that started them too, or,
-// without a compiled holder, the launchers, which die with the harness).
+// kill everything in the PID namespace, daemons included (the holder that started them too).
 import { once } from 'node:events'
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import t from 'tap'
-import { HOLDER_BINARY } from '../../harness/isolation/launcher.js'
 import { statFields } from '../../harness/supervisor/process-groups.js'
 import { extensionsDir, until } from '../helpers.js'
 import { holdSandbox } from './processes.js'
@@ -38,12 +36,12 @@ t.test('a SIGKILLed harness leaves no process: not the sandbox, not a daemon, no
   const before = processes()
   const inSandbox = before.filter((p) => p.namespace === namespace).map((p) => p.pid)
   const children = before.filter((p) => p.ppid === holder.pid).map((p) => p.pid)
-  // pid 1 (the holder itself; without it, bwrap's reaper and a shell), the runtime, the extension and its daemon.
-  const members = existsSync(HOLDER_BINARY) ? 4 : 5
+  // pid 1 (the holder itself), the runtime, the extension and its daemon.
+  const members = 4
   t.equal(inSandbox.length, members, `${members} processes in the sandbox before: ${inSandbox.join(', ')}`)
   t.ok(inSandbox.includes(pids.runtime!) && inSandbox.includes(pids['double-forks-daemon']!))
-  // The host-side bwrap; without the holder, also one launcher per process.
-  const expected = existsSync(HOLDER_BINARY) ? 1 : 3
+  // The host-side bwrap.
+  const expected = 1
   t.equal(children.length, expected, `the harness has ${expected} children before: ${children.join(', ')}`)
 
   holder.kill('SIGKILL')

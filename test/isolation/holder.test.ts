@@ -10,11 +10,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { SandboxHolder } from '../../harness/isolation/holder.js'
-import { ENTER_BINARY, ENTER_SCRIPT, HOLDER_BINARY, type LauncherCommand } from '../../harness/isolation/launcher.js'
+import { HOLDER_BINARY } from '../../harness/isolation/launcher.js'
 import { hostsFile, sandboxMountArgs } from '../../harness/isolation/mounts.js'
 import { SandboxNamespace } from '../../harness/isolation/namespace.js'
 import { PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
-import { PYTHON, fn, until } from '../helpers.js'
+import { fn, until } from '../helpers.js'
 import { namespace, start } from './starting.js'
 
 /** Whether the stream gives another chunk within `ms`: a holder that goes silent fails the test, never hangs it. */
@@ -27,13 +27,11 @@ async function nextData(stream: NodeJS.ReadableStream, ms = 5000): Promise<boole
   }
 }
 
-const launcher: LauncherCommand = existsSync(ENTER_BINARY) ? { file: ENTER_BINARY, args: [] } : { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }
-
 if (!existsSync(HOLDER_BINARY)) {
   t.comment(`${HOLDER_BINARY} is not built (make build, needs a C compiler): nothing to test`)
 } else {
   t.test('in a sandbox', async (t) => {
-    const ns = await namespace(t, launcher, HOLDER_BINARY)
+    const ns = await namespace(t, HOLDER_BINARY)
 
     t.test('a process that ends at once still has its host pid, all of its output and its exit code', async (t) => {
       for (let i = 0; i < 5; i++) {
@@ -97,7 +95,6 @@ if (!existsSync(HOLDER_BINARY)) {
       ],
       hostsData: hostsFile(''),
       holder: HOLDER_BINARY,
-      launcher,
     })
     t.teardown(() => ns.close())
     const inside = start(t, ns, '/bin/sh', ['-c', `test -e ${HOLDER_BINARY} && echo visible || echo hidden`])
@@ -107,7 +104,7 @@ if (!existsSync(HOLDER_BINARY)) {
   })
 
   t.test('when the sandbox ends, its processes end SIGKILLed and nothing more starts', async (t) => {
-    const ns = await namespace(t, launcher, HOLDER_BINARY)
+    const ns = await namespace(t, HOLDER_BINARY)
     const running = start(t, ns, 'sleep', ['100'])
     t.equal(await running.process.launched, undefined)
     await ns.close()

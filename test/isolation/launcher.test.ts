@@ -1,38 +1,25 @@
-// What starts each process inside a sandbox: the sandbox's holder (hold.c, when `make build`
-// compiled it) and the launcher, both builds of it (enter.c when compiled, enter.py always),
-// through the supervisor as the sandbox uses them: the record sees the real process (host pid,
-// own group, its exit code or signal), never the launcher, and group signals never reach it.
+// What starts each process: inside a sandbox the sandbox's holder (hold.c), in plain mode the
+// launcher (enter.c), both through the supervisor as the sandbox uses them: the record sees the
+// real process (host pid, own group, its exit code or signal), never the launcher, and group
+// signals never reach it.
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { statFields } from '../../harness/supervisor/process-groups.js'
-import { ENTER_BINARY, ENTER_SCRIPT, HOLDER_BINARY, enterLauncher, type LauncherCommand } from '../../harness/isolation/launcher.js'
-import { PYTHON, groupMembers, fn, until } from '../helpers.js'
+import { ENTER_BINARY, HOLDER_BINARY } from '../../harness/isolation/launcher.js'
+import { PlainHost } from '../../harness/isolation/plain-host.js'
+import { groupMembers, fn, until } from '../helpers.js'
 import { parentOf } from './processes.js'
 import { namespace, start } from './starting.js'
-
-const launchers: [string, LauncherCommand][] = [['enter.py', { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }]]
-if (existsSync(ENTER_BINARY)) {
-  launchers.unshift(['enter (compiled)', { file: ENTER_BINARY, args: [] }])
-} else {
-  t.comment(`${ENTER_BINARY} is not built (make build, needs a C compiler): only enter.py is tested`)
-}
-/** In a sandbox: the holder starts the processes, or (no holder) each launcher joins the sandbox. */
-const starters: [string, LauncherCommand, string | undefined][] = launchers.map(([label, command]) => [label, command, undefined])
-if (existsSync(HOLDER_BINARY)) {
-  starters.unshift(['hold (compiled)', launchers[0]![1], HOLDER_BINARY])
-} else {
-  t.comment(`${HOLDER_BINARY} is not built (make build, needs a C compiler): the holder is not tested`)
-}
 
 function statusField(pid: number, field: string): string | undefined {
   return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
 }
 
-for (const [label, launcher, holder] of starters) {
+for (const [label, holder] of [['hold (compiled)', HOLDER_BINARY]]) {
   t.test(label, async (t) => {
-    const ns = await namespace(t, launcher, holder)
+    const ns = await namespace(t, holder)
 
     t.test('the record sees the real process: host pid, its own group, inside the sandbox, no capabilities', async (t) => {
       const inside = start(t, ns, '/bin/sh', ['-c', 'echo inside $$ $(pwd); exec sleep 100'])
@@ -95,12 +82,11 @@ for (const [label, launcher, holder] of starters) {
   })
 }
 
-// Plain mode (isolation "none"): the same launcher joins nothing and drops nothing, but adopts
-// whatever the process forks out of its tree, so a harness's death can reach it (see
-// harness-killed-plain.test.ts for that death itself).
-for (const [label, command] of launchers) {
+// Plain mode (isolation "none"): the launcher adopts whatever the process forks out of its tree,
+// so a harness's death can reach it (see harness-killed-plain.test.ts for that death itself).
+for (const [label, launcher] of [['enter (compiled)', ENTER_BINARY]]) {
   t.test(`${label}, plain mode`, async (t) => {
-    const plain = { launcher: enterLauncher(command, undefined) }
+    const plain = { host: new PlainHost(launcher) }
     const functionDir = fn('touches-files')
 
     t.test('the record sees the real process: host pid, its own group, the host\'s view, capabilities untouched', async (t) => {
@@ -131,7 +117,8 @@ for (const [label, command] of launchers) {
     })
 
     t.test('a daemon forked out of the group is adopted by the launcher and outlives the process, as in a sandbox, until the launcher is told the sandbox is over', async (t) => {
-      const forks = start(t, plain, '/bin/sh', ['-c', 'setsid -f sh -c \'echo daemon $$; exec sleep 100\'; sleep 100 & echo child $!; exec sleep 100'], functionDir)
+      const own = { host: new PlainHost(launcher) }
+      const forks = start(t, own, '/bin/sh', ['-c', 'setsid -f sh -c \'echo daemon $$; exec sleep 100\'; sleep 100 & echo child $!; exec sleep 100'], functionDir)
       const daemon = Number((await forks.line(/^daemon /))?.split(' ')[1])
       const child = Number((await forks.line(/^child /))?.split(' ')[1])
       t.teardown(() => {
@@ -144,17 +131,17 @@ for (const [label, command] of launchers) {
         }
       })
       const pid = forks.process.pid!
-      const launcher = parentOf(pid)
-      t.ok(await until(() => parentOf(daemon) === launcher), `the daemon's parent is the launcher ${launcher}, not init`)
+      const holder = parentOf(pid)!
+      t.ok(await until(() => parentOf(daemon) === holder), `the daemon's parent is the launcher ${holder}, not init`)
       t.same(groupMembers(pid).sort(), [pid, child].sort(), 'the daemon is out of the process group the harness signals')
       // Only the process itself, not its group: the same-group child outlives it.
       process.kill(pid, 'SIGKILL')
       t.match(await forks.process.exited, { code: null, signal: 'SIGKILL' }, 'the exit is the process\'s own, reported while the launcher stays')
-      t.equal(forks.process.holdingLauncher, launcher, 'the launcher still runs, holding what the process left')
-      t.equal(parentOf(daemon), launcher, 'the daemon lives on under it')
+      t.same([...own.host.holders()], [[holder, 'p']], 'the launcher still runs, holding what the process left')
+      t.equal(parentOf(daemon), holder, 'the daemon lives on under it')
       t.same(groupMembers(pid), [child], 'its group\'s leftover is still there, for the harness to reap and record')
-      forks.process.endLauncher()
-      t.ok(await until(() => [launcher!, daemon, child].every((p) => parentOf(p) === undefined)), 'told the sandbox is over, the launcher kills the daemon and the leftover and ends')
+      own.host.end()
+      t.ok(await until(() => [holder, daemon, child].every((p) => parentOf(p) === undefined)), 'told the sandbox is over, the launcher kills the daemon and the leftover and ends')
     })
 
     t.test('when the harness dies (SIGKILL), the process and the daemon it adopted die too', async (t) => {
@@ -164,9 +151,7 @@ for (const [label, command] of launchers) {
         [
           '-e',
           "require('node:child_process').spawn(process.argv[1], process.argv.slice(2).map((a) => (a === 'HARNESS' ? String(process.pid) : a)), { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] }); setInterval(() => {}, 1e6)",
-          command.file,
-          ...command.args,
-          '-',
+          launcher,
           'HARNESS',
           functionDir,
           '/bin/sh',
@@ -189,11 +174,11 @@ for (const [label, command] of launchers) {
         }
       })
       t.ok(await until(() => pids().every((pid) => pid > 0), 10_000), `the process and its daemon said their pids: ${out.trim()}`)
-      const launcher = parentOf(said('process'))!
-      t.equal(parentOf(launcher), harness.pid, 'the launcher is the stand-in harness\'s child')
-      t.ok(await until(() => parentOf(said('daemon')) === launcher), 'the daemon was adopted by the launcher')
+      const enter = parentOf(said('process'))!
+      t.equal(parentOf(enter), harness.pid, 'the launcher is the stand-in harness\'s child')
+      t.ok(await until(() => parentOf(said('daemon')) === enter), 'the daemon was adopted by the launcher')
       harness.kill('SIGKILL')
-      t.ok(await until(() => [launcher, ...pids()].every((pid) => parentOf(pid) === undefined)), 'the launcher, the process and the daemon are gone')
+      t.ok(await until(() => [enter, ...pids()].every((pid) => parentOf(pid) === undefined)), 'the launcher, the process and the daemon are gone')
     })
 
     t.test('a file that cannot run is a launch failure with its errno', async (t) => {

@@ -2,12 +2,11 @@
 // Lambda, fixed ports that never collide between sandboxes, Telemetry delivered to a listener on
 // the sandbox's own loopback, and no way from one sandbox to another's API or to the host.
 import { setMaxListeners } from 'node:events'
-import { existsSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { type BootOptions, type Sandbox } from '../../harness/index.js'
-import { ENTER_BINARY, ENTER_SCRIPT, holderBinary } from '../../harness/isolation/launcher.js'
-import { PYTHON, canaryExtension, extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { HOLDER_BINARY } from '../../harness/isolation/launcher.js'
+import { canaryExtension, extensionsDir, fn, startSandbox, until } from '../helpers.js'
 import { namespace } from './starting.js'
 
 /** A bwrap sandbox (no fallback to plain processes); an isolation warning fails the test. */
@@ -71,13 +70,8 @@ t.test('a reset serves the next generation at 127.0.0.1:9001 again; a host port 
 })
 
 t.test('the holder\'s sockets: a port taken inside is refused with its errno, and a connect never blocks the harness', async (t) => {
-  const launcher = existsSync(ENTER_BINARY) ? { file: ENTER_BINARY, args: [] } : { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }
-  const ns = await namespace(t, launcher, holderBinary())
+  const ns = await namespace(t, HOLDER_BINARY)
   const network = ns.network
-  if (network === undefined) {
-    t.comment('no compiled holder (make build): a shell-held sandbox keeps the host\'s network')
-    return
-  }
   const held = await network.listen(4243)
   t.teardown(() => (held as { close(): void }).close())
   await t.rejects(network.listen(4243), { code: 'EADDRINUSE', message: /listen on 127\.0\.0\.1:4243/ }, 'the second listener on 4243 is refused')

@@ -36,7 +36,7 @@ t.test('"auto" falls back to plain processes where bwrap is missing; "bwrap" ref
     process.env.PATH = path
   })
   process.env.PATH = '/nonexistent'
-  const input = { functionDir: fn('echo'), layers: [], ephemeralStorageMB: 512, launcherPythons: ['/usr/bin/python3'] }
+  const input = { functionDir: fn('echo'), layers: [], ephemeralStorageMB: 512 }
   const auto = await startIsolation({ ...input, mode: 'auto' })
   t.equal(auto.isolation.mode, 'none')
   t.match(auto.warning, /^isolation is off \(bwrap was not found on PATH; on Debian\/Ubuntu: apt-get install bubblewrap\): the processes run as plain host processes/)

@@ -1,22 +1,19 @@
 // Not a test: measures what plain mode's launcher costs per process start. Starts /bin/true
-// through the supervisor directly (as plain mode did before), through the compiled launcher and
-// through enter.py, interleaved, and prints the median and p90 time from spawn to the exit.
-//   node dist/test/load/launcher-cost.js [starts per kind, default 60]
-import { ENTER_BINARY, ENTER_SCRIPT, enterLauncher } from '../../harness/isolation/launcher.js'
-import { SupervisedProcess, type Launcher } from '../../harness/supervisor/supervisor.js'
-import { PYTHON } from '../helpers.js'
+// through plain mode's process host (the compiled launcher) and prints the median and p90 time
+// from spawn to the exit.
+//   node dist/test/load/launcher-cost.js [starts, default 60]
+import { ENTER_BINARY } from '../../harness/isolation/launcher.js'
+import { PlainHost } from '../../harness/isolation/plain-host.js'
+import { SupervisedProcess, type ProcessHost } from '../../harness/supervisor/supervisor.js'
 
 const starts = Number(process.argv[2] ?? 60)
-const kinds: [string, Launcher | undefined][] = [
-  ['direct (no launcher)', undefined],
-  ['enter (compiled)', enterLauncher({ file: ENTER_BINARY, args: [] }, undefined)],
-  ['enter.py', enterLauncher({ file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }, undefined)],
-]
+const kinds: [string, ProcessHost][] = [['enter (compiled)', new PlainHost(ENTER_BINARY)]]
 
-async function once(launcher: Launcher | undefined): Promise<{ launchedMs: number; exitedMs: number }> {
+async function once(host: ProcessHost): Promise<{ launchedMs: number; exitedMs: number }> {
   const startedAt = performance.now()
   const child = new SupervisedProcess(
-    { name: 'p', kind: 'extension', file: '/bin/true', args: [], cwd: '/', env: { PATH: '/usr/bin:/bin' }, ...(launcher === undefined ? {} : { launcher }) },
+    { name: 'p', kind: 'extension', file: '/bin/true', args: [], cwd: '/', env: { PATH: '/usr/bin:/bin' } },
+    host,
     { now: () => performance.now(), onLine: () => undefined, onExit: () => undefined },
   )
   const failure = await child.launched

@@ -17,7 +17,7 @@ interface Sessions {
 }
 
 async function lifecycle(t: Test, options: Parameters<typeof startSandbox>[1]) {
-  const sandbox = await startSandbox(t, { postgres: probe, ...options })
+  const sandbox = await startSandbox(t, { postgres: true, ...options }, { postgres: probe })
   for (let i = 0; i < 2; i++) {
     t.equal((await sandbox.invoke({})).status, 'success')
   }

@@ -7,7 +7,7 @@ import { Agent, createServer, request, type IncomingMessage, type Server } from 
 import type { AddressInfo, Socket } from 'node:net'
 import { PassThrough, type Duplex } from 'node:stream'
 import type { Test } from 'tap'
-import type { BootOptions, InvocationRecord, InvokeOptions, RunRecord, Sandbox } from '../../harness/index.js'
+import type { BootOptions, InvocationRecord, InvokeOptions, RunRecord, Sandbox, SandboxHooks } from '../../harness/index.js'
 import { startSandbox } from '../helpers.js'
 
 export interface RuntimeCall {
@@ -132,6 +132,7 @@ export async function observe(
   t: Test,
   options: Partial<BootOptions> & { functionDir: string },
   drive: (invoke: (event: unknown, options?: InvokeOptions) => Promise<InvocationRecord>) => Promise<void>,
+  hooks: SandboxHooks = {},
 ): Promise<Observed> {
   const proxy = await RecordingProxy.start(t)
   let booted: Sandbox | undefined
@@ -140,6 +141,7 @@ export async function observe(
     // The proxy listens on the host: its port is relayed into a sandbox's own network.
     { ...options, platformEnv: { ...options.platformEnv, AWS_LAMBDA_RUNTIME_API: proxy.address }, hostPorts: [proxy.port] },
     {
+      ...hooks,
       // Before boot() returns (Init) the hook's connect; after it, the listener of the day.
       onApiListening: (_address, connect) => {
         proxy.upstream = () => (booted === undefined ? connect() : booted.connectInside(Number(booted.runtimeApi.split(':')[1])))

@@ -88,7 +88,7 @@ const INIT_FAULTS: readonly [string, string][] = [
   ['malformed handler name', 'nodot'],
 ]
 
-function cases(extensions: string, probe: PostgresProbe): Case[] {
+function cases(extensions: string): Case[] {
   const list: Case[] = []
   for (const runtime of PROFILES) {
     for (const [format, env] of LOG_FORMATS) {
@@ -109,7 +109,7 @@ function cases(extensions: string, probe: PostgresProbe): Case[] {
           functionDir: FUNCTION,
           handler: 'pools.handler',
           runtime,
-          postgres: probe,
+          postgres: true,
           runtimeShutdownMs: 1800,
           ...(withExtension ? { extensionsDir: extensions } : {}),
         },
@@ -147,7 +147,7 @@ t.test('our client and awslambdaric agree', { skip: !existsSync(PYTHON) && `no $
   const probe = await PostgresProbe.start()
   t.teardown(() => probe.stop())
   const extensions = extensionsDir(t, ['well-behaved'])
-  const list = cases(extensions, probe)
+  const list = cases(extensions)
   const runs = list.flatMap((c) =>
     CLIENTS.map((client) => () =>
       observe(
@@ -158,6 +158,7 @@ t.test('our client and awslambdaric agree', { skip: !existsSync(PYTHON) && `no $
             await invoke(event, options)
           }
         },
+        { postgres: probe },
       ),
     ),
   )

@@ -2,16 +2,16 @@
 // when its first line is read before the report of its start (they come on separate pipes, and
 // one poll of the event loop can hand over the line first); the record's timeline and every
 // test that acts on a process's pid when it prints a line depend on it.
-import { existsSync } from 'node:fs'
 import t from 'tap'
-import { ENTER_BINARY, ENTER_SCRIPT, enterLauncher } from '../../harness/isolation/launcher.js'
-import { SupervisedProcess, type Launcher, type SpawnSpec, type SupervisorHooks } from '../../harness/supervisor/supervisor.js'
-import { PYTHON } from '../helpers.js'
+import { ENTER_BINARY, HOLDER_BINARY, findBwrap } from '../../harness/isolation/launcher.js'
+import { PlainHost } from '../../harness/isolation/plain-host.js'
+import { SupervisedProcess, type ProcessHost, type SpawnSpec, type SupervisorHooks } from '../../harness/supervisor/supervisor.js'
+import { namespace } from '../isolation/starting.js'
 
-const plain = enterLauncher(existsSync(ENTER_BINARY) ? { file: ENTER_BINARY, args: [] } : { file: PYTHON, args: ['-I', '-S', ENTER_SCRIPT] }, undefined)
+const plain = new PlainHost(ENTER_BINARY)
 
 /** Runs `script` in sh and returns what the hooks heard, in order. */
-async function heard(launcher: Launcher | undefined, script: string): Promise<{ events: string[]; process: SupervisedProcess }> {
+async function heard(host: ProcessHost, script: string): Promise<{ events: string[]; process: SupervisedProcess }> {
   const events: string[] = []
   const hooks: SupervisorHooks = {
     now: () => performance.now(),
@@ -19,8 +19,8 @@ async function heard(launcher: Launcher | undefined, script: string): Promise<{ 
     onLine: (_process, stream, line) => events.push(`${stream} ${line}`),
     onExit: (_process, exit) => events.push(`exit ${exit.code ?? exit.signal}`),
   }
-  const spec: SpawnSpec = { name: 'p', kind: 'extension', file: '/bin/sh', args: ['-c', script], cwd: '/', env: { PATH: '/usr/bin:/bin' }, ...(launcher === undefined ? {} : { launcher }) }
-  const process = new SupervisedProcess(spec, hooks)
+  const spec: SpawnSpec = { name: 'p', kind: 'extension', file: '/bin/sh', args: ['-c', script], cwd: '/', env: { PATH: '/usr/bin:/bin' } }
+  const process = new SupervisedProcess(spec, host, hooks)
   t.teardown(() => process.destroy())
   await process.exited
   await process.outputEnded
@@ -29,10 +29,9 @@ async function heard(launcher: Launcher | undefined, script: string): Promise<{ 
 
 t.test('a start reported after the process has already printed and exited is still heard of first', async (t) => {
   // The report of the start is held back until the process has ended: its lines are read meanwhile.
-  const late: Launcher = {
-    command: (spec) => plain.command(spec),
-    started: (control) =>
-      plain.started(control).then(async (started) => {
+  const late: ProcessHost = {
+    launch: (spec) =>
+      plain.launch(spec).then(async (started) => {
         if ('pid' in started) {
           await started.ended
         }
@@ -46,9 +45,13 @@ t.test('a start reported after the process has already printed and exited is sti
   t.same(process.tail.sort(), ['first', 'second', 'third'], 'and in the tail')
 })
 
-t.test('a direct spawn and a launcher are heard of before their lines too', async (t) => {
-  for (const [label, launcher] of [['direct', undefined], ['launcher', plain]] as const) {
-    const { events, process } = await heard(launcher, 'echo hello')
+t.test('a process the launcher or the holder starts is heard of before its lines too', async (t) => {
+  const hosts: [string, ProcessHost][] = [['launcher', plain]]
+  if (findBwrap() !== undefined) {
+    hosts.push(['holder', (await namespace(t, HOLDER_BINARY)).host])
+  }
+  for (const [label, host] of hosts) {
+    const { events, process } = await heard(host, 'echo hello')
     t.equal(events[0], `started ${process.pid}`, label)
     t.ok(events.includes('stdout hello'), label)
   }
@@ -56,8 +59,8 @@ t.test('a direct spawn and a launcher are heard of before their lines too', asyn
 
 t.test('a process that never started is never heard of as started', async (t) => {
   const events: string[] = []
-  const spec: SpawnSpec = { name: 'p', kind: 'extension', file: '/nonexistent/file', args: [], cwd: '/', env: {}, launcher: plain }
-  const process = new SupervisedProcess(spec, {
+  const spec: SpawnSpec = { name: 'p', kind: 'extension', file: '/nonexistent/file', args: [], cwd: '/', env: {} }
+  const process = new SupervisedProcess(spec, plain, {
     now: () => performance.now(),
     onStarted: () => events.push('started'),
     onLine: () => events.push('line'),
