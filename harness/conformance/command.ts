@@ -1,7 +1,7 @@
 // `lambda-harness check`: flags → CheckOptions → runCheck → the chosen report (stdout or --out)
 // and the HTML timeline (--html). Exit code 0 when every check passed, 1 when any failed; bad
 // usage throws a user HarnessError, which the CLI turns into exit code 2.
-import { imageFlags, numberFlag, parseEnv, parseParameterOverrides, readTemplateText } from '../config/flags.js'
+import { imageFlags, numberFlag, parseEnv, parseParameterOverrides, readTemplateText, warningWriter } from '../config/flags.js'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -105,7 +105,7 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     throw invalid('--reporter', REPORTERS.join(' | '), values.reporter)
   }
   const options = checkOptions(values, targets[0] ?? '')
-  const warn = (message: string) => io.stderr(`lambda-harness: warning: ${message}\n`)
+  const warn = warningWriter(io.stderr)
   const interrupt = interruptOnSignals(io.stderr)
   const reports = await runCheckTargets(options, targets, shard, {
     warn,
