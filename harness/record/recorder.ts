@@ -2,7 +2,10 @@
 // verdict is computed from the rest when the record is read.
 import { performance } from 'node:perf_hooks'
 import type { PlatformFault, ProcessRecord, RunRecord, TimelineEntry } from './run-record.js'
+import { roundMs } from './ms.js'
 import { datedProblems } from './verdict.js'
+
+export { roundMs }
 
 /**
  * Output kept in the timeline per process name (a restarted process shares its predecessors'):
@@ -12,11 +15,6 @@ import { datedProblems } from './verdict.js'
  */
 export const MAX_TIMELINE_OUTPUT_LINES = 20_000
 export const MAX_TIMELINE_OUTPUT_CHARS = 4 * 1024 * 1024
-
-/** ms to the microsecond, as RAPID's durations: Lambda prints `7.462`, never `7.461999999999989`. */
-export function roundMs(ms: number): number {
-  return Math.round(ms * 1000) / 1000
-}
 
 export class Recorder {
   readonly record: RunRecord

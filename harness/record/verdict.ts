@@ -2,6 +2,7 @@
 // Lambda's own behaviour (an unsubscribed extension killed at once, a 3.11 runtime killed at the
 // end of its share) is reported, not blamed.
 import type { InitRecord, PlatformFault, PostgresSessionRecord, Problem, ProcessRecord, RunRecord, ShutdownRecord, TelemetrySubscriberRecord } from './run-record.js'
+import { roundMs } from './ms.js'
 
 /** A problem and when its fact happened, on the sandbox clock: the verdict lists them in time order. */
 export interface DatedProblem {
@@ -22,7 +23,7 @@ export function datedProblems(record: RunRecord): DatedProblem[] {
   const finalEndMs = record.shutdown === null ? 0 : endOf(record.shutdown)
   const dated = [
     ...(record.platformFaults ?? []).map((fault) => ({ atMs: fault.atMs, problem: faultProblem(fault) })),
-    ...inits.flatMap((init) => dateAll(init.startedAtMs + init.durationMs, [initProblem(init)].flatMap((p) => p ?? []))),
+    ...inits.flatMap((init) => dateAll(roundMs(init.startedAtMs + init.durationMs), [initProblem(init)].flatMap((p) => p ?? []))),
     ...record.resets.flatMap((reset) => dateAll(endOf(reset), [...shutdownProblems(reset, handlerRunsInNext), resetProblem(reset)])),
     ...(record.shutdown === null ? [] : dateAll(finalEndMs, shutdownProblems(record.shutdown, handlerRunsInNext))),
     // After the final Shutdown, when the probe reports.
@@ -37,7 +38,7 @@ function dateAll(atMs: number, problems: Problem[]): DatedProblem[] {
 }
 
 function endOf(shutdown: ShutdownRecord): number {
-  return shutdown.startedAtMs + shutdown.durationMs
+  return roundMs(shutdown.startedAtMs + shutdown.durationMs)
 }
 
 function faultProblem(fault: PlatformFault): Problem {
