@@ -13,6 +13,9 @@ export const SHUTDOWN_REASONS: readonly ShutdownReason[] = ['spindown', 'timeout
 /** 'auto': a bwrap sandbox when Linux and bwrap allow it, else plain processes with a warning. */
 export type IsolationMode = 'auto' | 'bwrap' | 'none'
 export const ISOLATION_MODES: readonly IsolationMode[] = ['auto', 'bwrap', 'none']
+/** How much the RunRecord keeps: everything, or a bounded summary for long (soak) runs. */
+export type RecordMode = 'full' | 'summary'
+export const RECORD_MODES: readonly RecordMode[] = ['full', 'summary']
 /**
  * Which runtime client starts the function: ours (bootstrap.py), AWS's awslambdaric package run by
  * the interpreter, or an image's own /var/runtime/bootstrap.
@@ -50,6 +53,11 @@ export interface BootOptions {
   runtimeShutdownMs?: number
   /** SIGSTOP every process group between invokes, as Lambda freezes the sandbox. Default false. */
   freeze?: boolean
+  /**
+   * 'summary' keeps the first and last 100 invocations with their timeline and log lines, and of
+   * the invokes between only what a verdict needs (record.summary says so). Default 'full'.
+   */
+  record?: RecordMode
   /**
    * Refuse before anything starts what Lambda fails only at Init: a handler with no module, an
    * extension file that is missing or not executable (the CLI's `run`). Default false: Lambda's way.
@@ -124,6 +132,7 @@ export interface ParsedOptions {
   readonly initTimeoutMs: number
   readonly runtimeShutdownMs: number | undefined
   readonly freeze: boolean
+  readonly record: RecordMode
   readonly preflight: boolean
   readonly platformEnv: Readonly<Record<string, string>>
   readonly telemetry: ParsedTelemetryOptions
@@ -306,6 +315,9 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   if (options.freeze !== undefined && typeof options.freeze !== 'boolean') {
     throw invalid('freeze', 'true or false', options.freeze)
   }
+  if (options.record !== undefined && !RECORD_MODES.includes(options.record)) {
+    throw invalid('record', RECORD_MODES.join(' | '), options.record)
+  }
   if (options.preflight !== undefined && typeof options.preflight !== 'boolean') {
     throw invalid('preflight', 'true or false', options.preflight)
   }
@@ -358,6 +370,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     initTimeoutMs,
     runtimeShutdownMs,
     freeze: options.freeze ?? false,
+    record: options.record ?? 'full',
     preflight: options.preflight ?? false,
     platformEnv: { ...platformEnv },
     telemetry: validateTelemetryOptions(options.telemetry),

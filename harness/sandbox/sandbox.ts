@@ -163,6 +163,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     const recorder = new Recorder({
       version: HARNESS_VERSION,
       warnings,
+      mode: parsed.record,
       ...(onTimeline === undefined ? {} : { onEntry: (entry: TimelineEntry) => callHook(onTimeline, entry, hooks.warn) }),
       runtime: {
         profile: parsed.profile.id,
@@ -535,7 +536,7 @@ export class Sandbox implements AsyncDisposable, PlatformPort {
     const startedAtMs = recorder.now()
     const deadlineMs = Date.now() + this.#options.timeoutMs
     const record: InvocationRecord = { requestId, status: 'success', response: '', contentType: 'application/json', durationMs: 0, startedAtMs }
-    this.#recorder.record.invocations.push(record)
+    this.#recorder.invocation(record)
     recorder.add('phase', `START RequestId: ${requestId} Version: $LATEST`)
     if (!this.#live) {
       // A suppressed Init: the first invoke after a reset re-inits under the function timeout.

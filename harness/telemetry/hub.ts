@@ -333,7 +333,7 @@ export class TelemetryHub implements TelemetrySink {
   }
 
   #log(lines: readonly string[]): void {
-    this.#setup.recorder.record.logs.push(...lines)
+    this.#setup.recorder.log(lines)
   }
 
   #resources(): TelemetryResources {

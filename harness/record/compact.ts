@@ -1,0 +1,131 @@
+// Compact storage for the parts of the RunRecord that grow with every invoke: numbers in typed
+// arrays, repeated strings interned once, request ids as 16 bytes. A kept object survives every
+// scavenge and is copied by each (bench/findings.md, "Where the p99 goes"); a typed array's bytes
+// live outside the JS heap and are never copied by the GC.
+
+/** Elements per chunk: a column grows by one chunk at a time, so at most one chunk is unused. */
+const CHUNK = 512
+
+/** A growable column of numbers in typed-array chunks; no chunk is ever copied. */
+export class NumberColumn<A extends Float64Array | Int32Array | Uint16Array> {
+  readonly #chunks: A[] = []
+  length = 0
+
+  constructor(readonly make: (size: number) => A) {}
+
+  push(value: number): void {
+    const offset = this.length % CHUNK
+    if (offset === 0) {
+      this.#chunks.push(this.make(CHUNK))
+    }
+    this.#chunks[this.#chunks.length - 1]![offset] = value
+    this.length++
+  }
+
+  get(index: number): number {
+    return this.#chunks[Math.floor(index / CHUNK)]![index % CHUNK]!
+  }
+}
+
+export const float64Column = (): NumberColumn<Float64Array> => new NumberColumn((size) => new Float64Array(size))
+export const int32Column = (): NumberColumn<Int32Array> => new NumberColumn((size) => new Int32Array(size))
+export const uint16Column = (): NumberColumn<Uint16Array> => new NumberColumn((size) => new Uint16Array(size))
+
+/** Strings kept once: `intern` returns the same id for equal strings, `keep` stores one without looking it up. */
+export class TextTable {
+  readonly #texts: string[] = []
+  readonly #ids = new Map<string, number>()
+
+  intern(text: string): number {
+    let id = this.#ids.get(text)
+    if (id === undefined) {
+      id = this.#texts.push(text) - 1
+      this.#ids.set(text, id)
+    }
+    return id
+  }
+
+  /** For text that rarely repeats (a process's output): no map entry for it. */
+  keep(text: string): number {
+    return this.#texts.push(text) - 1
+  }
+
+  text(id: number): string {
+    return this.#texts[id]!
+  }
+}
+
+/** Stands for the request id inside a stored template; text holding it is stored as it is. */
+const REQUEST_ID_MARK = '\u0000'
+
+/**
+ * Text that names the current invoke's request id, stored as one template for every invoke
+ * ("START RequestId: \0 Version: $LATEST") and the invoke's index: one id instead of a string per invoke.
+ */
+export class TemplatedText {
+  readonly table = new TextTable()
+  readonly #text = int32Column()
+  /** The invocation whose request id the template stands for; -1 when the text is stored as it is. */
+  readonly #invocation = int32Column()
+
+  get length(): number {
+    return this.#text.length
+  }
+
+  push(text: string, requestId: string | undefined, invocation: number, intern: boolean): void {
+    if (requestId !== undefined && text.includes(requestId) && !text.includes(REQUEST_ID_MARK)) {
+      this.#text.push(this.table.intern(text.split(requestId).join(REQUEST_ID_MARK)))
+      this.#invocation.push(invocation)
+      return
+    }
+    this.#text.push(intern ? this.table.intern(text) : this.table.keep(text))
+    this.#invocation.push(-1)
+  }
+
+  get(index: number, requestIdOf: (invocation: number) => string): string {
+    const text = this.table.text(this.#text.get(index))
+    const invocation = this.#invocation.get(index)
+    return invocation < 0 ? text : text.split(REQUEST_ID_MARK).join(requestIdOf(invocation))
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
+
+/** Request ids: a lower-case UUID (ours, randomUUID's) as 16 bytes, anything else as its string. */
+export class RequestIds {
+  readonly #chunks: Uint8Array[] = []
+  readonly #other = new Map<number, string>()
+  length = 0
+
+  push(requestId: string): void {
+    const offset = (this.length % CHUNK) * 16
+    if (offset === 0) {
+      this.#chunks.push(new Uint8Array(CHUNK * 16))
+    }
+    if (UUID.test(requestId)) {
+      const chunk = this.#chunks[this.#chunks.length - 1]!
+      const hex = requestId.replaceAll('-', '')
+      for (let i = 0; i < 16; i++) {
+        chunk[offset + i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+      }
+    } else {
+      this.#other.set(this.length, requestId)
+    }
+    this.length++
+  }
+
+  get(index: number): string {
+    const other = this.#other.get(index)
+    if (other !== undefined) {
+      return other
+    }
+    const chunk = this.#chunks[Math.floor(index / CHUNK)]!
+    const offset = (index % CHUNK) * 16
+    let hex = ''
+    for (let i = 0; i < 16; i++) {
+      hex += HEX[chunk[offset + i]!]
+    }
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  }
+}
