@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Flags → options → run. No logic of its own beyond reading the files the flags name. Commands
 // are imported when used, so --help and usage errors do not load the whole harness.
-import { imageFlags, numberFlag, parseEnv, parseParameterOverrides, readTemplateText } from './config/flags.js'
+import { imageFlags, numberFlag, parseEnv, parseParameterOverrides, readTemplateText, recordFlag } from './config/flags.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, validateClientContext, RUNTIME_CLIENTS, SHUTDOWN_REASONS, type BootOptions, type ShutdownReason } from './config/options.js'
@@ -55,6 +55,8 @@ run options:
   --runtime-shutdown-ms <ms>   the runtime's share of the shutdown window (default 300; 500 with internal extensions)
   --init-timeout-ms <ms>       the Init limit (default 10000, as Lambda)
   --freeze                     SIGSTOP the sandbox between invokes, as Lambda freezes it
+  --record <full|summary>      summary: a bounded record for long runs (the first and last 100 invokes,
+                               every failure, reset, signal and exit); default full
   --telemetry-flush-before-shutdown
                                Managed Instances' order: deliver buffered telemetry (1 s at most) after the
                                runtime exits and before SHUTDOWN; on-demand Lambda sends SHUTDOWN at once
@@ -139,6 +141,7 @@ async function run(argv: string[]): Promise<number> {
       'runtime-shutdown-ms': { type: 'string' },
       'init-timeout-ms': { type: 'string' },
       freeze: { type: 'boolean' },
+      record: { type: 'string' },
       'telemetry-flush-before-shutdown': { type: 'boolean' },
       'ephemeral-storage': { type: 'string' },
       'no-isolation': { type: 'boolean' },
@@ -191,6 +194,7 @@ async function run(argv: string[]): Promise<number> {
     initTimeoutMs: numberFlag('init-timeout-ms', values['init-timeout-ms']),
     env: parseEnv(values.env, values['pass-env']),
     freeze: values.freeze ?? false,
+    ...recordFlag(values.record),
     ...(values['telemetry-flush-before-shutdown'] === true ? { telemetry: { flushBeforeShutdown: true } } : {}),
     ephemeralStorageMB: numberFlag('ephemeral-storage', values['ephemeral-storage']),
     ...(values['no-isolation'] === true ? { isolation: 'none' as const } : {}),
