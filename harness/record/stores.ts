@@ -96,6 +96,11 @@ export class InvocationStore {
     return this.keep === undefined || index < this.keep || index >= this.count - this.keep || this.#rowOf.has(index)
   }
 
+  /** The request id a row of invocation `index` may name as a template; undefined when that invocation is left out (or -1). */
+  templateIdOf(index: number): string | undefined {
+    return index >= 0 && this.kept(index) ? this.requestIdOf(index) : undefined
+  }
+
   requestIdOf(index: number): string {
     if (index === this.count - 1 && this.#live !== undefined) {
       return this.#live.requestId
@@ -291,9 +296,8 @@ export class TimelineStore {
     }
     this.#atMs.push(entry.atMs)
     this.#whoId.push(whoId)
-    const requestId = tag >= 0 && this.invocations.kept(tag) ? this.invocations.requestIdOf(tag) : undefined
     // Output is mostly unique lines: no map entry for them unless they name the invoke.
-    this.#detail.push(entry.detail, requestId, tag, entry.kind !== 'output')
+    this.#detail.push(entry.detail, this.invocations.templateIdOf(tag), tag, entry.kind !== 'output')
   }
 }
 
@@ -330,7 +334,6 @@ export class LogStore {
   }
 
   #store(line: string, tag: number): void {
-    const requestId = tag >= 0 && this.invocations.kept(tag) ? this.invocations.requestIdOf(tag) : undefined
-    this.#lines.push(line, requestId, tag, true)
+    this.#lines.push(line, this.invocations.templateIdOf(tag), tag, true)
   }
 }

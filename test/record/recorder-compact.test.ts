@@ -19,7 +19,6 @@ function recorder(mode: 'full' | 'summary'): Recorder {
 function drive(rec: Recorder, count: number, eventful: (i: number) => boolean) {
   const invocations: InvocationRecord[] = []
   const timeline: TimelineEntry[] = []
-  const logs: string[] = []
   const add = (kind: TimelineEntry['kind'], detail: string, process?: string) => {
     const atMs = rec.now()
     rec.add(kind, detail, process, atMs)
@@ -49,7 +48,7 @@ function drive(rec: Recorder, count: number, eventful: (i: number) => boolean) {
     add('phase', `END RequestId: ${requestId} (${record.status})`)
   }
   add('phase', 'Shutdown start (reason spindown, window 2000 ms, runtime share 300 ms)')
-  return { invocations, timeline, logs: [] as string[], plainLogs: logs }
+  return { invocations, timeline }
 }
 
 t.test('full mode renders every invocation, timeline entry and log line as given', async (t) => {
