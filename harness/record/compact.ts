@@ -5,9 +5,11 @@
 
 /** Elements per chunk: a column grows by one chunk at a time, so at most one chunk is unused. */
 const CHUNK = 512
+/** The first chunk starts this small and doubles up to CHUNK: a sandbox that never invokes stays small. */
+const FIRST_CHUNK = 32
 
-/** A growable column of numbers in typed-array chunks; no chunk is ever copied. */
-export class NumberColumn<A extends Float64Array | Int32Array | Uint16Array> {
+/** A growable column of numbers in typed-array chunks; only the first, small one is ever copied. */
+export class NumberColumn<A extends Float64Array | Int32Array | Uint16Array | Uint8Array> {
   readonly #chunks: A[] = []
   length = 0
 
@@ -15,8 +17,13 @@ export class NumberColumn<A extends Float64Array | Int32Array | Uint16Array> {
 
   push(value: number): void {
     const offset = this.length % CHUNK
-    if (offset === 0) {
-      this.#chunks.push(this.make(CHUNK))
+    const last = this.#chunks[this.#chunks.length - 1]
+    if (last === undefined || (offset === 0 && this.length > 0)) {
+      this.#chunks.push(this.make(last === undefined ? FIRST_CHUNK : CHUNK))
+    } else if (offset === last.length) {
+      const bigger = this.make(last.length * 2)
+      bigger.set(last)
+      this.#chunks[this.#chunks.length - 1] = bigger
     }
     this.#chunks[this.#chunks.length - 1]![offset] = value
     this.length++
@@ -94,22 +101,17 @@ const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(
 
 /** Request ids: a lower-case UUID (ours, randomUUID's) as 16 bytes, anything else as its string. */
 export class RequestIds {
-  readonly #chunks: Uint8Array[] = []
+  readonly #bytes = new NumberColumn((size) => new Uint8Array(size))
   readonly #other = new Map<number, string>()
   length = 0
 
   push(requestId: string): void {
-    const offset = (this.length % CHUNK) * 16
-    if (offset === 0) {
-      this.#chunks.push(new Uint8Array(CHUNK * 16))
+    const uuid = UUID.test(requestId)
+    const hex = uuid ? requestId.replaceAll('-', '') : ''
+    for (let i = 0; i < 16; i++) {
+      this.#bytes.push(uuid ? parseInt(hex.slice(i * 2, i * 2 + 2), 16) : 0)
     }
-    if (UUID.test(requestId)) {
-      const chunk = this.#chunks[this.#chunks.length - 1]!
-      const hex = requestId.replaceAll('-', '')
-      for (let i = 0; i < 16; i++) {
-        chunk[offset + i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
-      }
-    } else {
+    if (!uuid) {
       this.#other.set(this.length, requestId)
     }
     this.length++
@@ -120,11 +122,9 @@ export class RequestIds {
     if (other !== undefined) {
       return other
     }
-    const chunk = this.#chunks[Math.floor(index / CHUNK)]!
-    const offset = (index % CHUNK) * 16
     let hex = ''
     for (let i = 0; i < 16; i++) {
-      hex += HEX[chunk[offset + i]!]
+      hex += HEX[this.#bytes.get(index * 16 + i)]
     }
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
   }
