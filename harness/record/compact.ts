@@ -81,7 +81,7 @@ export class TemplatedText {
 
   push(text: string, requestId: string | undefined, invocation: number, intern: boolean): void {
     if (requestId !== undefined && text.includes(requestId) && !text.includes(REQUEST_ID_MARK)) {
-      this.#text.push(this.table.intern(text.split(requestId).join(REQUEST_ID_MARK)))
+      this.#text.push(this.table.intern(text.replaceAll(requestId, REQUEST_ID_MARK)))
       this.#invocation.push(invocation)
       return
     }
@@ -92,7 +92,12 @@ export class TemplatedText {
   get(index: number, requestIdOf: (invocation: number) => string): string {
     const text = this.table.text(this.#text.get(index))
     const invocation = this.#invocation.get(index)
-    return invocation < 0 ? text : text.split(REQUEST_ID_MARK).join(requestIdOf(invocation))
+    if (invocation < 0) {
+      return text
+    }
+    // A function, so a `$` in a caller's own request id is not read as a replacement pattern.
+    const requestId = requestIdOf(invocation)
+    return text.replaceAll(REQUEST_ID_MARK, () => requestId)
   }
 }
 

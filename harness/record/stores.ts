@@ -247,7 +247,7 @@ export class TimelineStore {
   /** Index into #who: the kind and the process of the entry. */
   readonly #whoId = uint16Column()
   readonly #who: { kind: Kind; process: string | undefined }[] = []
-  readonly #whoIds = new Map<string, number>()
+  readonly #whoIds = new Map<Kind, Map<string | undefined, number>>()
   readonly #detail = new TemplatedText()
   readonly #rows: TaggedRows<TimelineEntry>
   count = 0
@@ -264,7 +264,8 @@ export class TimelineStore {
     this.count++
     const tag = this.invocations.count - 1
     if (this.invocations.keep === undefined) {
-      this.#store({ atMs, kind, process, detail }, tag)
+      // The hot path of a full record: straight into the columns, no entry object.
+      this.#push(atMs, kind, process, detail, tag)
     } else {
       this.#rows.add(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail }, tag)
     }
@@ -288,16 +289,24 @@ export class TimelineStore {
   }
 
   #store(entry: TimelineEntry, tag: number): void {
-    const who = `${entry.kind}\u0000${entry.process ?? ''}\u0000${entry.process === undefined ? 0 : 1}`
-    let whoId = this.#whoIds.get(who)
-    if (whoId === undefined) {
-      whoId = this.#who.push({ kind: entry.kind, process: entry.process }) - 1
-      this.#whoIds.set(who, whoId)
+    this.#push(entry.atMs, entry.kind, entry.process, entry.detail, tag)
+  }
+
+  #push(atMs: number, kind: Kind, process: string | undefined, detail: string, tag: number): void {
+    let ofKind = this.#whoIds.get(kind)
+    if (ofKind === undefined) {
+      ofKind = new Map()
+      this.#whoIds.set(kind, ofKind)
     }
-    this.#atMs.push(entry.atMs)
+    let whoId = ofKind.get(process)
+    if (whoId === undefined) {
+      whoId = this.#who.push({ kind, process }) - 1
+      ofKind.set(process, whoId)
+    }
+    this.#atMs.push(atMs)
     this.#whoId.push(whoId)
     // Output is mostly unique lines: no map entry for them unless they name the invoke.
-    this.#detail.push(entry.detail, this.invocations.templateIdOf(tag), tag, entry.kind !== 'output')
+    this.#detail.push(detail, this.invocations.templateIdOf(tag), tag, kind !== 'output')
   }
 }
 

@@ -27,7 +27,7 @@ function drive(rec: Recorder, count: number, eventful: (i: number) => boolean) {
   add('phase', 'Init start (phase init, generation 0)')
   add('output', 'a line with a \u0000 in it', 'runtime')
   for (let i = 0; i < count; i++) {
-    const requestId = i === 3 ? `not-a-uuid-${i}` : randomUUID()
+    const requestId = i === 3 ? `not-a-uuid-$&-${i}` : randomUUID()
     const record: InvocationRecord = { requestId, status: 'success', response: i % 7 === 0 ? 'x'.repeat(300 + i) : '{}', contentType: 'application/json', durationMs: 0, startedAtMs: rec.now() }
     rec.invocation(record)
     invocations.push(record)
