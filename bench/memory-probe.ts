@@ -1,6 +1,7 @@
 // A fresh Node process (run with --expose-gc) that measures one side's memory: the first boot
 // in a fresh process (module loading and the interpreter probe included), then the RSS and heap
-// each further sandbox adds, then what `invokes` invokes add to one sandbox. Prints one JSON line.
+// each further sandbox adds, then what `invokes` invokes add to one sandbox, and what as many more
+// add after those (the steady state: V8's code for the invoke path is compiled by then). Prints one JSON line.
 // Usage: node --expose-gc dist/bench/memory-probe.js <harness|baseline> <sandboxes> <invokes> <python> [isolation]
 import { performance } from 'node:perf_hooks'
 import type { Isolation } from './config.js'
@@ -12,6 +13,8 @@ export interface MemoryProbeResult {
   readonly heapPerSandboxMB: number
   readonly rssPer1000InvokesMB: number
   readonly heapPer1000InvokesMB: number
+  /** The same over a second batch of `invokes`: what the record grows by once the code is warm. */
+  readonly heapPer1000LaterInvokesMB: number
   readonly pids: number[]
 }
 
@@ -80,6 +83,10 @@ async function main(): Promise<void> {
       await first.invoke()
     }
     const invoked = settledMemory()
+    for (let i = 0; i < invokes && first !== undefined; i++) {
+      await first.invoke()
+    }
+    const later = settledMemory()
     const result: MemoryProbeResult = {
       side,
       firstBootMs,
@@ -87,6 +94,7 @@ async function main(): Promise<void> {
       heapPerSandboxMB: (booted.heap - before.heap) / sandboxCount / MB,
       rssPer1000InvokesMB: invokes === 0 ? 0 : ((invoked.rss - booted.rss) / invokes) * 1000 / MB,
       heapPer1000InvokesMB: invokes === 0 ? 0 : ((invoked.heap - booted.heap) / invokes) * 1000 / MB,
+      heapPer1000LaterInvokesMB: invokes === 0 ? 0 : ((later.heap - invoked.heap) / invokes) * 1000 / MB,
       pids: sandboxes.flatMap((s) => s.pids()),
     }
     process.stdout.write(`${JSON.stringify(result)}\n`)

@@ -54,6 +54,14 @@ export async function memorySuite(context: SuiteContext): Promise<Figure[]> {
     }),
     figure({
       suite: 'memory',
+      name: 'JS heap + external per 1000 later invokes, one sandbox',
+      unit: 'MB',
+      harness: pick(harness, 'heapPer1000LaterInvokesMB'),
+      baseline: pick(baseline, 'heapPer1000LaterInvokesMB'),
+      note: `over ${config.invokes} more invokes: the record's growth once V8's code for them is compiled`,
+    }),
+    figure({
+      suite: 'memory',
       name: 'first boot in a fresh Node process, runtime only',
       unit: 'ms',
       harness: pick(harness, 'firstBootMs'),

@@ -42,6 +42,8 @@ run options:
   --runtime-shutdown-ms <ms>   the runtime's share of the shutdown window (default 300; 500 with internal extensions)
   --init-timeout-ms <ms>       the Init limit (default 10000, as Lambda)
   --freeze                     SIGSTOP the sandbox between invokes, as Lambda freezes it
+  --record <full|summary>      summary: a bounded record for long runs (the first and last 100 invokes,
+                               every failure, reset, signal and exit); default full
   --telemetry-flush-before-shutdown
                                Managed Instances' order: deliver buffered telemetry (1 s at most) after the
                                runtime exits and before SHUTDOWN; on-demand Lambda sends SHUTDOWN at once

@@ -2,7 +2,7 @@
 // to see of the record. Exit code 0 clean, 1 not clean; bad input throws a user HarnessError.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { imageFlags, numberFlag, parseEnv, parseParameterOverrides, readTemplateText, warningWriter } from '../config/flags.js'
+import { imageFlags, numberFlag, parseEnv, parseParameterOverrides, readTemplateText, recordFlag, warningWriter } from '../config/flags.js'
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, SHUTDOWN_REASONS, validateClientContext, type BootOptions, type ShutdownReason } from '../config/options.js'
 import { HarnessError } from '../errors.js'
 import { interruptOnSignals } from '../interrupt.js'
@@ -35,6 +35,7 @@ const RUN_OPTIONS = {
   'runtime-shutdown-ms': { type: 'string' },
   'init-timeout-ms': { type: 'string' },
   freeze: { type: 'boolean' },
+  record: { type: 'string' },
   'telemetry-flush-before-shutdown': { type: 'boolean' },
   'ephemeral-storage': { type: 'string' },
   'no-isolation': { type: 'boolean' },
@@ -121,6 +122,7 @@ function bootFlags(values: RunFlags, positionals: string[]): Partial<BootOptions
     initTimeoutMs: numberFlag('init-timeout-ms', values['init-timeout-ms']),
     env: parseEnv(values.env, values['pass-env']),
     freeze: values.freeze ?? false,
+    ...recordFlag(values.record),
     ...(values['telemetry-flush-before-shutdown'] === true ? { telemetry: { flushBeforeShutdown: true } } : {}),
     ephemeralStorageMB: numberFlag('ephemeral-storage', values['ephemeral-storage']),
     ...(values['no-isolation'] === true ? { isolation: 'none' as const } : {}),

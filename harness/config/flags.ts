@@ -1,7 +1,7 @@
 // Turning command-line flag values into option values, shared by `run` and `check`.
 import { readFileSync } from 'node:fs'
 import { HarnessError } from '../errors.js'
-import { invalid, RUNTIME_CLIENTS, type BootOptions, type RuntimeClient } from './options.js'
+import { invalid, RECORD_MODES, RUNTIME_CLIENTS, type BootOptions, type RecordMode, type RuntimeClient } from './options.js'
 
 /** A numeric flag, or undefined when it was not given. */
 export function numberFlag(name: string, value: string | undefined): number | undefined {
@@ -79,4 +79,15 @@ export function warningWriter(write: (text: string) => unknown): (message: strin
   return (message) => {
     write(`lambda-harness: warning: ${message}\n`)
   }
+}
+
+/** `--record full|summary`, as a boot option. */
+export function recordFlag(value: string | undefined): Pick<BootOptions, 'record'> {
+  if (value === undefined) {
+    return {}
+  }
+  if (!RECORD_MODES.includes(value as RecordMode)) {
+    throw invalid('--record', RECORD_MODES.join(' | '), value)
+  }
+  return { record: value as RecordMode }
 }

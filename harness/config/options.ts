@@ -17,6 +17,9 @@ import { validateTelemetryOptions, type ParsedTelemetryOptions, type TelemetryOp
 import { invalid, megabytesIn, numberIn, optionalBoolean, requireDirectory } from './validate.js'
 
 export { invalid } from './validate.js'
+/** How much the RunRecord keeps: everything, or a bounded summary for long (soak) runs. */
+export type RecordMode = 'full' | 'summary'
+export const RECORD_MODES: readonly RecordMode[] = ['full', 'summary']
 export { ISOLATION_MODES, RUNTIME_CLIENTS, type IsolationMode, type RuntimeClient, type SandboxUser } from './sandbox-options.js'
 
 export type ShutdownReason = 'spindown' | 'timeout' | 'failure'
@@ -52,6 +55,11 @@ export interface BootOptions {
   runtimeShutdownMs?: number
   /** SIGSTOP every process group between invokes, as Lambda freezes the sandbox. Default false. */
   freeze?: boolean
+  /**
+   * 'summary' keeps the first and last 100 invocations with their timeline and log lines, and of
+   * the invokes between only what a verdict needs (record.summary says so). Default 'full'.
+   */
+  record?: RecordMode
   /**
    * Refuse before anything starts what Lambda fails only at Init: a handler with no module, an
    * extension file that is missing or not executable (the CLI's `run`). Default false: Lambda's way.
@@ -126,6 +134,7 @@ export interface ParsedOptions {
   readonly initTimeoutMs: number
   readonly runtimeShutdownMs: number | undefined
   readonly freeze: boolean
+  readonly record: RecordMode
   readonly preflight: boolean
   readonly platformEnv: Readonly<Record<string, string>>
   readonly telemetry: ParsedTelemetryOptions
@@ -193,6 +202,9 @@ export function validateOptions(options: BootOptions): ParsedOptions {
   const { functionName, region, accountId } = validateIdentity(options)
   const { timeoutMs, memoryMB, initTimeoutMs, runtimeShutdownMs } = validateLimits(options)
   const freeze = optionalBoolean('freeze', options.freeze, false)
+  if (options.record !== undefined && !RECORD_MODES.includes(options.record)) {
+    throw invalid('record', RECORD_MODES.join(' | '), options.record)
+  }
   const preflight = optionalBoolean('preflight', options.preflight, false)
   const { isolation, ephemeralStorageMB, image, runtimeClient } = validateSandboxOptions(options)
   const postgres = validatePostgres(options.postgres)
@@ -217,6 +229,7 @@ export function validateOptions(options: BootOptions): ParsedOptions {
     initTimeoutMs,
     runtimeShutdownMs,
     freeze,
+    record: options.record ?? 'full',
     preflight,
     platformEnv,
     telemetry: validateTelemetryOptions(options.telemetry),

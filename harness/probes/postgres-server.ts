@@ -1,4 +1,5 @@
-// A throwaway PostgreSQL server: a fresh data directory under the OS temp folder, `initdb`, then
+// A throwaway PostgreSQL server: a fresh data directory (in /dev/shm where it can, postgres-cluster.ts)
+// holding a copy of `initdb`'s output for these binaries (initdb runs once and is kept), then
 // `postgres` listening on 127.0.0.1 only (plus a Unix socket inside the data directory for the
 // probe's admin connection), its stderr log parsed line by line for the SessionLedger.
 //
@@ -9,7 +10,7 @@ import { rmSync } from 'node:fs'
 import { chown, mkdtemp, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
-import { arch, platform, tmpdir } from 'node:os'
+import { arch, platform } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
@@ -17,6 +18,7 @@ import { pathToFileURL } from 'node:url'
 import { execa, type ResultPromise } from 'execa'
 import { onExit } from 'signal-exit'
 import { HarnessError } from '../errors.js'
+import { copyTemplate, dataParent, emptyDir, saveTemplate, templateDir } from './postgres-cluster.js'
 import { LOG_SETTINGS, parseLogLine, type LogRecord } from './postgres-log.js'
 
 export interface PostgresServerOptions {
@@ -107,17 +109,35 @@ export class PostgresServer {
     const binDir = options.binDir ?? (await resolveEmbeddedBinDir())
     const owner = await resolveServerOwner()
     // mkdtemp makes the folder 0700; the server's user must own it, and initdb accepts it empty.
-    const exitHook = new ExitHook(await mkdtemp(join(tmpdir(), 'lambda-harness-pg-')))
+    const exitHook = new ExitHook(await mkdtemp(join(await dataParent(), 'lambda-harness-pg-')))
     const { dataDir } = exitHook
     try {
       if (owner !== undefined) {
         await chown(dataDir, owner.uid, owner.gid)
       }
-      await initdb(binDir, dataDir, owner, exitHook)
+      const template = await templateDir(binDir, INITDB_ARGS, owner?.uid)
+      const fresh = async () => {
+        await initdb(binDir, dataDir, owner, exitHook)
+        if (template !== undefined) {
+          await saveTemplate(dataDir, template)
+        }
+      }
+      let copied = template !== undefined && (await copyTemplate(template, dataDir))
+      if (!copied) {
+        await fresh()
+      }
       for (let attempt = 1; ; attempt++) {
         const started = await PostgresServer.#spawn(binDir, dataDir, await findFreePort(), owner, options, exitHook)
         if ('subprocess' in started) {
           return new PostgresServer(started, exitHook)
+        }
+        if (copied && !started.portTaken && template !== undefined) {
+          // A cached cluster the server refused (binaries changed in place, a damaged cache): initdb, and keep that instead.
+          copied = false
+          await rm(template, { recursive: true, force: true })
+          await emptyDir(dataDir)
+          await fresh()
+          continue
         }
         // Another process took the port between our check and the server's bind: try another.
         if (!started.portTaken || attempt === PORT_ATTEMPTS) {
@@ -299,9 +319,11 @@ function serverEnv(): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', TZ: 'UTC' }
 }
 
+/** initdb's arguments besides -D. 1 MB WAL segments: a 5 MB pg_wal instead of 16 MB to copy. */
+const INITDB_ARGS = ['-U', ADMIN_USER, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions', '--wal-segsize=1']
+
 async function initdb(binDir: string, dataDir: string, owner: Owner | undefined, exitHook: ExitHook): Promise<void> {
-  const args = ['-D', dataDir, '-U', ADMIN_USER, '--auth-local=trust', '--auth-host=scram-sha-256']
-  args.push('-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions')
+  const args = ['-D', dataDir, ...INITDB_ARGS]
   const subprocess = execa(join(binDir, 'initdb'), args, {
     env: serverEnv(),
     extendEnv: false,

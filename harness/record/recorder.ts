@@ -1,8 +1,9 @@
 // Writes the RunRecord as a sandbox runs: one clock (ms since boot), the timeline, the faults; the
 // verdict is computed from the rest when the record is read.
 import { performance } from 'node:perf_hooks'
-import type { PlatformFault, ProcessRecord, RunRecord, TimelineEntry } from './run-record.js'
+import type { InvocationRecord, PlatformFault, ProcessRecord, RecordSummary, RunRecord, TimelineEntry } from './run-record.js'
 import { roundMs } from './ms.js'
+import { InvocationStore, LogStore, TimelineStore } from './stores.js'
 import { datedProblems } from './verdict.js'
 
 export { roundMs }
@@ -16,15 +17,27 @@ export { roundMs }
 export const MAX_TIMELINE_OUTPUT_LINES = 20_000
 export const MAX_TIMELINE_OUTPUT_CHARS = 4 * 1024 * 1024
 
+/** `record: 'summary'`: the first and the last this many invocations are kept in full. */
+export const SUMMARY_KEPT_INVOCATIONS = 100
+
 export class Recorder {
   readonly record: RunRecord
   readonly #origin = performance.now()
   readonly #epochOrigin = Date.now()
   readonly #outputKept = new Map<string, { lines: number; chars: number }>()
   readonly #onEntry: ((entry: TimelineEntry) => void) | undefined
+  readonly #invocations: InvocationStore
+  readonly #timeline: TimelineStore
+  readonly #logs: LogStore
+  #droppedEvents = 0
 
-  constructor(base: Pick<RunRecord, 'runtime' | 'function' | 'warnings'> & { version: string; onEntry?: (entry: TimelineEntry) => void }) {
+  constructor(
+    base: Pick<RunRecord, 'runtime' | 'function' | 'warnings'> & { version: string; onEntry?: (entry: TimelineEntry) => void; mode?: 'full' | 'summary' },
+  ) {
     this.#onEntry = base.onEntry
+    this.#invocations = new InvocationStore(base.mode === 'summary' ? SUMMARY_KEPT_INVOCATIONS : undefined)
+    this.#timeline = new TimelineStore(this.#invocations)
+    this.#logs = new LogStore(this.#invocations)
     this.record = {
       harness: { name: 'lambda-harness', version: base.version },
       startedAt: new Date(this.#epochOrigin).toISOString(),
@@ -42,6 +55,15 @@ export class Recorder {
       logs: [],
       droppedOutputLines: 0,
       interrupted: false,
+    }
+    // The growing parts are stored compactly and rendered on read, in the same place of the JSON.
+    Object.defineProperties(this.record, {
+      invocations: { enumerable: true, get: () => this.#invocations.values() },
+      timeline: { enumerable: true, get: () => this.#timeline.entries() },
+      logs: { enumerable: true, get: () => this.#logs.lines() },
+    })
+    if (base.mode === 'summary') {
+      Object.defineProperty(this.record, 'summary', { enumerable: true, get: () => this.#summary() })
     }
   }
 
@@ -66,9 +88,26 @@ export class Recorder {
   }
 
   add(kind: TimelineEntry['kind'], detail: string, process?: string, atMs = this.now()): void {
-    const entry: TimelineEntry = process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail }
-    this.record.timeline.push(entry)
-    this.#onEntry?.({ ...entry })
+    this.#timeline.add(atMs, kind, process, detail)
+    this.#onEntry?.(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail })
+  }
+
+  /** An invoke started: its record is kept (and may change) until the next one starts. */
+  invocation(record: InvocationRecord): void {
+    this.#invocations.push(record)
+    this.#timeline.settle()
+    this.#logs.settle()
+    const keep = this.#invocations.keep
+    if (keep !== undefined && this.#invocations.count % keep === 0) {
+      this.#trimEvents(keep)
+    }
+  }
+
+  /** The platform's log lines (START, END, REPORT, …). */
+  log(lines: readonly string[]): void {
+    for (const line of lines) {
+      this.#logs.add(line)
+    }
   }
 
   output(process: string, stream: 'stdout' | 'stderr', line: string): void {
@@ -99,6 +138,33 @@ export class Recorder {
   process(entry: ProcessRecord): ProcessRecord {
     this.record.processes.push(entry)
     return entry
+  }
+
+  /** Summary mode: each process's INVOKE events past the first and the last `keep` are left out, as their invokes are. */
+  #trimEvents(keep: number): void {
+    for (const process of this.record.processes) {
+      if (process.events.length > 3 * keep) {
+        const middle = process.events.slice(keep, -keep)
+        const kept = middle.filter((event) => event.eventType !== 'INVOKE')
+        this.#droppedEvents += middle.length - kept.length
+        process.events = [...process.events.slice(0, keep), ...kept, ...process.events.slice(-keep)]
+      }
+    }
+  }
+
+  #summary(): RecordSummary {
+    return {
+      keptInvocations: this.#invocations.keep ?? 0,
+      invocations: this.#invocations.count,
+      timelineEntries: this.#timeline.count,
+      logLines: this.#logs.count,
+      dropped: {
+        invocations: this.#invocations.dropped,
+        timelineEntries: this.#timeline.dropped,
+        logLines: this.#logs.dropped,
+        processEvents: this.#droppedEvents,
+      },
+    }
   }
 
   /** A copy a caller can keep and serialise, with its verdict, each problem in the timeline, in time order. */

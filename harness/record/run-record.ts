@@ -276,4 +276,21 @@ export interface RunRecord {
   interrupted: boolean
   /** Faults of the harness and the platform, in time order; absent when there were none. */
   platformFaults?: PlatformFault[]
+  /** Set when the record is a summary (`record: 'summary'`): what it kept of the run and what it left out. */
+  summary?: RecordSummary
+}
+
+/**
+ * A summary keeps the first and the last `keptInvocations` invocations with their timeline entries
+ * and log lines, and of the invokes between only what did not simply succeed: every such
+ * invocation with its rows, every signal, exit, spawn, problem and phase other than START/END.
+ */
+export interface RecordSummary {
+  readonly keptInvocations: number
+  /** How many there were in the run. */
+  readonly invocations: number
+  readonly timelineEntries: number
+  readonly logLines: number
+  /** Left out: uneventful invokes between the first and the last, their rows, and their INVOKE events in `processes[].events`. */
+  readonly dropped: { readonly invocations: number; readonly timelineEntries: number; readonly logLines: number; readonly processEvents: number }
 }

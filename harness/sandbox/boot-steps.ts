@@ -155,6 +155,7 @@ function openRecord({ parsed, python, extensionFiles, skipped }: Validated, laye
   const recorder = new Recorder({
     version: HARNESS_VERSION,
     warnings,
+    mode: parsed.record,
     ...(onTimeline === undefined ? {} : { onEntry: (entry: TimelineEntry) => callHook(onTimeline, entry, hooks.warn) }),
     runtime: {
       profile: parsed.profile.id,

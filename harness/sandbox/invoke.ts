@@ -25,7 +25,7 @@ export async function invokeOnce(sandbox: SandboxContext, payload: Buffer, optio
   const startedAtMs = recorder.now()
   const deadlineMs = Date.now() + sandbox.options.timeoutMs
   const record: InvocationRecord = { requestId, status: 'success', response: '', contentType: 'application/json', durationMs: 0, startedAtMs }
-  recorder.record.invocations.push(record)
+  recorder.invocation(record)
   recorder.add('phase', `START RequestId: ${requestId} Version: $LATEST`)
   if (!sandbox.live) {
     // A suppressed Init: the first invoke after a reset re-inits under the function timeout.

@@ -329,7 +329,7 @@ export class TelemetryHub implements PlatformEvents {
   }
 
   #log(lines: readonly string[]): void {
-    this.#setup.recorder.record.logs.push(...lines)
+    this.#setup.recorder.log(lines)
   }
 
   #resources(): TelemetryResources {

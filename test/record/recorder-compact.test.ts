@@ -1,0 +1,98 @@
+// The Recorder keeps the growing parts of the record compactly (record/compact.ts, stores.ts):
+// what it renders must be the record a plain array of objects would have been, entry for entry.
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { Recorder, SUMMARY_KEPT_INVOCATIONS } from '../../harness/record/recorder.js'
+import type { InvocationRecord, TimelineEntry } from '../../harness/record/run-record.js'
+
+function recorder(mode: 'full' | 'summary'): Recorder {
+  return new Recorder({
+    version: 'test',
+    warnings: [],
+    mode,
+    runtime: { profile: 'python3.12', executionEnv: 'AWS_Lambda_python3.12', os: 'Amazon Linux 2023', command: ['python3'], python: null },
+    function: { dir: '/f', handler: 'app.handler', name: 'f', timeoutMs: 3000, memoryMB: 128 },
+  })
+}
+
+/** Drives a recorder through `count` invokes as a sandbox does and returns what a plain record would hold. */
+function drive(rec: Recorder, count: number, eventful: (i: number) => boolean) {
+  const invocations: InvocationRecord[] = []
+  const timeline: TimelineEntry[] = []
+  const add = (kind: TimelineEntry['kind'], detail: string, process?: string) => {
+    const atMs = rec.now()
+    rec.add(kind, detail, process, atMs)
+    timeline.push(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail })
+  }
+  add('phase', 'Init start (phase init, generation 0)')
+  add('output', 'a line with a \u0000 in it', 'runtime')
+  for (let i = 0; i < count; i++) {
+    const requestId = i === 3 ? `not-a-uuid-$&-${i}` : randomUUID()
+    const record: InvocationRecord = { requestId, status: 'success', response: i % 7 === 0 ? 'x'.repeat(300 + i) : '{}', contentType: 'application/json', durationMs: 0, startedAtMs: rec.now() }
+    rec.invocation(record)
+    invocations.push(record)
+    add('phase', `START RequestId: ${requestId} Version: $LATEST`)
+    add('event', `INVOKE ${requestId}`, 'ext')
+    add('output', `ext event INVOKE ${requestId} ${requestId}`, 'ext')
+    add('output', `line ${i}`, 'runtime')
+    rec.log([`START RequestId: ${requestId} Version: $LATEST`, `END RequestId: ${requestId}`])
+    if (eventful(i)) {
+      record.status = 'error'
+      record.errorType = 'Runtime.ExitError'
+      record.resetReason = 'failure'
+      add('exit', 'exited (code 1)', 'runtime')
+      add('signal', 'SIGKILL (shutdown)', 'ext')
+      rec.log([`RequestId: ${requestId} Error: Runtime exited with error: exit status 1`])
+    }
+    record.durationMs = 1.25 + i
+    add('phase', `END RequestId: ${requestId} (${record.status})`)
+  }
+  add('phase', 'Shutdown start (reason spindown, window 2000 ms, runtime share 300 ms)')
+  return { invocations, timeline }
+}
+
+t.test('full mode renders every invocation, timeline entry and log line as given', async (t) => {
+  const rec = recorder('full')
+  const model = drive(rec, 1500, (i) => i === 700)
+  const record = JSON.parse(JSON.stringify(rec.record))
+  t.same(record.invocations, JSON.parse(JSON.stringify(model.invocations)), 'invocations, key order and optional fields included')
+  t.same(record.timeline, JSON.parse(JSON.stringify(model.timeline)), 'timeline entries')
+  t.equal(JSON.stringify(record.invocations), JSON.stringify(model.invocations), 'the same JSON, byte for byte')
+  t.equal(JSON.stringify(record.timeline), JSON.stringify(model.timeline), 'the same timeline JSON, byte for byte')
+  t.equal(record.logs.length, 1500 * 2 + 1)
+  t.equal(record.logs[1], `END RequestId: ${model.invocations[0]!.requestId}`)
+  t.equal(record.summary, undefined, 'a full record says nothing of a summary')
+  t.same(Object.keys(rec.snapshot()), Object.keys(record), 'a snapshot has the same fields in the same order')
+})
+
+t.test('summary mode keeps the first and last invocations, every eventful one, and counts the rest', async (t) => {
+  const rec = recorder('summary')
+  const count = 5000
+  const model = drive(rec, count, (i) => i === 2500)
+  const record = rec.snapshot()
+  const keep = SUMMARY_KEPT_INVOCATIONS
+  const expected = [...model.invocations.slice(0, keep), model.invocations[2500]!, ...model.invocations.slice(-keep)]
+  t.equal(JSON.stringify(record.invocations), JSON.stringify(expected), 'first, eventful and last invocations, as they were')
+  const eventfulId = model.invocations[2500]!.requestId
+  t.ok(record.timeline.some((e) => e.detail === `START RequestId: ${eventfulId} Version: $LATEST`), "the eventful invoke's own entries are kept")
+  t.same(
+    record.timeline.filter((e) => e.kind === 'exit' || e.kind === 'signal'),
+    model.timeline.filter((e) => e.kind === 'exit' || e.kind === 'signal'),
+    'every exit and signal',
+  )
+  t.ok(record.logs.includes(`RequestId: ${eventfulId} Error: Runtime exited with error: exit status 1`), 'the error log line')
+  t.equal(record.timeline.at(-1)?.detail, model.timeline.at(-1)?.detail, 'the last entry')
+  t.same(record.summary, {
+    keptInvocations: keep,
+    invocations: count,
+    timelineEntries: model.timeline.length,
+    logLines: count * 2 + 1,
+    dropped: {
+      invocations: count - 2 * keep - 1,
+      timelineEntries: (count - 2 * keep - 1) * 5,
+      logLines: (count - 2 * keep - 1) * 2,
+      processEvents: 0,
+    },
+  })
+  t.equal(record.timeline.length + record.summary!.dropped.timelineEntries, model.timeline.length, 'kept + dropped = all entries')
+})
