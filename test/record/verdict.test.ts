@@ -5,13 +5,14 @@ import { Recorder } from '../../harness/record/recorder.js'
 import { datedProblems, verdict } from '../../harness/record/verdict.js'
 
 /** A record as the Recorder starts it, after an Init that succeeded. */
+/** A plain record to edit by hand: the recorder's own keeps invocations, timeline and logs in its stores. */
 function baseRecord(): RunRecord {
-  const { record } = new Recorder({
+  const record = new Recorder({
     version: '0.0.0',
     warnings: [],
     runtime: { profile: 'python3.12', executionEnv: 'AWS_Lambda_python3.12', os: 'al2023', command: ['python3'], python: null },
     function: { dir: '/f', handler: 'app.handler', name: 'f', timeoutMs: 3000, memoryMB: 128 },
-  })
+  }).snapshot()
   record.init = { status: 'success', phase: 'init', durationMs: 10, startedAtMs: 0, extensions: [] }
   return record
 }
