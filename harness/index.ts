@@ -18,6 +18,9 @@ export type {
   TelemetryResources,
   TelemetrySubscriberRecord,
 } from './record/run-record.js'
+export { PROBLEM_CODES, SIGNAL_REASONS } from './record/run-record.js'
+export type { ProblemCode, SignalReason, PlatformFault } from './record/run-record.js'
+export { verdict } from './record/verdict.js'
 export { formatReport } from './record/report.js'
 export { renderHtmlTimeline } from './record/html.js'
 export type { TimelineSection, TimelineCheck } from './record/html.js'
