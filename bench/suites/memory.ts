@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { figure, type Figure } from '../figure.js'
+import { absoluteTarget, figure, type Figure } from '../figure.js'
 import type { MemoryProbeResult } from '../memory-probe.js'
 import type { SuiteContext } from './context.js'
 
@@ -50,6 +50,8 @@ export async function memorySuite(context: SuiteContext): Promise<Figure[]> {
       unit: 'MB',
       harness: pick(harness, 'heapPer1000InvokesMB'),
       baseline: pick(baseline, 'heapPer1000InvokesMB'),
+      // Issue #20: the record must not cost more than this per 1,000 invokes.
+      target: absoluteTarget(1.0, 'MB'),
       note: `over ${config.invokes} invokes: the RunRecord keeps every invocation and timeline entry`,
     }),
     figure({
