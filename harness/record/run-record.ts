@@ -6,6 +6,7 @@ export type PhaseStatus = 'success' | 'error' | 'failure' | 'timeout'
 export type InvokeStatus = 'success' | 'error' | 'timeout' | 'failure'
 
 import type { SignalReason } from '../lifecycle/signal-reasons.js'
+import type { InvokeResult } from '../lifecycle/phases/invoke.js'
 export { SIGNAL_REASONS, type SignalReason } from '../lifecycle/signal-reasons.js'
 
 export interface SignalSent {
@@ -61,24 +62,11 @@ export interface InitRecord {
   extensions: { name: string; external: boolean; events: string[]; state: string }[]
 }
 
-export interface InvocationRecord {
-  readonly requestId: string
+/** One invoke: what the caller got and REPORT said (lifecycle's InvokeResult), and a suppressed Init. */
+export interface InvocationRecord extends InvokeResult {
   status: InvokeStatus
-  /** The platform's error type (cleaned as RAPID does), as REPORT and telemetry show it. */
-  errorType?: string
-  /** The body the caller received. */
-  response: string
-  contentType: string
-  /** Set when the caller would see X-Amz-Function-Error: Unhandled. */
-  functionError?: 'Unhandled'
-  durationMs: number
-  startedAtMs: number
   /** A suppressed Init run inside this invoke, after a reset. */
   init?: InitRecord
-  /** The reset this invoke caused. */
-  resetReason?: ShutdownReason
-  /** The harness was interrupted (SIGINT, SIGTERM) while this invoke ran: it ended there, unanswered. */
-  interrupted?: true
 }
 
 export interface ShutdownRecord {

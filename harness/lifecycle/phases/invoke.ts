@@ -12,17 +12,22 @@ import { INTERRUPTED, type Clock, type Fatal, type Timeline } from './ports.js'
 
 const PLATFORM_ERROR = 'application/json'
 
-/** What the caller gets and REPORT says; the sandbox's InvocationRecord is one. */
+/** What the caller gets and REPORT says; the RunRecord's InvocationRecord extends it. */
 export interface InvokeResult {
   readonly requestId: string
   status: EventStatus
+  /** The platform's error type (cleaned as RAPID does), as REPORT and telemetry show it. */
   errorType?: string
+  /** The body the caller received. */
   response: string
   contentType: string
+  /** Set when the caller would see X-Amz-Function-Error: Unhandled. */
   functionError?: 'Unhandled'
   durationMs: number
   startedAtMs: number
+  /** The reset this invoke caused. */
   resetReason?: ShutdownReason
+  /** The harness was interrupted (SIGINT, SIGTERM) while this invoke ran: it ended there, unanswered. */
   interrupted?: true
 }
 
