@@ -13,7 +13,7 @@ import path from 'node:path'
 import { onExit } from 'signal-exit'
 import { invalid, type LayerSpec } from '../config/options.js'
 import { HarnessError } from '../errors.js'
-import { extractLayerZip, LAMBDA_UNZIPPED_LIMIT_BYTES, type ZipLimits } from './zip.js'
+import type { ZipLimits } from './zip.js'
 import { ownerTag, sweepOrphanedTempDirs } from './temp-owner.js'
 
 /** Every unpacked layer's folder is `os.tmpdir()/lambda-harness-layer-<pid>-<start>-XXXXXX` (temp-owner.ts). */
@@ -61,7 +61,7 @@ export async function prepareLayers(inputs: readonly string[], options: PrepareL
     }
   })
   const layers: LayerSpec[] = []
-  let budgetBytes = options.limits?.maxTotalBytes ?? LAMBDA_UNZIPPED_LIMIT_BYTES
+  let budgetBytes = options.limits?.maxTotalBytes
   try {
     for (const [index, input] of inputs.entries()) {
       let root = path.resolve(input)
@@ -72,7 +72,10 @@ export async function prepareLayers(inputs: readonly string[], options: PrepareL
         root = await mkdtemp(path.join(parent, `${LAYER_TEMP_PREFIX}${ownerTag()}`))
         created.push(root)
         trackTempDir(root)
-        const extracted = await extractLayerZip(input, root, { ...options.limits, maxTotalBytes: budgetBytes })
+        // The zip code loads only for a zip: a run with folder layers (or none) never needs it.
+        const zip = await import('./zip.js')
+        budgetBytes ??= zip.LAMBDA_UNZIPPED_LIMIT_BYTES
+        const extracted = await zip.extractLayerZip(input, root, { ...options.limits, maxTotalBytes: budgetBytes })
         budgetBytes -= extracted.bytes
       }
       layers.push({ root, extensionsDir: path.join(root, 'extensions') })

@@ -9,7 +9,7 @@ import { lifecycleWarnings } from '../config/profiles.js'
 import { preflight } from '../config/preflight.js'
 import { HarnessError } from '../errors.js'
 import { startIsolation, type IsolationInput, type StartedIsolation } from '../isolation/isolation.js'
-import type { PreparedLayers } from '../layers/layers.js'
+import { prepareLayers, type PreparedLayers } from '../layers/layers.js'
 import type { PostgresProbe } from '../probes/postgres.js'
 import { PYTHON_BOOTSTRAP } from '../paths.js'
 import { Recorder } from '../record/recorder.js'
@@ -89,7 +89,7 @@ export async function bootContext(options: BootOptions, hooks: SandboxHooks): Pr
     {
       // Zips are unpacked first (to private temp folders) so validation only ever sees folders.
       name: 'resolve layers',
-      run: async () => (layers = await prepareLayersOf(options)),
+      run: async () => (layers = await prepareLayers(Array.isArray(options.layers) ? options.layers : [], { option: 'layers' })),
       undo: () => layers.cleanup(),
     },
     { name: 'validate', run: async () => (validated = await validate(options, layers)) },
@@ -227,14 +227,4 @@ function callHook(hook: (entry: TimelineEntry) => void, entry: TimelineEntry, wa
   } catch (error) {
     warn?.(`the onTimeline hook threw: ${String(error)}`)
   }
-}
-
-/** Without layers the zip and tar code is never loaded: it is a good part of a CLI run's start. */
-async function prepareLayersOf(options: BootOptions): Promise<PreparedLayers> {
-  const inputs = Array.isArray(options.layers) ? options.layers : []
-  if (inputs.length > 0) {
-    return (await import('../layers/layers.js')).prepareLayers(inputs, { option: 'layers' })
-  }
-  const cleanup = async (): Promise<void> => undefined
-  return { layers: [], cleanup, [Symbol.asyncDispose]: cleanup }
 }
