@@ -11,6 +11,7 @@ import { boot, type BootOptions, type Sandbox, type SandboxHooks } from '../harn
 import type { RunRecord, TimelineEntry } from '../harness/index.js'
 import { groupMembers } from '../harness/supervisor/process-groups.js'
 import { mergeTree, toBwrapArgs } from '../harness/isolation/mounts.js'
+import { findExecutable } from '../harness/isolation/launcher.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const FUNCTIONS = path.join(ROOT, 'fixtures', 'functions')
@@ -129,8 +130,12 @@ export function debianRoot(suite: 'trixie' | 'sid' | 'bullseye'): string {
   return path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'lambda-harness', 'roots', suite)
 }
 
-/** Why a test that needs the root cannot run, or undefined when the root is there. */
+/** Why a test of the bwrap sandbox cannot run here (bwrap is not on PATH), or false: tap's `skip` option. */
+export const NO_BWRAP: string | false = findExecutable('bwrap') === undefined && 'no bwrap on PATH: this test is about the bwrap sandbox'
+
+/** Why a test that needs the root (run in the bwrap sandbox) cannot run, or undefined when it can. */
 export function missingRoot(suite: 'trixie' | 'sid' | 'bullseye'): string | undefined {
+  if (NO_BWRAP) return NO_BWRAP
   return existsSync(path.join(debianRoot(suite), 'bin', 'sh')) ? undefined : `no ${suite} root at ${debianRoot(suite)} (make setup builds it)`
 }
 

@@ -5,7 +5,7 @@ import { once } from 'node:events'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import t from 'tap'
 import { statFields } from '../../harness/supervisor/process-groups.js'
-import { extensionsDir, until } from '../helpers.js'
+import { extensionsDir, until, NO_BWRAP } from '../helpers.js'
 import { holdSandbox } from './processes.js'
 
 function processes(): { pid: number; ppid: number; namespace: string | undefined }[] {
@@ -30,7 +30,7 @@ function processes(): { pid: number; ppid: number; namespace: string | undefined
   return found
 }
 
-t.test('a SIGKILLed harness leaves no process: not the sandbox, not a daemon, not a launcher', async (t) => {
+t.test('a SIGKILLed harness leaves no process: not the sandbox, not a daemon, not a launcher', { skip: NO_BWRAP }, async (t) => {
   const { holder, pids } = await holdSandbox(t, [extensionsDir(t, ['double-forks-daemon'])])
   const namespace = readlinkSync(`/proc/${pids.runtime}/ns/pid`)
   const before = processes()

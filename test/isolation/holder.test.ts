@@ -14,7 +14,7 @@ import { HOLDER_BINARY } from '../../harness/isolation/launcher.js'
 import { hostsFile, sandboxMountArgs } from '../../harness/isolation/mounts.js'
 import { SandboxNamespace } from '../../harness/isolation/namespace.js'
 import { PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
-import { fn, until } from '../helpers.js'
+import { fn, until, NO_BWRAP } from '../helpers.js'
 import { namespace, start } from './starting.js'
 
 /** Whether the stream gives another chunk within `ms`: a holder that goes silent fails the test, never hangs it. */
@@ -30,7 +30,7 @@ async function nextData(stream: NodeJS.ReadableStream, ms = 5000): Promise<boole
 if (!existsSync(HOLDER_BINARY)) {
   t.comment(`${HOLDER_BINARY} is not built (make build, needs a C compiler): nothing to test`)
 } else {
-  t.test('in a sandbox', async (t) => {
+  t.test('in a sandbox', { skip: NO_BWRAP }, async (t) => {
     const ns = await namespace(t, HOLDER_BINARY)
 
     t.test('a process that ends at once still has its host pid, all of its output and its exit code', async (t) => {
@@ -85,7 +85,7 @@ if (!existsSync(HOLDER_BINARY)) {
     })
   })
 
-  t.test('it runs where its own file is hidden inside the sandbox (a harness installed under /tmp, /opt or /var/task)', async (t) => {
+  t.test('it runs where its own file is hidden inside the sandbox (a harness installed under /tmp, /opt or /var/task)', { skip: NO_BWRAP }, async (t) => {
     const ns = await SandboxNamespace.start({
       bwrap: 'bwrap',
       mountArgs: [
@@ -103,7 +103,7 @@ if (!existsSync(HOLDER_BINARY)) {
     t.same(inside.lines, ['hidden'], 'its file is not there for the processes, and it started them all the same')
   })
 
-  t.test('when the sandbox ends, its processes end SIGKILLed and nothing more starts', async (t) => {
+  t.test('when the sandbox ends, its processes end SIGKILLed and nothing more starts', { skip: NO_BWRAP }, async (t) => {
     const ns = await namespace(t, HOLDER_BINARY)
     const running = start(t, ns, 'sleep', ['100'])
     t.equal(await running.process.launched, undefined)

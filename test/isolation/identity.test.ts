@@ -9,7 +9,7 @@ import path from 'node:path'
 import { execa } from 'execa'
 import t from 'tap'
 import type { Sandbox } from '../../harness/index.js'
-import { extensionsDir, until } from '../helpers.js'
+import { extensionsDir, until, NO_BWRAP } from '../helpers.js'
 import { bootIsolated, touch } from './isolated.js'
 
 /** The host pid of the sandbox's pid 1, from the record's description of the sandbox. */
@@ -18,7 +18,7 @@ function initPidOf(sandbox: Sandbox): number {
   return Number(/pid 1 is host pid (\d+)/.exec(phases[phases.length - 1]?.detail ?? '')?.[1])
 }
 
-t.test('the processes run as uid 993 with a hostname of their own; the host\'s sysctls and low ports are out of reach', async (t) => {
+t.test('the processes run as uid 993 with a hostname of their own; the host\'s sysctls and low ports are out of reach', { skip: NO_BWRAP }, async (t) => {
   const sandbox = await bootIsolated(t)
   const before = hostname()
   t.match(await touch(sandbox, { op: 'identity' }), { uid: 993, gid: 990, euid: 993, hostname: /^169\.254\.\d{1,3}\.\d{1,3}$/ })
@@ -33,12 +33,12 @@ t.test('the processes run as uid 993 with a hostname of their own; the host\'s s
   t.match(sandbox.record.timeline.find((e) => e.kind === 'phase' && e.detail.startsWith('Sandbox: bwrap'))?.detail, /uid 993 gid 990 in a user namespace, hostname 169\.254\./)
 })
 
-t.test('Lambda\'s limits inside: 1024 descriptors (ulimit -n), 1024 processes, neither can be raised', async (t) => {
+t.test('Lambda\'s limits inside: 1024 descriptors (ulimit -n), 1024 processes, neither can be raised', { skip: NO_BWRAP }, async (t) => {
   const sandbox = await bootIsolated(t)
   t.same(await touch(sandbox, { op: 'limits' }), { ok: true, nofile: [1024, 1024], nproc: [1024, 1024], ulimitN: '1024' })
 })
 
-t.test('the function cannot signal the holder: it stays, and the sandbox keeps working', async (t) => {
+t.test('the function cannot signal the holder: it stays, and the sandbox keeps working', { skip: NO_BWRAP }, async (t) => {
   const sandbox = await bootIsolated(t, { extensionsDir: extensionsDir(t, ['well-behaved']) })
   const initPid = initPidOf(sandbox)
   for (const signal of ['SIGKILL', 'SIGTERM', 'SIGSTOP', 'SIGINT']) {
@@ -54,7 +54,7 @@ t.test('the function cannot signal the holder: it stays, and the sandbox keeps w
   t.same(sandbox.record.verdict, { clean: true, problems: [] })
 })
 
-t.test('the host\'s private folders are hidden, except what --expose names', async (t) => {
+t.test('the host\'s private folders are hidden, except what --expose names', { skip: NO_BWRAP }, async (t) => {
   const name = `lh-planted-${process.pid}-${randomBytes(4).toString('hex')}`
   const planted = path.join('/root', name)
   const exposed = path.join('/root', `${name}-exposed`)
@@ -72,7 +72,7 @@ t.test('the host\'s private folders are hidden, except what --expose names', asy
   t.notOk(existsSync(path.join(exposed, 'x')))
 })
 
-t.test('a holder killed from outside: the record says so, blames no process, and the next Init builds a new sandbox', async (t) => {
+t.test('a holder killed from outside: the record says so, blames no process, and the next Init builds a new sandbox', { skip: NO_BWRAP }, async (t) => {
   const sandbox = await bootIsolated(t, { extensionsDir: extensionsDir(t, ['well-behaved']) })
   t.equal((await sandbox.invoke({ op: 'where' })).status, 'success')
   const initPid = initPidOf(sandbox)
@@ -91,7 +91,7 @@ t.test('a holder killed from outside: the record says so, blames no process, and
   await sandbox.shutdown()
 })
 
-t.test('an interpreter in a venv under a hidden folder, or under /tmp, stays usable; the rest stays hidden', async (t) => {
+t.test('an interpreter in a venv under a hidden folder, or under /tmp, stays usable; the rest stays hidden', { skip: NO_BWRAP }, async (t) => {
   for (const parent of ['/root', '/tmp']) {
     const venv = path.join(parent, `lh-venv-${process.pid}-${randomBytes(4).toString('hex')}`)
     await execa('/usr/bin/python3', ['-m', 'venv', '--without-pip', venv])

@@ -9,7 +9,7 @@ import t from 'tap'
 import { statFields } from '../../harness/supervisor/process-groups.js'
 import { ENTER_BINARY, HOLDER_BINARY } from '../../harness/isolation/launcher.js'
 import { PlainHost } from '../../harness/isolation/plain-host.js'
-import { groupMembers, fn, until } from '../helpers.js'
+import { groupMembers, fn, until, NO_BWRAP } from '../helpers.js'
 import { parentOf } from './processes.js'
 import { namespace, start } from './starting.js'
 
@@ -18,7 +18,7 @@ function statusField(pid: number, field: string): string | undefined {
 }
 
 for (const [label, holder] of [['hold (compiled)', HOLDER_BINARY]]) {
-  t.test(label, async (t) => {
+  t.test(label, { skip: NO_BWRAP }, async (t) => {
     const ns = await namespace(t, holder)
 
     t.test('the record sees the real process: host pid, its own group, inside the sandbox, no capabilities', async (t) => {

@@ -6,7 +6,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { type BootOptions, type Sandbox } from '../../harness/index.js'
 import { HOLDER_BINARY } from '../../harness/isolation/launcher.js'
-import { canaryExtension, extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { canaryExtension, extensionsDir, fn, startSandbox, until, NO_BWRAP } from '../helpers.js'
 import { namespace } from './starting.js'
 
 /** A bwrap sandbox (no fallback to plain processes); an isolation warning fails the test. */
@@ -19,7 +19,7 @@ function output(sandbox: Sandbox, process: string): string[] {
   return sandbox.record.timeline.filter((e) => e.kind === 'output' && e.process === process).map((e) => e.detail)
 }
 
-t.test('two sandboxes whose extensions bind the same fixed ports (4243, 9009) run side by side', async (t) => {
+t.test('two sandboxes whose extensions bind the same fixed ports (4243, 9009) run side by side', { skip: NO_BWRAP }, async (t) => {
   const boots = [0, 1].map(() => bootIsolated(t, { functionDir: fn('echo'), extensionsDir: extensionsDir(t, ['binds-fixed-ports']) }))
   const sandboxes = await Promise.all(boots)
   for (const [i, sandbox] of sandboxes.entries()) {
@@ -37,7 +37,7 @@ t.test('two sandboxes whose extensions bind the same fixed ports (4243, 9009) ru
   }
 })
 
-t.test('a function sees no other sandbox\'s API and reaches nothing on the host', async (t) => {
+t.test('a function sees no other sandbox\'s API and reaches nothing on the host', { skip: NO_BWRAP }, async (t) => {
   const host = createServer((socket) => socket.destroy())
   await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => host.close(() => resolve())))
@@ -57,7 +57,7 @@ t.test('a function sees no other sandbox\'s API and reaches nothing on the host'
   t.same(victim.record.verdict, { clean: true, problems: [] })
 })
 
-t.test('a reset serves the next generation at 127.0.0.1:9001 again; a host port named in hostPorts is reached', async (t) => {
+t.test('a reset serves the next generation at 127.0.0.1:9001 again; a host port named in hostPorts is reached', { skip: NO_BWRAP }, async (t) => {
   const dir = extensionsDir(t, [])
   const canary = await canaryExtension(t, dir, true)
   const sandbox = await bootIsolated(t, { functionDir: fn('exits-when-asked'), extensionsDir: dir, hostPorts: [canary.port] })
@@ -69,7 +69,7 @@ t.test('a reset serves the next generation at 127.0.0.1:9001 again; a host port 
   t.ok(await until(() => canary() === 2), 'and again after the reset')
 })
 
-t.test('the holder\'s sockets: a port taken inside is refused with its errno, and a connect never blocks the harness', async (t) => {
+t.test('the holder\'s sockets: a port taken inside is refused with its errno, and a connect never blocks the harness', { skip: NO_BWRAP }, async (t) => {
   const ns = await namespace(t, HOLDER_BINARY)
   const network = ns.network
   const held = await network.listen(4243)

@@ -6,14 +6,14 @@ import path from 'node:path'
 import { execa } from 'execa'
 import t from 'tap'
 import type { RunRecord } from '../../harness/index.js'
-import { ROOT, fn } from '../helpers.js'
+import { ROOT, fn, NO_BWRAP } from '../helpers.js'
 
 const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
 
 if (process.getuid?.() !== 0) {
   t.comment('not root: cannot create a user to run the harness as (the suite itself then runs the non-root path)')
 } else {
-  t.test('a harness that is not root runs the sandbox with Lambda\'s identity and limits', async (t) => {
+  t.test('a harness that is not root runs the sandbox with Lambda\'s identity and limits', { skip: NO_BWRAP }, async (t) => {
     const user = `lhtest${randomBytes(3).toString('hex')}`
     await execa('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', user])
     t.teardown(() => execa('userdel', [user]).catch(() => undefined))

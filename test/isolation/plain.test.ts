@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { startIsolation, userNamespaceHint } from '../../harness/isolation/isolation.js'
 import { isHarnessError } from '../../harness/index.js'
 import { validateOptions } from '../../harness/config/options.js'
-import { ROOT, extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { ROOT, extensionsDir, fn, startSandbox, until, NO_BWRAP } from '../helpers.js'
 import { parentOf } from './processes.js'
 
 const PLAIN_WARNING =
@@ -43,7 +43,7 @@ t.test('"auto" falls back to plain processes where bwrap is missing; "bwrap" ref
   await t.rejects(startIsolation({ ...input, mode: 'bwrap' }), { code: 'ERR_SPAWN_FAILED', message: /^isolation "bwrap": bwrap was not found on PATH/ })
 })
 
-t.test('a --runtime-command under /tmp runs isolated: its folder is seen read-only through the private /tmp', async (t) => {
+t.test('a --runtime-command under /tmp runs isolated: its folder is seen read-only through the private /tmp', { skip: NO_BWRAP }, async (t) => {
   const scratch = mkdtempSync(path.join('/tmp', 'lh-scratch-'))
   t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
   const command = path.join(scratch, 'run-runtime')

@@ -7,7 +7,7 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import { statFields } from '../../harness/supervisor/process-groups.js'
 import { formatReport, type RunRecord } from '../../harness/index.js'
-import { ROOT, extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { ROOT, extensionsDir, fn, startSandbox, until, NO_BWRAP } from '../helpers.js'
 import { bootIsolated, touch } from './isolated.js'
 import { buildZip } from '../layers/zip-writer.js'
 import { membersOf } from './processes.js'
@@ -30,7 +30,7 @@ function tempLayer(t: Test, files: Record<string, string>): string {
   return root
 }
 
-t.test('the function runs at /var/task, reads its files there, and cannot write outside /tmp (EROFS)', async (t) => {
+t.test('the function runs at /var/task, reads its files there, and cannot write outside /tmp (EROFS)', { skip: NO_BWRAP }, async (t) => {
   const sandbox = await bootIsolated(t, { extensionsDir: extensionsDir(t, ['listens-on-sandbox-localdomain']) })
   t.equal(sandbox.record.init?.status, 'success')
 
@@ -61,7 +61,7 @@ t.test('the function runs at /var/task, reads its files there, and cannot write 
   t.same(sandbox.record.verdict, { clean: true, problems: [] })
 })
 
-t.test('/tmp: writable, sized by ephemeralStorageMB (ENOSPC past it), private, and it survives a reset', async (t) => {
+t.test('/tmp: writable, sized by ephemeralStorageMB (ENOSPC past it), private, and it survives a reset', { skip: NO_BWRAP }, async (t) => {
   const [one, two] = await Promise.all([bootIsolated(t), bootIsolated(t, { ephemeralStorageMB: 1024 })])
   const marker = `lh-marker-${process.pid}-${Date.now()}`
   t.same(await touch(one, { op: 'write', path: `/tmp/${marker}`, text: 'kept' }), { ok: true })
@@ -81,7 +81,7 @@ t.test('/tmp: writable, sized by ephemeralStorageMB (ENOSPC past it), private, a
   t.equal(one.record.processes.filter((p) => p.name === 'runtime').length, 2, 'a second runtime read it')
 })
 
-t.test('layers merge at /opt in Lambda\'s order; an extension whose launcher execs /opt/<name>/… runs unmodified', async (t) => {
+t.test('layers merge at /opt in Lambda\'s order; an extension whose launcher execs /opt/<name>/… runs unmodified', { skip: NO_BWRAP }, async (t) => {
   const a = tempLayer(t, { 'python/shared.py': 'a', 'python/only_a.py': 'a' })
   const b = tempLayer(t, { 'python/shared.py': 'b' })
   const sandbox = await bootIsolated(t, { layers: [path.join(LAYERS, 'opt-launcher'), a, b] })
@@ -98,7 +98,7 @@ t.test('layers merge at /opt in Lambda\'s order; an extension whose launcher exe
   t.same(record.verdict, { clean: true, problems: [] })
 })
 
-t.test('the same layer as a .zip runs unmodified too', async (t) => {
+t.test('the same layer as a .zip runs unmodified too', { skip: NO_BWRAP }, async (t) => {
   const zip = path.join(mkdtempSync(path.join(tmpdir(), 'lh-zip-')), 'opt-launcher.zip')
   t.teardown(() => rmSync(path.dirname(zip), { recursive: true, force: true }))
   const file = (name: string) => ({ name, data: readFileSync(path.join(LAYERS, 'opt-launcher', name)), mode: 0o100755 })
@@ -118,7 +118,7 @@ t.test('plain mode cannot run that layer: its launcher finds no /opt/<name> (why
   t.equal(warnings.filter((w) => w.startsWith('isolation is off')).length, 1, 'one isolation warning')
 })
 
-t.test('a daemon an extension double-forks out of its group dies with the sandbox and is reported', async (t) => {
+t.test('a daemon an extension double-forks out of its group dies with the sandbox and is reported', { skip: NO_BWRAP }, async (t) => {
   const sandbox = await bootIsolated(t, { functionDir: fn('echo'), extensionsDir: extensionsDir(t, ['double-forks-daemon']) })
   await sandbox.invoke({})
   const daemonLine = () => outputOf(sandbox.record, 'double-forks-daemon').find((line) => line.startsWith('double-forks-daemon daemon '))
@@ -144,7 +144,7 @@ t.test('a daemon an extension double-forks out of its group dies with the sandbo
   t.ok(inside.includes(daemon!), 'the daemon was among them')
 })
 
-t.test('orphans the Shutdown SIGKILLs are gone, reaped, when shutdown() resolves, even with pid 1 slow to reap them', async (t) => {
+t.test('orphans the Shutdown SIGKILLs are gone, reaped, when shutdown() resolves, even with pid 1 slow to reap them', { skip: NO_BWRAP }, async (t) => {
   let initPid = 0
   // pid 1 is the holder, which reports each exit: stopped once it has reported the extension's,
   // it reaps nothing more, and the orphan the Shutdown then SIGKILLs stays a zombie until the sandbox ends.

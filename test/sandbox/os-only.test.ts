@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { PYTHON, ROOT, fn, startSandbox } from '../helpers.js'
+import { PYTHON, ROOT, fn, startSandbox, NO_BWRAP } from '../helpers.js'
 
 const LAYERS = path.join(ROOT, 'fixtures', 'layers')
 
@@ -16,7 +16,7 @@ function tempFunction(t: Test): string {
   return dir
 }
 
-t.test('the custom runtime + two bash extensions sample passes in the sandbox', async (t) => {
+t.test('the custom runtime + two bash extensions sample passes in the sandbox', { skip: NO_BWRAP }, async (t) => {
   const warnings: string[] = []
   const sandbox = await startSandbox(
     t,
@@ -53,7 +53,7 @@ t.test('the custom runtime + two bash extensions sample passes in the sandbox', 
   t.notOk(warnings.some((w) => w.includes('Python')), 'no interpreter warning')
 })
 
-t.test("the bootstrap's environment: _HANDLER, no AWS_EXECUTION_ENV, nothing of Python's; /var/task/bootstrap before /opt/bootstrap", async (t) => {
+t.test("the bootstrap's environment: _HANDLER, no AWS_EXECUTION_ENV, nothing of Python's; /var/task/bootstrap before /opt/bootstrap", { skip: NO_BWRAP }, async (t) => {
   for (const isolation of ['bwrap', 'none'] as const) {
     const sandbox = await startSandbox(t, {
       functionDir: fn('provided-env'),

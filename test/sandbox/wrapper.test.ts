@@ -11,7 +11,7 @@ import t, { type Test } from 'tap'
 import type { RunRecord } from '../../harness/index.js'
 import type { IsolationMode } from '../../harness/config/options.js'
 import { PYTHON_BOOTSTRAP } from '../../harness/paths.js'
-import { PYTHON, ROOT, extensionsDir, fn, startSandbox } from '../helpers.js'
+import { PYTHON, ROOT, extensionsDir, fn, startSandbox, NO_BWRAP } from '../helpers.js'
 
 const LAYERS = path.join(ROOT, 'fixtures', 'layers')
 const INSTRUMENTATION = path.join(LAYERS, 'instrumentation-wrapper')
@@ -28,7 +28,7 @@ function output(record: RunRecord, process: string): string[] {
 }
 
 for (const isolation of ['bwrap', 'none'] as const satisfies readonly IsolationMode[]) {
-  t.test(`an instrumentation wrapper in a layer runs the runtime (${isolation})`, async (t) => {
+  t.test(`an instrumentation wrapper in a layer runs the runtime (${isolation})`, { skip: isolation === 'bwrap' && NO_BWRAP }, async (t) => {
     const sandbox = await startSandbox(t, {
       functionDir: fn('instrumented'),
       layers: [INSTRUMENTATION],
@@ -48,7 +48,7 @@ for (const isolation of ['bwrap', 'none'] as const satisfies readonly IsolationM
   })
 }
 
-t.test('a wrapper that does not exist or is not executable fails Init with Runtime.ExitError', async (t) => {
+t.test('a wrapper that does not exist or is not executable fails Init with Runtime.ExitError', { skip: NO_BWRAP }, async (t) => {
   const layer = tempLayer(t)
   writeFileSync(path.join(layer, 'plain-file'), '#!/bin/sh\nexec "$@"\n')
   chmodSync(path.join(layer, 'plain-file'), 0o644)
@@ -68,7 +68,7 @@ t.test('a wrapper that does not exist or is not executable fails Init with Runti
   }
 })
 
-t.test('an OS-only runtime ignores AWS_LAMBDA_EXEC_WRAPPER', async (t) => {
+t.test('an OS-only runtime ignores AWS_LAMBDA_EXEC_WRAPPER', { skip: NO_BWRAP }, async (t) => {
   const sandbox = await startSandbox(t, {
     functionDir: fn('provided-env'),
     handler: 'function.handler',
@@ -80,7 +80,7 @@ t.test('an OS-only runtime ignores AWS_LAMBDA_EXEC_WRAPPER', async (t) => {
   t.equal(answer.self, '/var/task/bootstrap', 'the bootstrap ran itself, not through the wrapper')
 })
 
-t.test('the Runtime API proxy pattern: invokes, errors and Shutdown as without the proxy, every call in the record', async (t) => {
+t.test('the Runtime API proxy pattern: invokes, errors and Shutdown as without the proxy, every call in the record', { skip: NO_BWRAP }, async (t) => {
   const results = []
   for (const proxied of [false, true]) {
     for (const name of ['echo', 'raises']) {
@@ -117,7 +117,7 @@ t.test('the Runtime API proxy pattern: invokes, errors and Shutdown as without t
   }
 })
 
-t.test('a wrapper in the function folder works too (/var/task)', async (t) => {
+t.test('a wrapper in the function folder works too (/var/task)', { skip: NO_BWRAP }, async (t) => {
   const dir = tempLayer(t)
   cpSync(fn('returns-env'), dir, { recursive: true })
   writeFileSync(path.join(dir, 'wrap'), '#!/bin/sh\nexport WRAPPED=yes\nexec "$@"\n', { mode: 0o755 })
