@@ -226,12 +226,16 @@ export function processesWithEnvironment(entries: readonly { readonly entry: str
     .map(Number)
 }
 
+/** A connection's client-side inode by its ports, or undefined where there is no such lookup. */
+export type InodeLookup = (clientPort: number, serverPort: number) => Promise<string | undefined> | undefined
+
 /**
  * The client-side socket inodes of the connections to our own API, learnt when each connection
  * arrives, so a killed process whose only sockets are these needs no socket table at all (the
- * usual runtime: its one keep-alive connection). One asynchronous read of /proc/self/net/tcp, off
- * the main thread, serves every connection that arrived before it started; the kill path reads
- * the table itself only for a socket not learnt (yet).
+ * usual runtime: its one keep-alive connection). A bwrap sandbox's holder looks each one up
+ * (sock_diag, network.c); otherwise, or when that fails, one asynchronous read of the socket table,
+ * off the main thread, serves every connection that arrived before it started. The kill path
+ * reads the table itself only for a socket not learnt (yet).
  */
 export class OwnConnections {
   readonly #inodes = new Set<string>()
@@ -239,8 +243,12 @@ export class OwnConnections {
   /** The socket table of the network the connections are in (a bwrap sandbox's own, or ours). */
   readonly #table: () => string
 
-  constructor(table: () => string = () => '/proc/self/net/tcp') {
+  /** An exact lookup of a connection's client inode (a bwrap sandbox's holder), when there is one. */
+  readonly #lookup: InodeLookup
+
+  constructor(table: () => string = () => '/proc/self/net/tcp', lookup: InodeLookup = () => undefined) {
     this.#table = table
+    this.#lookup = lookup
   }
 
   /** Connections waiting for a read of the table, by their row's address pair. */
@@ -263,10 +271,28 @@ export class OwnConnections {
     if (localAddress !== '127.0.0.1' || remoteAddress !== '127.0.0.1' || localPort === undefined || remotePort === undefined) {
       return
     }
+    const found = this.#lookup(remotePort, localPort)
+    if (found !== undefined) {
+      // No walk of the table (bench/findings.md, session 8); it stays the fallback.
+      void found.then((inode) => (inode === undefined ? this.#wait(socket, localPort, remotePort) : this.#learnt(socket, inode)))
+      return
+    }
+    this.#wait(socket, localPort, remotePort)
+  }
+
+  #wait(socket: Socket, localPort: number, remotePort: number): void {
     // The client's row: its address is local, ours remote (/proc/net/tcp's little-endian hex).
     this.#waiting.set(`0100007F:${hexPort(remotePort)} 0100007F:${hexPort(localPort)}`, socket)
     if (!this.#reading) {
       void this.#learn()
+    }
+  }
+
+  #learnt(socket: Socket, inode: string): void {
+    if (inode !== '0' && !socket.destroyed) {
+      this.#inodes.add(inode)
+      this.#inodeBySocket.set(socket, inode)
+      socket.once('close', () => this.#inodes.delete(inode))
     }
   }
 
@@ -301,10 +327,8 @@ export class OwnConnections {
             }
             waiting.delete(pair)
             const inode = text.slice(at, text.indexOf('\n', at)).trim().split(/\s+/)[8]
-            if (inode !== undefined && inode !== '0' && !socket.destroyed) {
-              this.#inodes.add(inode)
-              this.#inodeBySocket.set(socket, inode)
-              socket.once('close', () => this.#inodes.delete(inode))
+            if (inode !== undefined) {
+              this.#learnt(socket, inode)
             }
           }
         }
