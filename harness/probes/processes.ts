@@ -191,14 +191,50 @@ export function uptimeTicks(): number {
   }
 }
 
+/** Where pid allocation stood at a moment: the last pid given out, and the forks since boot. */
+export interface PidMark {
+  readonly lastPid: number
+  readonly forks: number
+}
+
+/** Now's PidMark (/proc/loadavg's last field, /proc/stat's `processes`), or undefined off Linux. */
+export function pidMark(): PidMark | undefined {
+  try {
+    const lastPid = Number(readFileSync('/proc/loadavg', 'latin1').trim().split(' ')[4])
+    const forks = Number(/^processes (\d+)$/m.exec(readFileSync('/proc/stat', 'latin1'))?.[1])
+    return Number.isInteger(lastPid) && Number.isInteger(forks) ? { lastPid, forks } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The pid every process forked after all of the marks is above, or 0 (every pid) when the pid
+ * counter may have wrapped since one of them: fewer forks than the pids left above its last pid
+ * means it has not. Read after the /proc listing, so the listing holds no wrapped pid either.
+ */
+function newPidsAbove(marks: readonly (PidMark | undefined)[]): number {
+  const now = pidMark()
+  let pidMax: number
+  try {
+    pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'latin1'))
+  } catch {
+    return 0
+  }
+  const safe = now !== undefined && marks.every((mark) => mark !== undefined && now.forks - mark.forks < pidMax - mark.lastPid - 1)
+  return safe ? Math.min(...marks.map((mark) => mark!.lastPid)) : 0
+}
+
 /**
  * Host processes, this one aside, whose environment as they were started holds one of the
  * entries (`KEY=value`, e.g. an AWS_LAMBDA_RUNTIME_API a sandbox gave its processes) and which
  * started at or after that entry's `sinceTicks` (when it was handed out): how plain processes that
  * left their process group (a double-forked daemon) are found, as they keep what they inherited.
- * Zombies have no environment and are not listed.
+ * Zombies have no environment and are not listed. With each entry's PidMark from when it was
+ * handed out, only pids given out since are read (not all of the host's: with 50 plain sandboxes
+ * ending at once, each read every other one's processes, bench/findings.md, session 8).
  */
-export function processesWithEnvironment(entries: readonly { readonly entry: string; readonly sinceTicks: number }[]): number[] {
+export function processesWithEnvironment(entries: readonly { readonly entry: string; readonly sinceTicks: number; readonly mark?: PidMark | undefined }[]): number[] {
   const needles = entries.map(({ entry, sinceTicks }) => ({ bytes: Buffer.from(`\0${entry}\0`), sinceTicks }))
   const earliest = Math.min(...needles.map((needle) => needle.sinceTicks))
   let pids: string[]
@@ -207,7 +243,9 @@ export function processesWithEnvironment(entries: readonly { readonly entry: str
   } catch {
     return []
   }
+  const above = newPidsAbove(entries.map((entry) => entry.mark))
   return pids
+    .filter((pid) => Number(pid) > above)
     .filter((pid) => {
       try {
         // Field 22, starttime.
