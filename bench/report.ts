@@ -91,7 +91,7 @@ function settingsText(config: BenchConfig): string {
     `boot: runtime + ${config.extensionCounts.join(' / ')} extensions, ${config.bootRuns} run(s) each of four rotating sides (isolated, plain, direct, bwrap floor), ${warmup}`,
     `invoke: first ${config.processWarmupInvokes} invokes per side in the process (their own figure), then ${config.warmupSandboxes} untimed sandbox(es) of ${config.invokes} per side and configuration, then ${config.invokeRuns} run(s) of ${config.invokes} invokes per configuration and side, after ${config.warmupInvokes} untimed`,
     `shutdown: runtime + ${config.extensionCounts.join(' / ')} extensions, ${config.shutdownRuns} paired run(s) each`,
-    `scale: ${config.scaleCounts.join(', ')} sandboxes, ${config.scaleRuns} paired run(s) each`,
+    `scale: ${config.scaleCounts.join(', ')} sandboxes at once, runtime only, ${config.scaleRuns} run(s) each of four rotating sides (isolated, plain, direct, bwrap floor)`,
     `memory: ${config.memoryRuns} probe(s) per side, ${config.memorySandboxes} sandbox(es) each, ${config.invokes} invokes on one`,
     `cli: ${config.cliRuns} paired run(s) of \`lambda-harness run\` and its floor per configuration, after one untimed each`,
     `check: ${config.checkRuns} run(s) of \`lambda-harness check\` per extension; the baseline is computed from each run's report`,

@@ -14,6 +14,7 @@ import type { Sandbox } from '../../harness/index.js'
 import { HOLDER_BINARY } from '../../harness/isolation/launcher.js'
 import { hostsFile } from '../../harness/isolation/mounts.js'
 import { PYTHON_BOOTSTRAP } from '../../harness/paths.js'
+import { childrenOf, innermostPid } from '../../harness/supervisor/process-groups.js'
 import { directEnvironment, type BaselineSpec } from './baseline-sandbox.js'
 import { TrivialServer } from './trivial-server.js'
 
@@ -54,6 +55,11 @@ export class BwrapFloor {
   readonly #exited: Promise<void>
   readonly #initPid: number
   #server: TrivialServer | undefined
+  #lines: Lines | undefined
+  /** The runtime's request id and its pid inside the sandbox. */
+  #runtime: { id: number; inner: number } | undefined
+  #extensions = 0
+  #disposing: Promise<void> | undefined
 
   private constructor(bwrap: ChildProcess, exited: Promise<void>, initPid: number) {
     this.#bwrap = bwrap
@@ -106,6 +112,8 @@ export class BwrapFloor {
 
   async #start(spec: BaselineSpec, lines: Lines): Promise<void> {
     const bwrap = this.#bwrap
+    this.#lines = lines
+    this.#extensions = spec.extensions.length
     const handle = new Promise<object>((resolve) => bwrap.once('message', (_message, socket: object) => resolve(socket)))
     bwrap.stdin!.write(`listen 1 ${SANDBOX_API_PORT}\n`)
     const server = await TrivialServer.start(await handle)
@@ -123,28 +131,62 @@ export class BwrapFloor {
       if (!answer.startsWith(`pid ${id} `)) {
         throw new Error(`bwrap floor: the holder did not start ${file}: ${answer}`)
       }
+      return { id, inner: Number(answer.split(' ')[2]) }
     }
     const extensionEnv = extensionEnvironment(env)
     for (const file of spec.extensions) {
       await start(path.posix.join('/opt/extensions', path.basename(file)), [], extensionEnv)
     }
     await server.registered(spec.extensions.length)
-    await start(spec.python, [path.posix.join(RUNTIME_DIR, path.basename(PYTHON_BOOTSTRAP)), spec.handler], env)
+    this.#runtime = await start(spec.python, [path.posix.join(RUNTIME_DIR, path.basename(PYTHON_BOOTSTRAP)), spec.handler], env)
     await server.ready()
   }
 
+  /**
+   * Runtime only, as the harness shuts such a sandbox down (RAPID: no extension, so SIGKILL): the
+   * runtime's host pid found as the harness finds it (the holder's children, NSpid), its group
+   * SIGKILLed, its reap awaited (the holder's `exit` line once released); then dispose().
+   */
+  async shutdown(): Promise<void> {
+    const runtime = this.#runtime
+    if (runtime === undefined || this.#lines === undefined || this.#extensions > 0) {
+      throw new Error('bwrap floor: shutdown() is for a booted sandbox with no extension')
+    }
+    const host = childrenOf(this.#initPid).find((pid) => {
+      try {
+        return innermostPid(readFileSync(`/proc/${pid}/status`, 'utf8')) === runtime.inner
+      } catch {
+        return false
+      }
+    })
+    if (host === undefined) {
+      throw new Error(`bwrap floor: the runtime (pid ${runtime.inner} inside) is not among the holder's children`)
+    }
+    process.kill(-host, 'SIGKILL')
+    this.#bwrap.stdin!.write(`release ${runtime.id}\n`)
+    const ended = await this.#lines.next()
+    if (!ended.startsWith(`exit ${runtime.id} `)) {
+      throw new Error(`bwrap floor: expected the runtime's exit, the holder said: ${ended}`)
+    }
+    await this.dispose()
+  }
+
   /** SIGKILL the sandbox's pid 1 (the kernel kills the rest), wait for bwrap, close the server. */
-  async dispose(): Promise<void> {
-    try {
-      process.kill(this.#initPid, 'SIGKILL')
-    } catch {
-      // Gone already.
-    }
-    await this.#exited
-    if (this.#bwrap.connected) {
-      this.#bwrap.disconnect()
-    }
-    await this.#server?.close()
+  dispose(): Promise<void> {
+    // Once: after bwrap's exit, pid 1's pid may be someone else's.
+    this.#disposing ??= (async () => {
+      try {
+        process.kill(this.#initPid, 'SIGKILL')
+      } catch {
+        // Gone already.
+      }
+      await this.#exited
+      if (this.#bwrap.connected) {
+        this.#bwrap.disconnect()
+      }
+      await this.#server?.close()
+    })()
+    return this.#disposing
   }
 }
 

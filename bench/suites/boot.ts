@@ -24,7 +24,7 @@ interface Side {
  * The bwrap command line the harness uses for this configuration, from one untimed isolated boot;
  * undefined when the harness does not isolate (isolation "none", or no bwrap here).
  */
-async function harnessBwrapCommand(context: SuiteContext, extensions: number): Promise<string[] | undefined> {
+export async function harnessBwrapCommand(context: SuiteContext, extensions: number): Promise<string[] | undefined> {
   const { config, workspace } = context
   if (config.isolation === 'none') {
     return undefined

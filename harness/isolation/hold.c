@@ -18,6 +18,7 @@
  *     release <id>\n        the harness holds the output pipes now: close ours, reap the process
  *     listen <id> <port>\n   a TCP socket listening on 127.0.0.1:<port> of the sandbox's network
  *     socket <id>\n          a TCP socket of the sandbox's network, for the harness to connect
+ *     inode <id> <local port> <remote port>\n   the inode of 127.0.0.1:<local> -> 127.0.0.1:<remote>
  *
  * A socket goes back over Node's IPC channel (NODE_CHANNEL_FD, see network.c): it is created in
  * the sandbox's network namespace and stays there whoever holds it, so the harness serves and
@@ -27,6 +28,7 @@
  *                                                             /proc/<our host pid>/fd/<fd>
  *     error <id> <ERRNO> <message>                            nothing was started (or no socket)
  *     exit <id> code <n> | exit <id> signal <n>               once reaped (after release)
+ *     inode <id> <inode>                                      the connection's socket inode
  *
  * A process is reaped only after its release, so a process that ends at once is still a zombie,
  * with its pid, when the harness looks it up. EOF on stdin means the sandbox is over (or the
@@ -251,6 +253,7 @@ static void run_commands(char *buffer, size_t *used) {
     size_t head = (size_t)(newline - buffer) + 1;
     long id = 0;
     unsigned long bytes = 0;
+    unsigned port = 0;
     if (sscanf(buffer, "spawn %ld %lu", &id, &bytes) == 2) {
       if (*used - head < bytes) {
         *newline = '\n';
@@ -264,6 +267,8 @@ static void run_commands(char *buffer, size_t *used) {
       give_socket(id, (int)bytes);
     } else if (sscanf(buffer, "socket %ld", &id) == 1) {
       give_socket(id, -1);
+    } else if (sscanf(buffer, "inode %ld %lu %u", &id, &bytes, &port) == 3) {
+      find_inode(id, (unsigned)bytes, port);
     } else {
       fprintf(stderr, "hold: unknown command: %.80s\n", buffer);
     }

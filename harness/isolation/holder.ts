@@ -40,6 +40,8 @@ export class SandboxHolder implements ProcessHost {
   readonly #ends = new Map<number, (exit: LaunchedExit) => void>()
   /** Sockets asked for (network.ts), by request id: a handle, or the holder's error. */
   readonly #sockets = new Map<number, (outcome: SocketHandle | Error) => void>()
+  /** Connections' inodes asked for, by request id: undefined when the holder found none. */
+  readonly #inodes = new Map<number, (inode: string | undefined) => void>()
   #gone = false
 
   /**
@@ -145,6 +147,26 @@ export class SandboxHolder implements ProcessHost {
     })
   }
 
+  /**
+   * The socket inode of the connection from 127.0.0.1:`localPort` to 127.0.0.1:`remotePort` inside
+   * the sandbox's network (the holder asks sock_diag); undefined when there is none, or no holder.
+   */
+  inode(localPort: number, remotePort: number): Promise<string | undefined> {
+    if (this.#gone) {
+      return Promise.resolve(undefined)
+    }
+    const id = this.#nextId++
+    return new Promise((resolve) => {
+      this.#inodes.set(id, resolve)
+      this.#input.write(`inode ${id} ${localPort} ${remotePort}\n`)
+    })
+  }
+
+  #settleInode(id: number, inode: string | undefined): void {
+    this.#inodes.get(id)?.(inode)
+    this.#inodes.delete(id)
+  }
+
   #socketArrived(message: { id?: unknown } | null, handle: unknown): void {
     const id = typeof message?.id === 'number' ? message.id : undefined
     if (id === undefined || handle === undefined || handle === null || !this.#sockets.has(id)) {
@@ -174,7 +196,16 @@ export class SandboxHolder implements ProcessHost {
       this.#settleAnswer(id, { kind: 'pid', inner, out: Number(started[3]), err: Number(started[4]) })
       return
     }
+    const inode = /^inode (\d+) (\d+)$/.exec(line)
+    if (inode !== null) {
+      this.#settleInode(Number(inode[1]), inode[2] === '0' ? undefined : inode[2])
+      return
+    }
     const error = /^error (\d+) (\S+) (.*)$/.exec(line)
+    if (error !== null && this.#inodes.has(Number(error[1]))) {
+      this.#settleInode(Number(error[1]), undefined)
+      return
+    }
     if (error !== null && this.#sockets.has(Number(error[1]))) {
       this.#settleSocket(Number(error[1]), Object.assign(new Error(error[3]!), { code: error[2]! }))
       return
@@ -211,6 +242,10 @@ export class SandboxHolder implements ProcessHost {
       settle(new Error(gone().message))
     }
     this.#sockets.clear()
+    for (const settle of this.#inodes.values()) {
+      settle(undefined)
+    }
+    this.#inodes.clear()
   }
 
   /** The host pid of the holder's child that is `inner` inside the sandbox (NSpid's last field). */

@@ -159,6 +159,8 @@ const SHARED_NETWORK =
 
 function plainIsolation(input: IsolationInput): Isolation {
   const host = new PlainHost(nativeHelper(ENTER_BINARY))
+  // Once: each end() reads the host's /proc for daemons, and Sandbox.dispose() calls this twice.
+  let disposed: Promise<void> | undefined
   return {
     mode: 'none',
     description: 'Sandbox: plain host processes (no isolation)',
@@ -175,7 +177,7 @@ function plainIsolation(input: IsolationInput): Isolation {
     members: () => host.strays(),
     holders: () => host.holders(),
     lost: undefined,
-    dispose: async () => void host.end(),
+    dispose: () => (disposed ??= Promise.resolve().then(() => void host.end())),
   }
 }
 

@@ -15,6 +15,8 @@ import type { SocketHandle } from './holder.js'
 /** The holder's side: sockets made inside the sandbox's network namespace. */
 export interface SocketMaker {
   socket(port?: number): Promise<SocketHandle>
+  /** The socket inode of 127.0.0.1:`localPort` → 127.0.0.1:`remotePort` inside, if there is one. */
+  inode(localPort: number, remotePort: number): Promise<string | undefined>
 }
 
 export class SandboxNetwork {
@@ -33,6 +35,14 @@ export class SandboxNetwork {
   /** A listening socket on 127.0.0.1:`port` inside, for net.Server#listen(handle). */
   listen(port: number): Promise<SocketHandle> {
     return this.#maker.socket(port)
+  }
+
+  /**
+   * The inode of the connection from 127.0.0.1:`localPort` to 127.0.0.1:`remotePort` inside, by an
+   * exact lookup (no walk of the socket table), or undefined.
+   */
+  inodeOf(localPort: number, remotePort: number): Promise<string | undefined> {
+    return this.#maker.inode(localPort, remotePort)
   }
 
   /** A connection to 127.0.0.1:`port` inside the sandbox (`sandbox.localdomain` there). */

@@ -5,7 +5,7 @@
 // PID namespace would.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { processesWithEnvironment, uptimeTicks } from '../probes/processes.js'
+import { pidMark, processesWithEnvironment, uptimeTicks, type PidMark } from '../probes/processes.js'
 import { descendants, isLive } from '../supervisor/process-groups.js'
 import { trackGroup, untrackGroup } from '../supervisor/exit-hook.js'
 import type { HostedProcess, LaunchedExit, LaunchFailure, ProcessHost, SpawnSpec } from '../supervisor/supervisor.js'
@@ -24,8 +24,8 @@ interface Launched {
 export class PlainHost implements ProcessHost {
   readonly #launcher: string
   readonly #launched: Launched[] = []
-  /** Every AWS_LAMBDA_RUNTIME_API its processes were given, and from when (clock ticks since boot). */
-  readonly #addresses = new Map<string, number>()
+  /** Every AWS_LAMBDA_RUNTIME_API its processes were given, and from when (clock ticks since boot, and the pid counter). */
+  readonly #addresses = new Map<string, { readonly sinceTicks: number; readonly mark: PidMark | undefined }>()
 
   constructor(launcher: string) {
     this.#launcher = launcher
@@ -34,7 +34,7 @@ export class PlainHost implements ProcessHost {
   launch(spec: SpawnSpec): Promise<HostedProcess | LaunchFailure> {
     const address = spec.env.AWS_LAMBDA_RUNTIME_API
     if (address !== undefined && !this.#addresses.has(address)) {
-      this.#addresses.set(address, uptimeTicks())
+      this.#addresses.set(address, { sinceTicks: uptimeTicks(), mark: pidMark() })
     }
     let child: ChildProcess
     try {
@@ -92,7 +92,7 @@ export class PlainHost implements ProcessHost {
     const held = [...this.holders().keys()].flatMap((pid) => descendants(pid).slice(1).filter(isLive))
     // The launchers carry the address too (they run with the process's environment).
     const launchers = new Set(this.#launched.filter((l) => l.running).map((l) => l.pid))
-    const entries = [...this.#addresses].map(([address, sinceTicks]) => ({ entry: `AWS_LAMBDA_RUNTIME_API=${address}`, sinceTicks }))
+    const entries = [...this.#addresses].map(([address, since]) => ({ entry: `AWS_LAMBDA_RUNTIME_API=${address}`, ...since }))
     const marked = entries.length === 0 ? [] : processesWithEnvironment(entries).filter((pid) => !launchers.has(pid))
     return [...new Set([...held, ...marked])]
   }

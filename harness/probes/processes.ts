@@ -191,14 +191,50 @@ export function uptimeTicks(): number {
   }
 }
 
+/** Where pid allocation stood at a moment: the last pid given out, and the forks since boot. */
+export interface PidMark {
+  readonly lastPid: number
+  readonly forks: number
+}
+
+/** Now's PidMark (/proc/loadavg's last field, /proc/stat's `processes`), or undefined off Linux. */
+export function pidMark(): PidMark | undefined {
+  try {
+    const lastPid = Number(readFileSync('/proc/loadavg', 'latin1').trim().split(' ')[4])
+    const forks = Number(/^processes (\d+)$/m.exec(readFileSync('/proc/stat', 'latin1'))?.[1])
+    return Number.isInteger(lastPid) && Number.isInteger(forks) ? { lastPid, forks } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The pid every process forked after all of the marks is above, or 0 (every pid) when the pid
+ * counter may have wrapped since one of them: fewer forks than the pids left above its last pid
+ * means it has not. Read after the /proc listing, so the listing holds no wrapped pid either.
+ */
+function newPidsAbove(marks: readonly (PidMark | undefined)[]): number {
+  const now = pidMark()
+  let pidMax: number
+  try {
+    pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'latin1'))
+  } catch {
+    return 0
+  }
+  const safe = now !== undefined && marks.every((mark) => mark !== undefined && now.forks - mark.forks < pidMax - mark.lastPid - 1)
+  return safe ? Math.min(...marks.map((mark) => mark!.lastPid)) : 0
+}
+
 /**
  * Host processes, this one aside, whose environment as they were started holds one of the
  * entries (`KEY=value`, e.g. an AWS_LAMBDA_RUNTIME_API a sandbox gave its processes) and which
  * started at or after that entry's `sinceTicks` (when it was handed out): how plain processes that
  * left their process group (a double-forked daemon) are found, as they keep what they inherited.
- * Zombies have no environment and are not listed.
+ * Zombies have no environment and are not listed. With each entry's PidMark from when it was
+ * handed out, only pids given out since are read (not all of the host's: with 50 plain sandboxes
+ * ending at once, each read every other one's processes, bench/findings.md, session 8).
  */
-export function processesWithEnvironment(entries: readonly { readonly entry: string; readonly sinceTicks: number }[]): number[] {
+export function processesWithEnvironment(entries: readonly { readonly entry: string; readonly sinceTicks: number; readonly mark?: PidMark | undefined }[]): number[] {
   const needles = entries.map(({ entry, sinceTicks }) => ({ bytes: Buffer.from(`\0${entry}\0`), sinceTicks }))
   const earliest = Math.min(...needles.map((needle) => needle.sinceTicks))
   let pids: string[]
@@ -207,7 +243,9 @@ export function processesWithEnvironment(entries: readonly { readonly entry: str
   } catch {
     return []
   }
+  const above = newPidsAbove(entries.map((entry) => entry.mark))
   return pids
+    .filter((pid) => Number(pid) > above)
     .filter((pid) => {
       try {
         // Field 22, starttime.
@@ -226,12 +264,16 @@ export function processesWithEnvironment(entries: readonly { readonly entry: str
     .map(Number)
 }
 
+/** A connection's client-side inode by its ports, or undefined where there is no such lookup. */
+export type InodeLookup = (clientPort: number, serverPort: number) => Promise<string | undefined> | undefined
+
 /**
  * The client-side socket inodes of the connections to our own API, learnt when each connection
  * arrives, so a killed process whose only sockets are these needs no socket table at all (the
- * usual runtime: its one keep-alive connection). One asynchronous read of /proc/self/net/tcp, off
- * the main thread, serves every connection that arrived before it started; the kill path reads
- * the table itself only for a socket not learnt (yet).
+ * usual runtime: its one keep-alive connection). A bwrap sandbox's holder looks each one up
+ * (sock_diag, network.c); otherwise, or when that fails, one asynchronous read of the socket table,
+ * off the main thread, serves every connection that arrived before it started. The kill path
+ * reads the table itself only for a socket not learnt (yet).
  */
 export class OwnConnections {
   readonly #inodes = new Set<string>()
@@ -239,8 +281,12 @@ export class OwnConnections {
   /** The socket table of the network the connections are in (a bwrap sandbox's own, or ours). */
   readonly #table: () => string
 
-  constructor(table: () => string = () => '/proc/self/net/tcp') {
+  /** An exact lookup of a connection's client inode (a bwrap sandbox's holder), when there is one. */
+  readonly #lookup: InodeLookup
+
+  constructor(table: () => string = () => '/proc/self/net/tcp', lookup: InodeLookup = () => undefined) {
     this.#table = table
+    this.#lookup = lookup
   }
 
   /** Connections waiting for a read of the table, by their row's address pair. */
@@ -263,10 +309,28 @@ export class OwnConnections {
     if (localAddress !== '127.0.0.1' || remoteAddress !== '127.0.0.1' || localPort === undefined || remotePort === undefined) {
       return
     }
+    const found = this.#lookup(remotePort, localPort)
+    if (found !== undefined) {
+      // No walk of the table (bench/findings.md, session 8); it stays the fallback.
+      void found.then((inode) => (inode === undefined ? this.#wait(socket, localPort, remotePort) : this.#learnt(socket, inode)))
+      return
+    }
+    this.#wait(socket, localPort, remotePort)
+  }
+
+  #wait(socket: Socket, localPort: number, remotePort: number): void {
     // The client's row: its address is local, ours remote (/proc/net/tcp's little-endian hex).
     this.#waiting.set(`0100007F:${hexPort(remotePort)} 0100007F:${hexPort(localPort)}`, socket)
     if (!this.#reading) {
       void this.#learn()
+    }
+  }
+
+  #learnt(socket: Socket, inode: string): void {
+    if (inode !== '0' && !socket.destroyed) {
+      this.#inodes.add(inode)
+      this.#inodeBySocket.set(socket, inode)
+      socket.once('close', () => this.#inodes.delete(inode))
     }
   }
 
@@ -301,10 +365,8 @@ export class OwnConnections {
             }
             waiting.delete(pair)
             const inode = text.slice(at, text.indexOf('\n', at)).trim().split(/\s+/)[8]
-            if (inode !== undefined && inode !== '0' && !socket.destroyed) {
-              this.#inodes.add(inode)
-              this.#inodeBySocket.set(socket, inode)
-              socket.once('close', () => this.#inodes.delete(inode))
+            if (inode !== undefined) {
+              this.#learnt(socket, inode)
             }
           }
         }

@@ -27,7 +27,7 @@ export class SandboxContext {
   readonly functionArn: string
   readonly faults: PlatformFaults
   /** Our API's connections, so the evidence read before a SIGKILL can skip them (probes/processes.ts). */
-  readonly ownConnections = new OwnConnections(() => this.tcpTable())
+  readonly ownConnections = new OwnConnections(() => this.tcpTable(), (client, server) => this.isolation?.network?.inodeOf(client, server))
   readonly runtimeCallers = new RuntimeCallers(() => this.tcpTable(), (socket) => this.ownConnections.inodeOf(socket))
   /**
    * Every AWS_LAMBDA_RUNTIME_API this sandbox handed out (each generation listens afresh), and from

@@ -2,6 +2,7 @@
 // Lambda, fixed ports that never collide between sandboxes, Telemetry delivered to a listener on
 // the sandbox's own loopback, and no way from one sandbox to another's API or to the host.
 import { setMaxListeners } from 'node:events'
+import { readFileSync, readlinkSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { type BootOptions, type Sandbox } from '../../harness/index.js'
@@ -91,4 +92,24 @@ t.test('the holder\'s sockets: a port taken inside is refused with its errno, an
   clearInterval(ticks)
   t.ok(outcomes.includes('deadline'), 'a connect into a full backlog was aborted at its deadline')
   t.ok(Date.now() - started < 10_000, `and the harness kept running (${Date.now() - started} ms)`)
+})
+
+t.test('the holder names a connection inside by its ports, as the socket table does, without reading it', async (t) => {
+  const ns = await namespace(t, HOLDER_BINARY)
+  const network = ns.network
+  const listener = await network.listen(4246)
+  t.teardown(() => (listener as { close(): void }).close())
+  const client = await network.connect(4246)
+  t.teardown(() => client.destroy())
+  const fd = (client as unknown as { _handle: { fd: number } })._handle.fd
+  const own = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1]
+  t.ok(own !== undefined, 'the client socket has an inode')
+  t.equal(await network.inodeOf(client.localPort!, 4246), own, 'the client end, by its local and remote port')
+  const row = readFileSync(network.tcpTable, 'latin1')
+    .split('\n')
+    .find((line) => line.includes(` 0100007F:${client.localPort!.toString(16).toUpperCase().padStart(4, '0')} 0100007F:1096 `))
+  t.equal(row?.trim().split(/\s+/)[9], own, 'the same inode as its row in the namespace\'s /proc/net/tcp')
+  t.equal(await network.inodeOf(client.localPort!, 4247), undefined, 'no such connection: none')
+  await ns.close()
+  t.equal(await network.inodeOf(client.localPort!, 4246), undefined, 'a holder that is gone names none')
 })

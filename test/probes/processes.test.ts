@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { heldResources, OwnConnections } from '../../harness/probes/processes.js'
+import { heldResources, OwnConnections, pidMark, processesWithEnvironment } from '../../harness/probes/processes.js'
 import { PYTHON, until } from '../helpers.js'
 
 interface Holder {
@@ -82,4 +82,24 @@ t.test('a process that is gone holds nothing', async (t) => {
   child.kill('SIGKILL')
   await new Promise((resolve) => child.once('exit', resolve))
   t.same(heldResources([child.pid!], ['/tmp']), { pids: [child.pid], tcp: [], files: [] })
+})
+
+t.test('processes carrying an entry are found among the pids given out since the mark, and among all when the counter may have wrapped', async (t) => {
+  const entry = `LH_PROBE_TEST=${process.pid}-${Date.now()}`
+  const before = pidMark()
+  t.ok(before !== undefined, 'a mark on Linux')
+  const child = spawn(PYTHON, ['-c', 'import sys; sys.stdin.read()'], { stdio: ['pipe', 'ignore', 'inherit'], env: { ...process.env, [entry.split('=')[0]!]: entry.split('=')[1]! } })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  t.teardown(async () => {
+    child.kill('SIGKILL')
+    await exited
+  })
+  await new Promise((resolve) => child.once('spawn', resolve))
+  const pid = child.pid!
+  t.ok(processesWithEnvironment([{ entry, sinceTicks: 0, mark: before }]).includes(pid), 'started after the mark: found')
+  t.ok(processesWithEnvironment([{ entry, sinceTicks: 0 }]).includes(pid), 'no mark: every pid is read')
+  const after = pidMark()!
+  t.notOk(processesWithEnvironment([{ entry, sinceTicks: 0, mark: { lastPid: pid, forks: after.forks } }]).includes(pid), 'pids up to the mark are not read')
+  // As many forks as there are pids: the counter may have come round, so every pid is read again.
+  t.ok(processesWithEnvironment([{ entry, sinceTicks: 0, mark: { lastPid: pid, forks: after.forks - 1_000_000_000 } }]).includes(pid), 'a possible wrap: found')
 })
