@@ -7,7 +7,10 @@ import { isHarnessError } from './errors.js'
 import { demoCommand } from './cli/demo.js'
 import { HELP } from './cli/help.js'
 import { initCommand } from './cli/init.js'
+// What `run` uses is imported statically: one module graph loaded in parallel, not a chain of import()s after it.
 import { runCommand } from './cli/run.js'
+import { ENTER_BINARY, HOLDER_BINARY } from './isolation/launcher.js'
+import { nativeHelpersNote } from './native.js'
 
 /** Each command: its arguments in, its exit code out; bad usage throws a user HarnessError (exit 2). */
 const COMMANDS = new Map<string, (argv: string[]) => Promise<number>>([
@@ -55,8 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === 'run' || command === 'check') {
-      const { ENTER_BINARY, HOLDER_BINARY } = await import('./isolation/launcher.js')
-      const note = (await import('./native.js')).nativeHelpersNote([ENTER_BINARY, HOLDER_BINARY])
+      const note = nativeHelpersNote([ENTER_BINARY, HOLDER_BINARY])
       if (note !== undefined) {
         process.stderr.write(`lambda-harness: ${note}\n`)
       }

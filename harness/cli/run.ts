@@ -8,7 +8,7 @@ import { HarnessError } from '../errors.js'
 import { interruptOnSignals } from '../interrupt.js'
 import { exportOtlpIfConfigured } from '../otlp.js'
 import type { RunRecord } from '../record/run-record.js'
-import type { RunPlan } from '../run.js'
+import { runLifecycle, type RunPlan } from '../run.js'
 import { loadViews, presentRecord } from './present.js'
 
 const RUN_OPTIONS = {
@@ -84,7 +84,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     return watch(plan, warn, present)
   }
   const interrupt = interruptOnSignals((text) => process.stderr.write(text))
-  const record = await (await import('../run.js')).runLifecycle({ ...plan, interrupt: interrupt.signal }, { warn }).finally(() => interrupt.remove())
+  const record = await runLifecycle({ ...plan, interrupt: interrupt.signal }, { warn }).finally(() => interrupt.remove())
   present(record)
   // After the report: a slow collector holds up the exit (5 s at most), never the verdict.
   await exportOtlpIfConfigured([{ title: `lambda-harness run ${record.function.name}`, record }], warningWriter((text) => process.stderr.write(text)))

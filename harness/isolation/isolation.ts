@@ -205,7 +205,7 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
     ),
     hostsData: hostsFile(readHostFile('/etc/hosts')),
     holder: nativeHelper(HOLDER_BINARY),
-    ...(input.identity === undefined ? {} : { identity: { ...input.identity, disableUserns: bwrap.disablesUserns } }),
+    ...(input.identity === undefined ? {} : { identity: { ...input.identity, disableUserns: await bwrap.disablesUserns } }),
   })
   return sandboxIsolation(input, namespace)
 }

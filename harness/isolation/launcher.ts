@@ -2,7 +2,7 @@
 // is a bwrap sandbox's command and starts its processes (holder.ts); the launcher (enter.c) starts
 // each plain-mode process (plain-host.ts). `make setup` (and the npm package's prepack) builds
 // both; a package ships them prebuilt and static (native.ts).
-import { execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { accessSync, constants as fsConstants } from 'node:fs'
 import { constants } from 'node:os'
 import path from 'node:path'
@@ -27,8 +27,11 @@ export function nativeHelper(binary: string): string {
 
 export interface Bwrap {
   readonly file: string
-  /** bwrap 0.8 added --disable-userns; older ones (Ubuntu 22.04's 0.6) still isolate, without it. */
-  readonly disablesUserns: boolean
+  /**
+   * bwrap 0.8 added --disable-userns; older ones (Ubuntu 22.04's 0.6) still isolate, without it.
+   * `bwrap --version` runs when bwrap is looked up, without blocking: the boot awaits it only at bwrap's start.
+   */
+  readonly disablesUserns: Promise<boolean>
 }
 
 let bwrapLookup: { readonly path: string | undefined; readonly found: Bwrap | undefined } | undefined
@@ -42,13 +45,13 @@ export function findBwrap(): Bwrap | undefined {
   return bwrapLookup.found
 }
 
-function hasDisableUserns(bwrap: string): boolean {
-  try {
-    const version = /(\d+)\.(\d+)/.exec(execFileSync(bwrap, ['--version'], { encoding: 'utf8', timeout: 5_000 }))
-    return version !== null && (Number(version[1]) > 0 || Number(version[2]) >= 8)
-  } catch {
-    return false
-  }
+function hasDisableUserns(bwrap: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(bwrap, ['--version'], { encoding: 'utf8', timeout: 5_000 }, (error, stdout) => {
+      const version = error === null ? /(\d+)\.(\d+)/.exec(stdout) : null
+      resolve(version !== null && (Number(version[1]) > 0 || Number(version[2]) >= 8))
+    })
+  })
 }
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]))
