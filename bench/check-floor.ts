@@ -6,8 +6,12 @@
 // - the SHUTDOWN each extension was sent (final or a reset), from the event to its exit: the
 //   extension's own time to finish, which no harness can shorten.
 // Boots, interpreter starts and the harness's own work are not in it: that is what it measures.
-// The scenarios then run as the runner's pool runs them (runner.ts: in order, each taking the
-// first free one of `jobs` slots), and the floor is when the last slot ends.
+// The scenarios then run as the runner's pool runs them (runner.ts: in scenarios.ts's startOrder,
+// the longest waits first, each taking the first free one of `jobs` slots), and the floor is when
+// the last slot ends. The floor follows the runner's order: a runner that started the long
+// scenarios last would have a higher floor, and the row would not show what that order costs.
+import { DEFAULT_MANY_INVOKES } from '../harness/conformance/options.js'
+import { SCENARIOS, startOrder } from '../harness/conformance/scenarios.js'
 import type { ProcessRecord, RunRecord, ShutdownRecord } from '../harness/record/run-record.js'
 
 /** scenarios.ts: WORK, what the built-in function sleeps per invoke. */
@@ -59,6 +63,12 @@ export function poolMakespan(durations: readonly number[], jobs: number): number
   return Math.max(...slots)
 }
 
-export function checkFloorMs(scenarios: readonly ScenarioRun[], jobs: number): number {
-  return poolMakespan(scenarios.map(unavoidableMs), jobs)
+/** The scenarios of a report (in its order) in the order the runner started them. */
+export function runnerOrder<T extends ScenarioRun>(scenarios: readonly T[], manyInvokes = DEFAULT_MANY_INVOKES): T[] {
+  const specs = scenarios.map((run) => SCENARIOS.find((spec) => spec.name === run.name)!)
+  return startOrder(specs, manyInvokes).map((index) => scenarios[index]!)
+}
+
+export function checkFloorMs(scenarios: readonly ScenarioRun[], jobs: number, manyInvokes = DEFAULT_MANY_INVOKES): number {
+  return poolMakespan(runnerOrder(scenarios, manyInvokes).map(unavoidableMs), jobs)
 }

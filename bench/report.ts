@@ -94,7 +94,7 @@ function settingsText(config: BenchConfig): string {
     `scale: ${config.scaleCounts.join(', ')} sandboxes at once, runtime only, ${config.scaleRuns} run(s) each of four rotating sides (isolated, plain, direct, bwrap floor)`,
     `memory: ${config.memoryRuns} probe(s) per side, ${config.memorySandboxes} sandbox(es) each, ${config.invokes} invokes on one`,
     `cli: ${config.cliRuns} paired run(s) of \`lambda-harness run\` and its floor per configuration, after one untimed each`,
-    `check: ${config.checkRuns} run(s) of \`lambda-harness check\` per extension; the baseline is computed from each run's report`,
+    `check: ${config.checkRuns} run(s) of \`lambda-harness check\` per extension (the tiny one's alternating with as many beside two busy processes); the baseline is computed from each run's report`,
   ]
     .map((s) => `- ${s}`)
     .join('\n')

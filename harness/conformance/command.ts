@@ -7,10 +7,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, ISOLATION_MODES, type IsolationMode } from '../config/options.js'
 import { PYTHON_RUNTIME_IDS } from '../config/profiles.js'
-import { renderHtmlTimeline } from '../record/html.js'
-import { renderTrace } from '../record/trace.js'
 import { exportOtlpIfConfigured } from '../otlp.js'
-import { layerFromTemplate } from '../config/template.js'
 import { interruptOnSignals } from '../interrupt.js'
 import { DEFAULT_TOLERANCE } from './checks-resources.js'
 import { DEFAULT_JOBS, DEFAULT_MANY_INVOKES, POSTGRES_MODES, type CheckOptions } from './options.js'
@@ -95,7 +92,7 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
   if ((values.template === undefined) !== (values.layer.length === 0)) {
     throw invalid(values.template === undefined ? '--layer' : '--template', '--template <file> and --layer <LogicalId> together', undefined)
   }
-  const targets = [...positionals, ...templateLayers(values.template, values.layer, values['parameter-overrides'])]
+  const targets = [...positionals, ...(await templateLayers(values.template, values.layer, values['parameter-overrides']))]
   if (targets.length === 0) {
     throw invalid('check <target>', 'one or more extension files, layer folders or layer .zips', undefined)
   }
@@ -120,12 +117,12 @@ export async function checkCommand(argv: string[], io: CheckCommandIo): Promise<
     writeFileSync(values.out, text)
   }
   if (values.html !== undefined) {
-    writeFileSync(values.html, checkTimelineHtml(reports))
+    writeFileSync(values.html, await checkTimelineHtml(reports))
   }
   const several = reports.length > 1
   const sections = reports.flatMap((report) => report.scenarios.map((s) => ({ title: several ? `${report.target.input} ${s.name}` : s.name, record: s.record })))
   if (values.trace !== undefined) {
-    writeFileSync(values.trace, renderTrace(sections))
+    writeFileSync(values.trace, (await import('../record/trace.js')).renderTrace(sections))
   }
   await exportOtlpIfConfigured(sections, warn)
   return interrupt.exitCode() ?? (reports.every((report) => report.ok) ? 0 : 1)
@@ -203,17 +200,20 @@ function checkOptions(values: ReturnType<typeof parseCheckFlags>['values'], targ
 }
 
 /** The layer folders `--template <file> --layer <LogicalId>` name, relative to here (stable report names). */
-function templateLayers(template: string | undefined, layers: readonly string[], overrides: readonly string[]): string[] {
+async function templateLayers(template: string | undefined, layers: readonly string[], overrides: readonly string[]): Promise<string[]> {
   if (template === undefined) {
     return []
   }
+  // Loaded only here: the YAML parser is ~40 ms of every check's start (as run.ts loads it).
+  const { layerFromTemplate } = await import('../config/template.js')
   const request = { file: template, text: readTemplateText(template), parameters: parseParameterOverrides(overrides), region: DEFAULT_REGION, accountId: DEFAULT_ACCOUNT_ID }
   return layers.map((id) => path.relative(process.cwd(), layerFromTemplate(request, id)) || '.')
 }
 
 /** The HTML timeline of a check run: a section per scenario, its checks listed under it. */
-export function checkTimelineHtml(reports: readonly CheckReport[]): string {
+export async function checkTimelineHtml(reports: readonly CheckReport[]): Promise<string> {
   const several = reports.length > 1
+  const { renderHtmlTimeline } = await import('../record/html.js')
   return renderHtmlTimeline(
     reports.flatMap((report) =>
       report.scenarios.map((scenario) => ({

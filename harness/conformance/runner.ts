@@ -16,7 +16,7 @@ import { pythonInfo } from '../sandbox/python-info.js'
 import { catchesSigterm, descendants } from '../supervisor/process-groups.js'
 import { sampleTree } from './checks-resources.js'
 import { validateCheckOptions, type CheckOptions, type ParsedCheckOptions } from './options.js'
-import { SCENARIOS } from './scenarios.js'
+import { SCENARIOS, startOrder } from './scenarios.js'
 import { resolveTarget, type CheckTarget } from './target.js'
 import type { CheckResult, ExtensionObservations, ScenarioEvidence, ScenarioName, ScenarioSpec, SuiteFacts } from './types.js'
 
@@ -97,7 +97,7 @@ export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): P
     }
     const setup: RunSetup = { options: parsed, target, profile, postgres: probe, signal: controller.signal, warnings: new Set(), interrupt: hooks.interrupt }
     const specs = SCENARIOS.filter((spec) => parsed.scenarios.includes(spec.name))
-    const ran = await pool(specs, parsed.jobs, controller, hooks.interrupt, async (spec) => {
+    const ran = await pool(specs, startOrder(specs, parsed.manyInvokes), parsed.jobs, controller, hooks.interrupt, async (spec) => {
       const result = await runScenario(spec, setup)
       hooks.scenarioDone?.(scenarioReport(spec, result))
       return result
@@ -356,12 +356,14 @@ export function resolveBlocked(results: CheckResult[]): CheckResult[] {
 }
 
 /**
- * Runs `work` over `items`, at most `limit` at a time, keeping the order of the results. On the
- * first error it aborts `controller` (the rest stop early), lets every started item finish, and
- * throws that error: no sandbox is left running behind a failed run.
+ * Runs `work` over `items`, started in `order` (indexes), at most `limit` at a time, keeping the
+ * items' order in the results. On the first error it aborts `controller` (the rest stop early),
+ * lets every started item finish, and throws that error: no sandbox is left running behind a
+ * failed run.
  */
 async function pool<T, R>(
   items: readonly T[],
+  order: readonly number[],
   limit: number,
   controller: AbortController,
   interrupt: AbortSignal | undefined,
@@ -371,8 +373,8 @@ async function pool<T, R>(
   let next = 0
   let failure: { error: unknown } | undefined
   const worker = async (): Promise<void> => {
-    while (next < items.length && failure === undefined && interrupt?.aborted !== true) {
-      const index = next++
+    while (next < order.length && failure === undefined && interrupt?.aborted !== true) {
+      const index = order[next++]!
       try {
         results[index] = await work(items[index]!)
       } catch (error) {

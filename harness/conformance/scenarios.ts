@@ -64,7 +64,7 @@ function resetScenario(reason: 'timeout' | 'failure'): ScenarioSpec {
         ? `an invoke runs past a ${SHORT_TIMEOUT_SEC} s function timeout; the reset sends SHUTDOWN (timeout)`
         : 'the runtime process exits mid-invoke (Runtime.ExitError); the reset sends SHUTDOWN (failure)',
     function: 'builtin',
-    ...(reason === 'timeout' ? { boot: { timeoutSec: SHORT_TIMEOUT_SEC } } : {}),
+    ...(reason === 'timeout' ? { boot: { timeoutSec: SHORT_TIMEOUT_SEC }, waitsMs: () => SHORT_TIMEOUT_SEC * 1000 } : {}),
     async drive(context) {
       if (initSucceeded(context)) {
         // What it holds is read before the reset, while it is still running.
@@ -109,6 +109,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     name: 'many-invokes',
     title: 'many invokes (200 by default); memory, open files and threads of the extension sampled from /proc (ends without a Shutdown)',
     function: 'user',
+    waitsMs: (manyInvokes) => manyInvokes * WORK.workMs,
     async drive(context) {
       const points = samplePoints(context.manyInvokes)
       await invokeUntilFailure(context, context.manyInvokes, WORK, (done) => {
@@ -136,6 +137,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     title: `${FREEZE_INVOKES} invokes with the sandbox frozen (SIGSTOP) ${FROZEN_MS} ms between them, as Lambda freezes it`,
     function: 'user',
     boot: { freeze: true },
+    waitsMs: () => (FREEZE_INVOKES - 1) * FROZEN_MS + FREEZE_INVOKES * WORK.workMs,
     async drive(context) {
       await invokeUntilFailure(context, FREEZE_INVOKES, WORK, async (done) => {
         if (done < FREEZE_INVOKES) {
@@ -147,6 +149,16 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     checks: [freezeKeepsUp],
   },
 ]
+
+/**
+ * The order the runner starts `specs` in (indexes into it): the longest waits first, so the
+ * longest scenario (many-invokes' 200 x 5 ms) starts at once and the short ones fill the slots
+ * beside it (longest processing time first); ties keep the report's order.
+ */
+export function startOrder(specs: readonly ScenarioSpec[], manyInvokes: number): number[] {
+  const waits = specs.map((spec) => spec.waitsMs?.(manyInvokes) ?? 0)
+  return specs.map((_spec, index) => index).sort((a, b) => waits[b]! - waits[a]! || a - b)
+}
 
 export function scenario(name: ScenarioName): ScenarioSpec {
   const found = SCENARIOS.find((s) => s.name === name)

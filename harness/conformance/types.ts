@@ -148,6 +148,8 @@ export interface ScenarioSpec {
   readonly function: 'user' | 'builtin' | 'builtin-fails-init'
   /** Boot options on top of the run's (a short function timeout, freeze). */
   readonly boot?: Partial<BootOptions>
+  /** What its drive must wait for by design (sleeps, a timeout, frozen gaps), ms: the longest start first. Default 0. */
+  waitsMs?(manyInvokes: number): number
   drive(context: ScenarioContext): Promise<void>
   readonly checks: readonly CheckSpec[]
 }
