@@ -102,6 +102,9 @@ const ANY_MARK = /[\u0000-\u0004]/
 /** A number as a word of its own ("Duration: 1.83 ms", "Memory Size: 128 MB"), written as toFixed writes it. */
 const NUMBER_WORD = /(?<= )(?:0|[1-9]\d{0,8})(?:\.\d{1,3})?(?=[ \t]|$)/g
 const SCALE = [1, 10, 100, 1000]
+const NUMBER_MARK = /[\u0001-\u0004]/
+/** Templates known by their shape: the few an invoke writes (START, END, its event, its response). */
+const MAX_SHAPES = 16
 
 /**
  * Text that names the current invoke's request id, stored as one template for every invoke
@@ -120,6 +123,7 @@ export class TemplatedText {
   #runInvocation = -1
   /** The number words' values times 10^decimals, row after row. */
   #numbers: NumberColumn<Int32Array> | undefined
+  #shapes: { readonly prefix: string; readonly suffix: string; readonly id: number }[] | undefined
 
   get length(): number {
     return this.#text.length
@@ -127,6 +131,11 @@ export class TemplatedText {
 
   push(text: string, requestId: string | undefined, invocation: number, intern: boolean, numbers = false): void {
     const templated = requestId !== undefined && requestId !== '' && text.includes(requestId)
+    const known = templated ? this.#shapeOf(text, requestId) : -1
+    if (known >= 0) {
+      this.#pushTemplate(known, invocation)
+      return
+    }
     if ((!templated && !numbers) || ANY_MARK.test(text)) {
       this.#text.push(intern ? this.#texts.intern(text) : this.#texts.keep(text))
       return
@@ -140,13 +149,47 @@ export class TemplatedText {
       this.#text.push(this.#texts.intern(text))
       return
     }
-    if (templated && invocation !== this.#runInvocation) {
+    const id = (this.#templates ??= new TextTable()).intern(template)
+    if (!templated) {
+      this.#text.push(-1 - id)
+      return
+    }
+    this.#learnShape(template, id)
+    this.#pushTemplate(id, invocation)
+  }
+
+  #pushTemplate(id: number, invocation: number): void {
+    if (invocation !== this.#runInvocation) {
       this.#runs ??= int32Column()
       this.#runs.push(this.#text.length)
       this.#runs.push(invocation)
       this.#runInvocation = invocation
     }
-    this.#text.push(-1 - (this.#templates ??= new TextTable()).intern(template))
+    this.#text.push(-1 - id)
+  }
+
+  /** The template `text` is with `requestId` in it, found without building it (no garbage per line); -1 if none is known. */
+  #shapeOf(text: string, requestId: string): number {
+    for (const { prefix, suffix, id } of this.#shapes ?? []) {
+      if (
+        text.length === prefix.length + requestId.length + suffix.length &&
+        text.startsWith(prefix) &&
+        text.endsWith(suffix) &&
+        text.startsWith(requestId, prefix.length)
+      ) {
+        return id
+      }
+    }
+    return -1
+  }
+
+  /** Templates with one request id and no number in them are known by the text around the id. */
+  #learnShape(template: string, id: number): void {
+    const at = template.indexOf(REQUEST_ID_MARK)
+    const shapes = (this.#shapes ??= [])
+    if (shapes.length < MAX_SHAPES && at === template.lastIndexOf(REQUEST_ID_MARK) && !NUMBER_MARK.test(template) && !shapes.some((shape) => shape.id === id)) {
+      shapes.push({ prefix: template.slice(0, at), suffix: template.slice(at + 1), id })
+    }
   }
 
   /** Every row's text, in order. */
