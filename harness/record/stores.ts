@@ -257,14 +257,34 @@ class TaggedRows<T> {
   }
 }
 
-export class TimelineStore {
-  readonly #atMs = float64Column()
-  /** Index into #who: the kind and the process of the entry. */
-  readonly #whoId = uint16Column()
+/** The timeline's columns, made at the first entry of the first invoke. */
+class TimelineColumns {
+  readonly atMs = float64Column()
+  /** Index into `who`: the kind and the process of the entry. */
+  readonly whoId = uint16Column()
   /** Every kind and process seen, a few dozen at most: a scan costs less than a map of maps. */
-  readonly #who: { kind: Kind; process: string | undefined }[] = []
-  #lastWho = -1
-  readonly #detail = new TemplatedText()
+  readonly who: { kind: Kind; process: string | undefined }[] = []
+  lastWho = -1
+  readonly detail = new TemplatedText()
+
+  whoIdOf(kind: Kind, process: string | undefined): number {
+    const last = this.who[this.lastWho]
+    if (last !== undefined && last.kind === kind && last.process === process) {
+      return this.lastWho
+    }
+    let whoId = this.who.findIndex((who) => who.kind === kind && who.process === process)
+    if (whoId < 0) {
+      whoId = this.who.push({ kind, process }) - 1
+    }
+    this.lastWho = whoId
+    return whoId
+  }
+}
+
+export class TimelineStore {
+  /** The entries before the first invoke, as they are: a sandbox that never invokes needs no columns. */
+  #early: TimelineEntry[] | undefined
+  #columns: TimelineColumns | undefined
   /** Summary mode only. */
   readonly #rows: TaggedRows<TimelineEntry> | undefined
   count = 0
@@ -282,11 +302,16 @@ export class TimelineStore {
   add(atMs: number, kind: Kind, process: string | undefined, detail: string): void {
     this.count++
     const tag = this.invocations.count - 1
-    if (this.#rows === undefined) {
+    if (this.#rows === undefined && tag >= 0) {
       // The hot path of a full record: straight into the columns, no entry object.
       this.#push(atMs, kind, process, detail, tag)
     } else {
-      this.#rows.add(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail }, tag)
+      const entry = process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail }
+      if (this.#rows === undefined) {
+        this.#store(entry, tag)
+      } else {
+        this.#rows.add(entry, tag)
+      }
     }
   }
 
@@ -295,45 +320,42 @@ export class TimelineStore {
   }
 
   entries(): TimelineEntry[] {
-    const entries: TimelineEntry[] = []
-    const details = this.#detail.all((invocation) => this.invocations.requestIdOf(invocation))
-    for (let row = 0; row < this.#atMs.length; row++) {
-      const { kind, process } = this.#who[this.#whoId.get(row)]!
-      const atMs = this.#atMs.get(row)
-      const detail = details[row]!
-      entries.push(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail })
+    const entries: TimelineEntry[] = this.#early === undefined ? [] : [...this.#early]
+    const columns = this.#columns
+    if (columns !== undefined) {
+      const details = columns.detail.all((invocation) => this.invocations.requestIdOf(invocation))
+      for (let row = 0; row < columns.atMs.length; row++) {
+        const { kind, process } = columns.who[columns.whoId.get(row)]!
+        const atMs = columns.atMs.get(row)
+        const detail = details[row]!
+        entries.push(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail })
+      }
     }
     entries.push(...(this.#rows?.tail() ?? []))
     return entries
   }
 
   #store(entry: TimelineEntry, tag: number): void {
-    this.#push(entry.atMs, entry.kind, entry.process, entry.detail, tag)
-  }
-
-  #whoIdOf(kind: Kind, process: string | undefined): number {
-    const last = this.#who[this.#lastWho]
-    if (last !== undefined && last.kind === kind && last.process === process) {
-      return this.#lastWho
+    if (tag < 0) {
+      ;(this.#early ??= []).push(entry)
+    } else {
+      this.#push(entry.atMs, entry.kind, entry.process, entry.detail, tag)
     }
-    let whoId = this.#who.findIndex((who) => who.kind === kind && who.process === process)
-    if (whoId < 0) {
-      whoId = this.#who.push({ kind, process }) - 1
-    }
-    this.#lastWho = whoId
-    return whoId
   }
 
   #push(atMs: number, kind: Kind, process: string | undefined, detail: string, tag: number): void {
-    this.#atMs.push(atMs)
-    this.#whoId.push(this.#whoIdOf(kind, process))
+    const columns = (this.#columns ??= new TimelineColumns())
+    columns.atMs.push(atMs)
+    columns.whoId.push(columns.whoIdOf(kind, process))
     // Output is mostly unique lines: no map entry for them unless they name the invoke.
-    this.#detail.push(detail, this.invocations.templateIdOf(tag), tag, kind !== 'output')
+    columns.detail.push(detail, this.invocations.templateIdOf(tag), tag, kind !== 'output')
   }
 }
 
 export class LogStore {
-  readonly #lines = new TemplatedText()
+  /** The lines before the first invoke, as they are. */
+  #early: string[] | undefined
+  #lines: TemplatedText | undefined
   /** Summary mode only. */
   readonly #rows: TaggedRows<string> | undefined
   count = 0
@@ -363,13 +385,17 @@ export class LogStore {
   }
 
   lines(): string[] {
-    const lines = this.#lines.all((invocation) => this.invocations.requestIdOf(invocation))
-    lines.push(...(this.#rows?.tail() ?? []))
-    return lines
+    const later = this.#lines?.all((invocation) => this.invocations.requestIdOf(invocation)) ?? []
+    // concat, not push(...): the rows may be more than a call's arguments can be.
+    return (this.#early ?? []).concat(later, this.#rows?.tail() ?? [])
   }
 
   #store(line: string, tag: number): void {
+    if (tag < 0) {
+      ;(this.#early ??= []).push(line)
+      return
+    }
     // The platform's lines: REPORT's durations become numbers in a column, not a string each.
-    this.#lines.push(line, this.invocations.templateIdOf(tag), tag, true, true)
+    ;(this.#lines ??= new TemplatedText()).push(line, this.invocations.templateIdOf(tag), tag, true, true)
   }
 }
