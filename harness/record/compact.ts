@@ -6,44 +6,75 @@
 /** Elements per chunk: a column grows by one chunk at a time, so at most one chunk is unused. */
 const CHUNK = 512
 /** The first chunk starts this small and doubles up to CHUNK: a sandbox that never invokes stays small. */
-const FIRST_CHUNK = 32
+const FIRST_CHUNK = 8
 
-/** A growable column of numbers in typed-array chunks; only the first, small one is ever copied. */
-export class NumberColumn<A extends Float64Array | Int32Array | Uint16Array | Uint8Array> {
-  readonly #chunks: A[] = []
+type Chunk = Float64Array | Int32Array | Uint16Array | Uint8Array
+
+/**
+ * A growable column of numbers in typed-array chunks; only the first, small one is ever copied.
+ * Nothing is allocated before the first push, and the first chunk needs no array around it.
+ */
+export class NumberColumn<A extends Chunk> {
+  #first: A | undefined
+  /** The chunks after the first, once there are any. */
+  #rest: A[] | undefined
   length = 0
 
   constructor(readonly make: (size: number) => A) {}
 
   push(value: number): void {
     const offset = this.length % CHUNK
-    const last = this.#chunks[this.#chunks.length - 1]
-    if (last === undefined || (offset === 0 && this.length > 0)) {
-      this.#chunks.push(this.make(last === undefined ? FIRST_CHUNK : CHUNK))
+    let last = this.#rest === undefined ? this.#first : this.#rest[this.#rest.length - 1]
+    if (last === undefined) {
+      last = this.#first = this.make(FIRST_CHUNK)
+    } else if (offset === 0) {
+      last = this.make(CHUNK)
+      ;(this.#rest ??= []).push(last)
     } else if (offset === last.length) {
+      // Only the first chunk is ever smaller than CHUNK.
       const bigger = this.make(last.length * 2)
       bigger.set(last)
-      this.#chunks[this.#chunks.length - 1] = bigger
+      last = this.#first = bigger
     }
-    this.#chunks[this.#chunks.length - 1]![offset] = value
+    last[offset] = value
     this.length++
   }
 
   get(index: number): number {
-    return this.#chunks[Math.floor(index / CHUNK)]![index % CHUNK]!
+    const chunk = index < CHUNK ? this.#first : this.#rest![Math.floor(index / CHUNK) - 1]
+    return chunk![index % CHUNK]!
   }
 }
 
-export const float64Column = (): NumberColumn<Float64Array> => new NumberColumn((size) => new Float64Array(size))
-export const int32Column = (): NumberColumn<Int32Array> => new NumberColumn((size) => new Int32Array(size))
-export const uint16Column = (): NumberColumn<Uint16Array> => new NumberColumn((size) => new Uint16Array(size))
+// One function per kind for every column, not a closure per column.
+const makeFloat64 = (size: number): Float64Array => new Float64Array(size)
+const makeInt32 = (size: number): Int32Array => new Int32Array(size)
+const makeUint16 = (size: number): Uint16Array => new Uint16Array(size)
+const makeUint8 = (size: number): Uint8Array => new Uint8Array(size)
+export const float64Column = (): NumberColumn<Float64Array> => new NumberColumn(makeFloat64)
+export const int32Column = (): NumberColumn<Int32Array> => new NumberColumn(makeInt32)
+export const uint16Column = (): NumberColumn<Uint16Array> => new NumberColumn(makeUint16)
+export const uint8Column = (): NumberColumn<Uint8Array> => new NumberColumn(makeUint8)
+
+/** A table this small is searched, not mapped. */
+const SMALL_TABLE = 8
 
 /** Strings kept once: `intern` returns the same id for equal strings, `keep` stores one without looking it up. */
 export class TextTable {
   readonly #texts: string[] = []
-  readonly #ids = new Map<string, number>()
+  #ids: Map<string, number> | undefined
 
   intern(text: string): number {
+    if (this.#ids === undefined) {
+      const found = this.#texts.indexOf(text)
+      if (found >= 0) {
+        return found
+      }
+      if (this.#texts.length < SMALL_TABLE) {
+        return this.#texts.push(text) - 1
+      }
+      this.#ids = new Map(this.#texts.map((known, id) => [known, id]))
+    }
     let id = this.#ids.get(text)
     if (id === undefined) {
       id = this.#texts.push(text) - 1
@@ -62,68 +93,177 @@ export class TextTable {
   }
 }
 
-/** Stands for the request id inside a stored template; text holding it is stored as it is. */
+/** Stands for the request id inside a stored template. */
 const REQUEST_ID_MARK = '\u0000'
+/** Stands for a number word with 0 to 3 decimals: the mark's code is 1 + its decimals. */
+const NUMBER_MARKS = /[\u0001-\u0004]/g
+/** Text holding any mark is stored as it is. */
+const ANY_MARK = /[\u0000-\u0004]/
+/** A number as a word of its own ("Duration: 1.83 ms", "Memory Size: 128 MB"), written as toFixed writes it. */
+const NUMBER_WORD = /(?<= )(?:0|[1-9]\d{0,8})(?:\.\d{1,3})?(?=[ \t]|$)/g
+const SCALE = [1, 10, 100, 1000]
+const NUMBER_MARK = /[\u0001-\u0004]/
+/** Templates known by their shape: the few an invoke writes (START, END, its event, its response). */
+const MAX_SHAPES = 16
 
 /**
  * Text that names the current invoke's request id, stored as one template for every invoke
  * ("START RequestId: \0 Version: $LATEST") and the invoke's index: one id instead of a string per invoke.
+ * With `numbers`, number words become marks too and their values go to a column, so REPORT lines
+ * ("Duration: 1.83 ms") share one template instead of a string per distinct duration.
  */
 export class TemplatedText {
-  readonly table = new TextTable()
+  readonly #texts = new TextTable()
+  /** Texts with marks, apart from #texts: a text stored as it is may hold a mark's character. Made when first needed, as the columns below. */
+  #templates: TextTable | undefined
+  /** Per row: the id of its text, or of its template as -1 - id. */
   readonly #text = int32Column()
-  /** The invocation whose request id the template stands for; -1 when the text is stored as it is. */
-  readonly #invocation = int32Column()
+  /** Pairs (row, invocation): from that row on, a template's request id is that invocation's. */
+  #runs: NumberColumn<Int32Array> | undefined
+  #runInvocation = -1
+  /** The number words' values times 10^decimals, row after row. */
+  #numbers: NumberColumn<Int32Array> | undefined
+  #shapes: { readonly prefix: string; readonly suffix: string; readonly id: number }[] | undefined
 
   get length(): number {
     return this.#text.length
   }
 
-  push(text: string, requestId: string | undefined, invocation: number, intern: boolean): void {
-    if (requestId !== undefined && text.includes(requestId) && !text.includes(REQUEST_ID_MARK)) {
-      this.#text.push(this.table.intern(text.replaceAll(requestId, REQUEST_ID_MARK)))
-      this.#invocation.push(invocation)
+  push(text: string, requestId: string | undefined, invocation: number, intern: boolean, numbers = false): void {
+    const templated = requestId !== undefined && requestId !== '' && text.includes(requestId)
+    const known = templated ? this.#shapeOf(text, requestId) : -1
+    if (known >= 0) {
+      this.#pushTemplate(known, invocation)
       return
     }
-    this.#text.push(intern ? this.table.intern(text) : this.table.keep(text))
-    this.#invocation.push(-1)
+    if ((!templated && !numbers) || ANY_MARK.test(text)) {
+      this.#text.push(intern ? this.#texts.intern(text) : this.#texts.keep(text))
+      return
+    }
+    // split + join makes a flat string: a template kept never holds on to the line it came from.
+    let template = templated ? text.split(requestId).join(REQUEST_ID_MARK) : text
+    if (numbers) {
+      template = template.replace(NUMBER_WORD, (word) => this.#number(word))
+    }
+    if (template === text) {
+      this.#text.push(this.#texts.intern(text))
+      return
+    }
+    const id = (this.#templates ??= new TextTable()).intern(template)
+    if (!templated) {
+      this.#text.push(-1 - id)
+      return
+    }
+    this.#learnShape(template, id)
+    this.#pushTemplate(id, invocation)
   }
 
-  get(index: number, requestIdOf: (invocation: number) => string): string {
-    const text = this.table.text(this.#text.get(index))
-    const invocation = this.#invocation.get(index)
-    if (invocation < 0) {
-      return text
+  #pushTemplate(id: number, invocation: number): void {
+    if (invocation !== this.#runInvocation) {
+      this.#runs ??= int32Column()
+      this.#runs.push(this.#text.length)
+      this.#runs.push(invocation)
+      this.#runInvocation = invocation
     }
-    // A function, so a `$` in a caller's own request id is not read as a replacement pattern.
-    const requestId = requestIdOf(invocation)
-    return text.replaceAll(REQUEST_ID_MARK, () => requestId)
+    this.#text.push(-1 - id)
+  }
+
+  /** The template `text` is with `requestId` in it, found without building it (no garbage per line); -1 if none is known. */
+  #shapeOf(text: string, requestId: string): number {
+    for (const { prefix, suffix, id } of this.#shapes ?? []) {
+      if (
+        text.length === prefix.length + requestId.length + suffix.length &&
+        text.startsWith(prefix) &&
+        text.endsWith(suffix) &&
+        text.startsWith(requestId, prefix.length)
+      ) {
+        return id
+      }
+    }
+    return -1
+  }
+
+  /** Templates with one request id and no number in them are known by the text around the id. */
+  #learnShape(template: string, id: number): void {
+    const at = template.indexOf(REQUEST_ID_MARK)
+    const shapes = (this.#shapes ??= [])
+    if (shapes.length < MAX_SHAPES && at === template.lastIndexOf(REQUEST_ID_MARK) && !NUMBER_MARK.test(template) && !shapes.some((shape) => shape.id === id)) {
+      shapes.push({ prefix: template.slice(0, at), suffix: template.slice(at + 1), id })
+    }
+  }
+
+  /** Every row's text, in order. */
+  all(requestIdOf: (invocation: number) => string): string[] {
+    const texts: string[] = []
+    let number = 0
+    let run = 0
+    let requestId = ''
+    for (let row = 0; row < this.#text.length; row++) {
+      const id = this.#text.get(row)
+      if (id >= 0) {
+        texts.push(this.#texts.text(id))
+        continue
+      }
+      let text = this.#templates!.text(-1 - id)
+      const runs = this.#runs
+      while (runs !== undefined && run < runs.length && runs.get(run) <= row) {
+        requestId = requestIdOf(runs.get(run + 1))
+        run += 2
+      }
+      // A function, so a `$` in a caller's own request id is not read as a replacement pattern.
+      text = text.replaceAll(REQUEST_ID_MARK, () => requestId)
+      text = text.replace(NUMBER_MARKS, (mark) => {
+        const decimals = mark.charCodeAt(0) - 1
+        return (this.#numbers!.get(number++) / SCALE[decimals]!).toFixed(decimals)
+      })
+      texts.push(text)
+    }
+    return texts
+  }
+
+  #number(word: string): string {
+    const dot = word.indexOf('.')
+    const decimals = dot < 0 ? 0 : word.length - dot - 1
+    const scaled = Math.round(Number(word) * SCALE[decimals]!)
+    if (scaled > 0x7fffffff) {
+      return word
+    }
+    ;(this.#numbers ??= int32Column()).push(scaled)
+    return String.fromCharCode(1 + decimals)
   }
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
+/** The value of each hex digit by its char code. */
+const HEX_VALUE = new Uint8Array(128)
+for (let digit = 0; digit < 16; digit++) {
+  HEX_VALUE[digit.toString(16).charCodeAt(0)] = digit
+}
+/** Where the 32 hex digits of a UUID are. */
+const UUID_DIGITS = Array.from('xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx', (c, i) => (c === 'x' ? i : -1)).filter((i) => i >= 0)
 
 /** Request ids: a lower-case UUID (ours, randomUUID's) as 16 bytes, anything else as its string. */
 export class RequestIds {
-  readonly #bytes = new NumberColumn((size) => new Uint8Array(size))
-  readonly #other = new Map<number, string>()
+  readonly #bytes = uint8Column()
+  #other: Map<number, string> | undefined
   length = 0
 
   push(requestId: string): void {
     const uuid = UUID.test(requestId)
-    const hex = uuid ? requestId.replaceAll('-', '') : ''
-    for (let i = 0; i < 16; i++) {
-      this.#bytes.push(uuid ? parseInt(hex.slice(i * 2, i * 2 + 2), 16) : 0)
+    for (let i = 0; i < 32; i += 2) {
+      const high = requestId.charCodeAt(UUID_DIGITS[i]!)
+      const low = requestId.charCodeAt(UUID_DIGITS[i + 1]!)
+      this.#bytes.push(uuid ? (HEX_VALUE[high]! << 4) | HEX_VALUE[low]! : 0)
     }
     if (!uuid) {
-      this.#other.set(this.length, requestId)
+      ;(this.#other ??= new Map()).set(this.length, requestId)
     }
     this.length++
   }
 
   get(index: number): string {
-    const other = this.#other.get(index)
+    const other = this.#other?.get(index)
     if (other !== undefined) {
       return other
     }

@@ -24,7 +24,7 @@ export class Recorder {
   readonly record: RunRecord
   readonly #origin = performance.now()
   readonly #epochOrigin = Date.now()
-  readonly #outputKept = new Map<string, { lines: number; chars: number }>()
+  #outputKept: Map<string, { lines: number; chars: number }> | undefined
   readonly #onEntry: ((entry: TimelineEntry) => void) | undefined
   readonly #invocations: InvocationStore
   readonly #timeline: TimelineStore
@@ -38,34 +38,43 @@ export class Recorder {
     this.#invocations = new InvocationStore(base.mode === 'summary' ? SUMMARY_KEPT_INVOCATIONS : undefined)
     this.#timeline = new TimelineStore(this.#invocations)
     this.#logs = new LogStore(this.#invocations)
-    this.record = {
+    // The growing parts are stored compactly and rendered on read, in the same place of the JSON,
+    // by getters every record shares: per-record closures would put each record in dictionary mode.
+    const record: Record<string, unknown> = {
       harness: { name: 'lambda-harness', version: base.version },
       startedAt: new Date(this.#epochOrigin).toISOString(),
       runtime: base.runtime,
       function: base.function,
       init: null,
-      invocations: [],
-      resets: [],
-      shutdown: null,
-      processes: [],
-      resources: {},
-      verdict: { clean: true, problems: [] },
-      warnings: [...base.warnings],
-      timeline: [],
-      logs: [],
-      droppedOutputLines: 0,
-      interrupted: false,
     }
-    // The growing parts are stored compactly and rendered on read, in the same place of the JSON.
-    Object.defineProperties(this.record, {
-      invocations: { enumerable: true, get: () => this.#invocations.values() },
-      timeline: { enumerable: true, get: () => this.#timeline.entries() },
-      logs: { enumerable: true, get: () => this.#logs.lines() },
-    })
+    Object.defineProperty(record, 'invocations', Recorder.#views.invocations)
+    record.resets = []
+    record.shutdown = null
+    record.processes = []
+    record.resources = {}
+    record.verdict = { clean: true, problems: [] }
+    record.warnings = [...base.warnings]
+    Object.defineProperty(record, 'timeline', Recorder.#views.timeline)
+    Object.defineProperty(record, 'logs', Recorder.#views.logs)
+    record.droppedOutputLines = 0
+    record.interrupted = false
     if (base.mode === 'summary') {
-      Object.defineProperty(this.record, 'summary', { enumerable: true, get: () => this.#summary() })
+      Object.defineProperty(record, 'summary', Recorder.#views.summary)
     }
+    this.record = record as unknown as RunRecord
+    Recorder.#owners.set(this.record, this)
   }
+
+  static readonly #owners = new WeakMap<RunRecord, Recorder>()
+  static #of(record: RunRecord): Recorder {
+    return Recorder.#owners.get(record)!
+  }
+  static readonly #views = {
+    invocations: { enumerable: true, configurable: true, get: function (this: RunRecord) { return Recorder.#of(this).#invocations.values() } },
+    timeline: { enumerable: true, configurable: true, get: function (this: RunRecord) { return Recorder.#of(this).#timeline.entries() } },
+    logs: { enumerable: true, configurable: true, get: function (this: RunRecord) { return Recorder.#of(this).#logs.lines() } },
+    summary: { enumerable: true, configurable: true, get: function (this: RunRecord) { return Recorder.#of(this).#summary() } },
+  } satisfies Record<string, PropertyDescriptor>
 
   /** ms since boot, with microsecond precision as RAPID's durations. */
   now(): number {
@@ -112,6 +121,7 @@ export class Recorder {
 
   output(process: string, stream: 'stdout' | 'stderr', line: string): void {
     const detail = stream === 'stderr' ? `[stderr] ${line}` : line
+    this.#outputKept ??= new Map()
     let kept = this.#outputKept.get(process)
     if (kept === undefined) {
       kept = { lines: 0, chars: 0 }

@@ -40,20 +40,26 @@ const PLAIN_KEYS_WITH_ERROR = `${PLAIN_KEYS},errorType`
 /** A longer response is stored as it is, without a map entry: few are repeated. */
 const INTERNED_RESPONSE_CHARS = 256
 
-export class InvocationStore {
-  readonly #requestIds = new RequestIds()
-  readonly #texts = new TextTable()
+/** The stored invocations' columns, made when the first one is stored. */
+class InvocationColumns {
+  readonly requestIds = new RequestIds()
+  readonly texts = new TextTable()
   /** Per row: status text id, or -1 when the row is kept as an object in #objects. */
-  readonly #status = int32Column()
-  readonly #response = int32Column()
-  readonly #contentType = int32Column()
-  readonly #errorType = int32Column()
-  readonly #durationMs = float64Column()
-  readonly #startedAtMs = float64Column()
-  readonly #objects = new Map<number, InvocationRecord>()
+  readonly status = int32Column()
+  readonly response = int32Column()
+  readonly contentType = int32Column()
+  readonly errorType = int32Column()
+  readonly durationMs = float64Column()
+  readonly startedAtMs = float64Column()
+}
+
+export class InvocationStore {
+  #columns: InvocationColumns | undefined
+  /** Made when first needed, as every map and tail here: a sandbox that never invokes stays small. */
+  #objects: Map<number, InvocationRecord> | undefined
   /** Summary mode: the row of each invocation kept past the first `keep`. */
-  readonly #rowOf = new Map<number, number>()
-  readonly #tail = new Tail<InvocationRecord>()
+  #rowOf: Map<number, number> | undefined
+  #tail: Tail<InvocationRecord> | undefined
   #live: InvocationRecord | undefined
   count = 0
   dropped = 0
@@ -74,15 +80,15 @@ export class InvocationStore {
       if (this.keep === undefined || index < this.keep) {
         this.#store(previous)
       } else {
-        this.#tail.push(index, previous)
+        ;(this.#tail ??= new Tail()).push(index, previous)
       }
     }
     this.#live = record
     this.count++
-    if (this.keep !== undefined) {
+    if (this.keep !== undefined && this.#tail !== undefined) {
       this.#tail.takeBefore(this.count - this.keep, (index, value) => {
         if (isEventful(value)) {
-          this.#rowOf.set(index, this.#requestIds.length)
+          ;(this.#rowOf ??= new Map()).set(index, this.#stored)
           this.#store(value)
         } else {
           this.dropped++
@@ -93,7 +99,7 @@ export class InvocationStore {
 
   /** Whether invocation `index` is in the record (false for an uneventful one summary mode left out). */
   kept(index: number): boolean {
-    return this.keep === undefined || index < this.keep || index >= this.count - this.keep || this.#rowOf.has(index)
+    return this.keep === undefined || index < this.keep || index >= this.count - this.keep || this.#rowOf?.has(index) === true
   }
 
   /** The request id a row of invocation `index` may name as a template; undefined when that invocation is left out (or -1). */
@@ -105,66 +111,75 @@ export class InvocationStore {
     if (index === this.count - 1 && this.#live !== undefined) {
       return this.#live.requestId
     }
-    const row = this.keep === undefined || index < this.keep ? index : this.#rowOf.get(index)
-    if (row !== undefined && row < this.#requestIds.length) {
-      return this.#requestIds.get(row)
+    const row = this.keep === undefined || index < this.keep ? index : this.#rowOf?.get(index)
+    if (row !== undefined && row < this.#stored) {
+      return this.#columns!.requestIds.get(row)
     }
     // Still in the tail: its rows are the invocations before the live one, in order.
-    const tail = this.#tail.values()
+    const tail = this.#tail?.values() ?? []
     return tail[tail.length - (this.count - 1 - index)]?.requestId ?? ''
   }
 
   values(): InvocationRecord[] {
     const values: InvocationRecord[] = []
-    for (let row = 0; row < this.#requestIds.length; row++) {
+    for (let row = 0; row < this.#stored; row++) {
       values.push(this.#row(row))
     }
-    values.push(...this.#tail.values())
+    values.push(...(this.#tail?.values() ?? []))
     if (this.#live !== undefined) {
       values.push(this.#live)
     }
     return values
   }
 
+  /** How many invocations are in the columns. */
+  get #stored(): number {
+    return this.#columns?.requestIds.length ?? 0
+  }
+
   #store(record: InvocationRecord): void {
-    const row = this.#requestIds.length
-    this.#requestIds.push(record.requestId)
+    const columns = (this.#columns ??= new InvocationColumns())
+    const row = columns.requestIds.length
+    columns.requestIds.push(record.requestId)
     const keys = Object.keys(record).join(',')
     if (keys !== PLAIN_KEYS && keys !== PLAIN_KEYS_WITH_ERROR) {
       // Kept as it is (an Init, a reset, an interrupt): rare, so its columns hold placeholders.
-      this.#objects.set(row, record)
-      this.#status.push(-1)
-      this.#response.push(0)
-      this.#contentType.push(0)
-      this.#errorType.push(0)
-      this.#durationMs.push(0)
-      this.#startedAtMs.push(0)
+      ;(this.#objects ??= new Map()).set(row, record)
+      columns.status.push(-1)
+      columns.response.push(0)
+      columns.contentType.push(0)
+      columns.errorType.push(0)
+      columns.durationMs.push(0)
+      columns.startedAtMs.push(0)
       return
     }
-    this.#status.push(this.#texts.intern(record.status))
-    this.#response.push(record.response.length <= INTERNED_RESPONSE_CHARS ? this.#texts.intern(record.response) : this.#texts.keep(record.response))
-    this.#contentType.push(this.#texts.intern(record.contentType))
-    this.#errorType.push(record.errorType === undefined ? -1 : this.#texts.intern(record.errorType))
-    this.#durationMs.push(record.durationMs)
-    this.#startedAtMs.push(record.startedAtMs)
+    const { texts } = columns
+    columns.status.push(texts.intern(record.status))
+    columns.response.push(record.response.length <= INTERNED_RESPONSE_CHARS ? texts.intern(record.response) : texts.keep(record.response))
+    columns.contentType.push(texts.intern(record.contentType))
+    columns.errorType.push(record.errorType === undefined ? -1 : texts.intern(record.errorType))
+    columns.durationMs.push(record.durationMs)
+    columns.startedAtMs.push(record.startedAtMs)
   }
 
   #row(row: number): InvocationRecord {
-    const status = this.#status.get(row)
+    const columns = this.#columns!
+    const status = columns.status.get(row)
     if (status < 0) {
-      return this.#objects.get(row)!
+      return this.#objects!.get(row)!
     }
+    const { texts } = columns
     const record: InvocationRecord = {
-      requestId: this.#requestIds.get(row),
-      status: this.#texts.text(status) as InvocationRecord['status'],
-      response: this.#texts.text(this.#response.get(row)),
-      contentType: this.#texts.text(this.#contentType.get(row)),
-      durationMs: this.#durationMs.get(row),
-      startedAtMs: this.#startedAtMs.get(row),
+      requestId: columns.requestIds.get(row),
+      status: texts.text(status) as InvocationRecord['status'],
+      response: texts.text(columns.response.get(row)),
+      contentType: texts.text(columns.contentType.get(row)),
+      durationMs: columns.durationMs.get(row),
+      startedAtMs: columns.startedAtMs.get(row),
     }
-    const errorType = this.#errorType.get(row)
+    const errorType = columns.errorType.get(row)
     if (errorType >= 0) {
-      record.errorType = this.#texts.text(errorType)
+      record.errorType = texts.text(errorType)
     }
     return record
   }
@@ -204,7 +219,7 @@ function isEventfulLog(line: string): boolean {
  * timeline and the log lines. `onKept` learns each row that is stored for good, in order.
  */
 class TaggedRows<T> {
-  readonly #tail = new Tail<T>()
+  #tail: Tail<T> | undefined
   dropped = 0
 
   constructor(
@@ -218,14 +233,14 @@ class TaggedRows<T> {
     if (keep === undefined || tag < keep) {
       this.store(value, tag)
     } else {
-      this.#tail.push(tag, value)
+      ;(this.#tail ??= new Tail()).push(tag, value)
     }
   }
 
   /** Summary mode, after an invocation started: the rows of invokes no longer among the last are stored or dropped. */
   settle(): void {
     const keep = this.invocations.keep
-    if (keep === undefined) {
+    if (keep === undefined || this.#tail === undefined) {
       return
     }
     this.#tail.takeBefore(this.invocations.count - keep, (tag, value) => {
@@ -238,111 +253,149 @@ class TaggedRows<T> {
   }
 
   tail(): T[] {
-    return this.#tail.values()
+    return this.#tail?.values() ?? []
+  }
+}
+
+/** The timeline's columns, made at the first entry of the first invoke. */
+class TimelineColumns {
+  readonly atMs = float64Column()
+  /** Index into `who`: the kind and the process of the entry. */
+  readonly whoId = uint16Column()
+  /** Every kind and process seen, a few dozen at most: a scan costs less than a map of maps. */
+  readonly who: { kind: Kind; process: string | undefined }[] = []
+  lastWho = -1
+  readonly detail = new TemplatedText()
+
+  whoIdOf(kind: Kind, process: string | undefined): number {
+    const last = this.who[this.lastWho]
+    if (last !== undefined && last.kind === kind && last.process === process) {
+      return this.lastWho
+    }
+    let whoId = this.who.findIndex((who) => who.kind === kind && who.process === process)
+    if (whoId < 0) {
+      whoId = this.who.push({ kind, process }) - 1
+    }
+    this.lastWho = whoId
+    return whoId
   }
 }
 
 export class TimelineStore {
-  readonly #atMs = float64Column()
-  /** Index into #who: the kind and the process of the entry. */
-  readonly #whoId = uint16Column()
-  readonly #who: { kind: Kind; process: string | undefined }[] = []
-  readonly #whoIds = new Map<Kind, Map<string | undefined, number>>()
-  readonly #detail = new TemplatedText()
-  readonly #rows: TaggedRows<TimelineEntry>
+  /** The entries before the first invoke, as they are: a sandbox that never invokes needs no columns. */
+  #early: TimelineEntry[] | undefined
+  #columns: TimelineColumns | undefined
+  /** Summary mode only. */
+  readonly #rows: TaggedRows<TimelineEntry> | undefined
   count = 0
 
   constructor(readonly invocations: InvocationStore) {
-    this.#rows = new TaggedRows(invocations, (entry, tag) => this.#store(entry, tag), (entry) => isEventfulEntry(entry.kind, entry.detail))
+    if (invocations.keep !== undefined) {
+      this.#rows = new TaggedRows(invocations, (entry, tag) => this.#store(entry, tag), (entry) => isEventfulEntry(entry.kind, entry.detail))
+    }
   }
 
   get dropped(): number {
-    return this.#rows.dropped
+    return this.#rows?.dropped ?? 0
   }
 
   add(atMs: number, kind: Kind, process: string | undefined, detail: string): void {
     this.count++
     const tag = this.invocations.count - 1
-    if (this.invocations.keep === undefined) {
+    if (this.#rows === undefined && tag >= 0) {
       // The hot path of a full record: straight into the columns, no entry object.
       this.#push(atMs, kind, process, detail, tag)
     } else {
-      this.#rows.add(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail }, tag)
+      const entry = process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail }
+      if (this.#rows === undefined) {
+        this.#store(entry, tag)
+      } else {
+        this.#rows.add(entry, tag)
+      }
     }
   }
 
   settle(): void {
-    this.#rows.settle()
+    this.#rows?.settle()
   }
 
   entries(): TimelineEntry[] {
-    const entries: TimelineEntry[] = []
-    const requestIdOf = (invocation: number) => this.invocations.requestIdOf(invocation)
-    for (let row = 0; row < this.#atMs.length; row++) {
-      const { kind, process } = this.#who[this.#whoId.get(row)]!
-      const atMs = this.#atMs.get(row)
-      const detail = this.#detail.get(row, requestIdOf)
-      entries.push(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail })
+    const entries: TimelineEntry[] = this.#early === undefined ? [] : [...this.#early]
+    const columns = this.#columns
+    if (columns !== undefined) {
+      const details = columns.detail.all((invocation) => this.invocations.requestIdOf(invocation))
+      for (let row = 0; row < columns.atMs.length; row++) {
+        const { kind, process } = columns.who[columns.whoId.get(row)]!
+        const atMs = columns.atMs.get(row)
+        const detail = details[row]!
+        entries.push(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail })
+      }
     }
-    entries.push(...this.#rows.tail())
+    entries.push(...(this.#rows?.tail() ?? []))
     return entries
   }
 
   #store(entry: TimelineEntry, tag: number): void {
-    this.#push(entry.atMs, entry.kind, entry.process, entry.detail, tag)
+    if (tag < 0) {
+      ;(this.#early ??= []).push(entry)
+    } else {
+      this.#push(entry.atMs, entry.kind, entry.process, entry.detail, tag)
+    }
   }
 
   #push(atMs: number, kind: Kind, process: string | undefined, detail: string, tag: number): void {
-    let ofKind = this.#whoIds.get(kind)
-    if (ofKind === undefined) {
-      ofKind = new Map()
-      this.#whoIds.set(kind, ofKind)
-    }
-    let whoId = ofKind.get(process)
-    if (whoId === undefined) {
-      whoId = this.#who.push({ kind, process }) - 1
-      ofKind.set(process, whoId)
-    }
-    this.#atMs.push(atMs)
-    this.#whoId.push(whoId)
+    const columns = (this.#columns ??= new TimelineColumns())
+    columns.atMs.push(atMs)
+    columns.whoId.push(columns.whoIdOf(kind, process))
     // Output is mostly unique lines: no map entry for them unless they name the invoke.
-    this.#detail.push(detail, this.invocations.templateIdOf(tag), tag, kind !== 'output')
+    columns.detail.push(detail, this.invocations.templateIdOf(tag), tag, kind !== 'output')
   }
 }
 
 export class LogStore {
-  readonly #lines = new TemplatedText()
-  readonly #rows: TaggedRows<string>
+  /** The lines before the first invoke, as they are. */
+  #early: string[] | undefined
+  #lines: TemplatedText | undefined
+  /** Summary mode only. */
+  readonly #rows: TaggedRows<string> | undefined
   count = 0
 
   constructor(readonly invocations: InvocationStore) {
-    this.#rows = new TaggedRows(invocations, (line, tag) => this.#store(line, tag), isEventfulLog)
+    if (invocations.keep !== undefined) {
+      this.#rows = new TaggedRows(invocations, (line, tag) => this.#store(line, tag), isEventfulLog)
+    }
   }
 
   get dropped(): number {
-    return this.#rows.dropped
+    return this.#rows?.dropped ?? 0
   }
 
   add(line: string): void {
     this.count++
-    this.#rows.add(line, this.invocations.count - 1)
+    const tag = this.invocations.count - 1
+    if (this.#rows === undefined) {
+      this.#store(line, tag)
+    } else {
+      this.#rows.add(line, tag)
+    }
   }
 
   settle(): void {
-    this.#rows.settle()
+    this.#rows?.settle()
   }
 
   lines(): string[] {
-    const lines: string[] = []
-    const requestIdOf = (invocation: number) => this.invocations.requestIdOf(invocation)
-    for (let row = 0; row < this.#lines.length; row++) {
-      lines.push(this.#lines.get(row, requestIdOf))
-    }
-    lines.push(...this.#rows.tail())
-    return lines
+    const later = this.#lines?.all((invocation) => this.invocations.requestIdOf(invocation)) ?? []
+    // concat, not push(...): the rows may be more than a call's arguments can be.
+    return (this.#early ?? []).concat(later, this.#rows?.tail() ?? [])
   }
 
   #store(line: string, tag: number): void {
-    this.#lines.push(line, this.invocations.templateIdOf(tag), tag, true)
+    if (tag < 0) {
+      ;(this.#early ??= []).push(line)
+      return
+    }
+    // The platform's lines: REPORT's durations become numbers in a column, not a string each.
+    ;(this.#lines ??= new TemplatedText()).push(line, this.invocations.templateIdOf(tag), tag, true, true)
   }
 }

@@ -9,48 +9,73 @@ import type { SandboxContext } from './context.js'
 import { atFdLimit } from './fd-limit.js'
 
 export function platformAdapter(sandbox: SandboxContext): PlatformPort {
-  const { recorder, options } = sandbox
-  const functionInfo: FunctionInfo = { functionName: options.functionName, functionVersion: '$LATEST', handler: options.handler, accountId: options.accountId }
-  return {
-    get runtime(): RuntimeAgent {
-      return sandbox.current.runtime
-    },
-    get extensions(): ExtensionRegistry {
-      return sandbox.current.extensions
-    },
-    get telemetry(): TelemetryPort {
-      return sandbox.telemetry
-    },
-    functionInfo,
-    now: () => recorder.now(),
-    apiCall: (call: ApiCall) => {
-      const outcome = call.status === 0 ? 'never answered' : `${call.status}${call.errorType === undefined ? '' : ` ${call.errorType}`}`
-      recorder.add('api', `${call.method} ${call.path} → ${outcome}`, call.caller, call.atMs)
-    },
-    delivered: (caller, event) => delivered(sandbox, caller, event),
-    registered: (agent: ExtensionAgent) => sandbox.current.registered(agent),
-    extensionError: (agent, kind, reportedType) => {
-      const record = sandbox.current.processRecord(agent.name)
-      if (record !== undefined) {
-        record.reportedError = `${kind} (${reportedType})`
-      }
-      sandbox.current.raiseFatal({ errorType: kind, message: reportedType, process: agent.name, resetReason: 'failure' })
-    },
-    connected: (socket: Socket) => {
-      sandbox.ownConnections.accepted(socket)
-      const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
-      if (atFdLimit(fd)) {
-        sandbox.faults.harnessOutOfFds(`the processes' connections to the API took its descriptors up to fd ${fd}`)
-      }
-    },
+  return new PlatformAdapter(sandbox)
+}
+
+/** A class, not an object literal of closures: its getters would put each sandbox's in dictionary mode (bench/findings.md, Session 8). */
+class PlatformAdapter implements PlatformPort {
+  readonly functionInfo: FunctionInfo
+
+  constructor(readonly sandbox: SandboxContext) {
+    const { options } = sandbox
+    this.functionInfo = { functionName: options.functionName, functionVersion: '$LATEST', handler: options.handler, accountId: options.accountId }
+  }
+
+  get runtime(): RuntimeAgent {
+    return this.sandbox.current.runtime
+  }
+
+  get extensions(): ExtensionRegistry {
+    return this.sandbox.current.extensions
+  }
+
+  get telemetry(): TelemetryPort {
+    return this.sandbox.telemetry
+  }
+
+  now(): number {
+    return this.sandbox.recorder.now()
+  }
+
+  apiCall(call: ApiCall): void {
+    const outcome = call.status === 0 ? 'never answered' : `${call.status}${call.errorType === undefined ? '' : ` ${call.errorType}`}`
+    this.sandbox.recorder.add('api', `${call.method} ${call.path} → ${outcome}`, call.caller, call.atMs)
+  }
+
+  delivered(caller: string, event: InvokeEvent | ExtensionEvent): void {
+    delivered(this.sandbox, caller, event)
+  }
+
+  registered(agent: ExtensionAgent): void {
+    this.sandbox.current.registered(agent)
+  }
+
+  extensionError(agent: ExtensionAgent, kind: 'Extension.InitError' | 'Extension.ExitError', reportedType: string): void {
+    const record = this.sandbox.current.processRecord(agent.name)
+    if (record !== undefined) {
+      record.reportedError = `${kind} (${reportedType})`
+    }
+    this.sandbox.current.raiseFatal({ errorType: kind, message: reportedType, process: agent.name, resetReason: 'failure' })
+  }
+
+  connected(socket: Socket): void {
+    this.sandbox.ownConnections.accepted(socket)
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
+    if (atFdLimit(fd)) {
+      this.sandbox.faults.harnessOutOfFds(`the processes' connections to the API took its descriptors up to fd ${fd}`)
+    }
+  }
+
+  runtimeCaller(socket: Socket): string {
     // The runtime first: it is the usual caller.
-    runtimeCaller: (socket: Socket) =>
-      sandbox.runtimeCallers.callerOf(socket, () => sandbox.current.supervised.sort((a, b) => Number(b.name === 'runtime') - Number(a.name === 'runtime'))),
-    harnessFault: (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EMFILE' || error.code === 'ENFILE') {
-        sandbox.faults.harnessOutOfFds(`${error.syscall ?? 'accept'} on the API: ${error.code}`)
-      }
-    },
+    const { sandbox } = this
+    return sandbox.runtimeCallers.callerOf(socket, () => sandbox.current.supervised.sort((a, b) => Number(b.name === 'runtime') - Number(a.name === 'runtime')))
+  }
+
+  harnessFault(error: NodeJS.ErrnoException): void {
+    if (error.code === 'EMFILE' || error.code === 'ENFILE') {
+      this.sandbox.faults.harnessOutOfFds(`${error.syscall ?? 'accept'} on the API: ${error.code}`)
+    }
   }
 }
 

@@ -96,3 +96,46 @@ t.test('summary mode keeps the first and last invocations, every eventful one, a
   })
   t.equal(record.timeline.length + record.summary!.dropped.timelineEntries, model.timeline.length, 'kept + dropped = all entries')
 })
+
+t.test("the platform's log lines come back as given, number words and stray marks included", async (t) => {
+  for (const mode of ['full', 'summary'] as const) {
+    const rec = recorder(mode)
+    const lines: string[] = []
+    const log = (line: string) => {
+      rec.log([line])
+      lines.push(line)
+    }
+    log('INIT_START Runtime Version: python:3.12.v0\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:5eb5af18')
+    for (let i = 0; i < 700; i++) {
+      const requestId = i === 5 ? 'not-a-uuid 12' : randomUUID()
+      const record: InvocationRecord = { requestId, status: 'success', response: '{}', contentType: 'application/json', durationMs: 0, startedAtMs: rec.now() }
+      rec.invocation(record)
+      const duration = (i * 1.37) % 900
+      const init = i % 50 === 0 ? `Init Duration: ${(i * 3.1).toFixed(2)} ms\t` : ''
+      log(`START RequestId: ${requestId} Version: $LATEST`)
+      log(`END RequestId: ${requestId}`)
+      log(`REPORT RequestId: ${requestId}\tDuration: ${duration.toFixed(2)} ms\tBilled Duration: ${Math.ceil(duration)} ms\tMemory Size: 128 MB\tMax Memory Used: ${i % 200} MB\t${init}`)
+      if (i % 97 === 0) {
+        // Words that are numbers but not as toFixed writes them, one too big for the column, and marks' characters.
+        log(`odd ${requestId} 007 1.5e3 -2 3. 0.1234 4294967296 2147483.647 2147483.648 0.000 0 ${i}`)
+        log(`marks ${requestId} 12\u0001 \u0002 0 ${i}`)
+        log(`RequestId: ${requestId} Error: Runtime exited with error: exit status ${i % 3}`)
+      }
+    }
+    const record = JSON.parse(JSON.stringify(rec.record))
+    const expected = mode === 'full' ? lines : rec.snapshot().logs
+    t.equal(JSON.stringify(record.logs), JSON.stringify(expected), `${mode}: the same lines, byte for byte`)
+    if (mode === 'summary') {
+      t.ok(expected.every((line) => lines.includes(line)), 'a summary keeps lines as they were')
+      t.ok(expected.includes(lines.at(-1)!), 'the last line')
+    }
+  }
+})
+
+t.test('a recorder that has recorded nothing renders an empty record with every field in place', async (t) => {
+  const rec = recorder('full')
+  const record = JSON.parse(JSON.stringify(rec.record))
+  t.same(Object.keys(record), ['harness', 'startedAt', 'runtime', 'function', 'init', 'invocations', 'resets', 'shutdown', 'processes', 'resources', 'verdict', 'warnings', 'timeline', 'logs', 'droppedOutputLines', 'interrupted'])
+  t.same([record.invocations, record.timeline, record.logs], [[], [], []])
+  t.same(Object.keys(recorder('summary').record).at(-1), 'summary')
+})
