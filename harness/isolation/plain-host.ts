@@ -71,7 +71,9 @@ export class PlainHost implements ProcessHost {
     launched.reported = true
     // From here the launcher ends by itself once it holds nothing, when told (end), or when the
     // harness dies (PR_SET_PDEATHSIG), killing the daemons it adopted first: a SIGKILL from the
-    // exit hook would leave those daemons to init.
+    // exit hook would leave those daemons to init. The process's group (the supervisor tracks it
+    // too) goes in first, so the exit hook is not uninstalled and installed again per process.
+    trackGroup(started.pid)
     untrackGroup(launched.pid)
     const ended = started.ended.then((exit) => exit ?? launcherExit)
     void ended.then(() => (launched.processEnded = true))

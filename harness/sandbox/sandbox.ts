@@ -139,7 +139,8 @@ export class Sandbox implements AsyncDisposable {
         () => sandbox.resources?.close(),
         () => sandbox.telemetry.close(),
         () => sandbox.server?.close(),
-        () => sandbox.isolation?.dispose(),
+        // Plain mode's was the second step: its dispose scans every host process's environment again.
+        () => (sandbox.isolation?.mode === 'none' ? undefined : sandbox.isolation?.dispose()),
         // After the processes and bind mounts are gone.
         () => sandbox.layers?.cleanup(),
       ]
