@@ -58,6 +58,17 @@ export function directEnvironment(spec: Pick<BaselineSpec, 'handler' | 'function
 
 const ACCOUNT_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:harness-function'
 
+/** `wait`, or an error once one of `processes` exits first or 30 s pass: a runtime that died before polling hung the bench. */
+function untilOrExit<T>(wait: Promise<T>, processes: DirectProcess[], what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`baseline: no ${what} within 30 s`)), 30_000).unref()
+    wait.then(resolve, reject).finally(() => clearTimeout(timer))
+    for (const process of processes) {
+      void process.exited.then(() => reject(new Error(`baseline: pid ${process.pid} exited before ${what}`)))
+    }
+  })
+}
+
 export class BaselineSandbox {
   readonly #server: TrivialServer
   readonly #runtime: DirectProcess
@@ -86,14 +97,14 @@ export class BaselineSandbox {
           await DirectProcess.start({ file, args: [], cwd: spec.functionDir, env: extensionEnv }),
         )
       }
-      await server.registered(spec.extensions.length)
+      await untilOrExit(server.registered(spec.extensions.length), extensions, 'registering')
       runtime = await DirectProcess.start({
         file: spec.python,
         args: RUNTIME_ARGS[spec.runtime](spec.handler),
         cwd: spec.functionDir,
         env,
       })
-      await server.ready()
+      await untilOrExit(server.ready(), [runtime, ...extensions], 'its first poll')
       return new BaselineSandbox(server, runtime, extensions)
     } catch (error) {
       await Promise.all([...extensions, ...(runtime === undefined ? [] : [runtime])].map((p) => p.kill()))
