@@ -24,8 +24,15 @@ export { verdict } from './record/verdict.js'
 export { formatReport } from './record/report.js'
 export { renderHtmlTimeline } from './record/html.js'
 export type { TimelineSection, TimelineCheck } from './record/html.js'
-export { runCheck } from './conformance/runner.js'
 export type { CheckReport, ScenarioReport, CheckHooks } from './conformance/runner.js'
+import type { CheckOptions } from './conformance/options.js'
+import type { CheckHooks, CheckReport } from './conformance/runner.js'
+
+/** The conformance suite. Its modules (the scenarios, the checks, the PostgreSQL probe) load at the first call: a user who only boots sandboxes never loads them. */
+export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): Promise<CheckReport> {
+  const runner = await import('./conformance/runner.js')
+  return runner.runCheck(options, hooks)
+}
 export type { CheckOptions, PostgresMode } from './conformance/options.js'
 export type { CheckResult, CheckOutcome, ScenarioName, LeakTolerance } from './conformance/types.js'
 export { formatCheckReport, REPORTERS } from './conformance/reporters.js'
