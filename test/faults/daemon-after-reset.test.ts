@@ -9,7 +9,7 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import type { RunRecord } from '../../harness/index.js'
 import { isLive } from '../../harness/supervisor/process-groups.js'
-import { FUNCTIONS, extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { FUNCTIONS, extensionsDir, fn, startSandbox, until, NO_BWRAP } from '../helpers.js'
 import { membersOf, pidNamespaceOf } from '../isolation/processes.js'
 
 t.jobs = 2
@@ -28,7 +28,7 @@ function daemonThenTimeout(t: Test): string {
 
 for (const isolation of ['bwrap', 'none'] as const) {
   for (const forker of ['runtime', 'double-forks-daemon'] as const) {
-    t.test(`${isolation}: a daemon the ${forker} forked outlives a timeout's reset: the final Shutdown reports it as ${forker}'s and kills it`, async (t) => {
+    t.test(`${isolation}: a daemon the ${forker} forked outlives a timeout's reset: the final Shutdown reports it as ${forker}'s and kills it`, { skip: isolation === 'bwrap' && NO_BWRAP }, async (t) => {
       const sandbox = await startSandbox(t, {
         functionDir: forker === 'runtime' ? daemonThenTimeout(t) : fn('sleeps'),
         extensionsDir: extensionsDir(t, forker === 'runtime' ? ['well-behaved'] : ['double-forks-daemon']),

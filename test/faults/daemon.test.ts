@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { statFields } from '../../harness/supervisor/process-groups.js'
 import { formatReport, type BootOptions, type RunRecord } from '../../harness/index.js'
-import { extensionsDir, fn, startSandbox, until } from '../helpers.js'
+import { extensionsDir, fn, startSandbox, until, NO_BWRAP } from '../helpers.js'
 import { membersOf, pidNamespaceOf } from '../isolation/processes.js'
 
 t.jobs = 2
@@ -26,7 +26,7 @@ const cells: Cell[] = [
 
 for (const { isolation, forker } of cells) {
   const mode = isolation === 'none' ? 'plain processes' : 'isolated (default)'
-  t.test(`${mode}: a daemon the ${forker === 'runtime' ? 'runtime' : 'extension'} double-forks is killed and reported at Shutdown`, { buffered: true }, async (t) => {
+  t.test(`${mode}: a daemon the ${forker === 'runtime' ? 'runtime' : 'extension'} double-forks is killed and reported at Shutdown`, { buffered: true, skip: isolation !== 'none' && NO_BWRAP }, async (t) => {
     const sandbox = await startSandbox(t, {
       functionDir: fn(forker === 'runtime' ? 'forks-daemon' : 'echo'),
       extensionsDir: extensionsDir(t, forker === 'runtime' ? ['well-behaved'] : ['double-forks-daemon']),

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
 import t, { type Test } from 'tap'
-import { EXTENSIONS, PYTHON, ROOT, fn, startSandbox } from '../helpers.js'
+import { EXTENSIONS, PYTHON, ROOT, fn, startSandbox, NO_BWRAP } from '../helpers.js'
 import { symlinkSync } from 'node:fs'
 
 const CLI = path.join(ROOT, 'dist', 'harness', 'cli.js')
@@ -26,7 +26,7 @@ function missingInterpreter(t: Test): string {
 }
 
 for (const isolation of ['bwrap', 'none'] as const) {
-  t.test(`${isolation}: an extension whose line-1 interpreter is missing is a launch error that names the interpreter`, async (t) => {
+  t.test(`${isolation}: an extension whose line-1 interpreter is missing is a launch error that names the interpreter`, { skip: isolation === 'bwrap' && NO_BWRAP }, async (t) => {
     const sandbox = await startSandbox(t, { functionDir: fn('echo'), extensionsDir: missingInterpreter(t), isolation })
     const record = sandbox.record
     t.equal(record.init?.status, 'error')
@@ -35,7 +35,7 @@ for (const isolation of ['bwrap', 'none'] as const) {
     t.match(fatal, { process: 'needs-python', detail: /NotFound: .*the interpreter in line 1 \(#!\/usr\/bin\/python3-no-such-interpreter\) is missing/ })
   })
 
-  t.test(`${isolation}: a folder in extensions/ is skipped with a one-line warning; the files beside it run`, async (t) => {
+  t.test(`${isolation}: a folder in extensions/ is skipped with a one-line warning; the files beside it run`, { skip: isolation === 'bwrap' && NO_BWRAP }, async (t) => {
     const dir = tempExtensions(t)
     mkdirSync(path.join(dir, 'a-folder'))
     symlinkSync(path.join(EXTENSIONS, 'well-behaved'), path.join(dir, 'well-behaved'))
