@@ -139,8 +139,8 @@ export class Sandbox implements AsyncDisposable {
         () => sandbox.resources?.close(),
         () => sandbox.telemetry.close(),
         () => sandbox.server?.close(),
-        // Plain mode's was the second step: its dispose scans every host process's environment again.
-        () => (sandbox.isolation?.mode === 'none' ? undefined : sandbox.isolation?.dispose()),
+        // Plain mode's already ran above; its dispose() runs once however often it is called.
+        () => sandbox.isolation?.dispose(),
         // After the processes and bind mounts are gone.
         () => sandbox.layers?.cleanup(),
       ]
