@@ -281,46 +281,71 @@ class TimelineColumns {
   }
 }
 
-export class TimelineStore {
-  /** The entries before the first invoke, as they are: a sandbox that never invokes needs no columns. */
-  #early: TimelineEntry[] | undefined
-  #columns: TimelineColumns | undefined
+/**
+ * What the timeline and the log lines share: the rows before the first invoke kept as they are (a
+ * sandbox that never invokes needs no columns), summary mode's routing through TaggedRows, the count.
+ */
+abstract class TaggedStore<T> {
+  protected early: T[] | undefined
   /** Summary mode only. */
-  readonly #rows: TaggedRows<TimelineEntry> | undefined
+  protected readonly rows: TaggedRows<T> | undefined
   count = 0
 
-  constructor(readonly invocations: InvocationStore) {
+  constructor(readonly invocations: InvocationStore, eventful: (value: T) => boolean) {
     if (invocations.keep !== undefined) {
-      this.#rows = new TaggedRows(invocations, (entry, tag) => this.#store(entry, tag), (entry) => isEventfulEntry(entry.kind, entry.detail))
+      this.rows = new TaggedRows(invocations, (value, tag) => this.#store(value, tag), eventful)
     }
   }
 
   get dropped(): number {
-    return this.#rows?.dropped ?? 0
-  }
-
-  add(atMs: number, kind: Kind, process: string | undefined, detail: string): void {
-    this.count++
-    const tag = this.invocations.count - 1
-    if (this.#rows === undefined && tag >= 0) {
-      // The hot path of a full record: straight into the columns, no entry object.
-      this.#push(atMs, kind, process, detail, tag)
-    } else {
-      const entry = process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail }
-      if (this.#rows === undefined) {
-        this.#store(entry, tag)
-      } else {
-        this.#rows.add(entry, tag)
-      }
-    }
+    return this.rows?.dropped ?? 0
   }
 
   settle(): void {
-    this.#rows?.settle()
+    this.rows?.settle()
+  }
+
+  protected addRow(value: T): void {
+    this.count++
+    const tag = this.invocations.count - 1
+    if (this.rows === undefined) {
+      this.#store(value, tag)
+    } else {
+      this.rows.add(value, tag)
+    }
+  }
+
+  /** A row of an invoke (`tag` >= 0), stored for good. */
+  protected abstract storeTagged(value: T, tag: number): void
+
+  #store(value: T, tag: number): void {
+    if (tag < 0) {
+      ;(this.early ??= []).push(value)
+    } else {
+      this.storeTagged(value, tag)
+    }
+  }
+}
+
+export class TimelineStore extends TaggedStore<TimelineEntry> {
+  #columns: TimelineColumns | undefined
+
+  constructor(invocations: InvocationStore) {
+    super(invocations, (entry) => isEventfulEntry(entry.kind, entry.detail))
+  }
+
+  add(atMs: number, kind: Kind, process: string | undefined, detail: string): void {
+    if (this.rows === undefined && this.invocations.count > 0) {
+      // The hot path of a full record: straight into the columns, no entry object.
+      this.count++
+      this.#push(atMs, kind, process, detail, this.invocations.count - 1)
+    } else {
+      this.addRow(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail })
+    }
   }
 
   entries(): TimelineEntry[] {
-    const entries: TimelineEntry[] = this.#early === undefined ? [] : [...this.#early]
+    const entries: TimelineEntry[] = this.early === undefined ? [] : [...this.early]
     const columns = this.#columns
     if (columns !== undefined) {
       const details = columns.detail.all((invocation) => this.invocations.requestIdOf(invocation))
@@ -331,16 +356,12 @@ export class TimelineStore {
         entries.push(process === undefined ? { atMs, kind, detail } : { atMs, kind, process, detail })
       }
     }
-    entries.push(...(this.#rows?.tail() ?? []))
+    entries.push(...(this.rows?.tail() ?? []))
     return entries
   }
 
-  #store(entry: TimelineEntry, tag: number): void {
-    if (tag < 0) {
-      ;(this.#early ??= []).push(entry)
-    } else {
-      this.#push(entry.atMs, entry.kind, entry.process, entry.detail, tag)
-    }
+  protected storeTagged(entry: TimelineEntry, tag: number): void {
+    this.#push(entry.atMs, entry.kind, entry.process, entry.detail, tag)
   }
 
   #push(atMs: number, kind: Kind, process: string | undefined, detail: string, tag: number): void {
@@ -352,49 +373,24 @@ export class TimelineStore {
   }
 }
 
-export class LogStore {
-  /** The lines before the first invoke, as they are. */
-  #early: string[] | undefined
+export class LogStore extends TaggedStore<string> {
   #lines: TemplatedText | undefined
-  /** Summary mode only. */
-  readonly #rows: TaggedRows<string> | undefined
-  count = 0
 
-  constructor(readonly invocations: InvocationStore) {
-    if (invocations.keep !== undefined) {
-      this.#rows = new TaggedRows(invocations, (line, tag) => this.#store(line, tag), isEventfulLog)
-    }
-  }
-
-  get dropped(): number {
-    return this.#rows?.dropped ?? 0
+  constructor(invocations: InvocationStore) {
+    super(invocations, isEventfulLog)
   }
 
   add(line: string): void {
-    this.count++
-    const tag = this.invocations.count - 1
-    if (this.#rows === undefined) {
-      this.#store(line, tag)
-    } else {
-      this.#rows.add(line, tag)
-    }
-  }
-
-  settle(): void {
-    this.#rows?.settle()
+    this.addRow(line)
   }
 
   lines(): string[] {
     const later = this.#lines?.all((invocation) => this.invocations.requestIdOf(invocation)) ?? []
     // concat, not push(...): the rows may be more than a call's arguments can be.
-    return (this.#early ?? []).concat(later, this.#rows?.tail() ?? [])
+    return (this.early ?? []).concat(later, this.rows?.tail() ?? [])
   }
 
-  #store(line: string, tag: number): void {
-    if (tag < 0) {
-      ;(this.#early ??= []).push(line)
-      return
-    }
+  protected storeTagged(line: string, tag: number): void {
     // The platform's lines: REPORT's durations become numbers in a column, not a string each.
     ;(this.#lines ??= new TemplatedText()).push(line, this.invocations.templateIdOf(tag), tag, true, true)
   }
