@@ -102,9 +102,23 @@ const ANY_MARK = /[\u0000-\u0004]/
 /** A number as a word of its own ("Duration: 1.83 ms", "Memory Size: 128 MB"), written as toFixed writes it. */
 const NUMBER_WORD = /(?<= )(?:0|[1-9]\d{0,8})(?:\.\d{1,3})?(?=[ \t]|$)/g
 const SCALE = [1, 10, 100, 1000]
-const NUMBER_MARK = /[\u0001-\u0004]/
-/** Templates known by their shape: the few an invoke writes (START, END, its event, its response). */
+/** Templates known by their shape: the few an invoke writes (START, END, REPORT, its event, its response). */
 const MAX_SHAPES = 16
+/** Number words a shape may hold: REPORT has five. */
+const MAX_SHAPE_NUMBERS = 8
+/** The longest number word: nine digits, a dot and three decimals. */
+const MAX_NUMBER_CHARS = 13
+
+/** A template as its parts: literals[0], marks[0], literals[1], … where a mark is -1 for the request id or a number's decimals. */
+interface Shape {
+  readonly literals: readonly string[]
+  readonly marks: readonly number[]
+  /** The literals' length, the request id marks and the number marks: what bounds a matching text's length. */
+  readonly fixed: number
+  readonly ids: number
+  readonly numbers: number
+  readonly id: number
+}
 
 /**
  * Text that names the current invoke's request id, stored as one template for every invoke
@@ -123,19 +137,23 @@ export class TemplatedText {
   #runInvocation = -1
   /** The number words' values times 10^decimals, row after row. */
   #numbers: NumberColumn<Int32Array> | undefined
-  #shapes: { readonly prefix: string; readonly suffix: string; readonly id: number }[] | undefined
+  #shapes: Shape[] | undefined
+  /** A matched line's number values, times 10^decimals, until the whole line has matched. */
+  readonly #scanned = new Float64Array(MAX_SHAPE_NUMBERS)
 
   get length(): number {
     return this.#text.length
   }
 
   push(text: string, requestId: string | undefined, invocation: number, intern: boolean, numbers = false): void {
-    const templated = requestId !== undefined && requestId !== '' && text.includes(requestId)
-    const known = templated ? this.#shapeOf(text, requestId) : -1
+    const named = requestId !== undefined && requestId !== ''
+    // Shapes first: most lines that name the invoke are one of a few, and a shape rules a line out by its length.
+    const known = named ? this.#shapeOf(text, requestId) : -1
     if (known >= 0) {
       this.#pushTemplate(known, invocation)
       return
     }
+    const templated = named && text.includes(requestId)
     if ((!templated && !numbers) || ANY_MARK.test(text)) {
       this.#text.push(intern ? this.#texts.intern(text) : this.#texts.keep(text))
       return
@@ -170,25 +188,110 @@ export class TemplatedText {
 
   /** The template `text` is with `requestId` in it, found without building it (no garbage per line); -1 if none is known. */
   #shapeOf(text: string, requestId: string): number {
-    for (const { prefix, suffix, id } of this.#shapes ?? []) {
-      if (
-        text.length === prefix.length + requestId.length + suffix.length &&
-        text.startsWith(prefix) &&
-        text.endsWith(suffix) &&
-        text.startsWith(requestId, prefix.length)
-      ) {
-        return id
+    for (const shape of this.#shapes ?? []) {
+      const numbers = this.#match(shape, text, requestId)
+      if (numbers >= 0) {
+        if (numbers > 0) {
+          const column = (this.#numbers ??= int32Column())
+          for (let n = 0; n < numbers; n++) {
+            column.push(this.#scanned[n]!)
+          }
+        }
+        return shape.id
       }
     }
     return -1
   }
 
-  /** Templates with one request id and no number in them are known by the text around the id. */
+  /**
+   * How many number words `text` has if it is `shape` with `requestId` at its marks, their values in #scanned; -1 if it is not.
+   * The template need not be the one the slow path would build, only one that renders back to `text`.
+   */
+  #match({ literals, marks, fixed, ids, numbers: words }: Shape, text: string, requestId: string): number {
+    // The length rules most shapes out before a character is compared.
+    const least = fixed + ids * requestId.length + words
+    if (text.length < least || text.length > least + words * (MAX_NUMBER_CHARS - 1) || (words === 0 && text.length !== least)) {
+      return -1
+    }
+    let at = 0
+    let numbers = 0
+    for (let part = 0; ; part++) {
+      const literal = literals[part]!
+      if (!text.startsWith(literal, at)) {
+        return -1
+      }
+      at += literal.length
+      if (part === marks.length) {
+        return at === text.length ? numbers : -1
+      }
+      const decimals = marks[part]!
+      if (decimals < 0) {
+        // slice + ===, not startsWith: measured cheaper here (one compare of two flat strings, no builtin's position checks).
+        if (text.slice(at, at + requestId.length) !== requestId) {
+          return -1
+        }
+        at += requestId.length
+        continue
+      }
+      at = this.#scanNumber(text, at, decimals, numbers++)
+      if (at < 0) {
+        return -1
+      }
+    }
+  }
+
+  /** Reads a number word as NUMBER_WORD has it (no leading zero, exactly `decimals` decimals) into #scanned[slot]; where it ends, or -1. */
+  #scanNumber(text: string, at: number, decimals: number, slot: number): number {
+    let value = 0
+    const start = at
+    for (let code = text.charCodeAt(at); code >= 48 && code <= 57; code = text.charCodeAt(++at)) {
+      value = value * 10 + (code - 48)
+    }
+    const digits = at - start
+    if (digits === 0 || digits > 9 || (digits > 1 && text.charCodeAt(start) === 48)) {
+      return -1
+    }
+    if (decimals > 0) {
+      if (text.charCodeAt(at++) !== 46) {
+        return -1
+      }
+      for (let left = decimals; left > 0; left--, at++) {
+        const code = text.charCodeAt(at)
+        if (!(code >= 48 && code <= 57)) {
+          return -1
+        }
+        value = value * 10 + (code - 48)
+      }
+    }
+    if (value > 0x7fffffff) {
+      return -1
+    }
+    this.#scanned[slot] = value
+    return at
+  }
+
+  /** Templates with a request id are known by their parts: the text between the marks, and each mark's kind. */
   #learnShape(template: string, id: number): void {
-    const at = template.indexOf(REQUEST_ID_MARK)
     const shapes = (this.#shapes ??= [])
-    if (shapes.length < MAX_SHAPES && at === template.lastIndexOf(REQUEST_ID_MARK) && !NUMBER_MARK.test(template) && !shapes.some((shape) => shape.id === id)) {
-      shapes.push({ prefix: template.slice(0, at), suffix: template.slice(at + 1), id })
+    if (shapes.length >= MAX_SHAPES || shapes.some((shape) => shape.id === id)) {
+      return
+    }
+    const literals: string[] = []
+    const marks: number[] = []
+    let from = 0
+    for (let at = 0; at < template.length; at++) {
+      const code = template.charCodeAt(at)
+      if (code <= 4) {
+        literals.push(template.slice(from, at))
+        marks.push(code - 1)
+        from = at + 1
+      }
+    }
+    literals.push(template.slice(from))
+    const numbers = marks.filter((mark) => mark >= 0).length
+    if (numbers <= MAX_SHAPE_NUMBERS) {
+      const fixed = literals.reduce((sum, literal) => sum + literal.length, 0)
+      shapes.push({ literals, marks, fixed, ids: marks.length - numbers, numbers, id })
     }
   }
 

@@ -35,8 +35,20 @@ class Tail<T> {
   }
 }
 
-const PLAIN_KEYS = 'requestId,status,response,contentType,durationMs,startedAtMs'
-const PLAIN_KEYS_WITH_ERROR = `${PLAIN_KEYS},errorType`
+/** A plain invocation's keys, in order; errorType last and only on a failure. */
+const PLAIN_KEYS = ['requestId', 'status', 'response', 'contentType', 'durationMs', 'startedAtMs', 'errorType']
+
+/** Whether `record` has a plain invocation's keys and no other, without building a string of them per invoke. */
+function hasPlainKeys(record: InvocationRecord, withError: boolean): boolean {
+  let count = 0
+  for (const key in record) {
+    if (key !== PLAIN_KEYS[count]) {
+      return false
+    }
+    count++
+  }
+  return count === PLAIN_KEYS.length - (withError ? 0 : 1)
+}
 /** A longer response is stored as it is, without a map entry: few are repeated. */
 const INTERNED_RESPONSE_CHARS = 256
 
@@ -141,8 +153,7 @@ export class InvocationStore {
     const columns = (this.#columns ??= new InvocationColumns())
     const row = columns.requestIds.length
     columns.requestIds.push(record.requestId)
-    const keys = Object.keys(record).join(',')
-    if (keys !== PLAIN_KEYS && keys !== PLAIN_KEYS_WITH_ERROR) {
+    if (!hasPlainKeys(record, false) && !hasPlainKeys(record, true)) {
       // Kept as it is (an Init, a reset, an interrupt): rare, so its columns hold placeholders.
       ;(this.#objects ??= new Map()).set(row, record)
       columns.status.push(-1)
@@ -187,7 +198,7 @@ export class InvocationStore {
 
 /** An invocation a summary keeps whatever its place: anything but a plain success. */
 function isEventful(record: InvocationRecord): boolean {
-  return record.status !== 'success' || Object.keys(record).join(',') !== PLAIN_KEYS
+  return record.status !== 'success' || !hasPlainKeys(record, false)
 }
 
 type Kind = TimelineEntry['kind']

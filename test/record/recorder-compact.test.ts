@@ -115,6 +115,14 @@ t.test("the platform's log lines come back as given, number words and stray mark
       log(`START RequestId: ${requestId} Version: $LATEST`)
       log(`END RequestId: ${requestId}`)
       log(`REPORT RequestId: ${requestId}\tDuration: ${duration.toFixed(2)} ms\tBilled Duration: ${Math.ceil(duration)} ms\tMemory Size: 128 MB\tMax Memory Used: ${i % 200} MB\t${init}`)
+      if (i % 89 === 1) {
+        // REPORT's shape with words in its number places that are not its numbers: each must still come back as given.
+        for (const word of ['05', '1.234', '1.2', '1', '2147483648', '2147483647', '9999999999', '0', '0.00', '-1', '1.', '', 'x', '99999999.99', '21474836.48', '21474836.47']) {
+          log(`REPORT RequestId: ${requestId}\tDuration: ${word} ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t`)
+          log(`REPORT RequestId: ${requestId}\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: ${word} MB\t`)
+          log(`REPORT RequestId: ${requestId}\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t${word}`)
+        }
+      }
       if (i % 97 === 0) {
         // Words that are numbers but not as toFixed writes them, one too big for the column, and marks' characters.
         log(`odd ${requestId} 007 1.5e3 -2 3. 0.1234 4294967296 2147483.647 2147483.648 0.000 0 ${i}`)
