@@ -139,7 +139,6 @@ export function missingRoot(suite: 'trixie' | 'sid' | 'bullseye'): string | unde
   return existsSync(path.join(debianRoot(suite), 'bin', 'sh')) ? undefined : `no ${suite} root at ${debianRoot(suite)} (make setup builds it)`
 }
 
-/** Points XDG_CACHE_HOME at a fresh folder for the test (the image cache lives there), restored and removed at teardown. */
 /** A temporary folder, removed at teardown. */
 export function tempDir(t: Test, prefix: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix))
@@ -147,6 +146,7 @@ export function tempDir(t: Test, prefix: string): string {
   return dir
 }
 
+/** Points XDG_CACHE_HOME at a fresh folder for the test (the image cache lives there), restored and removed at teardown. */
 export function privateCacheHome(t: Test): string {
   const cache = mkdtempSync(path.join(tmpdir(), 'lh-cache-'))
   const before = process.env.XDG_CACHE_HOME

@@ -215,7 +215,8 @@ function sameFile(a: string, b: string): boolean {
 /** A private (0700, ours) folder for the cache, or undefined when there is none to trust. */
 function cacheFolder(): string | undefined {
   const base = process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache')
-  const folder = path.join(base, 'lambda-harness')
+  // A folder of its own: lambda-harness/ is shared with the roots and images caches, made with the default umask.
+  const folder = path.join(base, 'lambda-harness', 'python')
   try {
     mkdirSync(folder, { recursive: true, mode: 0o700 })
     const stat = lstatSync(folder)
