@@ -3,7 +3,7 @@
 // the runtime exited and before SHUTDOWN in Managed Instances' order; TCP as NDJSON; a failing destination gets retries and
 // platform.logsDropped; one that never answers stalls nothing.
 import t, { type Test } from 'tap'
-import type { BootOptions, RunRecord } from '../../harness/index.js'
+import type { BootOptions, RunRecord, SandboxHooks, TimelineEntry } from '../../harness/index.js'
 import { SinkProbe, type RunningSink } from '../../harness/probes/sink.js'
 import type { TelemetryResources, TelemetrySubscriberRecord } from '../../harness/record/run-record.js'
 import type { TelemetryEvent } from '../../harness/telemetry/events.js'
@@ -32,7 +32,18 @@ function subscriberOf(record: RunRecord, name: string): TelemetrySubscriberRecor
   return found
 }
 
-async function bootWith(t: Test, extension: string, env: Record<string, string>, options: Partial<BootOptions> = {}) {
+/** Whether `promise` settled within `ms`; the timer is cleared either way. */
+function withDeadline(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms)
+    void promise.then(() => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
+}
+
+async function bootWith(t: Test, extension: string, env: Record<string, string>, options: Partial<BootOptions> = {}, hooks: SandboxHooks = {}) {
   const out = await SinkProbe.start({ keepBodies: 10_000, keepBodyBytes: 4 * 1024 * 1024 })
   t.teardown(() => out.stop())
   const sandbox = await startSandbox(t, {
@@ -42,7 +53,7 @@ async function bootWith(t: Test, extension: string, env: Record<string, string>,
     // The test's own sink, on the host: reached from a bwrap sandbox's own network through this.
     hostPorts: [Number(new URL(out.url).port)],
     ...options,
-  })
+  }, hooks)
   t.equal(sandbox.record.init?.status, 'success', 'Init succeeded')
   return { sandbox, out }
 }
@@ -130,12 +141,17 @@ t.test('a destination that fails at first: retries, a drop, then platform.logsDr
 })
 
 t.test('a subscriber that never answers stalls nothing, and what it was owed is in the verdict', async (t) => {
-  const { sandbox } = await bootWith(t, 'telemetry-never-answers', { TELEMETRY_TYPES: 'platform,function' }, { telemetry: { requestTimeoutMs: 100, retries: 1, retryBackoffMs: 10 } })
+  let retried!: () => void
+  const firstRetry = new Promise<void>((resolve) => (retried = resolve))
+  const onTimeline = (entry: TimelineEntry) => /^telemetry: delivery failed .*; retry \d+ in/.test(entry.detail) && retried()
+  const { sandbox } = await bootWith(t, 'telemetry-never-answers', { TELEMETRY_TYPES: 'platform,function' }, { telemetry: { requestTimeoutMs: 100, retries: 1, retryBackoffMs: 10 } }, { onTimeline })
   for (let i = 0; i < 3; i++) {
     const result = await sandbox.invoke({ lines: 200 })
     t.equal(result.status, 'success')
     t.ok(result.durationMs < 1500, `invoke ${i + 1} took ${result.durationMs.toFixed(0)} ms: delivery never held it up`)
   }
+  // The first request times out 100 ms after it went out: on a quiet machine the invokes are done sooner.
+  t.ok(await withDeadline(firstRetry, 5000), 'a delivery timed out and was retried before SHUTDOWN')
   const shutdown = await sandbox.shutdown()
   // Nothing waits for its deliveries; the extension exits on SHUTDOWN.
   t.ok(shutdown.durationMs < 1800, `Shutdown took ${shutdown.durationMs.toFixed(0)} ms`)
