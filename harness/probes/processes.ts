@@ -272,7 +272,8 @@ export type InodeLookup = (clientPort: number, serverPort: number) => Promise<st
  * arrives, so a killed process whose only sockets are these needs no socket table at all (the
  * usual runtime: its one keep-alive connection). A bwrap sandbox's holder looks each one up
  * (sock_diag, network.c); otherwise, or when that fails, one asynchronous read of the socket table,
- * off the main thread, serves every connection that arrived before it started. The kill path
+ * off the main thread, serves every connection (of every sandbox in the process) that arrived
+ * before it started. The kill path
  * reads the table itself only for a socket not learnt (yet).
  */
 export class OwnConnections {
@@ -288,10 +289,6 @@ export class OwnConnections {
     this.#table = table
     this.#lookup = lookup
   }
-
-  /** Connections waiting for a read of the table, by their row's address pair. */
-  #waiting = new Map<string, Socket>()
-  #reading = false
 
   /** Inodes of live connections to our API, as the client processes see them. */
   get inodes(): ReadonlySet<string> {
@@ -320,10 +317,7 @@ export class OwnConnections {
 
   #wait(socket: Socket, localPort: number, remotePort: number): void {
     // The client's row: its address is local, ours remote (/proc/net/tcp's little-endian hex).
-    this.#waiting.set(`0100007F:${hexPort(remotePort)} 0100007F:${hexPort(localPort)}`, socket)
-    if (!this.#reading) {
-      void this.#learn()
-    }
+    tableReader(this.#table()).want(`0100007F:${hexPort(remotePort)} 0100007F:${hexPort(localPort)}`, (inode) => this.#learnt(socket, inode))
   }
 
   #learnt(socket: Socket, inode: string): void {
@@ -333,8 +327,27 @@ export class OwnConnections {
       socket.once('close', () => this.#inodes.delete(inode))
     }
   }
+}
 
-  async #learn(): Promise<void> {
+/**
+ * One reader per socket table, shared by every sandbox whose connections are in it: plain mode's
+ * sandboxes all wait on the host's table, and one pass serves them all instead of one walk each.
+ */
+class TableReader {
+  /** Connections waiting for a read of the table, by their row's address pair. */
+  #waiting = new Map<string, (inode: string) => void>()
+  #reading = false
+
+  constructor(readonly file: string) {}
+
+  want(pair: string, found: (inode: string) => void): void {
+    this.#waiting.set(pair, found)
+    if (!this.#reading) {
+      void this.#read()
+    }
+  }
+
+  async #read(): Promise<void> {
     this.#reading = true
     const buffer = Buffer.allocUnsafe(64 * 1024)
     while (this.#waiting.size > 0) {
@@ -342,7 +355,7 @@ export class OwnConnections {
       this.#waiting = new Map()
       let file: FileHandle
       try {
-        file = await open(this.#table(), 'r')
+        file = await open(this.file, 'r')
       } catch {
         break
       }
@@ -358,7 +371,7 @@ export class OwnConnections {
           const text = rest + buffer.toString('latin1', 0, bytesRead)
           const complete = text.lastIndexOf('\n') + 1
           rest = text.slice(complete)
-          for (const [pair, socket] of waiting) {
+          for (const [pair, found] of waiting) {
             const at = text.indexOf(` ${pair} `)
             if (at === -1 || at >= complete) {
               continue
@@ -366,7 +379,7 @@ export class OwnConnections {
             waiting.delete(pair)
             const inode = text.slice(at, text.indexOf('\n', at)).trim().split(/\s+/)[8]
             if (inode !== undefined) {
-              this.#learnt(socket, inode)
+              found(inode)
             }
           }
         }
@@ -377,7 +390,22 @@ export class OwnConnections {
       }
     }
     this.#reading = false
+    if (this.#waiting.size === 0) {
+      // A bwrap sandbox's table is its own: a reader with nothing to wait for is not kept.
+      readers.delete(this.file)
+    }
   }
+}
+
+const readers = new Map<string, TableReader>()
+
+function tableReader(file: string): TableReader {
+  let reader = readers.get(file)
+  if (reader === undefined) {
+    reader = new TableReader(file)
+    readers.set(file, reader)
+  }
+  return reader
 }
 
 /** A port as /proc/net/tcp writes it: four hex digits. */

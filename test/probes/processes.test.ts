@@ -1,7 +1,8 @@
 // The process probe against a real Python process: the TCP connections and files it holds, read
 // from /proc, with our own API connections (learnt as they arrive) left out without a table read.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { EventEmitter } from 'node:events'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -102,4 +103,26 @@ t.test('processes carrying an entry are found among the pids given out since the
   t.notOk(processesWithEnvironment([{ entry, sinceTicks: 0, mark: { lastPid: pid, forks: after.forks } }]).includes(pid), 'pids up to the mark are not read')
   // As many forks as there are pids: the counter may have come round, so every pid is read again.
   t.ok(processesWithEnvironment([{ entry, sinceTicks: 0, mark: { lastPid: pid, forks: after.forks - 1_000_000_000 } }]).includes(pid), 'a possible wrap: found')
+})
+
+t.test('two sandboxes waiting on the same socket table both learn their connections from the shared reads', async (t) => {
+  const folder = mkdtempSync(path.join(tmpdir(), 'lh-table-'))
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }))
+  const table = path.join(folder, 'tcp')
+  // /proc/net/tcp's layout: the client's row has its address local and the server's remote; the inode is field 9.
+  const row = (client: number, server: number, inode: number) =>
+    `   0: 0100007F:${client.toString(16).toUpperCase().padStart(4, '0')} 0100007F:${server.toString(16).toUpperCase().padStart(4, '0')} 01 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 20 4 30 10 -1\n`
+  writeFileSync(table, `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n${Array.from({ length: 500 }, (_, i) => row(20000 + i, 443, 90000 + i)).join('')}${row(41001, 9001, 7001)}${row(41002, 9002, 7002)}`)
+  const socket = (client: number, server: number) => Object.assign(new EventEmitter(), { localAddress: '127.0.0.1', remoteAddress: '127.0.0.1', localPort: server, remotePort: client, destroyed: false }) as unknown as Socket
+  const first = new OwnConnections(() => table)
+  const second = new OwnConnections(() => table)
+  const a = socket(41001, 9001)
+  const b = socket(41002, 9002)
+  first.accepted(a)
+  second.accepted(b)
+  t.ok(await until(() => first.inodeOf(a) !== undefined && second.inodeOf(b) !== undefined), 'both learnt')
+  t.equal(first.inodeOf(a), '7001')
+  t.equal(second.inodeOf(b), '7002')
+  t.same([...first.inodes], ['7001'], "each keeps only its own connection's inode")
+  t.same([...second.inodes], ['7002'])
 })
