@@ -63,7 +63,7 @@ function decodeAddress(hex: string): string {
  * asked for are split and the read stops early: a whole TCP table costs milliseconds at each
  * SIGKILL (bench/findings.md, "Moved from the code (#18)").
  */
-function scanTable(file: string, wanted: Set<string>, column: number, found: (fields: string[], inode: string) => void): void {
+function scanTable(file: string, wanted: Set<string>, column: number, found: (fields: string[], inode: string) => void, more?: TableListener): void {
   let fd: number
   try {
     fd = openSync(file, 'r')
@@ -74,7 +74,8 @@ function scanTable(file: string, wanted: Set<string>, column: number, found: (fi
     // The kernel renders a page of whole rows per read; a row cut at a chunk's end is kept for the
     // next one all the same.
     let rest = ''
-    while (wanted.size > 0) {
+    let listening = more !== undefined
+    while (wanted.size > 0 || listening) {
       const size = readSync(fd, chunk, 0, chunk.length, null)
       if (size <= 0) {
         break
@@ -82,6 +83,7 @@ function scanTable(file: string, wanted: Set<string>, column: number, found: (fi
       const text = rest + chunk.toString('latin1', 0, size)
       const complete = text.lastIndexOf('\n') + 1
       rest = text.slice(complete)
+      listening = listening && more!(text.slice(0, complete))
       for (const inode of [...wanted]) {
         const fields = rowOf(text.slice(0, complete), inode, column)
         if (fields !== undefined) {
@@ -123,24 +125,33 @@ function rowOf(text: string, inode: string, column: number): string[] | undefine
  * and stderr are socketpairs from Node) are found in the small unix table first, so the TCP tables
  * are read only for what may be TCP, and only as far as needed.
  */
-function tcpConnections(pid: number, inodes: readonly string[]): Map<string, TcpConnection> {
+function tcpConnections(pid: number, inodes: readonly string[], tcpListener: TableListener | undefined): Map<string, TcpConnection> {
   const connections = new Map<string, TcpConnection>()
   const wanted = new Set(inodes)
   scanTable(`/proc/${pid}/net/unix`, wanted, 6, () => undefined)
   for (const file of ['tcp', 'tcp6']) {
     // The process's own network namespace view.
-    scanTable(`/proc/${pid}/net/${file}`, wanted, 9, ([, local = '', remote = '', state = ''], inode) => {
-      connections.set(inode, { local: decodeAddress(local), remote: decodeAddress(remote), state: TCP_STATES[state] ?? state })
-    })
+    scanTable(
+      `/proc/${pid}/net/${file}`,
+      wanted,
+      9,
+      ([, local = '', remote = '', state = ''], inode) => {
+        connections.set(inode, { local: decodeAddress(local), remote: decodeAddress(remote), state: TCP_STATES[state] ?? state })
+      },
+      file === 'tcp' ? tcpListener : undefined,
+    )
   }
   return connections
 }
+
+/** Given each page of whole rows a read of a socket table returned; true while it wants more. */
+export type TableListener = (rows: string) => boolean
 
 /**
  * What the processes hold right now; folders limit which files are worth naming. Sockets in `own`
  * (our API's connections, see OwnConnections) are left out without a look at the socket table.
  */
-export function heldResources(pids: readonly number[], folders: readonly string[], own: ReadonlySet<string> = new Set()): HeldResources {
+export function heldResources(pids: readonly number[], folders: readonly string[], own: ReadonlySet<string> = new Set(), tcpListener?: TableListener): HeldResources {
   const tcp: TcpConnection[] = []
   const files = new Set<string>()
   for (const pid of pids) {
@@ -170,7 +181,7 @@ export function heldResources(pids: readonly number[], folders: readonly string[
     }
     if (sockets.length > 0) {
       // Unix and UDP sockets are in neither table: they are looked for and not found.
-      const found = tcpConnections(pid, sockets)
+      const found = tcpConnections(pid, sockets, tcpListener)
       for (const inode of sockets) {
         const connection = found.get(inode)
         if (connection !== undefined && connection.state !== 'LISTEN') {
@@ -320,6 +331,12 @@ export class OwnConnections {
     tableReader(this.#table()).want(`0100007F:${hexPort(remotePort)} 0100007F:${hexPort(localPort)}`, (inode) => this.#learnt(socket, inode))
   }
 
+  /**
+   * Rows of this network's TCP table that the kill path read anyway: the connections still waiting
+   * for a pass (this sandbox's and every other's in the table) are learnt from them. True while some still wait.
+   */
+  readonly learnFrom: TableListener = (rows) => readers.get(this.#table())?.resolve(rows) ?? false
+
   #learnt(socket: Socket, inode: string): void {
     if (inode !== '0' && !socket.destroyed) {
       this.#inodes.add(inode)
@@ -347,11 +364,23 @@ class TableReader {
     }
   }
 
+  /** Learns what it can from rows read elsewhere; true while connections still wait. */
+  resolve(rows: string): boolean {
+    for (const waiting of [this.#waiting, this.#passing]) {
+      resolveFrom(rows, rows.length, waiting)
+    }
+    return this.#waiting.size + this.#passing.size > 0
+  }
+
+  /** The connections the pass in progress looks for. */
+  #passing = new Map<string, (inode: string) => void>()
+
   async #read(): Promise<void> {
     this.#reading = true
     const buffer = Buffer.allocUnsafe(64 * 1024)
     while (this.#waiting.size > 0) {
       const waiting = this.#waiting
+      this.#passing = waiting
       this.#waiting = new Map()
       let file: FileHandle
       try {
@@ -371,17 +400,7 @@ class TableReader {
           const text = rest + buffer.toString('latin1', 0, bytesRead)
           const complete = text.lastIndexOf('\n') + 1
           rest = text.slice(complete)
-          for (const [pair, found] of waiting) {
-            const at = text.indexOf(` ${pair} `)
-            if (at === -1 || at >= complete) {
-              continue
-            }
-            waiting.delete(pair)
-            const inode = text.slice(at, text.indexOf('\n', at)).trim().split(/\s+/)[8]
-            if (inode !== undefined) {
-              found(inode)
-            }
-          }
+          resolveFrom(text, complete, waiting)
         }
       } catch {
         // Unreadable: the kill path reads the tables itself.
@@ -389,6 +408,7 @@ class TableReader {
         await file.close()
       }
     }
+    this.#passing = new Map()
     this.#reading = false
     if (this.#waiting.size === 0) {
       // A bwrap sandbox's table is its own: a reader with nothing to wait for is not kept.
@@ -398,6 +418,21 @@ class TableReader {
 }
 
 const readers = new Map<string, TableReader>()
+
+/** Calls back and drops each connection of `waiting` whose row is in `text` before `complete`. */
+function resolveFrom(text: string, complete: number, waiting: Map<string, (inode: string) => void>): void {
+  for (const [pair, found] of waiting) {
+    const at = text.indexOf(` ${pair} `)
+    if (at === -1 || at >= complete) {
+      continue
+    }
+    waiting.delete(pair)
+    const inode = text.slice(at, text.indexOf('\n', at)).trim().split(/\s+/)[8]
+    if (inode !== undefined) {
+      found(inode)
+    }
+  }
+}
 
 function tableReader(file: string): TableReader {
   let reader = readers.get(file)

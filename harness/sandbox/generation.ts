@@ -13,6 +13,7 @@ import { runShutdown } from '../lifecycle/phases/shutdown.js'
 import type { PlatformEvents } from '../lifecycle/platform-events.js'
 import { RuntimeAgent } from '../lifecycle/runtime.js'
 import { MAX_PROCESS_EXIT_WAIT_MS } from '../lifecycle/shutdown-plan.js'
+import type { TableListener } from '../probes/processes.js'
 import type { Recorder } from '../record/recorder.js'
 import type { InitRecord, InvocationRecord, ProcessRecord, ShutdownRecord } from '../record/run-record.js'
 import { groupMembers, PeakMemory } from '../supervisor/process-groups.js'
@@ -56,6 +57,8 @@ export interface GenerationSetup {
   readonly apiAddress: string
   /** Client-side inodes of the connections to our API: no socket table is read for these. */
   readonly ownSockets: ReadonlySet<string>
+  /** Learns the connections still waiting to be learnt from TCP table rows a kill path read anyway. */
+  readonly learnOwnSockets: TableListener
   /** Starts every process: the sandbox's holder, or plain mode's launcher. */
   readonly host: ProcessHost
   /** Per-process variables from the probes (DATABASE_URL, PGAPPNAME=<name>, SINK_URL). */
@@ -200,6 +203,7 @@ export class Generation {
       probeFolders: this.#setup.probeFolders,
       apiAddress: this.#setup.apiAddress,
       ownSockets: this.#setup.ownSockets,
+      learnOwnSockets: this.#setup.learnOwnSockets,
       onLine: (p, line) => this.#setup.telemetry.line(p.record.kind === 'runtime' ? 'function' : 'extension', p.name, line),
       onExit: (p, exit) => this.#exited(p, exit),
     })

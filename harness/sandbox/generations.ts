@@ -54,6 +54,7 @@ function newGeneration(sandbox: SandboxContext): Generation {
     probeFolders: sandboxed.probeFolders,
     apiAddress: sandbox.server.address,
     ownSockets: sandbox.ownConnections.inodes,
+    learnOwnSockets: sandbox.ownConnections.learnFrom,
     processEnv: (name) => sandbox.resources?.env(name) ?? {},
     functionTimeoutMs: options.timeoutMs,
     ...(options.profile.family === 'os-only' && options.runtimeCommand === undefined ? { runtimeNotFound: NO_BOOTSTRAP_MESSAGE } : {}),

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { missingInterpreterMessage, shebangInterpreter } from '../config/preflight.js'
 import type { Fatal, ProcessPort } from '../lifecycle/phases/ports.js'
 import type { SignalReason } from '../lifecycle/signal-reasons.js'
-import { heldResources } from '../probes/processes.js'
+import { heldResources, type TableListener } from '../probes/processes.js'
 import type { Recorder } from '../record/recorder.js'
 import type { ProcessRecord } from '../record/run-record.js'
 import { catchesSigterm, descendants } from '../supervisor/process-groups.js'
@@ -23,6 +23,7 @@ export interface ProcessContext {
   /** host:port of our own API: a killed process's connection to it is not news. */
   readonly apiAddress: string
   readonly ownSockets: ReadonlySet<string>
+  readonly learnOwnSockets: TableListener
   onLine(process: SandboxProcess, line: string): void
   onExit(process: SandboxProcess, exit: ProcessExit): void
 }
@@ -111,9 +112,10 @@ export class SandboxProcess implements ProcessPort {
 
   /** Stopped first, so reading /proc gives it no extra time to run; noted before SIGKILL takes it all away. */
   #noteHeld(pid: number, atMs: number): void {
-    const { probeFolders, ownSockets, apiAddress, recorder } = this.#context
+    const { probeFolders, ownSockets, learnOwnSockets, apiAddress, recorder } = this.#context
     this.process.signal('SIGSTOP')
-    const held = heldResources(descendants(pid), probeFolders, ownSockets)
+    // The rows read for this process teach the connections other sandboxes still wait on: their kills need no read.
+    const held = heldResources(descendants(pid), probeFolders, ownSockets, learnOwnSockets)
     const tcp = held.tcp.filter((c) => c.remote !== apiAddress)
     if (tcp.length > 0 || held.files.length > 0) {
       this.record.heldAtKill = { tcp, files: held.files }

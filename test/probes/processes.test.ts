@@ -126,3 +126,17 @@ t.test('two sandboxes waiting on the same socket table both learn their connecti
   t.same([...first.inodes], ['7001'], "each keeps only its own connection's inode")
   t.same([...second.inodes], ['7002'])
 })
+
+t.test("a kill path's read of the TCP table teaches the connections still waiting for the shared reader's pass", async (t) => {
+  const { child, accepted } = await holder(t)
+  const own = new OwnConnections()
+  // Synchronously: the reader's pass has only just been asked for when the kill path reads the table.
+  for (const socket of accepted) {
+    own.accepted(socket)
+  }
+  t.equal(own.inodes.size, 0, 'nothing learnt yet')
+  const held = heldResources([child.pid!], [], own.inodes, own.learnFrom)
+  t.equal(held.tcp.length, 2, 'the kill path still names what it found')
+  t.equal(own.inodes.size, 2, 'and both connections were learnt from the same rows, before any pass of the reader')
+  t.same(heldResources([child.pid!], [], own.inodes).tcp, [], 'so the next kill path needs no table')
+})
