@@ -5,35 +5,7 @@
 // succeed (and its rows), every signal, exit, spawn, problem and phase other than START/END.
 import { float64Column, int32Column, RequestIds, TemplatedText, TextTable, uint16Column } from './compact.js'
 import type { InvocationRecord, TimelineEntry } from './run-record.js'
-
-/** The latest rows in summary mode, each tagged with the invocation it belongs to, oldest first. */
-class Tail<T> {
-  #tags: number[] = []
-  #values: T[] = []
-  #head = 0
-
-  push(tag: number, value: T): void {
-    this.#tags.push(tag)
-    this.#values.push(value)
-  }
-
-  /** Removes the rows tagged before `tag` and hands each to `take`, oldest first. */
-  takeBefore(tag: number, take: (tag: number, value: T) => void): void {
-    while (this.#head < this.#tags.length && this.#tags[this.#head]! < tag) {
-      take(this.#tags[this.#head]!, this.#values[this.#head]!)
-      this.#head++
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#tags.length) {
-      this.#tags = this.#tags.slice(this.#head)
-      this.#values = this.#values.slice(this.#head)
-      this.#head = 0
-    }
-  }
-
-  values(): T[] {
-    return this.#values.slice(this.#head)
-  }
-}
+import { Tail } from './tail.js'
 
 /** A plain invocation's keys, in order; errorType last and only on a failure. */
 const PLAIN_KEYS = ['requestId', 'status', 'response', 'contentType', 'durationMs', 'startedAtMs', 'errorType']

@@ -7,7 +7,8 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { heldResources, OwnConnections, pidMark, processesWithEnvironment } from '../../harness/probes/processes.js'
+import { OwnConnections } from '../../harness/probes/own-connections.js'
+import { heldResources, pidMark, processesWithEnvironment } from '../../harness/probes/processes.js'
 import { PYTHON, until } from '../helpers.js'
 
 interface Holder {
