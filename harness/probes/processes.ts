@@ -72,7 +72,8 @@ function scanTable(file: string, wanted: Set<string>, column: number, found: (fi
     // The kernel renders a page of whole rows per read; a row cut at a chunk's end is kept for the
     // next one all the same.
     let rest = ''
-    let listening = more !== undefined
+    // Asked first with no rows: a listener with nothing waiting costs no read.
+    let listening = more?.('') ?? false
     while (wanted.size > 0 || listening) {
       const size = readSync(fd, chunk, 0, chunk.length, null)
       if (size <= 0) {
