@@ -3,7 +3,7 @@
 // the kill path leaves them out without reading the table.
 import { open, type FileHandle } from 'node:fs/promises'
 import type { Socket } from 'node:net'
-import { hexPort, type TableListener } from './processes.js'
+import { clientRowKey, rowInodeAt, type TableListener } from './processes.js'
 
 /** A connection's client-side inode by its ports, or undefined where there is no such lookup. */
 export type InodeLookup = (clientPort: number, serverPort: number) => Promise<string | undefined> | undefined
@@ -14,8 +14,8 @@ export type InodeLookup = (clientPort: number, serverPort: number) => Promise<st
  * usual runtime: its one keep-alive connection). A bwrap sandbox's holder looks each one up
  * (sock_diag, network.c); otherwise, or when that fails, one asynchronous read of the socket table,
  * off the main thread, serves every connection (of every sandbox in the process) that arrived
- * before it started. The kill path
- * reads the table itself only for a socket not learnt (yet).
+ * before it started. The kill path reads the table itself only for a socket not learnt (yet), and
+ * what it reads teaches the connections still waiting (learnFrom).
  */
 export class OwnConnections {
   readonly #inodes = new Set<string>()
@@ -43,22 +43,21 @@ export class OwnConnections {
 
   /** A connection our loopback server accepted. */
   accepted(socket: Socket): void {
-    const { localAddress, localPort, remoteAddress, remotePort } = socket
-    if (localAddress !== '127.0.0.1' || remoteAddress !== '127.0.0.1' || localPort === undefined || remotePort === undefined) {
+    const key = clientRowKey(socket)
+    if (key === undefined) {
       return
     }
-    const found = this.#lookup(remotePort, localPort)
+    const found = this.#lookup(socket.remotePort!, socket.localPort!)
     if (found !== undefined) {
       // No walk of the table (bench/findings.md, session 8); it stays the fallback.
-      void found.then((inode) => (inode === undefined ? this.#wait(socket, localPort, remotePort) : this.#learnt(socket, inode)))
+      void found.then((inode) => (inode === undefined ? this.#wait(socket, key) : this.#learnt(socket, inode)))
       return
     }
-    this.#wait(socket, localPort, remotePort)
+    this.#wait(socket, key)
   }
 
-  #wait(socket: Socket, localPort: number, remotePort: number): void {
-    // The client's row: its address is local, ours remote (/proc/net/tcp's little-endian hex).
-    tableReader(this.#table()).want(`0100007F:${hexPort(remotePort)} 0100007F:${hexPort(localPort)}`, (inode) => this.#learnt(socket, inode))
+  #wait(socket: Socket, key: string): void {
+    tableReader(this.#table()).want(key, (inode) => this.#learnt(socket, inode))
   }
 
   /**
@@ -81,14 +80,14 @@ export class OwnConnections {
  * sandboxes all wait on the host's table, and one pass serves them all instead of one walk each.
  */
 class TableReader {
-  /** Connections waiting for a read of the table, by their row's address pair. */
+  /** Connections waiting for a read of the table, by their row's key (clientRowKey). */
   #waiting = new Map<string, (inode: string) => void>()
   #reading = false
 
   constructor(readonly file: string) {}
 
-  want(pair: string, found: (inode: string) => void): void {
-    this.#waiting.set(pair, found)
+  want(key: string, found: (inode: string) => void): void {
+    this.#waiting.set(key, found)
     if (!this.#reading) {
       void this.#read()
     }
@@ -151,13 +150,13 @@ const readers = new Map<string, TableReader>()
 
 /** Calls back and drops each connection of `waiting` whose row is in `text` before `complete`. */
 function resolveFrom(text: string, complete: number, waiting: Map<string, (inode: string) => void>): void {
-  for (const [pair, found] of waiting) {
-    const at = text.indexOf(` ${pair} `)
+  for (const [key, found] of waiting) {
+    const at = text.indexOf(key)
     if (at === -1 || at >= complete) {
       continue
     }
-    waiting.delete(pair)
-    const inode = text.slice(at, text.indexOf('\n', at)).trim().split(/\s+/)[8]
+    waiting.delete(key)
+    const inode = rowInodeAt(text, at)
     if (inode !== undefined) {
       found(inode)
     }

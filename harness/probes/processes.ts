@@ -2,6 +2,7 @@
 // /proc (Linux) just before the signal. A killed process's TCP peers see a reset or EOF instead
 // of a goodbye, and its buffered writes are lost; this names them.
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs'
+import type { Socket } from 'node:net'
 import { statFields } from '../supervisor/process-groups.js'
 
 interface TcpConnection {
@@ -82,9 +83,10 @@ function scanTable(file: string, wanted: Set<string>, column: number, found: (fi
       const text = rest + chunk.toString('latin1', 0, size)
       const complete = text.lastIndexOf('\n') + 1
       rest = text.slice(complete)
-      listening = listening && more!(text.slice(0, complete))
+      const rows = text.slice(0, complete)
+      listening = listening && more!(rows)
       for (const inode of [...wanted]) {
-        const fields = rowOf(text.slice(0, complete), inode, column)
+        const fields = rowOf(rows, inode, column)
         if (fields !== undefined) {
           wanted.delete(inode)
           found(fields, inode)
@@ -275,6 +277,23 @@ export function processesWithEnvironment(entries: readonly { readonly entry: str
 }
 
 /** A port as /proc/net/tcp writes it: four hex digits. */
-export function hexPort(port: number): string {
+function hexPort(port: number): string {
   return port.toString(16).toUpperCase().padStart(4, '0')
+}
+
+/**
+ * What the row of the client end of a loopback connection our server accepted holds, space-delimited,
+ * in /proc/net/tcp: its address local, ours remote (little-endian hex). Undefined for any other connection.
+ */
+export function clientRowKey(socket: Socket): string | undefined {
+  const { localAddress, localPort, remoteAddress, remotePort } = socket
+  if (localAddress !== '127.0.0.1' || remoteAddress !== '127.0.0.1' || localPort === undefined || remotePort === undefined) {
+    return undefined
+  }
+  return ` 0100007F:${hexPort(remotePort)} 0100007F:${hexPort(localPort)} `
+}
+
+/** The inode field of the socket-table row that `at` is inside of (a clientRowKey found there). */
+export function rowInodeAt(text: string, at: number): string | undefined {
+  return text.slice(at, text.indexOf('\n', at)).trim().split(/\s+/)[8]
 }

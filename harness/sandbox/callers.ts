@@ -5,7 +5,7 @@
 // network the connection is in) among the open files of the sandbox's processes.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import type { Socket } from 'node:net'
-import { hexPort } from '../probes/processes.js'
+import { clientRowKey, rowInodeAt } from '../probes/processes.js'
 import { descendants } from '../supervisor/process-groups.js'
 
 export interface NamedProcess {
@@ -29,23 +29,21 @@ function peerProcess(inode: string | undefined, processes: readonly NamedProcess
 
 /** The inode of the client end of a loopback connection our server accepted, read from the socket table now. */
 function clientInode(socket: Socket, tcpTable: string): string | undefined {
-  const { localAddress, localPort, remoteAddress, remotePort } = socket
-  if (localAddress !== '127.0.0.1' || remoteAddress !== '127.0.0.1' || localPort === undefined || remotePort === undefined) {
+  const key = clientRowKey(socket)
+  if (key === undefined) {
     return undefined
   }
-  // The client's row: its address is local, ours remote (/proc/net/tcp's little-endian hex).
-  const pair = ` 0100007F:${hexPort(remotePort)} 0100007F:${hexPort(localPort)} `
   let table: string
   try {
     table = readFileSync(tcpTable, 'latin1')
   } catch {
     return undefined
   }
-  const at = table.indexOf(pair)
+  const at = table.indexOf(key)
   if (at === -1) {
     return undefined
   }
-  const inode = table.slice(at, table.indexOf('\n', at)).trim().split(/\s+/)[8]
+  const inode = rowInodeAt(table, at)
   return inode === '0' ? undefined : inode
 }
 
