@@ -324,14 +324,14 @@ export class TemplatedText {
     return texts
   }
 
+  /** A NUMBER_WORD match as its mark, its value to the column; read as a shape's number is, so both paths keep the same values and bound. */
   #number(word: string): string {
     const dot = word.indexOf('.')
     const decimals = dot < 0 ? 0 : word.length - dot - 1
-    const scaled = Math.round(Number(word) * SCALE[decimals]!)
-    if (scaled > 0x7fffffff) {
+    if (this.#scanNumber(word, 0, decimals, 0) < 0) {
       return word
     }
-    ;(this.#numbers ??= int32Column()).push(scaled)
+    ;(this.#numbers ??= int32Column()).push(this.#scanned[0]!)
     return String.fromCharCode(1 + decimals)
   }
 }

@@ -9,17 +9,20 @@ import { Tail } from './tail.js'
 
 /** A plain invocation's keys, in order; errorType last and only on a failure. */
 const PLAIN_KEYS = ['requestId', 'status', 'response', 'contentType', 'durationMs', 'startedAtMs', 'errorType']
+/** plainKeys() of a plain invocation without errorType, and with it. */
+const PLAIN = PLAIN_KEYS.length - 1
+const PLAIN_WITH_ERROR = PLAIN_KEYS.length
 
-/** Whether `record` has a plain invocation's keys and no other, without building a string of them per invoke. */
-function hasPlainKeys(record: InvocationRecord, withError: boolean): boolean {
+/** How many keys `record` has if they are a plain invocation's, in order, and no other; -1 if not (one walk, no string built per invoke). */
+function plainKeys(record: InvocationRecord): number {
   let count = 0
   for (const key in record) {
     if (key !== PLAIN_KEYS[count]) {
-      return false
+      return -1
     }
     count++
   }
-  return count === PLAIN_KEYS.length - (withError ? 0 : 1)
+  return count
 }
 /** A longer response is stored as it is, without a map entry: few are repeated. */
 const INTERNED_RESPONSE_CHARS = 256
@@ -125,7 +128,8 @@ export class InvocationStore {
     const columns = (this.#columns ??= new InvocationColumns())
     const row = columns.requestIds.length
     columns.requestIds.push(record.requestId)
-    if (!hasPlainKeys(record, false) && !hasPlainKeys(record, true)) {
+    const keys = plainKeys(record)
+    if (keys !== PLAIN && keys !== PLAIN_WITH_ERROR) {
       // Kept as it is (an Init, a reset, an interrupt): rare, so its columns hold placeholders.
       ;(this.#objects ??= new Map()).set(row, record)
       columns.status.push(-1)
@@ -170,7 +174,7 @@ export class InvocationStore {
 
 /** An invocation a summary keeps whatever its place: anything but a plain success. */
 function isEventful(record: InvocationRecord): boolean {
-  return record.status !== 'success' || !hasPlainKeys(record, false)
+  return record.status !== 'success' || plainKeys(record) !== PLAIN
 }
 
 type Kind = TimelineEntry['kind']
