@@ -49,6 +49,10 @@ async function holder(t: Test, own?: OwnConnections): Promise<Holder> {
     rmSync(folder, { recursive: true, force: true })
   })
   await new Promise((resolve) => child.stdout!.once('data', resolve))
+  // The client's connect returns before our accept callback runs: wait for both, not just for "ready".
+  if (!(await until(() => accepted.length === 2))) {
+    throw new Error(`the server accepted ${accepted.length} of the 2 connections`)
+  }
   return { child, port, folder, accepted }
 }
 
