@@ -4,9 +4,9 @@
 // process and, for an interpreter run by its own path (not through a shim), on disk.
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { accessSync, constants, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs'
-import { homedir } from 'node:os'
+import { accessSync, constants, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import path from 'node:path'
+import { privateCacheFolder, writeCacheFile } from '../cache.js'
 import { HarnessError } from '../errors.js'
 import { runInImage } from '../isolation/image-root.js'
 
@@ -168,7 +168,7 @@ function probe(command: string): Promise<Probed> {
 /** Where the command's answer would be kept, or undefined when it cannot be (no such file, no cache folder). */
 function cacheKey(command: string): { file: string; interpreter: string } | undefined {
   const interpreter = resolveCommand(command)
-  const folder = interpreter === undefined ? undefined : cacheFolder()
+  const folder = interpreter === undefined ? undefined : privateCacheFolder('python')
   if (interpreter === undefined || folder === undefined) {
     return undefined
   }
@@ -212,24 +212,6 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
-/** A private (0700, ours) folder for the cache, or undefined when there is none to trust. */
-function cacheFolder(): string | undefined {
-  const base = process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache')
-  // A folder of its own: lambda-harness/ is shared with the roots and images caches, made with the default umask.
-  const folder = path.join(base, 'lambda-harness', 'python')
-  try {
-    mkdirSync(folder, { recursive: true, mode: 0o700 })
-    const stat = lstatSync(folder)
-    const uid = process.getuid?.()
-    if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) {
-      return undefined
-    }
-    return folder
-  } catch {
-    return undefined
-  }
-}
-
 /** The stored answer, if every folder it was read from is unchanged. */
 function readCached(file: string): Probed | undefined {
   try {
@@ -245,13 +227,8 @@ function readCached(file: string): Probed | undefined {
 }
 
 function writeCached(file: string, probed: Probed): void {
-  const temporary = `${file}.${process.pid}.tmp`
-  try {
-    writeFileSync(temporary, JSON.stringify(probed), { mode: 0o600 })
-    renameSync(temporary, file)
-  } catch {
-    // A cache that cannot be written only costs the next process a probe.
-  }
+  // A cache that cannot be written only costs the next process a probe.
+  writeCacheFile(file, JSON.stringify(probed))
 }
 
 /** Rejects, as a user error on runtimeClient, an interpreter that cannot import awslambdaric (it runs with -m). */
