@@ -1,12 +1,12 @@
 // `lambda-harness` as a user runs it: a real `node dist/harness/cli.js` process. The DESIGN.md
 // contracts: exit 0 clean, 1 not clean, 2 bad usage or input (message on stderr, nothing
 // started), and the RunRecord that `--json` writes.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import type { ProcessRecord, RunRecord } from '../harness/index.js'
 import { PYTHON, SYSTEM_PYTHON, canaryExtension, extensionsDir, fn, until } from './helpers.js'
-import { CLI, cli, tempDir, type CliResult } from './cli-process.js'
+import { cli, tempDir, type CliResult } from './cli-process.js'
 
 /** Runs independent CLI processes a few at a time (each is mostly Node's start-up). */
 async function cliAll(runs: readonly (readonly string[])[], concurrency = 3): Promise<CliResult[]> {
@@ -30,16 +30,6 @@ async function canary(t: Test): Promise<{ dir: string; started: () => number; ho
   return { dir, started, hostPort: ['--host-port', String(started.port)] }
 }
 
-
-t.test('the CLI these tests run is the bundle: cli.js loads only its chunks, npm packages and Node\'s modules', async (t) => {
-  const files = [CLI, ...readdirSync(path.join(path.dirname(CLI), 'chunks')).filter((name) => name.endsWith('.js')).map((name) => path.join(path.dirname(CLI), 'chunks', name))]
-  for (const file of files) {
-    const specifiers = [...readFileSync(file, 'utf8').matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^import\s*)["']([^"']+)["']/gm)].map((match) => match[1]!)
-    const inside = file === CLI ? './chunks/' : './'
-    t.same(specifiers.filter((specifier) => specifier.startsWith('.') && !(specifier.startsWith(inside) && !specifier.slice(inside.length).includes('/'))), [], `${path.basename(file)} imports nothing of tsc's tree`)
-  }
-  t.ok(files.length > 1, 'what a run does not use is in chunks beside it')
-})
 
 t.test('--help exits 0 with the usage; no arguments exits 2 with it', async (t) => {
   const help = await cli(['--help'])

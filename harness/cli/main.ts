@@ -1,23 +1,22 @@
-#!/usr/bin/env node
 // Flags → options → run. No logic of its own: each command lives in a module of its own
 // (cli/run.ts, cli/demo.ts, cli/init.ts, conformance/command.ts); this file picks one and turns
-// its errors into exit codes.
-import { invalid } from './config/options.js'
-import { isHarnessError } from './errors.js'
-import { demoCommand } from './cli/demo.js'
-import { HELP } from './cli/help.js'
-import { initCommand } from './cli/init.js'
-// What `run` uses is imported statically: one module graph loaded in parallel, not a chain of import()s after it.
-import { runCommand } from './cli/run.js'
-import { ENTER_BINARY, HOLDER_BINARY } from './isolation/launcher.js'
-import { nativeHelpersNote } from './native.js'
+// its errors into exit codes. The build bundles it, with everything it imports, into main.cjs,
+// which the entry (cli.ts) loads with V8's code cache (cli/load.ts).
+import { invalid } from '../config/options.js'
+import { isHarnessError } from '../errors.js'
+import { demoCommand } from './demo.js'
+import { HELP } from './help.js'
+import { initCommand } from './init.js'
+import { runCommand } from './run.js'
+import { ENTER_BINARY, HOLDER_BINARY } from '../isolation/launcher.js'
+import { nativeHelpersNote } from '../native.js'
 
 /** Each command: its arguments in, its exit code out; bad usage throws a user HarnessError (exit 2). */
 const COMMANDS = new Map<string, (argv: string[]) => Promise<number>>([
   ['run', runCommand],
   ['demo', demoCommand],
   ['init', initCommand],
-  ['check', async (argv) => (await import('./conformance/command.js')).checkCommand(argv, { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) })],
+  ['check', async (argv) => (await import('../conformance/command.js')).checkCommand(argv, { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) })],
 ])
 
 // The API's option names, as the flags a CLI user typed them.
@@ -83,5 +82,3 @@ export async function main(argv: string[]): Promise<number> {
     return 3
   }
 }
-
-process.exitCode = await main(process.argv.slice(2))
