@@ -244,6 +244,7 @@ function bootOptions(spec: ScenarioSpec, { options, target, profile, postgres }:
     runtime: profile,
     python: options.python,
     layers: [target.layerRoot],
+    expose: [...target.expose],
     // `--env DEST={SINK_URL}` points an extension's own destination setting at this scenario's sink.
     env: Object.fromEntries(Object.entries(options.env).map(([key, value]) => [key, value.replaceAll('{SINK_URL}', sinkUrl)])),
     platformEnv: { SINK_URL: sinkUrl },

@@ -1,7 +1,8 @@
 // What `check` was pointed at, made into a layer: a layer folder as it is, a layer .zip unpacked
 // by the layers module, or a single extension file put in a temporary layer's extensions/ (as a
-// symlink, so an extension that finds its siblings through its real path still does).
-import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, symlinkSync, mkdirSync } from 'node:fs'
+// symlink, so an extension that finds its siblings through its real path still does; its folder
+// is exposed to the sandbox, which otherwise hides /tmp, /root and /home from it).
+import { closeSync, mkdtempSync, openSync, readdirSync, readSync, realpathSync, rmSync, statSync, symlinkSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
@@ -15,6 +16,8 @@ export interface CheckTarget {
   readonly layerRoot: string
   /** The external extensions in it, by file name, in Lambda's start order. */
   readonly extensions: readonly string[]
+  /** Host paths the sandboxes must see for the layer to work (BootOptions.expose): a single file's real folder. */
+  readonly expose: readonly string[]
   /** Whether any file of the layer mentions DATABASE_URL (so a PostgreSQL probe is worth starting). */
   readonly mentionsDatabaseUrl: boolean
   /** Removes what was unpacked or created. Idempotent. */
@@ -34,13 +37,13 @@ export async function resolveTarget(input: string): Promise<CheckTarget> {
         `check: ${JSON.stringify(input)} is a folder without an extensions/ folder (a layer ships its extensions as extensions/<name>; to check one file, name the file)`,
       )
     }
-    return layer(input, 'layer folder', resolved, async () => undefined)
+    return layer(input, 'layer folder', resolved, [], async () => undefined)
   }
   if (stats.isFile() && resolved.toLowerCase().endsWith('.zip')) {
     const prepared = await prepareLayers([resolved], { option: 'check <layer zip>' })
     const root = prepared.layers[0]!.root
     try {
-      return layer(input, 'layer zip', root, () => prepared.cleanup())
+      return layer(input, 'layer zip', root, [], () => prepared.cleanup())
     } catch (error) {
       await prepared.cleanup()
       throw error
@@ -52,10 +55,13 @@ export async function resolveTarget(input: string): Promise<CheckTarget> {
   const root = mkdtempSync(path.join(tmpdir(), 'lambda-harness-check-'))
   mkdirSync(path.join(root, 'extensions'))
   symlinkSync(resolved, path.join(root, 'extensions', path.basename(resolved)))
-  return layer(input, 'extension file', root, async () => rmSync(root, { recursive: true, force: true }))
+  // The link's target, and the siblings it may find through it; the file alone when it is at the root.
+  const real = realpathSync(resolved)
+  const expose = path.dirname(real) === '/' ? real : path.dirname(real)
+  return layer(input, 'extension file', root, [expose], async () => rmSync(root, { recursive: true, force: true }))
 }
 
-function layer(input: string, kind: CheckTarget['kind'], root: string, remove: () => Promise<void>): CheckTarget {
+function layer(input: string, kind: CheckTarget['kind'], root: string, expose: string[], remove: () => Promise<void>): CheckTarget {
   const extensionsDir = path.join(root, 'extensions')
   const extensions = readdirSync(extensionsDir)
     .filter((name) => statSync(path.join(extensionsDir, name), { throwIfNoEntry: false })?.isDirectory() === false)
@@ -69,6 +75,7 @@ function layer(input: string, kind: CheckTarget['kind'], root: string, remove: (
     kind,
     layerRoot: root,
     extensions,
+    expose,
     mentionsDatabaseUrl: mentions(root, Buffer.from('DATABASE_URL')),
     cleanup: () => (done ??= remove()),
   }

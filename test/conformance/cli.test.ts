@@ -1,8 +1,8 @@
 // `lambda-harness check` as a CI job runs it: a real `node dist/harness/cli.js` process. Exit 0
 // when every check passes, 1 when one fails, 2 on bad usage; each reporter read back the way CI
 // tools read it; an extension file, a layer folder and a layer .zip as targets; `run --html`.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
 import t, { type Test } from 'tap'
@@ -66,6 +66,19 @@ t.test('an extension file that passes: exit 0, TAP that tap-parser reads as all 
   t.same(tap.extra, [])
   t.match(tap.final, { ok: true, count: 9, fail: 0, skip: 2 })
   t.match(run.stderr, /lambda-harness check: registers done in/, 'progress goes to stderr')
+})
+
+t.test('an extension file in a folder the sandbox hides (the private /tmp, the home folder) is checked as it is, its siblings found through its real path', async (t) => {
+  // check puts a symlink to the file in a temporary layer; its target must be seen inside the sandbox.
+  const home = mkdtempSync(path.join(homedir(), '.lh-check-home-'))
+  t.teardown(() => rmSync(home, { recursive: true, force: true }))
+  for (const dir of [tempDir(t), home]) {
+    cpSync(fixture('well-behaved'), path.join(dir, 'well-behaved'))
+    cpSync(fixture('lib'), path.join(dir, 'lib'), { recursive: true })
+    const run = await cli(['check', path.join(dir, 'well-behaved'), '--only', 'registers,shutdown-spindown', '--reporter', 'tap', '--python', PYTHON])
+    t.equal(run.exitCode, 0, `${dir}: ${run.stdout.split('\n').filter((line) => line.startsWith('not ok')).join('; ')}`)
+    t.notMatch(run.stdout, /LaunchError/, `${dir}: Lambda would start it`)
+  }
 })
 
 t.test('a layer .zip that fails: exit 1, JUnit with the failure, the report and the timeline in files', async (t) => {
