@@ -54,9 +54,10 @@ export async function resolveTarget(input: string): Promise<CheckTarget> {
   }
   const root = mkdtempSync(path.join(tmpdir(), 'lambda-harness-check-'))
   mkdirSync(path.join(root, 'extensions'))
-  symlinkSync(resolved, path.join(root, 'extensions', path.basename(resolved)))
-  // The link's target, and the siblings it may find through it; the file alone when it is at the root.
+  // To the real file (a link the user named may sit in a folder the sandbox hides), under the name they named it by.
   const real = realpathSync(resolved)
+  symlinkSync(real, path.join(root, 'extensions', path.basename(resolved)))
+  // The link's target, and the siblings it may find through it; the file alone when it is at the root.
   const expose = path.dirname(real) === '/' ? real : path.dirname(real)
   return layer(input, 'extension file', root, [expose], async () => rmSync(root, { recursive: true, force: true }))
 }

@@ -1,7 +1,7 @@
 // `lambda-harness check` as a CI job runs it: a real `node dist/harness/cli.js` process. Exit 0
 // when every check passes, 1 when one fails, 2 on bad usage; each reporter read back the way CI
 // tools read it; an extension file, a layer folder and a layer .zip as targets; `run --html`.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
@@ -79,6 +79,11 @@ t.test('an extension file in a folder the sandbox hides (the private /tmp, the h
     t.equal(run.exitCode, 0, `${dir}: ${run.stdout.split('\n').filter((line) => line.startsWith('not ok')).join('; ')}`)
     t.notMatch(run.stdout, /LaunchError/, `${dir}: Lambda would start it`)
   }
+  // A link to the file (npm's node_modules/.bin/<name>): the layer links to the real file, not through a folder the sandbox hides.
+  const links = tempDir(t)
+  symlinkSync(path.join(home, 'well-behaved'), path.join(links, 'well-behaved'))
+  const linked = await cli(['check', path.join(links, 'well-behaved'), '--only', 'registers', '--reporter', 'tap', '--python', PYTHON])
+  t.equal(linked.exitCode, 0, `through a link: ${linked.stdout.split('\n').filter((line) => line.startsWith('not ok')).join('; ')}`)
 })
 
 t.test('a layer .zip that fails: exit 1, JUnit with the failure, the report and the timeline in files', async (t) => {
