@@ -9,7 +9,7 @@ import t from 'tap'
 import { PYTHON_RUNTIME_DIR } from '../../harness/paths.js'
 import { pythonCommand } from '../helpers.js'
 
-type Step = { readonly answer: readonly (string | Buffer)[]; readonly close?: boolean } | { readonly drop: true }
+type Step = { readonly answer: readonly (string | Buffer)[]; readonly close?: boolean; readonly afterMs?: number } | { readonly drop: true }
 
 interface Seen {
   readonly connection: number
@@ -47,12 +47,19 @@ async function scriptedServer(steps: readonly Step[]): Promise<{ address: string
           socket.destroy()
           return
         }
-        // Each piece in its own write, so the client's reads end at odd places.
-        for (const piece of step.answer) {
-          socket.write(piece)
+        const answer = () => {
+          // Each piece in its own write, so the client's reads end at odd places.
+          for (const piece of step.answer) {
+            socket.write(piece)
+          }
+          if (step.close === true) {
+            socket.end()
+          }
         }
-        if (step.close === true) {
-          socket.end()
+        if (step.afterMs === undefined) {
+          answer()
+        } else {
+          setTimeout(answer, step.afterMs)
         }
       }
     })
@@ -80,6 +87,9 @@ sys.dont_write_bytecode = True  # as the runtime imports it: no __pycache__ in t
 sys.path.insert(0, sys.argv[1])
 from lambda_harness_ric import lambda_runtime_client as rt
 client = rt.RuntimeApiClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+if os.environ.get("DEFAULT_TIMEOUT"):
+    import socket  # as user code does at its import, after the client connected
+    socket.setdefaulttimeout(float(os.environ["DEFAULT_TIMEOUT"]))
 for call in sys.argv[2:]:
     try:
         if call == "next":
@@ -95,10 +105,10 @@ for call in sys.argv[2:]:
     print(json.dumps(out), flush=True)
 `
 
-async function drive(address: string, calls: readonly string[]): Promise<{ lines: Record<string, unknown>[]; stderr: string; code: number | null }> {
+async function drive(address: string, calls: readonly string[], env: Record<string, string> = {}): Promise<{ lines: Record<string, unknown>[]; stderr: string; code: number | null }> {
   const [command, args] = pythonCommand(['-c', DRIVER, PYTHON_RUNTIME_DIR, ...calls])
   const child = spawn(command, args, {
-    env: { AWS_LAMBDA_RUNTIME_API: address, PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' },
+    env: { AWS_LAMBDA_RUNTIME_API: address, PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''
@@ -185,6 +195,23 @@ t.test('Connection: close and a body that ends with the connection: the next cal
   t.same(
     server.seen.map((s) => s.connection),
     [1, 2],
+  )
+})
+
+t.test('a connection opened again after user code set socket.setdefaulttimeout() still waits as long as /next takes', async (t) => {
+  const server = await scriptedServer([
+    { answer: [invokeHead('req-1', 'Connection: close\r\n\r\n'), '{}'], close: true },
+    // Far past the 50 ms default: the invoke comes when it comes.
+    { answer: [`${invokeHead('req-2')}Content-Length: 2\r\n\r\n{}`], afterMs: 400 },
+  ])
+  t.teardown(server.close)
+  const { lines, code } = await drive(server.address, ['next', 'next'], { DEFAULT_TIMEOUT: '0.05' })
+  t.equal(code, 0)
+  t.match(lines, [{ id: 'req-1' }, { id: 'req-2' }])
+  t.same(
+    server.seen.map((s) => s.connection),
+    [1, 2],
+    'one request on the new connection: no timeout, no retry',
   )
 })
 

@@ -5,8 +5,11 @@ Content-Length, body in one send); an answer is read by Content-Length, chunked,
 the connection, as HTTP/1.1 allows. http.client cost ~110 us of CPU per invoke (bench/findings.md).
 """
 
-import socket
 import sys
+
+# The C module under socket: socket.py's own import (with selectors) is ~4 ms of each runtime
+# start, and awslambdaric (its HTTP in C) does not import it either.
+import _socket
 
 _RIC_VERSION = "lambda-harness"
 _USER_AGENT = "aws-lambda-python/%d.%d.%d-%s" % (sys.version_info[:3] + (_RIC_VERSION,))
@@ -21,12 +24,25 @@ def open_connection(address):
     if host.isascii():
         # Bytes: getaddrinfo encodes a str host with the idna codec, whose import is ~4 ms of a cold start.
         host = host.encode("ascii")
-    sock = socket.create_connection((host, int(port)))
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError:
-        pass
-    return sock
+    port = int(port)
+    error = OSError("getaddrinfo returned no address for %r" % (address,))
+    # socket.create_connection's loop: the first address that connects.
+    for family, kind, proto, _, sockaddr in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, proto)
+        try:
+            # Blocking, whatever socket.setdefaulttimeout() user code set: /next must never time out.
+            sock.settimeout(None)
+            sock.connect(sockaddr)
+        except OSError as e:
+            sock.close()
+            error = e
+            continue
+        try:
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        return sock
+    raise error
 
 
 def connect_early(address):
