@@ -6,7 +6,10 @@
 // started, registered, first /event/next (before the runtime starts), then, after the function
 // module's import, SHUTDOWN and its exit. The sides alternate run by run.
 import { spawn } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { privateCacheFolder } from '../../harness/cache.js'
 import { extensionEnvironment } from '../../harness/config/environment.js'
 import { PACKAGE_ROOT } from '../../harness/paths.js'
 import { directEnvironment } from '../baseline/baseline-sandbox.js'
@@ -19,9 +22,9 @@ import { paired, timed, type SuiteContext } from './context.js'
 export const CLI = path.join(PACKAGE_ROOT, 'dist', 'harness', 'cli.js')
 
 /** Runs a command to its exit (output drained and dropped); rejects unless it exits with one of `codes`. */
-export function runToExit(file: string, args: readonly string[], cwd: string, codes: readonly number[] = [0]): Promise<number> {
+export function runToExit(file: string, args: readonly string[], cwd: string, codes: readonly number[] = [0], env?: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, [...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(file, [...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], ...(env === undefined ? {} : { env }) })
     let stderr = ''
     child.stdout.resume()
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-2000)))
@@ -87,6 +90,7 @@ export async function cliSuite(context: SuiteContext): Promise<Figure[]> {
         async () => void floor.push(await floorRun()),
       )
     }
+    const cold = extensions === 0 ? await coldRuns(config.cliRuns, harnessRunWith(args), floor) : undefined
     figures.push(
       figure({
         suite: 'cli',
@@ -100,7 +104,45 @@ export async function cliSuite(context: SuiteContext): Promise<Figure[]> {
             ? '`node dist/harness/cli.js run` of the echo function, one invoke, spawn to exit; floor: `node -e 0`, then the interpreter importing app'
             : 'with the well-behaved fixture extension; floor: `node -e 0`, the extension started directly to its first /event/next, the import, its SHUTDOWN to its exit',
       }),
+      ...(cold === undefined ? [] : [cold]),
     )
   }
   return figures
+}
+
+function harnessRunWith(args: readonly string[]): (env: NodeJS.ProcessEnv) => Promise<number> {
+  return async (env) => (await timed(() => runToExit(process.execPath, args, PACKAGE_ROOT, [0], env))).ms
+}
+
+/**
+ * The same run with no code cache (the first run of a command after an install, a build or a Node
+ * upgrade: cli/load.ts): a cache folder of its own, the interpreter probe's answers copied in,
+ * the compiled code removed before each run. Against the same floor runs as the row above.
+ */
+async function coldRuns(runs: number, harnessRun: (env: NodeJS.ProcessEnv) => Promise<number>, floor: readonly number[]): Promise<Figure> {
+  const home = mkdtempSync(path.join(tmpdir(), 'lh-bench-cold-'))
+  try {
+    const cache = path.join(home, 'lambda-harness')
+    mkdirSync(cache, { recursive: true, mode: 0o700 })
+    const probed = privateCacheFolder('python')
+    if (probed !== undefined) {
+      cpSync(probed, path.join(cache, 'python'), { recursive: true })
+    }
+    const env = { ...process.env, XDG_CACHE_HOME: home }
+    const harness: number[] = []
+    for (let run = 0; run < runs; run++) {
+      rmSync(path.join(cache, 'code'), { recursive: true, force: true })
+      harness.push(await harnessRun(env))
+    }
+    return figure({
+      suite: 'cli',
+      name: 'lambda-harness run, no extension, no code cache',
+      unit: 'ms',
+      harness,
+      baseline: [...floor],
+      note: 'the first run of `run` after an install, a build or a Node upgrade: the bundle compiled without V8\'s code cache (which that run then writes); floor: the row above\'s',
+    })
+  } finally {
+    rmSync(home, { recursive: true, force: true })
+  }
 }
