@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module'
 import path from 'node:path'
 import t from 'tap'
 import { CLI, cli, tempDir } from './cli-process.js'
-import { ROOT } from './helpers.js'
+import { PYTHON, ROOT, fn } from './helpers.js'
 
 const BUNDLE = path.join(path.dirname(CLI), 'cli', 'main.cjs')
 const PACKAGES = Object.keys((JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies)
@@ -32,6 +32,12 @@ t.test('the CLI these tests run is the bundle: cli.js loads main.cjs, which need
   t.same(outside, [], 'nothing of tsc\'s tree, nothing unbundled but the package\'s dependencies')
   t.notOk(needed.has('execa'), 'execa (ES modules only, which a CommonJS file cannot require) is in the bundle')
   t.notMatch(source, /\bimport\.meta\b/, 'import.meta (undefined in CommonJS) is replaced by the file\'s own URL')
+})
+
+t.test('what the bundle loads as an ES module still loads: run --postgres starts the embedded PostgreSQL (its binaries package is ES modules only)', async (t) => {
+  const run = await cli(['run', fn('echo'), '--handler', 'app.handler', '--python', PYTHON, '--postgres', '--quiet'])
+  t.equal(run.exitCode, 0, run.stderr)
+  t.notMatch(run.stderr, /internal error|ERR_PROBE_FAILED/)
 })
 
 t.test('a command leaves its code cache; the next run of it uses that cache as it is', async (t) => {

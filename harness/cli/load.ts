@@ -10,6 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import vm from 'node:vm'
 import { privateCacheFolder, writeCacheFile } from '../cache.js'
+import { ESM_IMPORT } from '../esm-import.js'
 
 export type Main = (argv: string[]) => Promise<number>
 
@@ -52,6 +53,8 @@ export async function loadMain(command: string | undefined): Promise<Main> {
     // At the exit: the cache then holds every function the command compiled, not only the top level.
     process.once('exit', () => saveCache(script, folder, cacheFile))
   }
+  // The bundle's import() is require(): what must load as an ES module comes through here (esm-import.ts).
+  ;(globalThis as Record<symbol, unknown>)[ESM_IMPORT] = (specifier: string) => import(specifier)
   const module = { exports: {} as { main?: Main } }
   const wrapper = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object, filename: string, dirname: string) => void
   wrapper(module.exports, createRequire(bundle), module, bundle, path.dirname(bundle))

