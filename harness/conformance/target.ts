@@ -1,9 +1,9 @@
 // What `check` was pointed at, made into a layer: a layer folder as it is, a layer .zip unpacked
 // by the layers module, or a single extension file put in a temporary layer's extensions/ (as a
-// symlink, so an extension that finds its siblings through its real path still does; its folder
-// is exposed to the sandbox, which otherwise hides /tmp, /root and /home from it).
+// symlink, so an extension that finds its siblings through its real path still does; its folder,
+// or the file alone, is exposed to the sandbox, which otherwise hides /tmp, /root and /home).
 import { closeSync, mkdtempSync, openSync, readdirSync, readSync, realpathSync, rmSync, statSync, symlinkSync, mkdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
 import { prepareLayers } from '../layers/layers.js'
@@ -57,9 +57,18 @@ export async function resolveTarget(input: string): Promise<CheckTarget> {
   // To the real file (a link the user named may sit in a folder the sandbox hides), under the name they named it by.
   const real = realpathSync(resolved)
   symlinkSync(real, path.join(root, 'extensions', path.basename(resolved)))
-  // The link's target, and the siblings it may find through it; the file alone when it is at the root.
-  const expose = path.dirname(real) === '/' ? real : path.dirname(real)
-  return layer(input, 'extension file', root, [expose], async () => rmSync(root, { recursive: true, force: true }))
+  return layer(input, 'extension file', root, [exposedFor(real)], async () => rmSync(root, { recursive: true, force: true }))
+}
+
+/**
+ * What the sandbox must see for a single file to run: its folder, so helpers it finds beside its
+ * real path load; the file alone where the folder is one the sandbox hides whole (/tmp, which must
+ * stay private, /root, /home, a home folder with the user's credentials) or the root.
+ */
+function exposedFor(real: string): string {
+  const folder = path.dirname(real)
+  const whole = folder === '/' || folder === '/tmp' || folder === '/root' || folder === '/home' || folder === homedir() || /^\/home\/[^/]+$/.test(folder)
+  return whole ? real : folder
 }
 
 function layer(input: string, kind: CheckTarget['kind'], root: string, expose: string[], remove: () => Promise<void>): CheckTarget {

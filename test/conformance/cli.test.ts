@@ -84,6 +84,14 @@ t.test('an extension file in a folder the sandbox hides (the private /tmp, the h
   symlinkSync(path.join(home, 'well-behaved'), path.join(links, 'well-behaved'))
   const linked = await cli(['check', path.join(links, 'well-behaved'), '--only', 'registers', '--reporter', 'tap', '--python', PYTHON])
   t.equal(linked.exitCode, 0, `through a link: ${linked.stdout.split('\n').filter((line) => line.startsWith('not ok')).join('; ')}`)
+  // Straight in /tmp or the home folder: the sandbox sees that file alone (its /tmp stays private, the home hidden).
+  for (const folder of [tmpdir(), homedir()]) {
+    const file = path.join(folder, `lh-check-minimal-node-${process.pid}`)
+    cpSync(path.join(reference('minimal-node'), 'extensions', 'minimal-node'), file)
+    t.teardown(() => rmSync(file, { force: true }))
+    const alone = await cli(['check', file, '--only', 'registers,shutdown-spindown', '--reporter', 'tap', '--python', PYTHON])
+    t.equal(alone.exitCode, 0, `${file}: ${alone.stdout.split('\n').filter((line) => line.startsWith('not ok')).join('; ')}`)
+  }
 })
 
 t.test('a layer .zip that fails: exit 1, JUnit with the failure, the report and the timeline in files', async (t) => {
