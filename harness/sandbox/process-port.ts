@@ -1,6 +1,6 @@
 // The lifecycle's process port over a real process: SupervisedProcess, its ProcessRecord, and the
 // /proc evidence taken when it is signalled (what it held at SIGKILL, whether it catches SIGTERM).
-import { existsSync } from 'node:fs'
+import { existsSync, lstatSync, realpathSync } from 'node:fs'
 import { missingInterpreterMessage, shebangInterpreter } from '../config/preflight.js'
 import type { Fatal, ProcessPort } from '../lifecycle/phases/ports.js'
 import type { SignalReason } from '../lifecycle/signal-reasons.js'
@@ -133,8 +133,20 @@ export function launchFatal(spec: SpawnSpec, failure: LaunchFailure, hostFile: s
   return { errorType, message: notFound ?? `${reason}: ${launchFailureMessage(failure, hostFile)}`, process: spec.name, resetReason: 'failure' }
 }
 
-/** A script whose file exists but whose line-1 interpreter does not fails with ENOENT: say which is missing. */
+/**
+ * ENOENT on a file that exists: its line-1 interpreter is missing, or it is a link out of the
+ * layer to a host path the sandbox does not see (its private /tmp, the hidden /root and /home).
+ */
 function launchFailureMessage(failure: LaunchFailure, hostFile: string | undefined): string {
-  const interpreter = failure.code === 'ENOENT' && hostFile !== undefined && existsSync(hostFile) ? shebangInterpreter(hostFile) : undefined
-  return interpreter === undefined ? failure.message : `${failure.message}: ${missingInterpreterMessage(interpreter)}`
+  if (failure.code !== 'ENOENT' || hostFile === undefined || !existsSync(hostFile)) {
+    return failure.message
+  }
+  const interpreter = shebangInterpreter(hostFile)
+  if (interpreter !== undefined && !existsSync(interpreter)) {
+    return `${failure.message}: ${missingInterpreterMessage(interpreter)}`
+  }
+  if (lstatSync(hostFile, { throwIfNoEntry: false })?.isSymbolicLink() === true) {
+    return `${failure.message}: it links to ${JSON.stringify(realpathSync(hostFile))}, which is not in the sandbox (its /tmp is its own, /root and /home are hidden; --expose shows a host path)`
+  }
+  return failure.message
 }

@@ -50,6 +50,19 @@ for (const isolation of ['bwrap', 'none'] as const) {
   })
 }
 
+t.test('bwrap: an extension that links out of its folder to a path the sandbox does not see is a launch error that says so', { skip: NO_BWRAP }, async (t) => {
+  const elsewhere = tempExtensions(t)
+  const real = path.join(elsewhere, 'linked-out')
+  writeFileSync(real, '#!/bin/sh\nexit 0\n', { mode: 0o755 })
+  const dir = tempExtensions(t)
+  symlinkSync(real, path.join(dir, 'linked-out'))
+  const sandbox = await startSandbox(t, { functionDir: fn('echo'), extensionsDir: dir, isolation: 'bwrap' })
+  t.equal(sandbox.record.init?.errorType, 'Extension.LaunchError')
+  const fatal = sandbox.record.timeline.find((e) => e.kind === 'phase' && e.detail.startsWith('fatal: Extension.LaunchError'))
+  t.match(fatal?.detail, /NotFound: .*: it links to ".*linked-out", which is not in the sandbox \(its \/tmp is its own/)
+  t.notMatch(fatal?.detail, /interpreter/, 'not blamed on /bin/sh, which is there')
+})
+
 t.test('CLI pre-flight: a missing line-1 interpreter is bad input (exit 2) naming the interpreter, nothing started', async (t) => {
   const result = await execa('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, 'run', fn('echo'), '--handler', 'app.handler', '--python', PYTHON, '--extensions', missingInterpreter(t)], {
     reject: false,
