@@ -1,6 +1,6 @@
 // The user's private cache folders (the interpreter probe's answers, the CLI's compiled code) and
 // how a file in one is replaced. Node's modules only: the CLI's loader imports this before the bundle.
-import { lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import path from 'node:path'
 
@@ -30,6 +30,8 @@ export function writeCacheFile(file: string, data: string | NodeJS.ArrayBufferVi
     renameSync(temporary, file)
     return true
   } catch {
+    // A full disk leaves part of a file: never one a reader could take for the cache.
+    rmSync(temporary, { force: true })
     return false
   }
 }
