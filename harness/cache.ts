@@ -31,7 +31,11 @@ export function writeCacheFile(file: string, data: string | NodeJS.ArrayBufferVi
     return true
   } catch {
     // A full disk leaves part of a file: never one a reader could take for the cache.
-    rmSync(temporary, { force: true })
+    try {
+      rmSync(temporary, { force: true })
+    } catch {
+      // Nothing more to do.
+    }
     return false
   }
 }
