@@ -1,6 +1,6 @@
 // `run`'s output as a user sees it: each warning once (in the report, or on stderr when there is
 // no report on stdout), and `run --watch` re-running on a real file change.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { execa } from 'execa'
 import t from 'tap'
@@ -50,6 +50,32 @@ t.test('run --watch: runs, re-runs on a real change of the function, ends cleanl
   // What ended it otherwise (a signal's name) and its last words: a rare failure here once gave exitCode undefined.
   t.equal(result.exitCode, 0, `Ctrl-C ends it with exit 0 (signal ${String(result.signal)}; stderr: ${stderr.slice(-600)})`)
   t.equal(count(/^Verdict: /gm), 2)
+})
+
+t.test('run --watch: Ctrl-C during a run ends it after that run, with exit 0', async (t) => {
+  const dir = tempDir(t, 'lh-watch-')
+  const functionDir = path.join(dir, 'fn')
+  mkdirSync(functionDir)
+  const marker = path.join(dir, 'invoked')
+  // The invoke leaves a mark, then works 1 s: the Ctrl-C lands while the run's processes are alive.
+  writeFileSync(path.join(functionDir, 'app.py'), `import time\ndef handler(event, context):\n    open(${JSON.stringify(marker)}, "w").close()\n    time.sleep(1)\n    return "done"\n`)
+  const child = execa(process.execPath, [CLI, 'run', functionDir, '--handler', 'app.handler', '--python', PYTHON, '--watch', '--no-isolation', '--timeout', '10'], {
+    env: { NODE_OPTIONS: undefined },
+    reject: false,
+    stdin: 'ignore',
+    buffer: true,
+  })
+  t.teardown(() => child.kill('SIGKILL'))
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  t.ok(await until(() => existsSync(marker), 30_000), 'the invoke is running')
+  child.kill('SIGINT')
+  const result = await child
+  t.equal(result.exitCode, 0, `exit 0 after the run (signal ${String(result.signal)}; stderr: ${stderr.slice(-600)})`)
+  t.match(stdout, /"done"/, 'the run in progress finished and was reported')
+  t.equal(stdout.match(/^Verdict: /gm)?.length, 1, 'and no run after it')
 })
 
 t.test('--watch ignores bytecode and editors scratch files', async (t) => {
