@@ -61,6 +61,10 @@ function executable(file: string): boolean {
 }
 
 function extensionProblem(file: ExtensionFileEntry): void {
+  if (/^\/(opt|var\/task)\//.test(linkTarget(file.path) ?? '')) {
+    // A link into the sandbox's own folders (/opt is the layers): only the launch can tell.
+    return
+  }
   if (!existsSync(file.path)) {
     // Only a link can be listed and not exist.
     throw new HarnessError('ERR_FILE_NOT_FOUND', `extension ${JSON.stringify(file.name)}: ${file.path} links to ${JSON.stringify(readlinkSync(file.path))}, which does not exist`)
@@ -72,6 +76,15 @@ function extensionProblem(file: ExtensionFileEntry): void {
   // /opt and /var/task are the sandbox's own folders (the layers, the function): not the host's to check.
   if (interpreter !== undefined && !/^\/(opt|var\/task)\//.test(interpreter) && !existsSync(interpreter)) {
     throw new HarnessError('ERR_FILE_NOT_FOUND', `extension ${JSON.stringify(file.name)}: ${missingInterpreterMessage(interpreter)} (Lambda would fail Init with Extension.LaunchError)`)
+  }
+}
+
+/** Where a link points, as written; undefined for anything that is not a link. */
+function linkTarget(file: string): string | undefined {
+  try {
+    return readlinkSync(file)
+  } catch {
+    return undefined
   }
 }
 

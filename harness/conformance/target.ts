@@ -74,7 +74,8 @@ function exposedFor(real: string): string {
 function layer(input: string, kind: CheckTarget['kind'], root: string, expose: string[], remove: () => Promise<void>): CheckTarget {
   const extensionsDir = path.join(root, 'extensions')
   const extensions = readdirSync(extensionsDir)
-    .filter((name) => statSync(path.join(extensionsDir, name), { throwIfNoEntry: false })?.isDirectory() === false)
+    // As the sandbox lists them (extension-files.ts): all but folders, a link it cannot follow here (to /opt/…) kept.
+    .filter((name) => statSync(path.join(extensionsDir, name), { throwIfNoEntry: false })?.isDirectory() !== true)
     .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
   if (extensions.length === 0) {
     throw new HarnessError('ERR_BAD_INPUT', `check: ${JSON.stringify(input)} has no files in extensions/: there is no external extension to check`)

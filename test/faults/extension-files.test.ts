@@ -2,7 +2,7 @@
 // interpreter is missing fails with ENOENT on its own (existing) path: the record and the CLI's
 // pre-flight say it is the interpreter that is missing. A folder in extensions/ is skipped, as
 // RAPID lists only files, with a one-line warning.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
@@ -72,4 +72,25 @@ t.test('CLI pre-flight: a missing line-1 interpreter is bad input (exit 2) namin
   t.equal(result.exitCode, 2)
   t.match(String(result.stderr), /^lambda-harness: extension "needs-python": the interpreter in line 1 \(#!\/usr\/bin\/python3-no-such-interpreter\) is missing \(Lambda would fail Init with Extension\.LaunchError\)$/)
   t.equal(String(result.stdout), '', 'no report: nothing started')
+})
+
+/** A layer whose extension is a link to /opt/bin/<name>: valid on Lambda, where the layer is /opt. */
+function optLinkedLayer(t: Test): string {
+  const layer = tempExtensions(t)
+  mkdirSync(path.join(layer, 'extensions'))
+  mkdirSync(path.join(layer, 'bin'))
+  copyFileSync(path.join(ROOT, 'extensions', 'minimal-node', 'extensions', 'minimal-node'), path.join(layer, 'bin', 'minimal-node'))
+  symlinkSync('/opt/bin/minimal-node', path.join(layer, 'extensions', 'minimal-node'))
+  return layer
+}
+
+t.test('bwrap: an extension that links to /opt/... in its layer runs, from run (the pre-flight lets it by) and check', { skip: NO_BWRAP }, async (t) => {
+  const layer = optLinkedLayer(t)
+  const run = await execa('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, 'run', fn('echo'), '--handler', 'app.handler', '--python', PYTHON, '--layer', layer, '--json', '-', '--quiet'], { reject: false, timeout: 60_000, stdin: 'ignore' })
+  t.equal(run.exitCode, 0, String(run.stderr))
+  const record = JSON.parse(String(run.stdout || '{}')) as { init?: { status: string }; processes?: { name: string }[] }
+  t.equal(record.init?.status, 'success')
+  t.ok(record.processes?.some((p) => p.name === 'minimal-node'), 'the extension ran')
+  const check = await execa('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, 'check', layer, '--only', 'registers', '--python', PYTHON], { reject: false, timeout: 60_000, stdin: 'ignore' })
+  t.equal(check.exitCode, 0, `${String(check.stderr)}${String(check.stdout).split('\n').filter((line) => line.includes('✗')).join('; ')}`)
 })
