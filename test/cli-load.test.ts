@@ -72,12 +72,13 @@ t.test('a cache V8 refuses (damaged, or another Node\'s) is replaced, and the co
   const folder = path.join(home, 'lambda-harness', 'code')
   const good = readFileSync(path.join(folder, file!))
   writeFileSync(path.join(folder, file!), Buffer.alloc(good.length, 7))
-  // Another bundle's cache, as a rebuild leaves behind: dropped once this one is written.
-  writeFileSync(path.join(folder, 'help-old-bundle'), good)
+  // Another bundle's cache, as a rebuild leaves behind: dropped once this one is written; another Node's is kept.
+  writeFileSync(path.join(folder, `help-${process.versions.v8}-old-bundle`), good)
+  writeFileSync(path.join(folder, 'help-9.9.9.9-node.0-another-node'), good)
   const damaged = await help(home)
   t.equal(damaged.exitCode, 0, damaged.stderr)
   t.equal(damaged.stdout, clean.stdout)
-  t.same(cached(home), [file], 'the other bundle\'s cache is gone')
+  t.same(cached(home), [file, 'help-9.9.9.9-node.0-another-node'].sort(), 'the other bundle\'s cache is gone, the other Node\'s kept')
   t.not(readFileSync(path.join(folder, file!)).compare(Buffer.alloc(good.length, 7)), 0, 'the damaged one was written again')
 })
 

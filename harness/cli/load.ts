@@ -61,15 +61,19 @@ export async function loadMain(command: string | undefined): Promise<Main> {
   return module.exports.main!
 }
 
-/** Writes the cache and drops the command's caches of other bundles; a cache that cannot be written only costs the next run its compile. */
+/**
+ * Writes the cache and drops the command's caches of other bundles on this V8 (another Node's are
+ * kept: one user may switch between two); a cache that cannot be written only costs the next run its compile.
+ */
 function saveCache(script: vm.Script, folder: string, cacheFile: string): void {
   try {
     if (!writeCacheFile(cacheFile, script.createCachedData())) {
       return
     }
-    const command = path.basename(cacheFile).split('-')[0]
+    const [command] = path.basename(cacheFile).split('-')
+    const sameNode = `${command}-${process.versions.v8}-`
     for (const name of readdirSync(folder)) {
-      if (name.startsWith(`${command}-`) && name !== path.basename(cacheFile) && !name.endsWith('.tmp')) {
+      if (name.startsWith(sameNode) && name !== path.basename(cacheFile) && !name.endsWith('.tmp')) {
         rmSync(path.join(folder, name), { force: true })
       }
     }
