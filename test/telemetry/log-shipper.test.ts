@@ -32,15 +32,20 @@ function functionLines(sink: RunningSink): string[] {
     .map((e) => e.record as string)
 }
 
-/** The shipper's SHUTDOWN, its last telemetry delivery and its exit, on the sandbox clock, per generation. */
-function shutdownOrder(t: Test, record: RunRecord): void {
+/**
+ * The shipper's SHUTDOWN, its last telemetry delivery and its exit, on the sandbox clock, per generation.
+ * `deliveredFirst`: a delivery came before SHUTDOWN, which only a run longer than the buffering window guarantees.
+ */
+function shutdownOrder(t: Test, record: RunRecord, deliveredFirst = true): void {
   const shipperEvents = record.timeline.filter((e) => e.process === 'log-shipper')
   const shutdowns = shipperEvents.filter((e) => e.kind === 'event' && e.detail.startsWith('SHUTDOWN'))
   t.ok(shutdowns.length > 0, 'the shipper got SHUTDOWN')
   for (const shutdown of shutdowns) {
     const before = shipperEvents.filter((e) => e.atMs <= shutdown.atMs && e.detail.includes('delivered'))
     const runtimeExit = record.timeline.filter((e) => e.process === 'runtime' && e.kind === 'exit' && e.atMs <= shutdown.atMs).at(-1)
-    t.ok(before.length > 0, 'telemetry was delivered to it before its SHUTDOWN')
+    if (deliveredFirst) {
+      t.ok(before.length > 0, 'telemetry was delivered to it before its SHUTDOWN')
+    }
     // After SHUTDOWN its own last lines may race its exit; before it, nothing may fail.
     const failedBefore = shipperEvents.filter((e) => e.atMs <= shutdown.atMs && e.detail.startsWith('telemetry: delivery failed'))
     t.same(failedBefore, [], 'no delivery failed before SHUTDOWN')
@@ -102,5 +107,7 @@ t.test('a failure reset: lines printed just before the runtime died are shipped'
   t.match(shipped(sink).find((e) => e.type === 'platform.report')?.record, { status: 'error', errorType: 'Runtime.ExitError' })
   const events = sandbox.record.resets[0]?.extensions[0]?.events ?? []
   t.same(events.filter((e) => e.eventType === 'SHUTDOWN').map((e) => e.shutdownReason), ['failure'])
-  shutdownOrder(t, sandbox.record)
+  // A runtime that dies at once is reset within the buffering window: SHUTDOWN may precede the first
+  // delivery (on-demand order, as on Lambda); what it printed is still all shipped (above).
+  shutdownOrder(t, sandbox.record, false)
 })
