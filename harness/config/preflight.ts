@@ -60,31 +60,32 @@ function executable(file: string): boolean {
   }
 }
 
+/** /opt and /var/task are the sandbox's own folders (the layers, the function): not the host's to check. */
+function inSandboxOnly(file: string): boolean {
+  return /^\/(opt|var\/task)\//.test(file)
+}
+
 function extensionProblem(file: ExtensionFileEntry): void {
-  if (/^\/(opt|var\/task)\//.test(linkTarget(file.path) ?? '')) {
-    // A link into the sandbox's own folders (/opt is the layers): only the launch can tell.
+  let target: string | undefined
+  try {
+    target = readlinkSync(file.path)
+  } catch {
+    // Not a link.
+  }
+  if (target !== undefined && inSandboxOnly(target)) {
+    // Only the launch can tell.
     return
   }
   if (!existsSync(file.path)) {
     // Only a link can be listed and not exist.
-    throw new HarnessError('ERR_FILE_NOT_FOUND', `extension ${JSON.stringify(file.name)}: ${file.path} links to ${JSON.stringify(readlinkSync(file.path))}, which does not exist`)
+    throw new HarnessError('ERR_FILE_NOT_FOUND', `extension ${JSON.stringify(file.name)}: ${file.path} links to ${JSON.stringify(target)}, which does not exist`)
   }
   if (!executable(file.path)) {
     throw new HarnessError('ERR_BAD_INPUT', `extension ${JSON.stringify(file.name)}: ${file.path} is not an executable file (Lambda would fail Init with Extension.LaunchError)`)
   }
   const interpreter = shebangInterpreter(file.path)
-  // /opt and /var/task are the sandbox's own folders (the layers, the function): not the host's to check.
-  if (interpreter !== undefined && !/^\/(opt|var\/task)\//.test(interpreter) && !existsSync(interpreter)) {
+  if (interpreter !== undefined && !inSandboxOnly(interpreter) && !existsSync(interpreter)) {
     throw new HarnessError('ERR_FILE_NOT_FOUND', `extension ${JSON.stringify(file.name)}: ${missingInterpreterMessage(interpreter)} (Lambda would fail Init with Extension.LaunchError)`)
-  }
-}
-
-/** Where a link points, as written; undefined for anything that is not a link. */
-function linkTarget(file: string): string | undefined {
-  try {
-    return readlinkSync(file)
-  } catch {
-    return undefined
   }
 }
 
