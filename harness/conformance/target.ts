@@ -6,6 +6,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readSync, realpathSync, 
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
+import { privateFolders } from '../isolation/mounts.js'
 import { prepareLayers } from '../layers/layers.js'
 
 export interface CheckTarget {
@@ -62,12 +63,13 @@ export async function resolveTarget(input: string): Promise<CheckTarget> {
 
 /**
  * What the sandbox must see for a single file to run: its folder, so helpers it finds beside its
- * real path load; the file alone where the folder is one the sandbox hides whole (/tmp, which must
- * stay private, /root, /home, a home folder with the user's credentials) or the root.
+ * real path load; the file alone where the folder is one the sandbox hides whole (its private
+ * folders, /tmp, which must stay private), a home folder with the user's credentials, or the root.
  */
 function exposedFor(real: string): string {
   const folder = path.dirname(real)
-  const whole = folder === '/' || folder === '/tmp' || folder === '/root' || folder === '/home' || folder === homedir() || /^\/home\/[^/]+$/.test(folder)
+  const home = homedir()
+  const whole = ['/', '/tmp', home, ...privateFolders(home)].includes(folder) || /^\/home\/[^/]+$/.test(folder)
   return whole ? real : folder
 }
 
