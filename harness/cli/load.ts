@@ -11,15 +11,16 @@ import { fileURLToPath } from 'node:url'
 import vm from 'node:vm'
 import { privateCacheFolder, writeCacheFile } from '../cache.js'
 import { ESM_IMPORT } from '../esm-import.js'
+import { COMMAND_NAMES, isHelp } from './commands.js'
 
 export type Main = (argv: string[]) => Promise<number>
 
 /** A cache per command: each compiles a different part of the bundle. A mistyped command gets none. */
 function cacheName(command: string | undefined): string | undefined {
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  if (isHelp(command)) {
     return 'help'
   }
-  return ['run', 'check', 'demo', 'init'].includes(command) ? command : undefined
+  return COMMAND_NAMES.includes(command!) ? command : undefined
 }
 
 /** The bundle's `main`, or tsc's unbundled module where there is no bundle (a build without `npm run bundle`). */
@@ -49,9 +50,9 @@ export async function loadMain(command: string | undefined): Promise<Main> {
     // No importModuleDynamically: code from a cache loses it (Node 20); the build turns import() into require().
     ...(cachedData === undefined ? {} : { cachedData }),
   })
-  if (folder !== undefined && cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
+  if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
     // At the exit: the cache then holds every function the command compiled, not only the top level.
-    process.once('exit', () => saveCache(script, folder, cacheFile))
+    process.once('exit', () => saveCache(script, cacheFile, `${name}-${process.versions.v8}-`))
   }
   // The bundle's import() is require(): what must load as an ES module comes through here (esm-import.ts).
   ;(globalThis as Record<symbol, unknown>)[ESM_IMPORT] = (specifier: string) => import(specifier)
@@ -62,16 +63,16 @@ export async function loadMain(command: string | undefined): Promise<Main> {
 }
 
 /**
- * Writes the cache and drops the command's caches of other bundles on this V8 (another Node's are
- * kept: one user may switch between two); a cache that cannot be written only costs the next run its compile.
+ * Writes the cache and drops the command's caches of other bundles on this V8, those named from
+ * `sameNode` on (another Node's are kept: one user may switch between two); a cache that cannot be
+ * written only costs the next run its compile.
  */
-function saveCache(script: vm.Script, folder: string, cacheFile: string): void {
+function saveCache(script: vm.Script, cacheFile: string, sameNode: string): void {
   try {
     if (!writeCacheFile(cacheFile, script.createCachedData())) {
       return
     }
-    const [command] = path.basename(cacheFile).split('-')
-    const sameNode = `${command}-${process.versions.v8}-`
+    const folder = path.dirname(cacheFile)
     for (const name of readdirSync(folder)) {
       if (name.startsWith(sameNode) && name !== path.basename(cacheFile) && !name.endsWith('.tmp')) {
         rmSync(path.join(folder, name), { force: true })

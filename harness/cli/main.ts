@@ -5,6 +5,7 @@
 import { invalid } from '../config/options.js'
 import { isHarnessError } from '../errors.js'
 import { demoCommand } from './demo.js'
+import { isHelp } from './commands.js'
 import { HELP } from './help.js'
 import { initCommand } from './init.js'
 import { runCommand } from './run.js'
@@ -50,7 +51,7 @@ function flagNames(message: string): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  if (isHelp(command)) {
     // Asked-for help goes to stdout; usage after a mistake goes to stderr.
     ;(command === undefined ? process.stderr : process.stdout).write(HELP)
     return command === undefined ? 2 : 0
