@@ -74,7 +74,7 @@ export async function cliSuite(context: SuiteContext): Promise<Figure[]> {
       ...(extensions === 0 ? [] : ['--extensions', workspace.extensions(1).dir]),
       ...(config.isolation === 'none' ? ['--no-isolation'] : []),
     ]
-    const harnessRun = async () => (await timed(() => runToExit(process.execPath, args, PACKAGE_ROOT))).ms
+    const harnessRun = async (env?: NodeJS.ProcessEnv) => (await timed(() => runToExit(process.execPath, args, PACKAGE_ROOT, [0], env))).ms
     const floorRun = async () =>
       (await timed(() => (extensions === 0 ? nodeAndImport(config.python) : floorWithExtension(config.python, extensionFiles[0] ?? '')))).ms
     // Untimed: the page cache and the interpreter probe's cache warm up on both sides.
@@ -90,7 +90,7 @@ export async function cliSuite(context: SuiteContext): Promise<Figure[]> {
         async () => void floor.push(await floorRun()),
       )
     }
-    const cold = extensions === 0 ? await coldRuns(config.cliRuns, harnessRunWith(args), floor) : undefined
+    const cold = extensions === 0 ? await coldRuns(config.cliRuns, harnessRun, floor) : undefined
     figures.push(
       figure({
         suite: 'cli',
@@ -108,10 +108,6 @@ export async function cliSuite(context: SuiteContext): Promise<Figure[]> {
     )
   }
   return figures
-}
-
-function harnessRunWith(args: readonly string[]): (env: NodeJS.ProcessEnv) => Promise<number> {
-  return async (env) => (await timed(() => runToExit(process.execPath, args, PACKAGE_ROOT, [0], env))).ms
 }
 
 /**
