@@ -14,7 +14,8 @@ export interface Interrupt {
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const
 
-export function interruptOnSignals(write: (text: string) => void): Interrupt {
+/** `firstNote`: what the first signal does, said on it (none for a caller that says nothing then). */
+export function interruptOnSignals(write: (text: string) => void, firstNote: string | undefined = 'stopping the run (Shutdown, then the report)'): Interrupt {
   const controller = new AbortController()
   let first: NodeJS.Signals | undefined
   const onSignal = (signal: NodeJS.Signals) => {
@@ -24,7 +25,9 @@ export function interruptOnSignals(write: (text: string) => void): Interrupt {
       process.exit(code)
     }
     first = signal
-    write(`lambda-harness: ${signal}: stopping the run (Shutdown, then the report); ${signal} again stops at once\n`)
+    if (firstNote !== undefined) {
+      write(`lambda-harness: ${signal}: ${firstNote}; ${signal} again stops at once\n`)
+    }
     controller.abort(signal)
   }
   for (const signal of SIGNALS) {

@@ -1,7 +1,6 @@
 // `lambda-harness run`: flags → a RunPlan → one lifecycle (or a watch loop) → what the flags ask
 // to see of the record. Exit code 0 clean, 1 not clean; bad input throws a user HarnessError.
 import { readFileSync } from 'node:fs'
-import { constants } from 'node:os'
 import { parseArgs } from 'node:util'
 import { imageFlags, numberFlag, parseEnv, parseParameterOverrides, readTemplateText, recordFlag, warningWriter } from '../config/flags.js'
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, invalid, SHUTDOWN_REASONS, validateClientContext, type BootOptions, type ShutdownReason } from '../config/options.js'
@@ -179,17 +178,9 @@ function readEvent(file: string | undefined, json: string | undefined): Buffer {
 /** Re-runs on every change of the function or a layer until Ctrl-C, the last report on screen. */
 async function watch(plan: RunPlan, warn: (message: string) => void, present: (record: RunRecord) => void): Promise<number> {
   const { watchLifecycle, watchedPaths } = await import('../watch.js')
-  const controller = new AbortController()
-  // on, not once: signal-exit (the exit hook, loaded while a run's processes live) takes a signal
-  // with no other listener as the process's end, SIGKILLs the run and re-raises it. A second one stops at once.
-  const stop = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      process.stderr.write(`lambda-harness: ${signal} again: stopping now, without the report\n`)
-      process.exit(128 + constants.signals[signal])
-    }
-    controller.abort()
-  }
-  process.on('SIGINT', stop).on('SIGTERM', stop)
+  // Listening until the end (signal-exit, the exit hook, takes a signal nobody else listens to as the
+  // process's end): the first ends the watch after the run in progress, silently; a second stops at once.
+  const interrupt = interruptOnSignals((text) => process.stderr.write(text), undefined)
   const waiting = `lambda-harness: watching ${watchedPaths(plan).join(', ')} for changes (Ctrl-C to stop)\n`
   await watchLifecycle(
     plan,
@@ -203,8 +194,8 @@ async function watch(plan: RunPlan, warn: (message: string) => void, present: (r
       },
       onError: (error) => process.stderr.write(`lambda-harness: ${(error as Error).message}\n${waiting}`),
     },
-    controller.signal,
+    interrupt.signal,
   )
-  process.off('SIGINT', stop).off('SIGTERM', stop)
+  interrupt.remove()
   return 0
 }
