@@ -1,7 +1,7 @@
 // The floor of `lambda-harness check`: the waits its scenarios cannot avoid, on the critical path
 // of the scenario pool at the default parallelism. Per scenario, read from its own record:
 // - the built-in function's work: WORK_MS per invoke that it answered (harness/conformance/
-//   scenarios.ts, WORK), and the function timeout of an invoke that timed out;
+//   scenarios.ts), and the function timeout of an invoke that timed out;
 // - the freeze scenario's frozen gaps: FROZEN_MS between its invokes (scenarios.ts, FROZEN_MS);
 // - the SHUTDOWN each extension was sent (final or a reset), from the event to its exit: the
 //   extension's own time to finish, which no harness can shorten.
@@ -11,13 +11,8 @@
 // the last slot ends. The floor follows the runner's order: a runner that started the long
 // scenarios last would have a higher floor, and the row would not show what that order costs.
 import { DEFAULT_MANY_INVOKES } from '../harness/conformance/options.js'
-import { SCENARIOS, startOrder } from '../harness/conformance/scenarios.js'
+import { FROZEN_MS, SCENARIOS, startOrder, WORK_MS } from '../harness/conformance/scenarios.js'
 import type { ProcessRecord, RunRecord, ShutdownRecord } from '../harness/record/run-record.js'
-
-/** scenarios.ts: WORK, what the built-in function sleeps per invoke. */
-export const WORK_MS = 5
-/** scenarios.ts: FROZEN_MS, the freeze scenario's gap between invokes. */
-export const FROZEN_MS = 250
 
 export interface ScenarioRun {
   readonly name: string

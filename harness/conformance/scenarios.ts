@@ -18,15 +18,19 @@ import { manyInvokesFds, manyInvokesMemory, manyInvokesThreads, samplePoints } f
 import { shutdownChecks } from './checks-shutdown.js'
 import type { ScenarioContext, ScenarioName, ScenarioSpec } from './types.js'
 
-/** Work the built-in function does per invoke, so there is a function time to compare with. */
-const WORK = { workMs: 5 }
+/**
+ * Work the built-in function does per invoke, so there is a function time to compare with. What
+ * many-invokes checks grows per invoke, not per ms: 200 x 5 ms made it check's longest scenario.
+ */
+export const WORK_MS = 1
+const WORK = { workMs: WORK_MS }
 /** Invokes of the `invoke` scenario. */
 const INVOKE_COUNT = 3
 /** Function timeout of the timeout scenario, and how long its invoke sleeps. */
 const SHORT_TIMEOUT_SEC = 1
 const PAST_TIMEOUT_MS = 3000
 /** How long the freeze scenario keeps the sandbox frozen between invokes. */
-const FROZEN_MS = 250
+export const FROZEN_MS = 250
 const FREEZE_INVOKES = 3
 
 /** Invokes one after another, stopping at the first that does not succeed (it reset the sandbox). */
@@ -152,7 +156,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
 
 /**
  * The order the runner starts `specs` in (indexes into it): the longest waits first, so the
- * longest scenario (many-invokes' 200 x 5 ms) starts at once and the short ones fill the slots
+ * longest scenario (the timeout scenario's 1 s) starts at once and the short ones fill the slots
  * beside it (longest processing time first); ties keep the report's order.
  */
 export function startOrder(specs: readonly ScenarioSpec[], manyInvokes: number): number[] {

@@ -2,7 +2,7 @@
 
 Every invoke first prints one marker line naming its request id, so a check can follow that line
 through the Telemetry API to the extension's destination. Then, by event:
-  {"workMs": n}   sleep n ms before answering (a function that does some work; default 5)
+  {"workMs": n}   sleep n ms before answering (a function that does some work; default 1)
   {"sleepMs": n}  sleep n ms: longer than the function timeout, the invoke times out
   {"crash": true} the runtime process exits mid-invoke (Runtime.ExitError, a `failure` reset)
 """
@@ -15,5 +15,5 @@ def handler(event, context):
     print("lambda-harness-check marker %s" % context.aws_request_id, flush=True)
     if event.get("crash"):
         os._exit(1)
-    time.sleep(float(event.get("sleepMs", event.get("workMs", 5))) / 1000)
+    time.sleep(float(event.get("sleepMs", event.get("workMs", 1))) / 1000)
     return {"requestId": context.aws_request_id}
