@@ -14,6 +14,7 @@ import type { RunRecord } from '../record/run-record.js'
 import { HARNESS_VERSION, Sandbox } from '../sandbox/sandbox.js'
 import { pythonInfo } from '../sandbox/python-info.js'
 import { catchesSigterm, descendants } from '../supervisor/process-groups.js'
+import { deferred, waitFor } from '../wait/index.js'
 import { sampleTree } from './checks-resources.js'
 import { validateCheckOptions, type CheckOptions, type ParsedCheckOptions } from './options.js'
 import { SCENARIOS, startOrder } from './scenarios.js'
@@ -97,8 +98,8 @@ export async function runCheck(options: CheckOptions, hooks: CheckHooks = {}): P
     }
     const setup: RunSetup = { options: parsed, target, profile, postgres: probe, signal: controller.signal, warnings: new Set(), interrupt: hooks.interrupt }
     const specs = SCENARIOS.filter((spec) => parsed.scenarios.includes(spec.name))
-    const ran = await pool(specs, startOrder(specs, parsed.manyInvokes), parsed.jobs, controller, hooks.interrupt, async (spec) => {
-      const result = await runScenario(spec, setup)
+    const ran = await pool(specs, startOrder(specs, parsed.manyInvokes), parsed.jobs, controller, hooks.interrupt, async (spec, booted) => {
+      const result = await runScenario(spec, setup, booted)
       hooks.scenarioDone?.(scenarioReport(spec, result))
       return result
     })
@@ -193,7 +194,7 @@ function scenarioReport(spec: ScenarioSpec, evidence: ScenarioEvidence): Scenari
   }
 }
 
-async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<ScenarioEvidence> {
+async function runScenario(spec: ScenarioSpec, setup: RunSetup, booted: () => void): Promise<ScenarioEvidence> {
   const started = performance.now()
   const userFunction = spec.function === 'user' && setup.options.functionDir !== undefined
   // Bodies are kept for the telemetry check; many invokes only need the count.
@@ -205,6 +206,7 @@ async function runScenario(spec: ScenarioSpec, setup: RunSetup): Promise<Scenari
   let endedAtMs = Number.POSITIVE_INFINITY
   try {
     const sandbox = await Sandbox.boot(bootOptions(spec, setup, sink.url, userFunction), { warn: (message) => setup.warnings.add(message), ...(setup.postgres === undefined ? {} : { postgres: setup.postgres }) })
+    booted()
     const stopListening = sandbox.interruptOn(setup.interrupt)
     try {
       await driveScenario(spec, setup, sandbox, observations)
@@ -356,11 +358,15 @@ export function resolveBlocked(results: CheckResult[]): CheckResult[] {
   })
 }
 
+/** The longest a scenario of the first wave waits for the one started before it to boot. */
+const BOOT_GATE_MS = 250
+const NEVER = new Promise<never>(() => undefined)
+
 /**
  * Runs `work` over `items`, started in `order` (indexes), at most `limit` at a time, keeping the
  * items' order in the results. On the first error it aborts `controller` (the rest stop early),
  * lets every started item finish, and throws that error: no sandbox is left running behind a
- * failed run.
+ * failed run. `work` calls `booted` once its sandbox has booted.
  */
 async function pool<T, R>(
   items: readonly T[],
@@ -368,23 +374,34 @@ async function pool<T, R>(
   limit: number,
   controller: AbortController,
   interrupt: AbortSignal | undefined,
-  work: (item: T) => Promise<R>,
+  work: (item: T, booted: () => void) => Promise<R>,
 ): Promise<(R | undefined)[]> {
   const results: (R | undefined)[] = new Array(items.length)
   let next = 0
   let failure: { error: unknown } | undefined
-  const worker = async (): Promise<void> => {
+  const slots = Math.min(limit, items.length)
+  const firstBoots = Array.from({ length: slots }, () => deferred<void>())
+  const stop = interrupt === undefined ? controller.signal : AbortSignal.any([controller.signal, interrupt])
+  const worker = async (slot: number): Promise<void> => {
+    const booted = () => firstBoots[slot]!.resolve()
+    if (slot > 0) {
+      // The first wave boots one at a time, so the longest scenario, started first, boots without
+      // the others taking the CPU from it (bench/findings.md, session 11).
+      await waitFor(firstBoots[slot - 1]!.promise, { fatal: NEVER, deadline: BOOT_GATE_MS, signal: stop }).catch(() => undefined)
+    }
     while (next < order.length && failure === undefined && interrupt?.aborted !== true) {
       const index = order[next++]!
       try {
-        results[index] = await work(items[index]!)
+        results[index] = await work(items[index]!, booted)
       } catch (error) {
         failure ??= { error }
         controller.abort()
       }
+      booted()
     }
+    booted()
   }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  await Promise.all(Array.from({ length: slots }, (_unused, slot) => worker(slot)))
   if (failure !== undefined) {
     throw failure.error
   }

@@ -1,5 +1,5 @@
-// The order `check` starts its scenarios in: the longest waits first (the timeout scenario's 1 s,
-// freeze's gaps, many-invokes' invokes), so the longest does not start last behind short ones;
+// The order `check` starts its scenarios in: the longest waits first (many-invokes' invokes, the
+// timeout scenario's 1 s, freeze's gaps), so the longest does not start last behind short ones;
 // the report keeps the scenarios' own order.
 import t from 'tap'
 import { SCENARIOS, startOrder } from '../../harness/conformance/scenarios.js'
@@ -19,5 +19,20 @@ t.test('with one job the longest scenario runs first, and the report keeps its o
   t.same(report.scenarios.map((s) => s.name), ['registers', 'shutdown-timeout'])
   const [registers, timeout] = report.scenarios.map((s) => Date.parse(s.record.startedAt))
   t.ok(timeout! < registers!, `shutdown-timeout started first (${report.scenarios[1]!.record.startedAt} < ${report.scenarios[0]!.record.startedAt})`)
+  t.ok(report.ok, 'the well-behaved extension passes')
+})
+
+t.test('the first wave boots one at a time: the next scenario starts once the one before it has booted', async (t) => {
+  const report = await check(t, fixture('well-behaved'), { only: ['registers', 'invoke', 'shutdown-timeout'], jobs: 3 })
+  const byName = new Map(report.scenarios.map((s) => [s.name, s.record]))
+  // In start order: shutdown-timeout (the longest wait), then registers, then invoke.
+  const order = (['shutdown-timeout', 'registers', 'invoke'] as const).map((name) => byName.get(name)!)
+  for (let i = 1; i < order.length; i++) {
+    const before = order[i - 1]!
+    const bootedAt = Date.parse(before.startedAt) + before.init!.startedAtMs + before.init!.durationMs
+    // At most 250 ms (runner.ts, BOOT_GATE_MS) after the one before it started; ISO times are whole ms.
+    const gate = Math.min(bootedAt, Date.parse(before.startedAt) + 250)
+    t.ok(Date.parse(order[i]!.startedAt) >= gate - 2, `${report.scenarios.find((s) => s.record === order[i])!.name} started at ${order[i]!.startedAt}, after the one before it booted (${new Date(bootedAt).toISOString()})`)
+  }
   t.ok(report.ok, 'the well-behaved extension passes')
 })
