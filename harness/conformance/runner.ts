@@ -380,26 +380,29 @@ async function pool<T, R>(
   let next = 0
   let failure: { error: unknown } | undefined
   const slots = Math.min(limit, items.length)
-  const firstBoots = Array.from({ length: slots }, () => deferred<void>())
+  const started = Array.from({ length: slots }, () => deferred<void>())
+  const booted = Array.from({ length: slots }, () => deferred<void>())
   const stop = interrupt === undefined ? controller.signal : AbortSignal.any([controller.signal, interrupt])
   const worker = async (slot: number): Promise<void> => {
-    const booted = () => firstBoots[slot]!.resolve()
+    const done = () => booted[slot]!.resolve()
     if (slot > 0) {
       // The first wave boots one at a time, so the longest scenario, started first, boots without
       // the others taking the CPU from it (bench/findings.md, session 11).
-      await waitFor(firstBoots[slot - 1]!.promise, { fatal: NEVER, deadline: BOOT_GATE_MS, signal: stop }).catch(() => undefined)
+      await started[slot - 1]!.promise
+      await waitFor(booted[slot - 1]!.promise, { fatal: NEVER, deadline: BOOT_GATE_MS, signal: stop }).catch(() => undefined)
     }
+    started[slot]!.resolve()
     while (next < order.length && failure === undefined && interrupt?.aborted !== true) {
       const index = order[next++]!
       try {
-        results[index] = await work(items[index]!, booted)
+        results[index] = await work(items[index]!, done)
       } catch (error) {
         failure ??= { error }
         controller.abort()
       }
-      booted()
+      done()
     }
-    booted()
+    done()
   }
   await Promise.all(Array.from({ length: slots }, (_unused, slot) => worker(slot)))
   if (failure !== undefined) {

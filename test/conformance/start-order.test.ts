@@ -30,9 +30,10 @@ t.test('the first wave boots one at a time: the next scenario starts once the on
   for (let i = 1; i < order.length; i++) {
     const before = order[i - 1]!
     const bootedAt = Date.parse(before.startedAt) + before.init!.startedAtMs + before.init!.durationMs
-    // At most 250 ms (runner.ts, BOOT_GATE_MS) after the one before it started; ISO times are whole ms.
-    const gate = Math.min(bootedAt, Date.parse(before.startedAt) + 250)
-    t.ok(Date.parse(order[i]!.startedAt) >= gate - 2, `${report.scenarios.find((s) => s.record === order[i])!.name} started at ${order[i]!.startedAt}, after the one before it booted (${new Date(bootedAt).toISOString()})`)
+    // Or 250 ms (runner.ts, BOOT_GATE_MS) after the one before it started, which its record's
+    // start follows by its sink's start; ISO times are whole ms.
+    const gate = Math.min(bootedAt, Date.parse(before.startedAt) + 250 - 20)
+    t.ok(Date.parse(order[i]!.startedAt) >= gate - 1, `${report.scenarios.find((s) => s.record === order[i])!.name} started at ${order[i]!.startedAt}, after the one before it booted (${new Date(bootedAt).toISOString()})`)
   }
   t.ok(report.ok, 'the well-behaved extension passes')
 })
