@@ -23,12 +23,12 @@ import zlib from 'node:zlib'
 import { invalid } from '../config/options.js'
 import { HarnessError } from '../errors.js'
 import { readEntries } from './zip-entries.js'
+import { LAMBDA_UNZIPPED_LIMIT_BYTES } from './quota.js'
 import { crc32Of, errnoOf, METHOD_DEFLATED, readAt, refuse, type Entry, type ZipLimits } from './zip-format.js'
 
 export type { ZipLimits } from './zip-format.js'
 
-/** Lambda's quota for a function and its layers once unzipped: 250 MB (262 144 000 bytes). */
-export const LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
+export { LAMBDA_UNZIPPED_LIMIT_BYTES }
 
 interface ExtractedZip {
   readonly files: number

@@ -1,0 +1,94 @@
+// A layer folder as `sam deploy` and `zip -r` ship it: with its links followed (samcli's make_zip
+// walks with followlinks=True and zips what each link points to). Bound as /opt, a folder keeps
+// its links, and one that leaves it (an absolute host path, or ../ out of it) points at nothing
+// the sandbox has. `leavingLinks` finds those; `copyFollowingLinks` makes the copy Lambda would
+// get. Links into /opt or /var/task are Lambda's own paths: they stay links in the copy.
+import { copyFileSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, statSync, symlinkSync, type Stats } from 'node:fs'
+import path from 'node:path'
+import { HarnessError } from '../errors.js'
+import { LAMBDA_UNZIPPED_LIMIT_BYTES } from './quota.js'
+
+/** Entries looked at, at most, in a layer folder (and copied). */
+const MAX_ENTRIES = 100_000
+
+/** A link's target as the sandbox names it: a path in /opt or /var/task, left to the sandbox. */
+function lambdaPath(target: string): boolean {
+  return ['/opt', '/var/task'].some((root) => target === root || target.startsWith(`${root}/`))
+}
+
+function inside(root: string, file: string): boolean {
+  const relative = path.relative(root, file)
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))
+}
+
+/** The links in `root` (not followed) that lead out of it, as paths relative to it; at most `limit`. */
+export function leavingLinks(root: string, limit = 20): string[] {
+  const found: string[] = []
+  let seen = 0
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      if (found.length >= limit || ++seen > MAX_ENTRIES) {
+        return
+      }
+      const file = path.join(dir, name)
+      const stats = lstatSync(file)
+      if (stats.isSymbolicLink()) {
+        const target = readlinkSync(file)
+        if (path.isAbsolute(target) ? !lambdaPath(target) : !inside(root, path.resolve(dir, target))) {
+          found.push(path.relative(root, file))
+        }
+      } else if (stats.isDirectory()) {
+        walk(file)
+      }
+    }
+  }
+  walk(root)
+  return found
+}
+
+/**
+ * Copies `root` into the empty folder `dest` as a deploy would zip it: files and folders that
+ * links point at are copied in their place, modes kept; links into /opt or /var/task, and links to
+ * nothing, stay links. Refuses a link cycle and more than Lambda's 250 MB unzipped.
+ */
+export function copyFollowingLinks(root: string, dest: string): void {
+  let bytes = 0
+  let entries = 0
+  const copyDir = (from: string, to: string, ancestors: readonly string[]): void => {
+    for (const name of readdirSync(from)) {
+      if (++entries > MAX_ENTRIES) {
+        throw new HarnessError('ERR_BAD_INPUT', `check: ${JSON.stringify(root)} has more than ${MAX_ENTRIES} files with its links followed`)
+      }
+      const source = path.join(from, name)
+      const target = path.join(to, name)
+      const own = lstatSync(source)
+      let stats: Stats = own
+      if (own.isSymbolicLink()) {
+        const link = readlinkSync(source)
+        const followed = lambdaPath(link) ? undefined : statSync(source, { throwIfNoEntry: false })
+        if (followed === undefined) {
+          symlinkSync(link, target)
+          continue
+        }
+        stats = followed
+      }
+      if (stats.isDirectory()) {
+        const real = realpathSync(source)
+        if (ancestors.includes(real)) {
+          throw new HarnessError('ERR_BAD_INPUT', `check: ${path.relative(root, source)} in ${JSON.stringify(root)} links to a folder that holds it (a cycle no deploy could zip)`)
+        }
+        mkdirSync(target, { mode: stats.mode & 0o7777 })
+        copyDir(source, target, [...ancestors, real])
+      } else if (stats.isFile()) {
+        bytes += stats.size
+        if (bytes > LAMBDA_UNZIPPED_LIMIT_BYTES) {
+          throw new HarnessError('ERR_BAD_INPUT', `check: ${JSON.stringify(root)} with its links followed is over Lambda's 250 MB unzipped quota`)
+        }
+        // copyFileSync keeps the mode: an extension stays executable.
+        copyFileSync(source, target)
+      }
+      // Sockets, FIFOs and devices: no zip holds them.
+    }
+  }
+  copyDir(root, dest, [realpathSync(root)])
+}
