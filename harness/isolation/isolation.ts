@@ -11,6 +11,8 @@ import { PACKAGE_ROOT, PYTHON_BOOTSTRAP, PYTHON_RUNTIME_DIR } from '../paths.js'
 import type { ProcessHost } from '../supervisor/supervisor.js'
 import { EXTENSIONS_DIR, OPT, RUNTIME_DIR, TASK_ROOT, hostsFile, privateFolders, sandboxMountArgs, within } from './mounts.js'
 import { ENTER_BINARY, HOLDER_BINARY, findBwrap, nativeHelper } from './launcher.js'
+import { linksTheSandboxCannotFollow } from '../layers/follow-links.js'
+import { followedCopy } from '../layers/layers.js'
 import { SandboxNamespace, type HolderLoss, type SandboxIdentity } from './namespace.js'
 import { PlainHost } from './plain-host.js'
 import { SANDBOX_API_PORT } from '../config/environment.js'
@@ -181,7 +183,7 @@ function plainIsolation(input: IsolationInput): Isolation {
   }
 }
 
-async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
+async function bwrapIsolation(asGiven: IsolationInput): Promise<Isolation> {
   if (process.platform !== 'linux') {
     throw new Error(`bwrap sandboxes need Linux, this is ${process.platform}`)
   }
@@ -189,28 +191,82 @@ async function bwrapIsolation(input: IsolationInput): Promise<Isolation> {
   if (bwrap === undefined) {
     throw new Error('bwrap was not found on PATH; on Debian/Ubuntu: apt-get install bubblewrap')
   }
-  const namespace = await SandboxNamespace.start({
-    bwrap: bwrap.file,
-    mountArgs: sandboxMountArgs(
-      {
-        functionDir: input.functionDir,
-        runtimeDir: PYTHON_RUNTIME_DIR,
-        layers: input.layers,
-        ephemeralStorageMB: input.ephemeralStorageMB,
-        hostPaths: [PACKAGE_ROOT, ...hostFileFolders(input), ...(input.exposed ?? [])],
-        ...hiddenLayout(input),
-        ...imageLayout(input),
-      },
-      4,
-    ),
-    hostsData: hostsFile(readHostFile('/etc/hosts')),
-    holder: nativeHelper(HOLDER_BINARY),
-    ...(input.identity === undefined ? {} : { identity: { ...input.identity, disableUserns: await bwrap.disablesUserns } }),
-  })
-  return sandboxIsolation(input, namespace)
+  const { input, remove } = await withLinksFollowed(asGiven)
+  let namespace: SandboxNamespace
+  try {
+    namespace = await SandboxNamespace.start({
+      bwrap: bwrap.file,
+      mountArgs: sandboxMountArgs(
+        {
+          functionDir: input.functionDir,
+          runtimeDir: PYTHON_RUNTIME_DIR,
+          layers: input.layers,
+          ephemeralStorageMB: input.ephemeralStorageMB,
+          hostPaths: [PACKAGE_ROOT, ...hostFileFolders(input), ...(input.exposed ?? [])],
+          ...hiddenLayout(input),
+          ...imageLayout(input),
+        },
+        4,
+      ),
+      hostsData: hostsFile(readHostFile('/etc/hosts')),
+      holder: nativeHelper(HOLDER_BINARY),
+      ...(input.identity === undefined ? {} : { identity: { ...input.identity, disableUserns: await bwrap.disablesUserns } }),
+    })
+  } catch (error) {
+    await remove()
+    throw error
+  }
+  return sandboxIsolation(input, namespace, remove)
 }
 
-function sandboxIsolation(input: IsolationInput, namespace: SandboxNamespace): Isolation {
+/**
+ * The function's folder and each layer folder as the sandbox binds them: as they are, or, when a
+ * link in one leads where the sandbox cannot follow it (out of /var/task or /opt, into a folder it
+ * hides), a copy with its links followed, as `sam deploy` zips it (layers/follow-links.ts).
+ */
+async function withLinksFollowed(input: IsolationInput): Promise<{ input: IsolationInput; remove: () => Promise<void> }> {
+  const shows = sandboxShows(input)
+  const copies: { remove(): Promise<void> }[] = []
+  const remove = async (): Promise<void> => void (await Promise.all(copies.map((copy) => copy.remove())))
+  const follow = async (folder: string): Promise<string> => {
+    if (linksTheSandboxCannotFollow(folder, shows).length === 0) {
+      return folder
+    }
+    const copy = await followedCopy(folder)
+    copies.push(copy)
+    return copy.root
+  }
+  try {
+    const functionDir = await follow(input.functionDir)
+    const layers: LayerSpec[] = []
+    for (const layer of input.layers) {
+      // `--extensions DIR` is a folder of extensions, not a layer a deploy zips: as it is.
+      const root = layer.extensionsDir === path.join(layer.root, 'extensions') ? await follow(layer.root) : layer.root
+      layers.push(root === layer.root ? layer : { root, extensionsDir: path.join(root, 'extensions') })
+    }
+    return { input: { ...input, functionDir, layers }, remove }
+  } catch (error) {
+    await remove()
+    throw error
+  }
+}
+
+/** Whether the sandbox shows a host path at that same path: bound in, or on the host's root and not hidden. */
+function sandboxShows(input: IsolationInput): (hostPath: string) => boolean {
+  const bound = [PACKAGE_ROOT, ...hostFileFolders(input), ...(input.exposed ?? [])]
+  const { hidden, exposed } = hiddenLayout(input)
+  return (hostPath) => {
+    if (bound.some((folder) => within(hostPath, folder))) {
+      return true
+    }
+    if (input.imageRoot !== undefined || hiddenInside(hostPath) !== undefined) {
+      return false
+    }
+    return !hidden.some((folder) => within(hostPath, folder)) || exposed.some((target) => within(hostPath, target))
+  }
+}
+
+function sandboxIsolation(input: IsolationInput, namespace: SandboxNamespace, removeCopies: () => Promise<void>): Isolation {
   const { identity } = input
   return {
     mode: 'bwrap',
@@ -240,7 +296,13 @@ function sandboxIsolation(input: IsolationInput, namespace: SandboxNamespace): I
     get lost() {
       return describeLoss(namespace.lost, identity !== undefined)
     },
-    dispose: () => namespace.close(),
+    dispose: async () => {
+      try {
+        await namespace.close()
+      } finally {
+        await removeCopies()
+      }
+    },
   }
 }
 

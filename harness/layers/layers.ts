@@ -13,6 +13,7 @@ import path from 'node:path'
 import { onExit } from 'signal-exit'
 import { invalid, type LayerSpec } from '../config/options.js'
 import { HarnessError } from '../errors.js'
+import { copyFollowingLinks } from './follow-links.js'
 import type { ZipLimits } from './zip.js'
 import { ownerTag, sweepOrphanedTempDirs } from './temp-owner.js'
 
@@ -86,6 +87,31 @@ export async function prepareLayers(inputs: readonly string[], options: PrepareL
     throw error
   }
   return { layers, cleanup, [Symbol.asyncDispose]: cleanup }
+}
+
+/**
+ * `folder` copied with its links followed, as a deploy zips it (follow-links.ts), into a private
+ * temp folder like an unpacked zip's; `remove` deletes it, as the exit hook does if the harness dies.
+ */
+export async function followedCopy(folder: string): Promise<{ readonly root: string; remove(): Promise<void> }> {
+  const parent = tmpdir()
+  sweepOnce(parent)
+  const root = await mkdtemp(path.join(parent, `${LAYER_TEMP_PREFIX}${ownerTag()}`))
+  trackTempDir(root)
+  const remove = once(async () => {
+    try {
+      await removeTree(root)
+    } finally {
+      untrackTempDir(root)
+    }
+  })
+  try {
+    copyFollowingLinks(folder, root)
+  } catch (error) {
+    await remove()
+    throw error
+  }
+  return { root, remove }
 }
 
 async function kindOf(option: string, input: unknown): Promise<'folder' | 'zip'> {

@@ -32,7 +32,7 @@ function layerWithLinks(t: Test): { layer: string; outside: string } {
 
 t.test('leavingLinks: absolute host paths and ../ out of the folder; not links inside it or to /opt', async (t) => {
   const { layer } = layerWithLinks(t)
-  t.same(leavingLinks(layer).sort(), ['bin/dangling', 'extensions/absolute', 'extensions/lib'])
+  t.same(leavingLinks(layer), ['bin/dangling', 'extensions/absolute', 'extensions/lib'])
   t.same(leavingLinks(layer, 1).length, 1, 'at most the limit')
   const plain = folder(t, 'plain')
   mkdirSync(path.join(plain, 'extensions'))
