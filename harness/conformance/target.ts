@@ -1,14 +1,13 @@
-// What `check` was pointed at, made into a layer: a layer folder as it is (or as a deploy ships it,
-// when its links lead out of it), a layer .zip unpacked by the layers module, or a single
-// extension file put in a temporary layer's extensions/ (as a symlink, so an extension that finds
-// its siblings through its real path still does; its folder, or the file alone, is exposed to the
-// sandbox, which otherwise hides /tmp, /root and /home).
+// What `check` was pointed at, made into a layer: a layer folder as it is (the sandbox binds a copy
+// with its links followed when it cannot follow one, isolation.ts), a layer .zip unpacked by the
+// layers module, or a single extension file put in a temporary layer's extensions/ (as a symlink,
+// so an extension that finds its siblings through its real path still does; its folder, or the
+// file alone, is exposed to the sandbox, which otherwise hides /tmp, /root and /home).
 import { closeSync, mkdtempSync, openSync, readdirSync, readSync, realpathSync, rmSync, statSync, symlinkSync, mkdirSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
 import { privateFolders } from '../isolation/mounts.js'
-import { copyFollowingLinks, leavingLinks } from '../layers/follow-links.js'
 import { prepareLayers } from '../layers/layers.js'
 
 export interface CheckTarget {
@@ -40,7 +39,7 @@ export async function resolveTarget(input: string): Promise<CheckTarget> {
         `check: ${JSON.stringify(input)} is a folder without an extensions/ folder (a layer ships its extensions as extensions/<name>; to check one file, name the file)`,
       )
     }
-    return layerFolder(input, resolved)
+    return layer(input, 'layer folder', resolved, [], async () => undefined)
   }
   if (stats.isFile() && resolved.toLowerCase().endsWith('.zip')) {
     const prepared = await prepareLayers([resolved], { option: 'check <layer zip>' })
@@ -61,25 +60,6 @@ export async function resolveTarget(input: string): Promise<CheckTarget> {
   const real = realpathSync(resolved)
   symlinkSync(real, path.join(root, 'extensions', path.basename(resolved)))
   return layer(input, 'extension file', root, [exposedFor(real)], async () => rmSync(root, { recursive: true, force: true }))
-}
-
-/**
- * A layer folder as it is, or, when a link in it leads out of it (which /opt cannot show), a copy
- * with its links followed, as `sam deploy` or `zip -r` would ship it (follow-links.ts).
- */
-function layerFolder(input: string, folder: string): CheckTarget {
-  if (leavingLinks(folder, 1).length === 0) {
-    return layer(input, 'layer folder', folder, [], async () => undefined)
-  }
-  const root = mkdtempSync(path.join(tmpdir(), 'lambda-harness-check-'))
-  const remove = async () => rmSync(root, { recursive: true, force: true })
-  try {
-    copyFollowingLinks(folder, root)
-    return layer(input, 'layer folder', root, [], remove)
-  } catch (error) {
-    void remove()
-    throw error
-  }
 }
 
 /**
