@@ -106,10 +106,13 @@ export async function startIsolation(input: IsolationInput): Promise<StartedIsol
     }
     return plain(input, `isolation is off (${why})`)
   }
+  // A folder the sandbox would bind with links it cannot follow is the user's to fix, in any mode.
+  const followed = process.platform === 'linux' && findBwrap() !== undefined ? await withLinksFollowed(input) : undefined
   let why: string
   try {
-    return { isolation: await bwrapIsolation(input), warning: undefined }
+    return { isolation: await bwrapIsolation(followed ?? { input, copied: [], remove: async () => undefined }), warning: undefined }
   } catch (error) {
+    await followed?.remove()
     why = (error as Error).message
   }
   if (input.imageRoot !== undefined) {
@@ -183,7 +186,7 @@ function plainIsolation(input: IsolationInput): Isolation {
   }
 }
 
-async function bwrapIsolation(asGiven: IsolationInput): Promise<Isolation> {
+async function bwrapIsolation({ input, copied, remove }: Followed): Promise<Isolation> {
   if (process.platform !== 'linux') {
     throw new Error(`bwrap sandboxes need Linux, this is ${process.platform}`)
   }
@@ -191,32 +194,25 @@ async function bwrapIsolation(asGiven: IsolationInput): Promise<Isolation> {
   if (bwrap === undefined) {
     throw new Error('bwrap was not found on PATH; on Debian/Ubuntu: apt-get install bubblewrap')
   }
-  const { input, remove } = await withLinksFollowed(asGiven)
-  let namespace: SandboxNamespace
-  try {
-    namespace = await SandboxNamespace.start({
-      bwrap: bwrap.file,
-      mountArgs: sandboxMountArgs(
-        {
-          functionDir: input.functionDir,
-          runtimeDir: PYTHON_RUNTIME_DIR,
-          layers: input.layers,
-          ephemeralStorageMB: input.ephemeralStorageMB,
-          hostPaths: [PACKAGE_ROOT, ...hostFileFolders(input), ...(input.exposed ?? [])],
-          ...hiddenLayout(input),
-          ...imageLayout(input),
-        },
-        4,
-      ),
-      hostsData: hostsFile(readHostFile('/etc/hosts')),
-      holder: nativeHelper(HOLDER_BINARY),
-      ...(input.identity === undefined ? {} : { identity: { ...input.identity, disableUserns: await bwrap.disablesUserns } }),
-    })
-  } catch (error) {
-    await remove()
-    throw error
-  }
-  return sandboxIsolation(input, namespace, remove)
+  const namespace = await SandboxNamespace.start({
+    bwrap: bwrap.file,
+    mountArgs: sandboxMountArgs(
+      {
+        functionDir: input.functionDir,
+        runtimeDir: PYTHON_RUNTIME_DIR,
+        layers: input.layers,
+        ephemeralStorageMB: input.ephemeralStorageMB,
+        hostPaths: [PACKAGE_ROOT, ...hostFileFolders(input), ...(input.exposed ?? [])],
+        ...hiddenLayout(input),
+        ...imageLayout(input),
+      },
+      4,
+    ),
+    hostsData: hostsFile(readHostFile('/etc/hosts')),
+    holder: nativeHelper(HOLDER_BINARY),
+    ...(input.identity === undefined ? {} : { identity: { ...input.identity, disableUserns: await bwrap.disablesUserns } }),
+  })
+  return sandboxIsolation(input, namespace, copied, remove)
 }
 
 /**
@@ -224,17 +220,33 @@ async function bwrapIsolation(asGiven: IsolationInput): Promise<Isolation> {
  * link in one leads where the sandbox cannot follow it (out of /var/task or /opt, into a folder it
  * hides), a copy with its links followed, as `sam deploy` zips it (layers/follow-links.ts).
  */
-async function withLinksFollowed(input: IsolationInput): Promise<{ input: IsolationInput; remove: () => Promise<void> }> {
+/** The folders the sandbox binds, the copies among them and why, and how to remove the copies. */
+interface Followed {
+  readonly input: IsolationInput
+  readonly copied: readonly string[]
+  remove(): Promise<void>
+}
+
+async function withLinksFollowed(input: IsolationInput): Promise<Followed> {
   const shows = sandboxShows(input)
   const copies: { remove(): Promise<void> }[] = []
+  const copied: string[] = []
   const remove = async (): Promise<void> => void (await Promise.all(copies.map((copy) => copy.remove())))
   const follow = async (folder: string): Promise<string> => {
-    if (linksTheSandboxCannotFollow(folder, shows).length === 0) {
+    const links = linksTheSandboxCannotFollow(folder, shows)
+    if (links.length === 0) {
       return folder
     }
-    const copy = await followedCopy(folder)
-    copies.push(copy)
-    return copy.root
+    const why = `${folder}'s link ${links[0]}${links.length > 1 ? ` (and ${links.length - 1} more)` : ''} leads where the sandbox cannot follow`
+    try {
+      const copy = await followedCopy(folder)
+      copies.push(copy)
+      copied.push(why)
+      return copy.root
+    } catch (error) {
+      const failure = error as NodeJS.ErrnoException
+      throw new HarnessError(error instanceof HarnessError ? error.code : 'ERR_BAD_INPUT', `${why}, so it is bound as a deploy zips it, with its links followed, and that failed: ${failure.message}`, { cause: error })
+    }
   }
   try {
     const functionDir = await follow(input.functionDir)
@@ -244,7 +256,7 @@ async function withLinksFollowed(input: IsolationInput): Promise<{ input: Isolat
       const root = layer.extensionsDir === path.join(layer.root, 'extensions') ? await follow(layer.root) : layer.root
       layers.push(root === layer.root ? layer : { root, extensionsDir: path.join(root, 'extensions') })
     }
-    return { input: { ...input, functionDir, layers }, remove }
+    return { input: { ...input, functionDir, layers }, copied, remove }
   } catch (error) {
     await remove()
     throw error
@@ -266,11 +278,11 @@ function sandboxShows(input: IsolationInput): (hostPath: string) => boolean {
   }
 }
 
-function sandboxIsolation(input: IsolationInput, namespace: SandboxNamespace, removeCopies: () => Promise<void>): Isolation {
+function sandboxIsolation(input: IsolationInput, namespace: SandboxNamespace, copied: readonly string[], removeCopies: () => Promise<void>): Isolation {
   const { identity } = input
   return {
     mode: 'bwrap',
-    description: sandboxDescription(input, namespace.initPid),
+    description: sandboxDescription(input, namespace.initPid, copied),
     taskRoot: TASK_ROOT,
     runtimeDir: RUNTIME_DIR,
     bootstrap: path.posix.join(RUNTIME_DIR, path.basename(PYTHON_BOOTSTRAP)),
@@ -306,14 +318,16 @@ function sandboxIsolation(input: IsolationInput, namespace: SandboxNamespace, re
   }
 }
 
-function sandboxDescription(input: IsolationInput, initPid: number): string {
+function sandboxDescription(input: IsolationInput, initPid: number, copied: readonly string[]): string {
   const { identity } = input
+  const copies = copied.map((why) => `; bound as a deploy zips it, a copy with its links followed: ${why}`).join('')
   return (
     `Sandbox: bwrap, PID namespace (pid 1 is host pid ${initPid}), /var/task, /opt, read-only ${input.imageRoot === undefined ? 'root' : `root of the image ${input.imageRoot}`}, private /tmp of ${input.ephemeralStorageMB} MB, ` +
     `own network (the APIs at 127.0.0.1:${SANDBOX_API_PORT})` +
     (identity === undefined
       ? ", no user namespace (processes run as the harness's user)"
-      : `, uid ${identity.uid} gid ${identity.gid} in a user namespace, hostname ${identity.hostname}, RLIMIT_NOFILE ${identity.nofile}, RLIMIT_NPROC ${identity.nproc}`)
+      : `, uid ${identity.uid} gid ${identity.gid} in a user namespace, hostname ${identity.hostname}, RLIMIT_NOFILE ${identity.nofile}, RLIMIT_NPROC ${identity.nproc}`) +
+    copies
   )
 }
 

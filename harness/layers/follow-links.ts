@@ -79,7 +79,7 @@ export function copyFollowingLinks(root: string, dest: string): void {
   const copyDir = (from: string, to: string, ancestors: readonly string[]): void => {
     for (const name of readdirSync(from)) {
       if (++entries > MAX_ENTRIES) {
-        throw new HarnessError('ERR_BAD_INPUT', `check: ${JSON.stringify(root)} has more than ${MAX_ENTRIES} files with its links followed`)
+        throw new HarnessError('ERR_BAD_INPUT', `${JSON.stringify(root)} has more than ${MAX_ENTRIES} files with its links followed`)
       }
       const source = path.join(from, name)
       const target = path.join(to, name)
@@ -97,14 +97,14 @@ export function copyFollowingLinks(root: string, dest: string): void {
       if (stats.isDirectory()) {
         const real = realpathSync(source)
         if (ancestors.includes(real)) {
-          throw new HarnessError('ERR_BAD_INPUT', `check: ${path.relative(root, source)} in ${JSON.stringify(root)} links to a folder that holds it (a cycle no deploy could zip)`)
+          throw new HarnessError('ERR_BAD_INPUT', `${path.relative(root, source)} in ${JSON.stringify(root)} links to a folder that holds it (a cycle no deploy could zip)`)
         }
         mkdirSync(target, { mode: stats.mode & 0o7777 })
         copyDir(source, target, [...ancestors, real])
       } else if (stats.isFile()) {
         bytes += stats.size
         if (bytes > LAMBDA_UNZIPPED_LIMIT_BYTES) {
-          throw new HarnessError('ERR_BAD_INPUT', `check: ${JSON.stringify(root)} with its links followed is over Lambda's 250 MB unzipped quota`)
+          throw new HarnessError('ERR_BAD_INPUT', `${JSON.stringify(root)} with its links followed is over Lambda's 250 MB unzipped quota`)
         }
         // copyFileSync keeps the mode: an extension stays executable.
         copyFileSync(source, target)

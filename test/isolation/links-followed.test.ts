@@ -9,7 +9,8 @@ import path from 'node:path'
 import t from 'tap'
 import { LAYER_TEMP_PREFIX } from '../../harness/layers/layers.js'
 import { ownerTag } from '../../harness/layers/temp-owner.js'
-import { EXTENSIONS, NO_BWRAP, fn, startSandbox, tempDir } from '../helpers.js'
+import { boot } from '../../harness/index.js'
+import { EXTENSIONS, NO_BWRAP, PYTHON, fn, startSandbox, tempDir } from '../helpers.js'
 
 /** This process's layer copies and unpacked zips in the temp folder. */
 function ownCopies(): string[] {
@@ -28,6 +29,8 @@ t.test('a function folder linking a module from beside it (../shared) imports it
   const invocation = await sandbox.invoke({})
   t.equal(invocation.response, '"from the shared folder"')
   t.equal(ownCopies().length, 1, 'a copy is bound while the sandbox runs')
+  const described = sandbox.record.timeline.find((entry) => entry.kind === 'phase' && entry.detail.startsWith('Sandbox: bwrap'))?.detail
+  t.match(described, /a copy with its links followed: .*fn's link shared_greeting\.py leads where the sandbox cannot follow/, 'the record says why')
   await sandbox.dispose()
   t.same(ownCopies(), [], 'and removed with the sandbox')
 })
@@ -44,6 +47,18 @@ t.test('a layer folder whose extension links to a file in another /tmp folder st
   t.equal(sandbox.record.init?.status, 'success', `Init: ${sandbox.record.init?.errorType ?? 'success'}`)
   t.same(sandbox.record.init?.extensions.map((e) => `${e.name} ${e.state}`), ['well-behaved Ready'])
   t.ok(existsSync(path.join(layer, 'extensions', 'well-behaved')), "the user's folder is untouched")
+})
+
+t.test('a link that makes a cycle: the boot fails and says which folder and link, and leaves no copy', { skip: NO_BWRAP }, async (t) => {
+  const repo = tempDir(t, 'lh-cycle-')
+  mkdirSync(path.join(repo, 'fn'))
+  writeFileSync(path.join(repo, 'fn', 'app.py'), 'def handler(event, context):\n    return 1\n')
+  symlinkSync('..', path.join(repo, 'fn', 'repo'))
+  await t.rejects(boot({ functionDir: path.join(repo, 'fn'), handler: 'app.handler', python: PYTHON, isolation: 'bwrap' }), {
+    code: 'ERR_BAD_INPUT',
+    message: /fn's link repo leads where the sandbox cannot follow, so it is bound as a deploy zips it, with its links followed, and that failed: .*links to a folder that holds it/,
+  })
+  t.same(ownCopies(), [], 'no copy left')
 })
 
 t.test('links the sandbox can follow leave the folder as it is', { skip: NO_BWRAP }, async (t) => {
