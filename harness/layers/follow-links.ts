@@ -1,8 +1,11 @@
-// A layer folder as `sam deploy` and `zip -r` ship it: with its links followed (samcli's make_zip
-// walks with followlinks=True and zips what each link points to). Bound as /opt, a folder keeps
-// its links, and one that leaves it (an absolute host path, or ../ out of it) points at nothing
-// the sandbox has. `leavingLinks` finds those; `copyFollowingLinks` makes the copy Lambda would
-// get. Links into /opt or /var/task are Lambda's own paths: they stay links in the copy.
+// A function or layer folder as `sam deploy` and `zip -r` ship it: with its links followed
+// (samcli's make_zip walks with followlinks=True and zips what each link points to). Bound as
+// /var/task or /opt, a folder keeps its links, and one that leaves it (an absolute host path, or
+// ../ out of it) may point at nothing the sandbox has. `leavingLinks` finds those;
+// `copyFollowingLinks` makes the copy Lambda would get. A link into /opt, /var/task or the kernel's
+// /proc, /dev and /sys means the sandbox's: it stays a link, and nothing of the host's /proc (the
+// harness's own environment) is copied in. A link into /tmp is followed where the host has its
+// target (a build in `mktemp -d`), as a deploy would.
 import { copyFileSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, statSync, symlinkSync, type Stats } from 'node:fs'
 import path from 'node:path'
 import { HarnessError } from '../errors.js'
@@ -11,9 +14,12 @@ import { LAMBDA_UNZIPPED_LIMIT_BYTES } from './quota.js'
 /** Entries looked at, at most, in a layer folder (and copied). */
 const MAX_ENTRIES = 100_000
 
-/** A link's target as the sandbox names it: a path in /opt or /var/task, left to the sandbox. */
-function lambdaPath(target: string): boolean {
-  return ['/opt', '/var/task'].some((root) => target === root || target.startsWith(`${root}/`))
+/** Folders whose content is the sandbox's own, never the host's to ship. */
+const SANDBOX_OWN = ['/opt', '/var/task', '/var/runtime', '/proc', '/dev', '/sys']
+
+/** A link's target as the sandbox names it: a path in one of its own folders, left to the sandbox. */
+function sandboxPath(target: string): boolean {
+  return SANDBOX_OWN.some((root) => target === root || target.startsWith(`${root}/`))
 }
 
 function realOrUndefined(file: string): string | undefined {
@@ -43,7 +49,7 @@ export function leavingLinks(root: string, limit = 20): string[] {
       const file = path.join(dir, entry.name)
       if (entry.isSymbolicLink()) {
         const target = readlinkSync(file)
-        if (path.isAbsolute(target) ? !lambdaPath(target) : !inside(root, path.resolve(dir, target))) {
+        if (path.isAbsolute(target) ? !sandboxPath(target) : !inside(root, path.resolve(dir, target))) {
           found.push(path.relative(root, file))
         }
       } else if (entry.isDirectory()) {
@@ -58,7 +64,7 @@ export function leavingLinks(root: string, limit = 20): string[] {
 /**
  * The links in `root` that the sandbox, which shows `root` at another path, cannot follow to what
  * they point at on the host: a ../ out of it, or an absolute path `shows` says it does not show.
- * Links to nothing on the host, and into /opt or /var/task, are left to the launch.
+ * Links to nothing on the host, and into the sandbox's own folders, are left to the launch.
  */
 export function linksTheSandboxCannotFollow(root: string, shows: (hostPath: string) => boolean): string[] {
   return leavingLinks(root, Number.POSITIVE_INFINITY).filter((link) => {
@@ -70,7 +76,7 @@ export function linksTheSandboxCannotFollow(root: string, shows: (hostPath: stri
 
 /**
  * Copies `root` into the empty folder `dest` as a deploy would zip it: files and folders that
- * links point at are copied in their place, modes kept; links into /opt or /var/task, and links to
+ * links point at are copied in their place, modes kept; links into the sandbox's own folders, and links to
  * nothing, stay links. Refuses a link cycle and more than Lambda's 250 MB unzipped.
  */
 export function copyFollowingLinks(root: string, dest: string): void {
@@ -87,7 +93,7 @@ export function copyFollowingLinks(root: string, dest: string): void {
       let stats: Stats = own
       if (own.isSymbolicLink()) {
         const link = readlinkSync(source)
-        const followed = lambdaPath(link) ? undefined : statSync(source, { throwIfNoEntry: false })
+        const followed = sandboxPath(link) ? undefined : statSync(source, { throwIfNoEntry: false })
         if (followed === undefined) {
           symlinkSync(link, target)
           continue

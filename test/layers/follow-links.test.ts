@@ -27,10 +27,11 @@ function layerWithLinks(t: Test): { layer: string; outside: string } {
   symlinkSync('../bin/tool', path.join(layer, 'extensions', 'inside'))
   symlinkSync('/opt/bin/tool', path.join(layer, 'extensions', 'lambda-path'))
   symlinkSync('/nowhere/at/all', path.join(layer, 'bin', 'dangling'))
+  symlinkSync('/proc/self/environ', path.join(layer, 'bin', 'environ'))
   return { layer, outside }
 }
 
-t.test('leavingLinks: absolute host paths and ../ out of the folder; not links inside it or to /opt', async (t) => {
+t.test('leavingLinks: absolute host paths and ../ out of the folder; not links inside it, to /opt or to /proc', async (t) => {
   const { layer } = layerWithLinks(t)
   t.same(leavingLinks(layer), ['bin/dangling', 'extensions/absolute', 'extensions/lib'])
   t.same(leavingLinks(layer, 1).length, 1, 'at most the limit')
@@ -51,6 +52,7 @@ t.test('copyFollowingLinks: what links point at, copied in their place; /opt lin
   t.ok(lstatSync(path.join(copy, 'extensions', 'inside')).isFile(), 'a link inside the layer is followed too, as a deploy does')
   t.equal(readlinkSync(path.join(copy, 'extensions', 'lambda-path')), '/opt/bin/tool', 'a link into /opt stays a link')
   t.equal(readlinkSync(path.join(copy, 'bin', 'dangling')), '/nowhere/at/all', 'a link to nothing stays a link')
+  t.equal(readlinkSync(path.join(copy, 'bin', 'environ')), '/proc/self/environ', "a link into /proc stays a link: the harness's environment is not copied in")
 })
 
 t.test('copyFollowingLinks refuses a link to a folder that holds it', async (t) => {
