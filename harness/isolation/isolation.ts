@@ -215,11 +215,6 @@ async function bwrapIsolation({ input, copied, remove }: Followed): Promise<Isol
   return sandboxIsolation(input, namespace, copied, remove)
 }
 
-/**
- * The function's folder and each layer folder as the sandbox binds them: as they are, or, when a
- * link in one leads where the sandbox cannot follow it (out of /var/task or /opt, into a folder it
- * hides), a copy with its links followed, as `sam deploy` zips it (layers/follow-links.ts).
- */
 /** The folders the sandbox binds, the copies among them and why, and how to remove the copies. */
 interface Followed {
   readonly input: IsolationInput
@@ -227,6 +222,11 @@ interface Followed {
   remove(): Promise<void>
 }
 
+/**
+ * The function's folder and each layer folder as the sandbox binds them: as they are, or, when a
+ * link in one leads where the sandbox cannot follow it (out of /var/task or /opt, into a folder it
+ * hides), a copy with its links followed, as `sam deploy` zips it (layers/follow-links.ts).
+ */
 async function withLinksFollowed(input: IsolationInput): Promise<Followed> {
   const shows = sandboxShows(input)
   const copies: { remove(): Promise<void> }[] = []
@@ -244,8 +244,7 @@ async function withLinksFollowed(input: IsolationInput): Promise<Followed> {
       copied.push(why)
       return copy.root
     } catch (error) {
-      const failure = error as NodeJS.ErrnoException
-      throw new HarnessError(error instanceof HarnessError ? error.code : 'ERR_BAD_INPUT', `${why}, so it is bound as a deploy zips it, with its links followed, and that failed: ${failure.message}`, { cause: error })
+      throw new HarnessError(error instanceof HarnessError ? error.code : 'ERR_BAD_INPUT', `${why}, so it is bound as a deploy zips it, with its links followed, and that failed: ${(error as Error).message}`, { cause: error })
     }
   }
   try {

@@ -14,6 +14,7 @@ import { onExit } from 'signal-exit'
 import { invalid, type LayerSpec } from '../config/options.js'
 import { HarnessError } from '../errors.js'
 import { copyFollowingLinks } from './follow-links.js'
+import { LAMBDA_UNZIPPED_LIMIT_BYTES } from './quota.js'
 import type { ZipLimits } from './zip.js'
 import { ownerTag, sweepOrphanedTempDirs } from './temp-owner.js'
 
@@ -51,11 +52,10 @@ export async function prepareLayers(inputs: readonly string[], options: PrepareL
     let first: unknown
     for (const dir of created) {
       try {
-        await removeTree(dir)
+        await removeOwnTempDir(dir)
       } catch (error) {
         first ??= error
       }
-      untrackTempDir(dir)
     }
     if (first !== undefined) {
       throw new HarnessError('ERR_INTERNAL', `cannot remove an unpacked layer (${(first as NodeJS.ErrnoException).code ?? 'error'})`, { cause: first })
@@ -67,15 +67,11 @@ export async function prepareLayers(inputs: readonly string[], options: PrepareL
     for (const [index, input] of inputs.entries()) {
       let root = path.resolve(input)
       if (kinds[index] === 'zip') {
-        const parent = options.tmpDir ?? tmpdir()
-        sweepOnce(parent)
-        // mkdtemp makes the folder 0700: other users cannot read or swap the layer's files.
-        root = await mkdtemp(path.join(parent, `${LAYER_TEMP_PREFIX}${ownerTag()}`))
+        root = await ownTempDir(options.tmpDir ?? tmpdir())
         created.push(root)
-        trackTempDir(root)
         // The zip code loads only for a zip: a run with folder layers (or none) never needs it.
         const zip = await import('./zip.js')
-        budgetBytes ??= zip.LAMBDA_UNZIPPED_LIMIT_BYTES
+        budgetBytes ??= LAMBDA_UNZIPPED_LIMIT_BYTES
         const extracted = await zip.extractLayerZip(input, root, { ...options.limits, maxTotalBytes: budgetBytes })
         budgetBytes -= extracted.bytes
       }
@@ -94,17 +90,8 @@ export async function prepareLayers(inputs: readonly string[], options: PrepareL
  * temp folder like an unpacked zip's; `remove` deletes it, as the exit hook does if the harness dies.
  */
 export async function followedCopy(folder: string): Promise<{ readonly root: string; remove(): Promise<void> }> {
-  const parent = tmpdir()
-  sweepOnce(parent)
-  const root = await mkdtemp(path.join(parent, `${LAYER_TEMP_PREFIX}${ownerTag()}`))
-  trackTempDir(root)
-  const remove = once(async () => {
-    try {
-      await removeTree(root)
-    } finally {
-      untrackTempDir(root)
-    }
-  })
+  const root = await ownTempDir(tmpdir())
+  const remove = once(() => removeOwnTempDir(root))
   try {
     copyFollowingLinks(folder, root)
   } catch (error) {
@@ -112,6 +99,24 @@ export async function followedCopy(folder: string): Promise<{ readonly root: str
     throw error
   }
   return { root, remove }
+}
+
+/** A private folder of this harness's in `parent`, which the exit hook removes if the harness dies first. */
+async function ownTempDir(parent: string): Promise<string> {
+  sweepOnce(parent)
+  // mkdtemp makes the folder 0700: other users cannot read or swap the layer's files.
+  const root = await mkdtemp(path.join(parent, `${LAYER_TEMP_PREFIX}${ownerTag()}`))
+  trackTempDir(root)
+  return root
+}
+
+/** Removes an ownTempDir folder; the exit hook forgets it whatever happens. */
+async function removeOwnTempDir(dir: string): Promise<void> {
+  try {
+    await removeTree(dir)
+  } finally {
+    untrackTempDir(dir)
+  }
 }
 
 async function kindOf(option: string, input: unknown): Promise<'folder' | 'zip'> {

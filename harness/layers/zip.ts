@@ -28,7 +28,6 @@ import { crc32Of, errnoOf, METHOD_DEFLATED, readAt, refuse, type Entry, type Zip
 
 export type { ZipLimits } from './zip-format.js'
 
-export { LAMBDA_UNZIPPED_LIMIT_BYTES }
 
 interface ExtractedZip {
   readonly files: number
